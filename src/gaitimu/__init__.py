@@ -1,0 +1,20 @@
+"""gaitimu: pelvic control (contralateral pelvic drop) in gait from one sacral IMU."""
+
+__version__ = "0.1.0"
+
+from gaitimu.errors import (  # noqa: E402
+    BadInputError,
+    DeviceError,
+    GaitimuError,
+    NoGaitError,
+    NotReadyError,
+)
+
+__all__ = [
+    "BadInputError",
+    "DeviceError",
+    "GaitimuError",
+    "NoGaitError",
+    "NotReadyError",
+    "__version__",
+]

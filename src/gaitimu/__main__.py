@@ -1,0 +1,3 @@
+from gaitimu.cli import main
+
+raise SystemExit(main())

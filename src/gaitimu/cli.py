@@ -1,0 +1,186 @@
+"""The ``gaitimu`` command. Thin: parses arguments, calls one library function per verb,
+turns `GaitimuError` into one line on stderr and an exit code (DESIGN.md section 4).
+
+Each verb has one handler ``_cmd_<verb>(args) -> int`` below. Handlers import their library
+lazily so ``gaitimu --help`` stays fast.
+"""
+
+from __future__ import annotations
+
+import argparse
+import logging
+import sys
+from collections.abc import Sequence
+
+from gaitimu import __version__
+from gaitimu.errors import GaitimuError, NotReadyError
+
+log = logging.getLogger("gaitimu")
+
+
+class _Parser(argparse.ArgumentParser):
+    """argparse that reports usage errors as one line and exit code 2 (no usage dump)."""
+
+    def error(self, message: str) -> None:  # type: ignore[override]
+        self.exit(2, f"{self.prog}: error: {message} (see '{self.prog} --help')\n")
+
+
+def _not_ready(verb: str, issue: int) -> int:
+    raise NotReadyError(f"'gaitimu {verb}' is not available in this version yet (issue #{issue})")
+
+
+# --------------------------------------------------------------------------- handlers
+def _cmd_scan(args: argparse.Namespace) -> int:
+    return _not_ready("scan", 5)
+
+
+def _cmd_record(args: argparse.Namespace) -> int:
+    return _not_ready("record", 5)
+
+
+def _cmd_simulate(args: argparse.Namespace) -> int:
+    return _not_ready("simulate", 2)
+
+
+def _cmd_import(args: argparse.Namespace) -> int:
+    return _not_ready("import", 2)
+
+
+def _cmd_analyze(args: argparse.Namespace) -> int:
+    return _not_ready("analyze", 3)
+
+
+def _cmd_report(args: argparse.Namespace) -> int:
+    return _not_ready("report", 4)
+
+
+def _cmd_replay(args: argparse.Namespace) -> int:
+    return _not_ready("replay", 6)
+
+
+def _cmd_info(args: argparse.Namespace) -> int:
+    return _not_ready("info", 2)
+
+
+def _cmd_export(args: argparse.Namespace) -> int:
+    return _not_ready("export", 2)
+
+
+# --------------------------------------------------------------------------- parser
+def build_parser() -> argparse.ArgumentParser:
+    p = _Parser(
+        prog="gaitimu",
+        description="Pelvic control (contralateral pelvic drop) in walking and running "
+        "from one sacral IMU.",
+        epilog="Exit codes: 0 ok, 1 nothing usable found (e.g. no gait), 2 bad input or usage, "
+        "3 device/connection failure. Not a medical device.",
+    )
+    p.add_argument("--version", action="version", version=f"gaitimu {__version__}")
+    p.add_argument("--debug", action="store_true", help="show tracebacks and debug logging")
+    sub = p.add_subparsers(dest="verb", metavar="VERB", parser_class=_Parser)
+
+    s = sub.add_parser("scan", help="list nearby gaitimu sensors")
+    s.add_argument("--timeout", type=float, default=5.0, metavar="S", help="scan time (default 5 s)")
+    s.add_argument("--virtual", action="store_true", help="include the built-in virtual sensor")
+    s.set_defaults(func=_cmd_scan)
+
+    s = sub.add_parser("record", help="record a session from a sensor over BLE")
+    s.add_argument("--device", default=None, metavar="NAME|ADDRESS|virtual",
+                   help="sensor name or address, or 'virtual' for the built-in virtual sensor")
+    s.add_argument("--duration", type=float, default=None, metavar="S",
+                   help="stop after S seconds (default: until Ctrl-C)")
+    s.add_argument("--out", default=None, metavar="SESSION", help="session to write")
+    s.add_argument("--subject", default=None, metavar="ID", help="pseudonymous subject ID")
+    s.add_argument("--activity", choices=("walk", "run"), default=None)
+    s.add_argument("--rate", type=int, default=200, metavar="HZ", help="sample rate 50-400 Hz")
+    s.add_argument("--notes", default=None, help="free-text notes stored with the session")
+    s.set_defaults(func=_cmd_record)
+
+    s = sub.add_parser("simulate", help="write a synthetic sacral-IMU session with ground truth")
+    s.add_argument("--activity", choices=("walk", "run"), required=True)
+    s.add_argument("--duration", type=float, required=True, metavar="S")
+    s.add_argument("--cpd-left", type=float, default=None, metavar="DEG",
+                   help="mean cpd_standing_deg of left stances")
+    s.add_argument("--cpd-right", type=float, default=None, metavar="DEG",
+                   help="mean cpd_standing_deg of right stances")
+    s.add_argument("--cadence", type=float, default=None, metavar="SPM", help="steps per minute")
+    s.add_argument("--seed", type=int, default=0, metavar="N")
+    s.add_argument("--out", required=True, metavar="SESSION")
+    s.set_defaults(func=_cmd_simulate)
+
+    s = sub.add_parser("import", help="import a CSV of sensor samples into a session")
+    s.add_argument("file", metavar="FILE.csv")
+    s.add_argument("--rate", type=float, required=True, metavar="HZ")
+    s.add_argument("--axes", required=True, metavar="x=up,y=right,z=forward")
+    s.add_argument("--acc-unit", choices=("m/s2", "g"), default="m/s2")
+    s.add_argument("--gyr-unit", choices=("deg/s", "rad/s"), default="deg/s")
+    s.add_argument("--out", required=True, metavar="SESSION")
+    s.set_defaults(func=_cmd_import)
+
+    s = sub.add_parser("analyze", help="detect gait events and compute per-stance pelvic drop")
+    s.add_argument("session", metavar="SESSION")
+    s.add_argument("--strides", default=None, metavar="strides.csv")
+    s.add_argument("--signals", default=None, metavar="signals.csv")
+    s.set_defaults(func=_cmd_analyze)
+
+    s = sub.add_parser("report", help="asymmetry report (HTML, JSON, CSV)")
+    s.add_argument("sessions", nargs="+", metavar="SESSION")
+    s.add_argument("--out", default="report.html", metavar="report.html")
+    s.add_argument("--json", default=None, metavar="summary.json")
+    s.set_defaults(func=_cmd_report)
+
+    s = sub.add_parser("replay", help="replay a session through the live pipeline")
+    g = s.add_mutually_exclusive_group()
+    g.add_argument("--speed", type=float, default=1.0, metavar="X")
+    g.add_argument("--max", action="store_true", help="as fast as possible")
+    s.add_argument("session", metavar="SESSION")
+    s.add_argument("--strides", default=None, metavar="strides.csv")
+    s.add_argument("--live", action="store_true", help="open the live dashboard")
+    s.set_defaults(func=_cmd_replay)
+
+    s = sub.add_parser("info", help="summary of a session")
+    s.add_argument("session", metavar="SESSION")
+    s.add_argument("--json", action="store_true", help="machine-readable JSON")
+    s.set_defaults(func=_cmd_info)
+
+    s = sub.add_parser("export", help="export a session to CSV or BIDS-Motion")
+    s.add_argument("session", metavar="SESSION")
+    s.add_argument("--format", choices=("csv", "bids"), required=True)
+    s.add_argument("--out", required=True, metavar="DIR")
+    s.set_defaults(func=_cmd_export)
+    return p
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    parser = build_parser()
+    args = parser.parse_args(argv)
+    logging.basicConfig(
+        level=logging.DEBUG if args.debug else logging.WARNING,
+        format="%(levelname)s %(name)s: %(message)s",
+    )
+    if not getattr(args, "func", None):
+        parser.print_help()
+        return 2
+    try:
+        return int(args.func(args) or 0)
+    except GaitimuError as e:
+        if args.debug:
+            raise
+        print(f"gaitimu {args.verb}: {e}", file=sys.stderr)
+        return e.exit_code
+    except KeyboardInterrupt:
+        print(f"gaitimu {args.verb}: interrupted", file=sys.stderr)
+        return 130
+    except Exception as e:  # last resort: never a traceback without --debug
+        if args.debug:
+            raise
+        print(
+            f"gaitimu {args.verb}: internal error: {type(e).__name__}: {e} "
+            "(please report it; rerun with --debug for details)",
+            file=sys.stderr,
+        )
+        return 70
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())

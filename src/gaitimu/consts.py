@@ -1,0 +1,91 @@
+"""Column names, frames and axis maps: defined once, used everywhere.
+
+Sensor frame columns: ``acc_x acc_y acc_z`` (m/s^2, specific force) and ``gyr_x gyr_y gyr_z``
+(deg/s). Pelvis (body) frame columns, as mobgap names them: ``acc_is`` (inferior->superior,
+positive up), ``acc_ml`` (medio-lateral, positive towards the participant's RIGHT), ``acc_pa``
+(posterior->anterior, positive forward). (up, right, forward) is right-handed:
+up x right = forward. See docs/coordinate_system.md.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+
+from gaitimu.errors import BadInputError
+
+G = 9.80665  # standard gravity, m/s^2
+
+SENSOR_ACC = ("acc_x", "acc_y", "acc_z")
+SENSOR_GYR = ("gyr_x", "gyr_y", "gyr_z")
+SENSOR_COLS = SENSOR_ACC + SENSOR_GYR
+BODY_ACC = ("acc_is", "acc_ml", "acc_pa")
+BODY_GYR = ("gyr_is", "gyr_ml", "gyr_pa")
+BODY_COLS = BODY_ACC + BODY_GYR
+
+SIDES = ("L", "R")
+ACTIVITIES = ("walk", "run")
+
+# Body directions an axis may point to, as unit vectors in the (up, right, forward) body frame.
+DIRECTIONS = {
+    "up": (1, 0, 0),
+    "down": (-1, 0, 0),
+    "right": (0, 1, 0),
+    "left": (0, -1, 0),
+    "forward": (0, 0, 1),
+    "backward": (0, 0, -1),
+}
+DIRECTION_ALIASES = {"front": "forward", "back": "backward", "fwd": "forward", "bwd": "backward"}
+
+DEFAULT_AXES = "x=up,y=right,z=forward"
+
+
+def parse_axes(spec: str) -> np.ndarray:
+    """Parse an axis map such as ``x=up,y=right,z=forward``.
+
+    Returns the 3x3 rotation matrix ``R_body_sensor`` with ``v_body = R @ v_sensor``, where the
+    body frame is (up, right, forward). Raises `BadInputError` unless the map names each of
+    x, y, z once and forms a proper right-handed rotation.
+    """
+    if not isinstance(spec, str) or not spec.strip():
+        raise BadInputError(f"axis map {spec!r} is empty; expected e.g. {DEFAULT_AXES}")
+    cols: dict[str, np.ndarray] = {}
+    for part in spec.replace(" ", "").lower().split(","):
+        if "=" not in part:
+            raise BadInputError(
+                f"axis map {spec!r}: item {part!r} is not AXIS=DIRECTION; expected e.g. {DEFAULT_AXES}"
+            )
+        axis, direction = part.split("=", 1)
+        direction = DIRECTION_ALIASES.get(direction, direction)
+        if axis not in ("x", "y", "z"):
+            raise BadInputError(f"axis map {spec!r}: unknown sensor axis {axis!r} (use x, y, z)")
+        if direction not in DIRECTIONS:
+            raise BadInputError(
+                f"axis map {spec!r}: unknown direction {direction!r} "
+                f"(use one of {', '.join(DIRECTIONS)})"
+            )
+        if axis in cols:
+            raise BadInputError(f"axis map {spec!r}: axis {axis!r} given twice")
+        cols[axis] = np.array(DIRECTIONS[direction], dtype=float)
+    if set(cols) != {"x", "y", "z"}:
+        missing = sorted({"x", "y", "z"} - set(cols))
+        raise BadInputError(f"axis map {spec!r}: missing axis {', '.join(missing)}")
+    rot = np.column_stack([cols["x"], cols["y"], cols["z"]])
+    det = float(np.linalg.det(rot))
+    if abs(det) < 0.5:
+        raise BadInputError(f"axis map {spec!r}: two axes point the same way")
+    if det < 0:
+        raise BadInputError(
+            f"axis map {spec!r} is left-handed (a mirror image); a real IMU is right-handed, "
+            "check the sign of one axis"
+        )
+    return rot
+
+
+def format_axes(rot: np.ndarray) -> str:
+    """Inverse of `parse_axes` for axis-aligned maps."""
+    names = {v: k for k, v in DIRECTIONS.items()}
+    out = []
+    for i, axis in enumerate("xyz"):
+        key = tuple(int(round(c)) for c in rot[:, i])
+        out.append(f"{axis}={names[key]}")
+    return ",".join(out)
