@@ -86,6 +86,6 @@ def format_axes(rot: np.ndarray) -> str:
     names = {v: k for k, v in DIRECTIONS.items()}
     out = []
     for i, axis in enumerate("xyz"):
-        key = tuple(int(round(c)) for c in rot[:, i])
+        key = tuple(round(c) for c in rot[:, i])
         out.append(f"{axis}={names[key]}")
     return ",".join(out)
