@@ -1,0 +1,233 @@
+"""Signal conditioning: a uniform time grid, gap handling and zero-phase filters.
+
+Sensor timestamps jitter and packets get lost. Everything downstream (orientation fusion,
+event detection, metrics) assumes samples on a uniform grid at the nominal rate, so the
+first stage resamples onto that grid:
+
+* holes up to `max_interp_gap_s` (default 50 ms) are bridged by linear interpolation;
+* longer holes are *never* bridged: grid points inside them are marked invalid in the
+  returned mask (their values are held at the last good sample so that filters and the
+  orientation filter see no jump, and every consumer must respect the mask);
+* 50 Hz to 400 Hz nominal rates are supported.
+
+All functions are pure numpy/scipy on arrays; no I/O.
+"""
+
+from __future__ import annotations
+
+import logging
+from dataclasses import dataclass
+
+import numpy as np
+from scipy import signal
+
+from gaitimu.errors import BadInputError
+
+log = logging.getLogger(__name__)
+
+MIN_RATE_HZ = 50.0
+MAX_RATE_HZ = 400.0
+DEFAULT_MAX_INTERP_GAP_S = 0.05
+
+__all__ = [
+    "DEFAULT_MAX_INTERP_GAP_S",
+    "UniformSignals",
+    "bandpass",
+    "gap_intervals",
+    "lowpass",
+    "resample_uniform",
+]
+
+
+@dataclass(frozen=True)
+class UniformSignals:
+    """Samples on a uniform time grid.
+
+    Attributes
+    ----------
+    t_s : ndarray, shape (n,)
+        Uniform grid, seconds from session start: ``t_s[0] + k / sampling_rate_hz``.
+    acc : ndarray, shape (n, 3)
+        Accelerometer, m/s^2, sensor frame.
+    gyr : ndarray, shape (n, 3)
+        Gyroscope, deg/s, sensor frame.
+    valid : ndarray of bool, shape (n,)
+        False inside gaps longer than the interpolation limit (values there are held, not
+        measured, and must not be used for metrics).
+    sampling_rate_hz : float
+        Nominal rate of the grid.
+    gaps_s : list of (start_s, end_s)
+        Unbridged gaps, half-open ``[start_s, end_s)`` in grid time.
+    n_interpolated : int
+        Grid points filled by interpolation across short holes.
+    """
+
+    t_s: np.ndarray
+    acc: np.ndarray
+    gyr: np.ndarray
+    valid: np.ndarray
+    sampling_rate_hz: float
+    gaps_s: list[tuple[float, float]]
+    n_interpolated: int
+
+
+def _check_rate(sampling_rate_hz: float) -> float:
+    fs = float(sampling_rate_hz)
+    if not np.isfinite(fs) or not (MIN_RATE_HZ <= fs <= MAX_RATE_HZ):
+        raise BadInputError(
+            f"sampling rate {sampling_rate_hz!r} Hz is outside the supported "
+            f"{MIN_RATE_HZ:g}-{MAX_RATE_HZ:g} Hz"
+        )
+    return fs
+
+
+def resample_uniform(
+    t_s: np.ndarray,
+    acc: np.ndarray,
+    gyr: np.ndarray,
+    *,
+    sampling_rate_hz: float,
+    max_interp_gap_s: float = DEFAULT_MAX_INTERP_GAP_S,
+) -> UniformSignals:
+    """Resample irregularly timestamped samples onto a uniform grid at the nominal rate.
+
+    Parameters
+    ----------
+    t_s : array_like, shape (n,)
+        Sample timestamps in seconds (may jitter, may have holes; unsorted input and
+        duplicate timestamps are tolerated: samples are sorted and duplicates dropped).
+    acc, gyr : array_like, shape (n, 3)
+        Accelerometer (m/s^2) and gyroscope (deg/s) samples.
+    sampling_rate_hz : float
+        Nominal rate of the sensor, 50-400 Hz. The grid uses this rate, not the mean rate
+        of the timestamps.
+    max_interp_gap_s : float
+        Longest hole between two received samples that is bridged by linear
+        interpolation (default 50 ms). Longer holes are marked invalid.
+
+    Returns
+    -------
+    UniformSignals
+    """
+    fs = _check_rate(sampling_rate_hz)
+    t = np.asarray(t_s, dtype=float).ravel()
+    a = np.asarray(acc, dtype=float)
+    g = np.asarray(gyr, dtype=float)
+    if a.shape != (t.size, 3) or g.shape != (t.size, 3):
+        raise BadInputError(
+            f"samples: t_s has {t.size} values but acc is {a.shape} and gyr is {g.shape}; "
+            "expected (n, 3) each"
+        )
+    finite = np.isfinite(t) & np.isfinite(a).all(axis=1) & np.isfinite(g).all(axis=1)
+    if not finite.all():
+        log.warning("dropping %d samples with non-finite values", int((~finite).sum()))
+        t, a, g = t[finite], a[finite], g[finite]
+    if t.size < 2:
+        raise BadInputError(f"only {t.size} usable samples; need at least 2")
+    if np.any(np.diff(t) <= 0):
+        order = np.argsort(t, kind="stable")
+        t, a, g = t[order], a[order], g[order]
+        keep = np.concatenate([[True], np.diff(t) > 0])
+        t, a, g = t[keep], a[keep], g[keep]
+
+    dt = 1.0 / fs
+    n_grid = int(np.floor((t[-1] - t[0]) * fs + 1e-6)) + 1
+    grid = t[0] + np.arange(n_grid) * dt
+
+    # Index of the received sample at or before each grid point, and the hole around it.
+    right = np.searchsorted(t, grid, side="left")
+    right = np.clip(right, 0, t.size - 1)
+    left = np.clip(right - 1, 0, t.size - 1)
+    exact = np.isclose(t[right], grid, rtol=0, atol=1e-9 * max(1.0, abs(t[-1])))
+    hole = t[right] - t[left]
+    # A grid point is bridged when the hole it sits in is short enough.
+    valid = exact | (hole <= max_interp_gap_s + 0.5 * dt)
+    # Jitter: a nominal one-sample step can be up to ~1.5 dt; never call that a gap.
+    valid |= hole <= 1.5 * dt
+
+    acc_u = np.empty((n_grid, 3))
+    gyr_u = np.empty((n_grid, 3))
+    for k in range(3):
+        acc_u[:, k] = np.interp(grid, t, a[:, k])
+        gyr_u[:, k] = np.interp(grid, t, g[:, k])
+    # Inside long gaps hold the last good value (no invented motion).
+    if not valid.all():
+        held = left[~valid]
+        acc_u[~valid] = a[held]
+        gyr_u[~valid] = g[held]
+
+    n_interp = int(np.count_nonzero(valid & ~exact & (hole > 1.5 * dt)))
+    gaps = gap_intervals(valid, grid, fs)
+    if gaps:
+        log.info("%d gaps longer than %.0f ms left unbridged", len(gaps), 1e3 * max_interp_gap_s)
+    return UniformSignals(grid, acc_u, gyr_u, valid, fs, gaps, n_interp)
+
+
+def gap_intervals(
+    valid: np.ndarray, t_s: np.ndarray, sampling_rate_hz: float
+) -> list[tuple[float, float]]:
+    """Half-open ``[start_s, end_s)`` intervals where `valid` is False."""
+    v = np.asarray(valid, dtype=bool)
+    if v.all():
+        return []
+    edges = np.diff(np.concatenate([[0], (~v).astype(np.int8), [0]]))
+    starts = np.flatnonzero(edges == 1)
+    ends = np.flatnonzero(edges == -1)
+    dt = 1.0 / sampling_rate_hz
+    return [(float(t_s[s]), float(t_s[e - 1] + dt)) for s, e in zip(starts, ends, strict=True)]
+
+
+def _segments(valid: np.ndarray | None, n: int) -> list[tuple[int, int]]:
+    if valid is None:
+        return [(0, n)]
+    v = np.asarray(valid, dtype=bool)
+    edges = np.diff(np.concatenate([[0], v.astype(np.int8), [0]]))
+    return list(zip(np.flatnonzero(edges == 1), np.flatnonzero(edges == -1), strict=True))
+
+
+def _sosfiltfilt_segments(sos: np.ndarray, x: np.ndarray, valid: np.ndarray | None) -> np.ndarray:
+    x = np.asarray(x, dtype=float)
+    out = x.copy()
+    for s, e in _segments(valid, x.shape[0]):
+        seg = x[s:e]
+        padlen = min(3 * (2 * sos.shape[0] + 1), seg.shape[0] - 1)
+        if padlen < 1:
+            continue
+        out[s:e] = signal.sosfiltfilt(sos, seg, axis=0, padlen=padlen)
+    return out
+
+
+def lowpass(
+    x: np.ndarray,
+    cutoff_hz: float,
+    *,
+    sampling_rate_hz: float,
+    order: int = 4,
+    valid: np.ndarray | None = None,
+) -> np.ndarray:
+    """Zero-phase Butterworth low-pass along axis 0 (``sosfiltfilt``).
+
+    `order` is the order of the single pass; the forward-backward pass doubles it and
+    puts the -6 dB point at `cutoff_hz`. With `valid`, each contiguous valid segment is
+    filtered on its own so that nothing is smeared across an unbridged gap.
+    """
+    fs = float(sampling_rate_hz)
+    cutoff = min(float(cutoff_hz), 0.45 * fs)
+    sos = signal.butter(order, cutoff, btype="low", fs=fs, output="sos")
+    return _sosfiltfilt_segments(sos, x, valid)
+
+
+def bandpass(
+    x: np.ndarray,
+    low_hz: float,
+    high_hz: float,
+    *,
+    sampling_rate_hz: float,
+    order: int = 2,
+    valid: np.ndarray | None = None,
+) -> np.ndarray:
+    """Zero-phase Butterworth band-pass along axis 0 (``sosfiltfilt``), per valid segment."""
+    fs = float(sampling_rate_hz)
+    high = min(float(high_hz), 0.45 * fs)
+    sos = signal.butter(order, [float(low_hz), high], btype="band", fs=fs, output="sos")
+    return _sosfiltfilt_segments(sos, x, valid)

@@ -1,0 +1,472 @@
+"""Orientation and alignment of a sacral IMU to the pelvis; pelvic obliquity, tilt and yaw.
+
+Method (see docs/coordinate_system.md for frames and signs):
+
+1. Nominal axis map: ``consts.parse_axes(axes)`` gives ``R_nominal_sensor`` (sensor ->
+   declared (up, right, forward) frame).
+2. Orientation of the sensor in an earth frame (z up, heading arbitrary) by 6D sensor fusion
+   with gyroscope bias estimation: the offline variant of VQF (Laidig & Seel, Information
+   Fusion 2023, doi:10.1016/j.inffus.2022.10.014), ``vqf.offlineVQF``.
+3. Mounting correction, up to any rotation (the sensor may sit 30 degrees or more off on any
+   axis):
+
+   * *up*: the gravity direction during quiet standing (detected: low gyroscope and
+     accelerometer variation for >= `min_standing_s`); without standing, the mean
+     specific-force direction over the movement (then the standing neutral is unknown and
+     ``info["standing"]`` is None).
+   * *right* (medio-lateral): from the left/right mirror symmetry of gait. One step later
+     the same movement happens mirrored in the sagittal plane, so along the ML axis the
+     acceleration changes sign from step to step while the angular rate repeats; along the
+     AP axis it is the other way round. The horizontal direction that best shows this
+     pattern is the ML axis (eigenvector of a 2x2 symmetric matrix built from step-lagged
+     products; vectorised over windows).
+   * the sign of forward (ML is found up to sign): from the declared axis map when the
+     declared forward axis is within 90 degrees of the estimate, i.e. always for mounting
+     errors below 90 degrees; a back-to-front or upside-down sensor (relative to its
+     declared map) is reported in ``info["warnings"]``.
+
+4. Obliquity is the elevation of the pelvis ML axis: ``asin(unit(left) . up)`` in degrees,
+   > 0 when the LEFT hemipelvis is higher. It does not depend on heading, so heading drift
+   of 6D fusion and turns do not leak into it. Tilt and yaw are the other two angles of the
+   Cardan sequence yaw -> obliquity -> tilt.
+
+Because the standing pose defines the body frame, angles are relative to the standing
+neutral: a pelvis that is (anatomically) 3 degrees oblique in quiet standing reads 0 there.
+A sensor cannot tell its own mounting error from a standing obliquity; the CPD definitions
+only use differences, so they are unaffected.
+"""
+
+from __future__ import annotations
+
+import itertools
+import logging
+from typing import NamedTuple
+
+import numpy as np
+import pandas as pd
+import vqf
+from scipy import ndimage
+
+from gaitimu.consts import BODY_ACC, BODY_GYR, DEFAULT_AXES, G, parse_axes
+from gaitimu.errors import BadInputError
+
+log = logging.getLogger(__name__)
+
+__all__ = [
+    "Alignment",
+    "align_to_pelvis",
+    "detect_standing",
+    "pelvis_angles",
+]
+
+SIGNAL_COLUMNS = (
+    "t_s",
+    *BODY_ACC,
+    *BODY_GYR,
+    "obliquity_deg",
+    "tilt_deg",
+    "yaw_deg",
+)
+
+
+class Alignment(NamedTuple):
+    """Result of `align_to_pelvis`.
+
+    Attributes
+    ----------
+    body : DataFrame
+        One row per sample: ``t_s``; ``acc_is, acc_ml, acc_pa`` (m/s^2, specific force
+        incl. gravity, so ``acc_is`` ~ +9.81 at rest); ``gyr_is, gyr_ml, gyr_pa`` (deg/s,
+        gyroscope bias removed as estimated by the fusion); ``obliquity_deg`` (> 0 = left
+        hemipelvis higher), ``tilt_deg`` (> 0 = anterior tilt, forward axis below the
+        horizontal), ``yaw_deg`` (heading, unwrapped, relative to the first sample; drifts,
+        6D fusion has no absolute heading).
+    info : dict
+        ``R_body_sensor`` (3x3 list, v_body = R @ v_sensor, the full map incl. the
+        declared axes), ``R_correction`` (3x3 list, declared frame -> pelvis frame),
+        ``correction_deg`` {"angle", "about_is", "about_ml", "about_pa"} (the correction
+        as a rotation angle and as its rotation vector in degrees, pelvis frame),
+        ``standing`` ({"start_s", "end_s"} or None), ``standing_obliquity_deg``,
+        ``standing_tilt_deg`` (NaN without standing), ``up_source`` ("standing" or "gait"),
+        ``heading_source`` ("gait symmetry" or "declared axes"), ``step_s`` (median step
+        time used for the heading), ``heading_confidence`` (0-1), ``warnings`` (list of
+        str).
+    """
+
+    body: pd.DataFrame
+    info: dict
+
+
+# --------------------------------------------------------------------------- helpers
+def _moving_mean(x: np.ndarray, n: int) -> np.ndarray:
+    return ndimage.uniform_filter1d(x, size=max(int(n), 1), axis=0, mode="nearest")
+
+
+def _moving_std(x: np.ndarray, n: int) -> np.ndarray:
+    m = _moving_mean(x, n)
+    m2 = _moving_mean(x * x, n)
+    return np.sqrt(np.maximum(m2 - m * m, 0.0))
+
+
+def _runs(mask: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """Start (inclusive) and end (exclusive) indices of the True runs of `mask`."""
+    edges = np.diff(np.concatenate([[0], mask.astype(np.int8), [0]]))
+    return np.flatnonzero(edges == 1), np.flatnonzero(edges == -1)
+
+
+def _unit(v: np.ndarray) -> np.ndarray:
+    return v / np.linalg.norm(v, axis=-1, keepdims=True)
+
+
+def _quat_to_matrix(q: np.ndarray) -> np.ndarray:
+    """(n, 4) quaternions [w, x, y, z] -> (n, 3, 3) rotation matrices."""
+    w, x, y, z = q[:, 0], q[:, 1], q[:, 2], q[:, 3]
+    r = np.empty((q.shape[0], 3, 3))
+    r[:, 0, 0] = 1 - 2 * (y * y + z * z)
+    r[:, 0, 1] = 2 * (x * y - w * z)
+    r[:, 0, 2] = 2 * (x * z + w * y)
+    r[:, 1, 0] = 2 * (x * y + w * z)
+    r[:, 1, 1] = 1 - 2 * (x * x + z * z)
+    r[:, 1, 2] = 2 * (y * z - w * x)
+    r[:, 2, 0] = 2 * (x * z - w * y)
+    r[:, 2, 1] = 2 * (y * z + w * x)
+    r[:, 2, 2] = 1 - 2 * (x * x + y * y)
+    return r
+
+
+def _rotvec_deg(r: np.ndarray) -> np.ndarray:
+    """Rotation vector (axis * angle, degrees) of a 3x3 rotation matrix."""
+    cos_a = np.clip((np.trace(r) - 1.0) / 2.0, -1.0, 1.0)
+    angle = np.arccos(cos_a)
+    if angle < 1e-9:
+        return np.zeros(3)
+    if np.pi - angle < 1e-6:
+        # 180 degrees: axis from the symmetric part.
+        axis = np.sqrt(np.maximum((np.diag(r) + 1.0) / 2.0, 0.0))
+        k = int(np.argmax(axis))
+        axis[np.arange(3) != k] = np.sign(r[k, np.arange(3) != k] + 1e-12) * axis[np.arange(3) != k]
+        return np.degrees(angle) * _unit(axis)
+    axis = np.array([r[2, 1] - r[1, 2], r[0, 2] - r[2, 0], r[1, 0] - r[0, 1]])
+    return np.degrees(angle) * axis / (2.0 * np.sin(angle))
+
+
+# --------------------------------------------------------------------------- standing
+def detect_standing(
+    acc: np.ndarray,
+    gyr: np.ndarray,
+    *,
+    sampling_rate_hz: float,
+    min_standing_s: float = 1.0,
+    gyr_std_max_dps: float = 1.5,
+    acc_std_max_mps2: float = 0.2,
+    valid: np.ndarray | None = None,
+) -> tuple[int, int] | None:
+    """Find quiet standing: low gyroscope and accelerometer variation for >= `min_standing_s`.
+
+    Quiet = every gyroscope axis varies less than `gyr_std_max_dps` and every accelerometer
+    axis less than `acc_std_max_mps2` over a centred 0.5 s window, and the specific force
+    is within 1.5 m/s^2 of g. The longest quiet run wins (ties: the earliest). The caller
+    checks that gravity is near the declared up axis (a sensor lying on a table is quiet
+    too).
+
+    Returns
+    -------
+    (start, end) sample indices (end exclusive) of the quiet run trimmed by 0.25 s at each
+    end, or None.
+    """
+    fs = float(sampling_rate_hz)
+    win = max(round(0.5 * fs), 3)
+    quiet = (_moving_std(gyr, win).max(axis=1) < gyr_std_max_dps) & (
+        _moving_std(acc, win).max(axis=1) < acc_std_max_mps2
+    )
+    quiet &= np.abs(np.linalg.norm(_moving_mean(acc, win), axis=1) - G) < 1.5
+    if valid is not None:
+        quiet &= np.asarray(valid, dtype=bool)
+    starts, ends = _runs(quiet)
+    if starts.size == 0:
+        return None
+    lengths = ends - starts
+    k = int(np.argmax(lengths))
+    if lengths[k] < min_standing_s * fs:
+        return None
+    trim = round(0.25 * fs)
+    s, e = int(starts[k]), int(ends[k])
+    if e - s > 2 * trim + win:
+        s, e = s + trim, e - trim
+    return s, e
+
+
+# --------------------------------------------------------------------------- heading
+def _step_lag(vertical: np.ndarray, fs: float) -> int | None:
+    """Step period (samples) of a window of vertical acceleration from its autocorrelation."""
+    x = vertical - vertical.mean()
+    n = x.size
+    spec = np.fft.rfft(x, 2 * n)
+    ac = np.fft.irfft(spec * np.conj(spec))[:n]
+    if ac[0] <= 0:
+        return None
+    ac = ac / ac[0]
+    lo, hi = int(0.22 * fs), min(int(1.1 * fs), n // 3)
+    if hi <= lo + 2:
+        return None
+    seg = ac[lo:hi]
+    peaks = np.flatnonzero((seg[1:-1] > seg[:-2]) & (seg[1:-1] >= seg[2:])) + 1
+    if peaks.size == 0:
+        return None
+    best = seg[peaks].max()
+    if best < 0.2:
+        return None
+    first = peaks[seg[peaks] >= 0.5 * best][0]
+    return lo + int(first)
+
+
+def _ml_axis_from_symmetry(
+    acc_h: np.ndarray,
+    gyr_h: np.ndarray,
+    vertical: np.ndarray,
+    moving: np.ndarray,
+    fs: float,
+    window_s: float = 8.0,
+) -> tuple[np.ndarray | None, float, float]:
+    """ML direction in a 2D horizontal basis from step-to-step mirror symmetry.
+
+    Returns (unit 2-vector or None, confidence 0-1, median step time s).
+    """
+    w = round(window_s * fs)
+    starts, ends = _runs(moving)
+    chunks = []
+    for s0, e0 in zip(starts, ends, strict=True):
+        if e0 - s0 < int(2.0 * fs):
+            continue
+        k = max(int(np.ceil((e0 - s0) / w)), 1)
+        bounds = np.linspace(s0, e0, k + 1).astype(int)
+        chunks.extend(itertools.pairwise(bounds))
+    m_total = np.zeros((2, 2))
+    steps = []
+    for c0, c1 in chunks:
+        sl = slice(c0, c1)
+        lag = _step_lag(vertical[sl], fs)
+        if lag is None:
+            continue
+        a = acc_h[sl] - acc_h[sl].mean(axis=0)
+        g = gyr_h[sl] - gyr_h[sl].mean(axis=0)
+        a_s, a_d = a[:-lag] + a[lag:], a[:-lag] - a[lag:]
+        g_s, g_d = g[:-lag] + g[lag:], g[:-lag] - g[lag:]
+        ca = a_s.T @ a_s + a_d.T @ a_d
+        cg = g_s.T @ g_s + g_d.T @ g_d
+        ta, tg = np.trace(ca), np.trace(cg)
+        if ta <= 0 or tg <= 0:
+            continue
+        # ML: acceleration anti-repeats (d), rotation rate repeats (s).
+        m_total += (a_d.T @ a_d - a_s.T @ a_s) / ta + (g_s.T @ g_s - g_d.T @ g_d) / tg
+        steps.append(lag / fs)
+    if not steps:
+        return None, 0.0, float("nan")
+    evals, evecs = np.linalg.eigh(m_total / len(steps))
+    conf = float(np.clip((evals[1] - evals[0]) / 4.0, 0.0, 1.0))
+    return evecs[:, 1], conf, float(np.median(steps))
+
+
+# --------------------------------------------------------------------------- angles
+def pelvis_angles(r_earth_body: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """Obliquity, tilt and yaw (degrees) from pelvis orientations.
+
+    Parameters
+    ----------
+    r_earth_body : ndarray, shape (n, 3, 3)
+        Columns are the pelvis up, right and forward axes in an earth frame with z up.
+
+    Returns
+    -------
+    obliquity_deg : > 0 when the left hemipelvis is higher (``asin(left . up)``).
+    tilt_deg : > 0 for anterior tilt (Cardan yaw -> obliquity -> tilt).
+    yaw_deg : heading of the pelvis, unwrapped, arbitrary zero.
+    """
+    up_z = r_earth_body[:, 2, 0]
+    right = r_earth_body[:, :, 1]
+    fwd_z = r_earth_body[:, 2, 2]
+    obliquity = -np.degrees(np.arcsin(np.clip(right[:, 2], -1.0, 1.0)))
+    tilt = np.degrees(np.arctan2(-fwd_z, up_z))
+    # Heading of the (horizontal projection of the) right axis; forward = right rotated +90.
+    yaw = np.degrees(np.unwrap(np.arctan2(right[:, 1], right[:, 0]) + np.pi / 2))
+    return obliquity, tilt, yaw
+
+
+# --------------------------------------------------------------------------- main
+def align_to_pelvis(
+    t_s: np.ndarray,
+    acc: np.ndarray,
+    gyr: np.ndarray,
+    *,
+    sampling_rate_hz: float,
+    axes: str = DEFAULT_AXES,
+    valid: np.ndarray | None = None,
+    min_standing_s: float = 1.0,
+) -> Alignment:
+    """Express sacral IMU signals in the pelvis frame and compute pelvis angles.
+
+    Data requirements: uniform sampling (see `conditioning.resample_uniform`), sensor-frame
+    ``acc`` in m/s^2 (specific force) and ``gyr`` in deg/s, 50-400 Hz. Best with >= 1 s of
+    quiet standing (usually at the start) and some gait.
+
+    Parameters
+    ----------
+    t_s : ndarray, shape (n,)
+        Uniform time grid, seconds.
+    acc, gyr : ndarray, shape (n, 3)
+        Sensor-frame accelerometer (m/s^2) and gyroscope (deg/s).
+    sampling_rate_hz : float
+        Rate of the grid.
+    axes : str
+        Declared axis map of the session, e.g. ``x=up,y=right,z=forward``.
+    valid : ndarray of bool, optional
+        False in unbridged gaps (excluded from standing and heading estimation).
+    min_standing_s : float
+        Shortest quiet period accepted as standing.
+
+    Returns
+    -------
+    Alignment
+        ``(body, info)``; see `Alignment`.
+    """
+    t = np.asarray(t_s, dtype=float)
+    acc = np.asarray(acc, dtype=float)
+    gyr = np.asarray(gyr, dtype=float)
+    n = t.size
+    if acc.shape != (n, 3) or gyr.shape != (n, 3):
+        raise BadInputError(f"align_to_pelvis: acc {acc.shape}, gyr {gyr.shape}, t_s ({n},)")
+    fs = float(sampling_rate_hz)
+    if n < int(fs):
+        raise BadInputError(f"only {n} samples ({n / fs:.2f} s); need at least 1 s of data")
+    ok = np.ones(n, dtype=bool) if valid is None else np.asarray(valid, dtype=bool)
+    warnings: list[str] = []
+
+    r_nom = parse_axes(axes)  # declared (up, right, forward) <- sensor
+    acc_n = acc @ r_nom.T
+    gyr_n = gyr @ r_nom.T
+
+    # -- up: standing gravity, else mean specific force over the movement
+    standing = detect_standing(
+        acc_n, gyr_n, sampling_rate_hz=fs, min_standing_s=min_standing_s, valid=ok
+    )
+    if standing is not None:
+        g_dir = _unit(acc_n[standing[0] : standing[1]].mean(axis=0))
+        if abs(g_dir[0]) < np.cos(np.radians(60.0)):
+            log.info(
+                "quiet period with gravity %.0f deg off the declared up axis ignored",
+                np.degrees(np.arccos(np.clip(g_dir[0], -1, 1))),
+            )
+            standing = None
+    win = max(round(0.5 * fs), 3)
+    moving = (_moving_std(acc_n, win).max(axis=1) > 0.5) & ok
+    if standing is not None:
+        up = _unit(acc_n[standing[0] : standing[1]].mean(axis=0))
+        up_source = "standing"
+    else:
+        sel = moving if moving.sum() > fs else ok
+        up = _unit(acc_n[sel].mean(axis=0))
+        up_source = "gait"
+        warnings.append(
+            "no quiet standing found: pelvis vertical taken from the mean over the movement; "
+            "standing neutral unknown (cpd_standing_deg is NaN)"
+        )
+    if up[0] < 0:
+        warnings.append(
+            "sensor upside down relative to its declared axis map "
+            f"({np.degrees(np.arccos(np.clip(up[0], -1, 1))):.0f} deg between measured and "
+            "declared up); corrected"
+        )
+
+    # -- horizontal basis: e1 = declared forward projected, e2 = up x e1 (= left)
+    fwd_decl = np.array([0.0, 0.0, 1.0])
+    e1 = fwd_decl - up * (up @ fwd_decl)
+    if np.linalg.norm(e1) < 0.3:  # declared forward nearly vertical: use declared right
+        right_decl = np.array([0.0, 1.0, 0.0])
+        e1 = np.cross(right_decl, up)
+    e1 = _unit(e1)
+    e2 = np.cross(up, e1)
+    basis = np.column_stack([e1, e2])  # (3, 2)
+
+    vertical = acc_n @ up
+    ml2, conf, step_s = _ml_axis_from_symmetry(acc_n @ basis, gyr_n @ basis, vertical, moving, fs)
+    if ml2 is None:
+        heading_source = "declared axes"
+        fwd = e1
+        warnings.append(
+            "no periodic gait found to estimate the sensor heading: declared forward axis "
+            "used (yaw mounting error not corrected)"
+        )
+    else:
+        heading_source = "gait symmetry"
+        right = basis @ ml2
+        fwd = np.cross(up, right)
+        if fwd @ e1 < 0:
+            fwd = -fwd
+        if conf < 0.1:
+            warnings.append(f"sensor heading uncertain (gait symmetry confidence {conf:.2f})")
+    fwd = _unit(fwd - up * (up @ fwd))
+    right = np.cross(fwd, up)
+    r_corr = np.vstack([up, right, fwd])  # pelvis <- declared
+    r_body_sensor = r_corr @ r_nom
+
+    if fwd @ np.array([0.0, 0.0, 1.0]) < -0.5:
+        warnings.append("sensor back to front relative to its declared axis map; corrected")
+
+    # -- orientation (6D VQF, offline, with gyro bias estimation), in the sensor frame
+    out = vqf.offlineVQF(
+        np.ascontiguousarray(np.radians(gyr)), np.ascontiguousarray(acc), None, 1.0 / fs
+    )
+    r_earth_sensor = _quat_to_matrix(out["quat6D"])
+    r_earth_body = r_earth_sensor @ r_body_sensor.T
+    obliquity, tilt, yaw = pelvis_angles(r_earth_body)
+    yaw = yaw - yaw[0]
+
+    gyr_unbiased = gyr - np.degrees(out["bias"])
+    acc_b = acc @ r_body_sensor.T
+    gyr_b = gyr_unbiased @ r_body_sensor.T
+
+    body = pd.DataFrame(
+        {
+            "t_s": t,
+            BODY_ACC[0]: acc_b[:, 0],
+            BODY_ACC[1]: acc_b[:, 1],
+            BODY_ACC[2]: acc_b[:, 2],
+            BODY_GYR[0]: gyr_b[:, 0],
+            BODY_GYR[1]: gyr_b[:, 1],
+            BODY_GYR[2]: gyr_b[:, 2],
+            "obliquity_deg": obliquity,
+            "tilt_deg": tilt,
+            "yaw_deg": yaw,
+        }
+    )
+
+    rv = _rotvec_deg(r_corr)
+    if standing is not None:
+        st_sl = slice(*standing)
+        standing_info = {"start_s": float(t[standing[0]]), "end_s": float(t[standing[1] - 1])}
+        st_obl = float(np.mean(obliquity[st_sl]))
+        st_tilt = float(np.mean(tilt[st_sl]))
+    else:
+        standing_info, st_obl, st_tilt = None, float("nan"), float("nan")
+    info = {
+        "axes": axes,
+        "R_body_sensor": r_body_sensor.round(6).tolist(),
+        "R_correction": r_corr.round(6).tolist(),
+        "correction_deg": {
+            "angle": float(np.linalg.norm(rv)),
+            "about_is": float(rv[0]),
+            "about_ml": float(rv[1]),
+            "about_pa": float(rv[2]),
+        },
+        "standing": standing_info,
+        "standing_obliquity_deg": st_obl,
+        "standing_tilt_deg": st_tilt,
+        "up_source": up_source,
+        "heading_source": heading_source,
+        "heading_confidence": conf,
+        "step_s": step_s,
+        "warnings": warnings,
+    }
+    for w_ in warnings:
+        log.warning(w_)
+    return Alignment(body, info)
