@@ -45,7 +45,7 @@ from typing import NamedTuple
 import numpy as np
 import pandas as pd
 import vqf
-from scipy import ndimage
+from scipy import ndimage, signal
 
 from gaitimu.consts import BODY_ACC, BODY_GYR, DEFAULT_AXES, G, parse_axes
 from gaitimu.errors import BadInputError
@@ -58,6 +58,8 @@ __all__ = [
     "detect_standing",
     "pelvis_angles",
 ]
+
+FORWARD_EVIDENCE_MIN = 0.3  # |correlation| needed to overrule the declared forward axis
 
 SIGNAL_COLUMNS = (
     "t_s",
@@ -267,6 +269,36 @@ def _ml_axis_from_symmetry(
     return evecs[:, 1], conf, float(np.median(steps))
 
 
+def _forward_sign_evidence(
+    acc_n: np.ndarray, up: np.ndarray, fwd: np.ndarray, moving: np.ndarray, fs: float
+) -> float:
+    """Physical evidence (-1..1) that `fwd` points forward rather than backward.
+
+    Walking vaults over the stance leg like an inverted pendulum: the body is slowest when
+    highest, so forward acceleration is in anti-phase with vertical velocity (correlation
+    < 0). Running bounces like a spring-mass: slowest when lowest (correlation > 0). A
+    running bout is recognised by its flight phases (specific force near zero). Returns the
+    duration-weighted mean of the correlation, signed so that > 0 supports `fwd`, or 0
+    without usable gait.
+    """
+    starts, ends = _runs(moving)
+    total, weight = 0.0, 0.0
+    sos = signal.butter(2, [0.5, 6.0], btype="band", fs=fs, output="sos")
+    for s0, e0 in zip(starts, ends, strict=True):
+        if e0 - s0 < int(2.0 * fs):
+            continue
+        a = acc_n[s0:e0]
+        a_ap = signal.sosfiltfilt(sos, a @ fwd)
+        v_is = signal.sosfiltfilt(sos, np.cumsum(signal.sosfiltfilt(sos, a @ up)) / fs)
+        if a_ap.std() == 0 or v_is.std() == 0:
+            continue
+        r = float(np.corrcoef(a_ap, v_is)[0, 1])
+        running = np.mean(np.linalg.norm(a, axis=1) < 0.3 * G) > 0.03
+        total += (r if running else -r) * (e0 - s0)
+        weight += e0 - s0
+    return total / weight if weight > 0 else 0.0
+
+
 # --------------------------------------------------------------------------- angles
 def pelvis_angles(r_earth_body: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
     """Obliquity, tilt and yaw (degrees) from pelvis orientations.
@@ -388,6 +420,7 @@ def align_to_pelvis(
     basis = np.column_stack([e1, e2])  # (3, 2)
 
     vertical = acc_n @ up
+    evidence, flipped_by_gait = 0.0, False
     ml2, conf, step_s = _ml_axis_from_symmetry(acc_n @ basis, gyr_n @ basis, vertical, moving, fs)
     if ml2 is None:
         heading_source = "declared axes"
@@ -404,13 +437,27 @@ def align_to_pelvis(
             fwd = -fwd
         if conf < 0.1:
             warnings.append(f"sensor heading uncertain (gait symmetry confidence {conf:.2f})")
+        # The declared forward axis fixes the sign unless the sensor is upside down (then
+        # the declared map is ambiguous) or the gait strongly says otherwise.
+        evidence = _forward_sign_evidence(acc_n, up, fwd, moving, fs)
+        upside_down = up[0] < 0
+        if (upside_down and evidence < 0) or evidence < -FORWARD_EVIDENCE_MIN:
+            fwd = -fwd
+            evidence = -evidence
+            flipped_by_gait = True
+        if upside_down and abs(evidence) < FORWARD_EVIDENCE_MIN:
+            warnings.append(
+                "sensor upside down and gait gives no clear forward direction: left/right "
+                "may be swapped"
+            )
     fwd = _unit(fwd - up * (up @ fwd))
     right = np.cross(fwd, up)
     r_corr = np.vstack([up, right, fwd])  # pelvis <- declared
     r_body_sensor = r_corr @ r_nom
 
-    if fwd @ np.array([0.0, 0.0, 1.0]) < -0.5:
-        warnings.append("sensor back to front relative to its declared axis map; corrected")
+    if fwd[2] < -0.5:
+        how = "corrected from the gait" if flipped_by_gait else "corrected"
+        warnings.append(f"sensor back to front relative to its declared axis map; {how}")
 
     # -- orientation (6D VQF, offline, with gyro bias estimation), in the sensor frame
     out = vqf.offlineVQF(
@@ -465,6 +512,7 @@ def align_to_pelvis(
         "heading_source": heading_source,
         "heading_confidence": conf,
         "step_s": step_s,
+        "forward_evidence": evidence,
         "warnings": warnings,
     }
     for w_ in warnings:
