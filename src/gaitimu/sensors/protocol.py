@@ -108,3 +108,288 @@ def physical_to_raw(acc: np.ndarray, gyr: np.ndarray, scales: Scales) -> np.ndar
     """Quantise physical values to int16 LSB, saturating at the range like a real sensor."""
     raw = np.hstack([np.asarray(acc) / scales.acc_per_lsb, np.asarray(gyr) / scales.gyr_per_lsb])
     return np.clip(np.rint(raw), -32768, 32767).astype(np.int16)
+
+
+# =========================================================================== GATT layout
+#: 128-bit UUIDs of the gaitimu service and its characteristics (firmware_notes/PROTOCOL.md).
+#: One random base; the 16 bits after the first 4 hex digits name the attribute.
+SERVICE_UUID = "6b1e0001-7c3d-4f5a-9a21-3c8e5d0b7f42"
+DATA_CHAR_UUID = "6b1e0002-7c3d-4f5a-9a21-3c8e5d0b7f42"  # notify: one v1 packet per notification
+CONTROL_CHAR_UUID = "6b1e0003-7c3d-4f5a-9a21-3c8e5d0b7f42"  # write (with response): commands
+CONFIG_CHAR_UUID = "6b1e0004-7c3d-4f5a-9a21-3c8e5d0b7f42"  # read (+notify): config and status
+
+#: Standard SIG services and characteristics the sensor also exposes.
+BATTERY_SERVICE_UUID = "0000180f-0000-1000-8000-00805f9b34fb"
+BATTERY_LEVEL_UUID = "00002a19-0000-1000-8000-00805f9b34fb"
+DEVICE_INFO_SERVICE_UUID = "0000180a-0000-1000-8000-00805f9b34fb"
+MANUFACTURER_NAME_UUID = "00002a29-0000-1000-8000-00805f9b34fb"
+MODEL_NUMBER_UUID = "00002a24-0000-1000-8000-00805f9b34fb"
+SERIAL_NUMBER_UUID = "00002a25-0000-1000-8000-00805f9b34fb"
+FIRMWARE_REVISION_UUID = "00002a26-0000-1000-8000-00805f9b34fb"
+
+#: Advertised names start with this prefix (the whole name must fit the advertising packet).
+NAME_PREFIX = "gaitimu"
+
+MIN_RATE_HZ = 50
+MAX_RATE_HZ = 400
+ACC_RANGES_G = (2, 4, 8, 16)
+GYR_RANGES_DPS = (125, 250, 500, 1000, 2000)
+DEFAULT_RATE_HZ = 200
+DEFAULT_SCALES = Scales()
+
+
+# =========================================================================== control commands
+class Command:
+    """Opcodes of the control characteristic (first byte of a write)."""
+
+    START = 0x01  # no arguments: start streaming data notifications
+    STOP = 0x02  # no arguments
+    SET_RATE = 0x03  # uint16 rate_hz (50..400)
+    SET_RANGES = 0x04  # uint8 acc_range_g, uint16 gyr_range_dps
+    IDENTIFY = 0x05  # uint8 seconds: blink the LED
+    SET_SAMPLES_PER_PACKET = 0x06  # uint8 n (1..19, 0 = let the sensor choose)
+
+
+_COMMAND_ARGS = {
+    Command.START: struct.Struct("<"),
+    Command.STOP: struct.Struct("<"),
+    Command.SET_RATE: struct.Struct("<H"),
+    Command.SET_RANGES: struct.Struct("<BH"),
+    Command.IDENTIFY: struct.Struct("<B"),
+    Command.SET_SAMPLES_PER_PACKET: struct.Struct("<B"),
+}
+
+
+class CommandError(BadInputError):
+    """A control command that is malformed or out of range."""
+
+
+def encode_command(opcode: int, *args: int) -> bytes:
+    """Encode a control command, e.g. ``encode_command(Command.SET_RATE, 200)``."""
+    try:
+        fmt = _COMMAND_ARGS[opcode]
+        return bytes([opcode]) + fmt.pack(*args)
+    except (KeyError, struct.error) as e:
+        raise CommandError(f"cannot encode command 0x{opcode:02x} with {args}: {e}") from None
+
+
+def decode_command(data: bytes) -> tuple[int, tuple[int, ...]]:
+    """Decode and validate a control command -> ``(opcode, args)``; raises `CommandError`."""
+    if not data:
+        raise CommandError("empty control command")
+    opcode = data[0]
+    fmt = _COMMAND_ARGS.get(opcode)
+    if fmt is None:
+        raise CommandError(f"unknown control opcode 0x{opcode:02x}")
+    if len(data) != 1 + fmt.size:
+        raise CommandError(f"command 0x{opcode:02x} needs {fmt.size} argument bytes, got {len(data) - 1}")
+    args = fmt.unpack_from(data, 1)
+    if opcode == Command.SET_RATE and not MIN_RATE_HZ <= args[0] <= MAX_RATE_HZ:
+        raise CommandError(f"rate {args[0]} Hz outside {MIN_RATE_HZ}..{MAX_RATE_HZ} Hz")
+    if opcode == Command.SET_RANGES and (args[0] not in ACC_RANGES_G or args[1] not in GYR_RANGES_DPS):
+        raise CommandError(f"unsupported ranges ±{args[0]} g / ±{args[1]} deg/s")
+    if opcode == Command.SET_SAMPLES_PER_PACKET and args[0] > MAX_SAMPLES_PER_PACKET:
+        raise CommandError(f"{args[0]} samples per packet > {MAX_SAMPLES_PER_PACKET}")
+    return opcode, args
+
+
+def default_samples_per_packet(rate_hz: int) -> int:
+    """Samples per notification the sensor picks when told 0: ~20 packets/s, 1..19 samples."""
+    return int(min(MAX_SAMPLES_PER_PACKET, max(1, rate_hz // 20)))
+
+
+# =========================================================================== config/status
+CONFIG = struct.Struct("<BBHBHBBI")  # 12 bytes
+STATUS_STREAMING = 0x01
+STATUS_PAIRING_REQUIRED = 0x02
+STATUS_OVERFLOWED = 0x04
+
+
+@dataclass(frozen=True)
+class SensorConfig:
+    """Content of the config/status characteristic (read).
+
+    ``protocol_version`` is the data-packet version the sensor sends; ``overflow_packets`` counts
+    packets the sensor had to discard because its ring buffer was full (never resets while
+    powered).
+    """
+
+    protocol_version: int = PROTOCOL_VERSION
+    status: int = 0
+    rate_hz: int = DEFAULT_RATE_HZ
+    acc_range_g: int = 16
+    gyr_range_dps: int = 2000
+    samples_per_packet: int = 10
+    overflow_packets: int = 0
+
+    @property
+    def scales(self) -> Scales:
+        return Scales(float(self.acc_range_g), float(self.gyr_range_dps))
+
+    @property
+    def streaming(self) -> bool:
+        return bool(self.status & STATUS_STREAMING)
+
+
+def encode_config(cfg: SensorConfig) -> bytes:
+    """Encode the config/status characteristic value."""
+    return CONFIG.pack(
+        cfg.protocol_version, cfg.status, cfg.rate_hz, cfg.acc_range_g, cfg.gyr_range_dps,
+        cfg.samples_per_packet, 0, cfg.overflow_packets,
+    )
+
+
+def decode_config(data: bytes) -> SensorConfig:
+    """Decode the config/status value. Longer values are accepted (later minor versions append
+    fields); shorter ones raise `PacketError`."""
+    if len(data) < CONFIG.size:
+        raise PacketError(f"config value of {len(data)} bytes is shorter than {CONFIG.size}")
+    v, status, rate, acc_g, gyr_dps, spp, _, overflow = CONFIG.unpack_from(bytes(data), 0)
+    return SensorConfig(v, status, rate, acc_g, gyr_dps, spp, overflow)
+
+
+# =========================================================================== stream decoding
+_U32 = 1 << 32
+_U16 = 1 << 16
+
+
+def _signed_delta(new: int, old: int, modulus: int) -> int:
+    """Shortest signed distance from ``old`` to ``new`` on a counter that wraps at ``modulus``."""
+    half = modulus // 2
+    return (new - old + half) % modulus - half
+
+
+@dataclass(frozen=True)
+class DecodedBlock:
+    """One accepted packet, in order, with its place in the stream.
+
+    ``sensor_t_s`` is the sensor-clock time of every sample (unwrapped, seconds, from the first
+    sample of the current clock epoch); ``lost_before`` is how many samples are missing between
+    the previous accepted block and this one (0 when contiguous); ``epoch`` increments when the
+    sensor clock restarted (sensor reboot), after which sensor times restart too.
+    """
+
+    seq: int
+    t_host_s: float
+    sensor_t_s: np.ndarray
+    raw: np.ndarray
+    flags: int
+    lost_before: int
+    epoch: int
+
+    @property
+    def n(self) -> int:
+        return int(self.raw.shape[0])
+
+
+@dataclass
+class StreamStats:
+    """Counters of a `StreamDecoder`. Every fed packet lands in exactly one of ``accepted``,
+    ``malformed``, ``duplicates`` or ``late`` (reordered, arrived after a newer one)."""
+
+    received: int = 0
+    accepted: int = 0
+    malformed: int = 0
+    duplicates: int = 0
+    late: int = 0
+    samples: int = 0
+    lost_samples: int = 0
+    lost_packets: int = 0
+    gaps: int = 0
+    overflow_flags: int = 0
+    clock_resets: int = 0
+
+    @property
+    def loss_fraction(self) -> float:
+        """Lost / (received + lost) samples; 0 before any sample."""
+        total = self.samples + self.lost_samples
+        return self.lost_samples / total if total else 0.0
+
+    def as_dict(self) -> dict:
+        d = dict(self.__dict__)
+        d["loss_fraction"] = self.loss_fraction
+        return d
+
+
+class StreamDecoder:
+    """Pure, stateful decoder of a stream of data packets with loss accounting.
+
+    Feed the raw notification bytes in arrival order with `feed`; it returns a `DecodedBlock`
+    for every packet that extends the stream and ``None`` for anything else (malformed,
+    duplicated, arrived too late), which is counted in `stats`. It never raises on packet
+    content. Lost samples are counted from the sensor timestamps (robust to packets of any
+    size), lost packets from the sequence numbers.
+
+    Parameters
+    ----------
+    sampling_rate_hz
+        The configured sample rate of the sensor.
+    reset_threshold_s
+        A backwards jump of the sensor clock larger than this, or a forward jump larger than
+        ``max_gap_s``, is taken as a sensor restart (new clock epoch) rather than reordering.
+    max_gap_s
+        Longest plausible gap; larger forward jumps are treated as a clock restart.
+    """
+
+    def __init__(self, sampling_rate_hz: float, *, reset_threshold_s: float = 2.0,
+                 max_gap_s: float = 3600.0) -> None:
+        if not sampling_rate_hz > 0:
+            raise ValueError("sampling_rate_hz must be > 0")
+        self.sampling_rate_hz = float(sampling_rate_hz)
+        self.reset_threshold_s = reset_threshold_s
+        self.max_gap_s = max_gap_s
+        self.stats = StreamStats()
+        self._period_us = 1e6 / self.sampling_rate_hz
+        self._last: tuple[int, int, int, int] | None = None  # seq_raw, t0_raw, t_us, n
+        self._seq = 0
+        self._epoch = 0
+        self._epoch_origin_us = 0
+
+    def feed(self, data: bytes | bytearray, t_host_s: float = float("nan")) -> DecodedBlock | None:
+        """Decode one notification. Returns the accepted block or ``None`` (counted)."""
+        st = self.stats
+        st.received += 1
+        try:
+            pkt = decode_packet(bytes(data))
+        except PacketError:
+            st.malformed += 1
+            return None
+        lost = 0
+        if self._last is None:
+            t_us = 0
+            self._epoch_origin_us = 0
+        else:
+            seq_raw, t0_raw, last_t_us, last_n = self._last
+            dt_us = _signed_delta(pkt.t0_us, t0_raw, _U32)
+            dseq = _signed_delta(pkt.seq, seq_raw, _U16)
+            if dt_us < -self.reset_threshold_s * 1e6 or dt_us > self.max_gap_s * 1e6:
+                # The sensor restarted: a new clock epoch, loss unknown from the packets alone.
+                st.clock_resets += 1
+                self._epoch += 1
+                t_us = 0
+                dseq = 1
+            else:
+                t_us = last_t_us + dt_us
+                expected_us = last_t_us + last_n * self._period_us
+                if dseq == 0 and dt_us == 0:
+                    st.duplicates += 1
+                    return None
+                if dseq <= 0 or t_us < expected_us - 0.5 * self._period_us:
+                    st.late += 1
+                    return None
+                lost = max(0, round((t_us - expected_us) / self._period_us))
+            st.lost_packets += max(0, dseq - 1)
+        self._seq += 1
+        self._last = (pkt.seq, pkt.t0_us, t_us, pkt.n)
+        st.accepted += 1
+        st.samples += pkt.n
+        if pkt.flags & FLAG_OVERFLOW:
+            st.overflow_flags += 1
+        if lost:
+            st.lost_samples += lost
+            st.gaps += 1
+        sensor_t_s = (t_us + np.arange(pkt.n) * self._period_us) / 1e6
+        return DecodedBlock(
+            seq=self._seq - 1, t_host_s=t_host_s, sensor_t_s=sensor_t_s, raw=pkt.raw,
+            flags=pkt.flags, lost_before=lost, epoch=self._epoch,
+        )
