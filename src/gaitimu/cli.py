@@ -31,11 +31,38 @@ def _not_ready(verb: str, issue: int) -> int:
 
 # --------------------------------------------------------------------------- handlers
 def _cmd_scan(args: argparse.Namespace) -> int:
-    return _not_ready("scan", 5)
+    import asyncio
+
+    from gaitimu.sensors.client import scan_sensors
+
+    found = asyncio.run(scan_sensors(args.timeout, include_virtual=args.virtual))
+    if not found:
+        print("no gaitimu sensors found (is the sensor on? '--virtual' adds the virtual one)")
+    for s in found:
+        battery = "-" if s.battery_pct is None else f"{s.battery_pct}%"
+        print(f"{s.name:<20} {s.address:<20} {s.rssi:>5} dBm  battery {battery}")
+    return 0
 
 
 def _cmd_record(args: argparse.Namespace) -> int:
-    return _not_ready("record", 5)
+    import asyncio
+    from pathlib import Path
+
+    from gaitimu.live.status import LiveStatus
+    from gaitimu.sensors.client import RecordOptions, default_session_path, record_session
+
+    opts = RecordOptions(
+        out=Path(args.out) if args.out else default_session_path(args.subject),
+        device=args.device, duration_s=args.duration, subject=args.subject,
+        activity=args.activity, rate_hz=args.rate, notes=args.notes,
+    )
+    with LiveStatus() as view:
+        r = asyncio.run(record_session(opts, on_status=view, install_signal_handlers=True))
+    s = r.stats
+    print(f"recorded {r.n_samples} samples ({r.duration_s:.1f} s) to {r.path}; lost "
+          f"{s['lost_samples']} samples ({100 * s['loss_fraction']:.2f} %) in {s['gaps']} gap(s), "
+          f"{r.reconnects} reconnect(s); stopped by {r.stopped_by}")
+    return 0
 
 
 def _cmd_simulate(args: argparse.Namespace) -> int:
@@ -43,7 +70,12 @@ def _cmd_simulate(args: argparse.Namespace) -> int:
 
 
 def _cmd_import(args: argparse.Namespace) -> int:
-    return _not_ready("import", 2)
+    from gaitimu.sessions import import_csv
+
+    out = import_csv(args.file, args.out, rate_hz=args.rate, axes=args.axes,
+                     acc_unit=args.acc_unit, gyr_unit=args.gyr_unit)
+    print(f"wrote session {out} (see 'gaitimu info {out}')")
+    return 0
 
 
 def _cmd_analyze(args: argparse.Namespace) -> int:
@@ -59,11 +91,21 @@ def _cmd_replay(args: argparse.Namespace) -> int:
 
 
 def _cmd_info(args: argparse.Namespace) -> int:
-    return _not_ready("info", 2)
+    import json
+
+    from gaitimu.sessions import format_info, open_session, session_info
+
+    info = session_info(open_session(args.session))
+    print(json.dumps(info, indent=2, default=str) if args.json else format_info(info))
+    return 0
 
 
 def _cmd_export(args: argparse.Namespace) -> int:
-    return _not_ready("export", 2)
+    from gaitimu.sessions import export_session, open_session
+
+    files = export_session(open_session(args.session), args.out, args.format)
+    print(f"wrote {len(files)} files to {args.out}")
+    return 0
 
 
 # --------------------------------------------------------------------------- parser

@@ -1,0 +1,191 @@
+"""Export a session as plain CSV or as BIDS-Motion (``gaitimu export``).
+
+Output is first written to a temporary directory next to ``out`` and moved into place at the
+end, so a failed export leaves nothing that looks complete. Existing files are never
+overwritten (an existing BIDS dataset directory may be reused: new files are added to it).
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import os
+import re
+import shutil
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import pandas as pd
+
+from gaitimu import __version__
+from gaitimu.consts import SENSOR_COLS
+from gaitimu.errors import BadInputError
+from gaitimu.sessions._format import json_default
+from gaitimu.sessions.info import session_info
+from gaitimu.sessions.reader import Session
+
+log = logging.getLogger(__name__)
+
+BIDS_VERSION = "1.10.0"
+FORMATS = ("csv", "bids")
+
+
+def _dump(obj: Any) -> str:
+    return json.dumps(obj, indent=2, default=json_default, allow_nan=False) + "\n"
+
+
+def _label(value: Any, default: str) -> str:
+    """A BIDS label: letters and digits only (``S-01_a`` -> ``S01a``)."""
+    text = re.sub(r"[^A-Za-z0-9]", "", str(value or ""))
+    return text or default
+
+
+def _samples_frame(session: Session) -> pd.DataFrame:
+    data = np.column_stack([session.t_s, session.acc, session.gyr])
+    return pd.DataFrame(data, columns=["t_s", *SENSOR_COLS])
+
+
+def _csv_files(session: Session, stem: str) -> dict[str, bytes]:
+    meta = dict(session.meta)
+    meta["events"] = session.events
+    meta["summary"] = session_info(session)
+    meta["exported_by"] = f"gaitimu {__version__}"
+    return {
+        f"{stem}_samples.csv": _samples_frame(session).to_csv(index=False).encode(),
+        f"{stem}_meta.json": json.dumps(meta, indent=2, default=json_default).encode() + b"\n",
+    }
+
+
+def _bids_files(session: Session) -> dict[str, bytes]:
+    m = session.meta
+    sub = _label(m.get("subject"), "unknown")
+    task = _label(m.get("activity"), "unknown")
+    sensor = m.get("sensor") or {}
+    tracksys = _label(sensor.get("name") or "imu", "imu")
+    if tracksys == "imported":
+        tracksys = "imu"
+    base = f"sub-{sub}/motion/sub-{sub}_task-{task}_tracksys-{tracksys}"
+    tracked_point = "sacrum"
+    names = ["latency", *SENSOR_COLS]
+    channels = pd.DataFrame({
+        "name": names,
+        "component": ["n/a", "x", "y", "z", "x", "y", "z"],
+        "type": ["LATENCY", "ACCEL", "ACCEL", "ACCEL", "GYRO", "GYRO", "GYRO"],
+        "tracked_point": ["n/a"] + [tracked_point] * 6,
+        "units": ["s", *["m/s^2"] * 3, *["deg/s"] * 3],
+        "sampling_frequency": [session.sample_rate_hz] * 7,
+        "reference_frame": ["n/a"] + ["sensor"] * 6,
+        "status": ["good"] * 7,
+    })
+    motion = _samples_frame(session)
+    motion_tsv = motion.to_csv(sep="\t", header=False, index=False, na_rep="n/a")
+    info = session_info(session)
+    sidecar: dict[str, Any] = {
+        "TaskName": task,
+        "TaskDescription": f"{m.get('activity') or 'unknown activity'} recorded with gaitimu",
+        "SamplingFrequency": session.sample_rate_hz,
+        "SamplingFrequencyEffective": info["effective_rate_hz"] or "n/a",
+        "TrackingSystemName": tracksys,
+        "Manufacturer": sensor.get("manufacturer") or "n/a",
+        "ManufacturersModelName": sensor.get("model") or "n/a",
+        "SoftwareVersions": f"gaitimu {m.get('software_version', __version__)}; firmware "
+                            f"{sensor.get('firmware') or 'n/a'}",
+        "RecordingDuration": session.duration_s,
+        "RecordingType": "continuous",
+        "TrackedPointsCount": 1,
+        "ACCELChannelCount": 3,
+        "GYROChannelCount": 3,
+        "LATENCYChannelCount": 1,
+        "MissingValues": "n/a; samples lost in transmission are absent rows (see the latency "
+                         f"column); {session.lost_samples} samples lost in {len(session.gaps)} gaps",
+        "SubjectArtefactDescription": "n/a",
+    }
+    channels_json = {
+        "reference_frame": {
+            "Levels": {
+                "sensor": {
+                    "SpatialAxes": "xyz",
+                    "RotationOrder": "n/a",
+                    "RotationRule": "right-hand",
+                    "Description": "IMU sensor frame, right-handed; on the body the axes point "
+                                   f"{session.axes} (up/right/forward of the participant)",
+                }
+            }
+        }
+    }
+    files = {
+        f"{base}_motion.tsv": motion_tsv.encode(),
+        f"{base}_channels.tsv": channels.to_csv(sep="\t", index=False).encode(),
+        f"{base}_motion.json": _dump(sidecar).encode(),
+        f"{base}_channels.json": _dump(channels_json).encode(),
+        "dataset_description.json": _dump({
+            "Name": "gaitimu export",
+            "BIDSVersion": BIDS_VERSION,
+            "DatasetType": "raw",
+            "GeneratedBy": [{"Name": "gaitimu", "Version": __version__}],
+        }).encode(),
+    }
+    if session.events:
+        rows = [{"onset": ev.get("start_s", ev.get("t_s", "n/a")),
+                 "duration": (ev["end_s"] - ev["start_s"]) if "end_s" in ev and "start_s" in ev
+                 else "n/a",
+                 "trial_type": ev.get("kind"),
+                 "lost_samples": ev.get("lost_samples", "n/a")} for ev in session.events]
+        files[f"{base}_events.tsv"] = pd.DataFrame(rows).to_csv(
+            sep="\t", index=False, na_rep="n/a").encode()
+    return files
+
+
+def export_session(session: Session, out: str | os.PathLike[str], fmt: str) -> list[Path]:
+    """Export ``session`` into directory ``out`` as ``fmt`` (``csv`` or ``bids``).
+
+    csv: ``<session>_samples.csv`` (``t_s`` + ``acc_x..gyr_z``, m/s^2 and deg/s, sensor frame;
+    importable again with ``gaitimu import``) and ``<session>_meta.json`` (metadata, events,
+    summary). bids: a BIDS-Motion dataset (``dataset_description.json``,
+    ``sub-<id>/motion/sub-<id>_task-<activity>_tracksys-<name>_{motion.tsv,motion.json,
+    channels.tsv,channels.json[,events.tsv]}``).
+
+    Returns
+    -------
+    list of Path
+        The files written.
+    """
+    if fmt not in FORMATS:
+        raise BadInputError(f"--format {fmt!r} is not one of {', '.join(FORMATS)}")
+    out = Path(out)
+    if out.exists() and not out.is_dir():
+        raise BadInputError(f"{out}: exists and is not a directory; choose another --out")
+    if not out.parent.exists():
+        raise BadInputError(f"{out}: parent directory {out.parent} does not exist")
+    stem = session.path.name.removesuffix(".gaitimu") or "session"
+    files = _csv_files(session, stem) if fmt == "csv" else _bids_files(session)
+    if fmt == "bids" and (out / "dataset_description.json").exists():
+        files.pop("dataset_description.json")  # keep the existing dataset's description
+    clashes = [name for name in files if (out / name).exists()]
+    if clashes:
+        raise BadInputError(f"{out / clashes[0]}: already exists; choose another --out or remove it")
+    tmp = out.parent / f".{out.name}.exporting-{os.getpid()}"
+    shutil.rmtree(tmp, ignore_errors=True)
+    try:
+        for name, data in files.items():
+            p = tmp / name
+            p.parent.mkdir(parents=True, exist_ok=True)
+            p.write_bytes(data)
+        if not out.exists():
+            os.rename(tmp, out)
+        else:
+            for name in files:
+                dest = out / name
+                dest.parent.mkdir(parents=True, exist_ok=True)
+                os.replace(tmp / name, dest)
+            shutil.rmtree(tmp, ignore_errors=True)
+    except BaseException:
+        shutil.rmtree(tmp, ignore_errors=True)
+        raise
+    written = [out / name for name in files]
+    log.info("exported %s as %s: %d files in %s", session.path, fmt, len(written), out)
+    return written
+
+
+__all__ = ["FORMATS", "export_session"]

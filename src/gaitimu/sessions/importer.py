@@ -1,0 +1,324 @@
+"""Import a CSV/TSV of IMU samples into a session (``gaitimu import``).
+
+Accepted layouts (docs/sessions.md, "Import"):
+
+- gaitimu CSV: columns ``acc_x acc_y acc_z gyr_x gyr_y gyr_z`` and optional ``t_s``.
+- Xsens export (e.g. the IPOL lower-back files): comment/preamble lines, then a header with
+  ``PacketCounter Acc_X Acc_Y Acc_Z Gyr_X Gyr_Y Gyr_Z [Mag_X ...]``. Column names are matched
+  case-insensitively (``Acc_X`` -> ``acc_x``); extra columns are ignored. Rows are taken as evenly
+  sampled at ``--rate``; ``PacketCounter`` irregularities are recorded in the metadata only
+  (see `read_imu_table` and docs/sessions.md for why).
+
+Tab, comma or semicolon separated; lines before the header that start with ``#``, ``//``, ``%``
+or carry no column names are skipped. A preamble line such as ``Acquisition frequency: 100 Hz``
+is checked against ``--rate``.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import logging
+import os
+import re
+import shutil
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import pandas as pd
+
+from gaitimu.consts import SENSOR_COLS, G, format_axes, parse_axes
+from gaitimu.errors import BadInputError
+from gaitimu.sessions.writer import SessionWriter
+
+log = logging.getLogger(__name__)
+
+ACC_UNITS = {"m/s2": 1.0, "m/s^2": 1.0, "g": G}
+GYR_UNITS = {"deg/s": 1.0, "rad/s": 180.0 / np.pi}
+MAX_RATE_HZ = 10_000.0
+RATE_TOLERANCE = 0.02  # relative disagreement allowed between --rate and the file's own timing
+_HEADER_SCAN_LINES = 200
+_FREQ_RE = re.compile(r"(?:frequency|rate)\D{0,20}?([0-9]+(?:\.[0-9]+)?)\s*hz", re.IGNORECASE)
+_COUNTER_NAMES = ("packetcounter", "packet_counter", "samplecounter", "sample_counter")
+
+
+def _fail(path: Path, what: str) -> BadInputError:
+    return BadInputError(f"{path}: {what}")
+
+
+def _split(line: str, sep: str) -> list[str]:
+    return [c.strip().strip('"').strip().lower() for c in line.rstrip("\r\n").split(sep)]
+
+
+def _find_header(path: Path) -> tuple[int, str, list[str], float | None]:
+    """(line index, separator, lower-case column names, rate from a preamble or None)."""
+    try:
+        with open(path, encoding="utf-8-sig", errors="strict") as f:
+            lines = [f.readline() for _ in range(_HEADER_SCAN_LINES)]
+    except UnicodeDecodeError as e:
+        raise _fail(path, f"not a text CSV file ({e.reason} at byte {e.start}); export it as "
+                    "UTF-8 CSV") from e
+    except IsADirectoryError as e:
+        raise _fail(path, "is a directory, not a CSV file") from e
+    except FileNotFoundError as e:
+        raise _fail(path, "file not found") from e
+    except OSError as e:
+        raise _fail(path, f"cannot read ({e.strerror})") from e
+    if not any(line.strip() for line in lines):
+        raise _fail(path, "file is empty; expected a header with columns acc_x..gyr_z "
+                    "(optional t_s) and one row per sample")
+    preamble_rate = None
+    for i, line in enumerate(lines):
+        if not line:
+            break
+        for sep in ("\t", ",", ";"):
+            cols = _split(line, sep)
+            if "acc_x" in cols or "gyr_x" in cols:
+                return i, sep, cols, preamble_rate
+        m = _FREQ_RE.search(line)
+        if m and preamble_rate is None:
+            preamble_rate = float(m.group(1))
+    raise _fail(path, "no header line with columns acc_x, acc_y, acc_z, gyr_x, gyr_y, gyr_z "
+                "found (tab, comma or semicolon separated; names are case-insensitive); add one")
+
+
+def _read_table(path: Path) -> tuple[pd.DataFrame, int, str, float | None]:
+    header_idx, sep, cols, preamble_rate = _find_header(path)
+    missing = [c for c in SENSOR_COLS if c not in cols]
+    if missing:
+        raise _fail(path, f"missing column(s) {', '.join(missing)} in the header (found: "
+                    f"{', '.join(cols)}); columns acc_x..gyr_z are required")
+    dupes = sorted({c for c in cols if c and cols.count(c) > 1} & set((*SENSOR_COLS, "t_s")))
+    if dupes:
+        raise _fail(path, f"column(s) {', '.join(dupes)} appear more than once in the header")
+    try:
+        df = pd.read_csv(
+            path, sep=sep, skiprows=header_idx, header=0, dtype=str, keep_default_na=False,
+            skip_blank_lines=True, engine="c", encoding="utf-8-sig",
+        )
+    except (pd.errors.ParserError, ValueError) as e:
+        msg = str(e).strip().splitlines()[-1] if str(e).strip() else type(e).__name__
+        raise _fail(path, f"malformed table ({msg}); every row needs the same columns as the "
+                    "header") from e
+    df.columns = [str(c).strip().strip('"').strip().lower() for c in df.columns]
+    return df, header_idx, sep, preamble_rate
+
+
+def _numeric(path: Path, df: pd.DataFrame, col: str, first_line: int) -> np.ndarray:
+    raw = df[col].str.strip()
+    vals = pd.to_numeric(raw, errors="coerce").to_numpy(dtype=np.float64)
+    bad = ~np.isfinite(vals)
+    if bad.any():
+        k = int(np.argmax(bad))
+        text = raw.iloc[k]
+        what = "empty value" if text == "" else (
+            "NaN/missing value" if text.lower() in ("nan", "na", "n/a", "null", "none")
+            else f"non-numeric value {text!r}" if np.isnan(vals[k]) else f"infinite value {text!r}")
+        raise _fail(path, f"{what} in column {col} at line {first_line + k} "
+                    f"({int(bad.sum())} bad value(s) in this column); fix or remove those rows")
+    return vals
+
+
+def read_imu_table(
+    path: str | os.PathLike[str],
+    *,
+    rate_hz: float,
+    acc_unit: str = "m/s2",
+    gyr_unit: str = "deg/s",
+) -> tuple[np.ndarray, np.ndarray, np.ndarray, dict[str, Any]]:
+    """Read and validate a CSV/TSV of samples (module doc for the layouts).
+
+    Parameters
+    ----------
+    path
+        The file.
+    rate_hz
+        Nominal sampling rate. Used for the times when the file has no ``t_s``; checked against
+        ``t_s`` / ``PacketCounter`` / a preamble when it has (within 2 %).
+    acc_unit, gyr_unit
+        Units of the acc and gyr columns: ``m/s2`` or ``g``; ``deg/s`` or ``rad/s``.
+
+    Returns
+    -------
+    t_s, acc, gyr, info
+        Times from 0 s, acc in m/s^2 and gyr in deg/s (sensor frame), and a dict describing
+        the source (layout, columns, time source, dropped samples as gap events).
+
+    Raises
+    ------
+    BadInputError
+        With one line naming the file and the problem.
+    """
+    path = Path(path)
+    rate = _check_rate(rate_hz)
+    if acc_unit not in ACC_UNITS:
+        raise BadInputError(f"--acc-unit {acc_unit!r} is not one of m/s2, g")
+    if gyr_unit not in GYR_UNITS:
+        raise BadInputError(f"--gyr-unit {gyr_unit!r} is not one of deg/s, rad/s")
+    df, header_idx, sep, preamble_rate = _read_table(path)
+    first_line = header_idx + 2  # 1-based line number of the first data row
+    if len(df) == 0:
+        raise _fail(path, "has a header but no data rows")
+    if preamble_rate is not None and abs(preamble_rate - rate) > RATE_TOLERANCE * rate:
+        raise _fail(path, f"the file says it was sampled at {preamble_rate:g} Hz but --rate is "
+                    f"{rate:g} Hz; pass --rate {preamble_rate:g}")
+    data = np.column_stack([_numeric(path, df, c, first_line) for c in SENSOR_COLS])
+    acc = data[:, :3] * ACC_UNITS[acc_unit]
+    gyr = data[:, 3:] * GYR_UNITS[gyr_unit]
+    counter_col = next((c for c in _COUNTER_NAMES if c in df.columns), None)
+    layout = "xsens" if counter_col and any(c.startswith("mag_") for c in df.columns) else "gaitimu"
+    events: list[dict[str, Any]] = []
+    counter_info: dict[str, Any] | None = None
+    if "t_s" in df.columns:
+        t_s = _numeric(path, df, "t_s", first_line)
+        time_source = "t_s"
+        _check_times(path, t_s, first_line, "t_s")
+        _check_rate_matches(path, np.diff(t_s), rate, "t_s")
+    else:
+        # Rows are taken as evenly sampled at --rate. A PacketCounter is NOT used as the clock:
+        # in the IPOL Xsens files it skips values although the rows are evenly spaced in time
+        # (stride times computed from row indices are far more regular than from the counter,
+        # and the reference event indices count rows); its jumps are only recorded in the meta.
+        t_s = np.arange(len(df), dtype=np.float64) / rate
+        time_source = "rate"
+        if counter_col:
+            counter = pd.to_numeric(df[counter_col], errors="coerce").to_numpy(np.float64)
+            steps = np.mod(np.diff(counter), 65536)
+            jumps = np.isfinite(steps) & (steps != 1)
+            counter_info = {"column": counter_col, "irregular_steps": int(jumps.sum()),
+                            "skipped_values": int(np.nansum(np.where(jumps, steps - 1, 0)))}
+    t0 = float(t_s[0])
+    t_s = t_s - t0
+    _check_acc_unit(path, acc, acc_unit)
+    info = {
+        "file": path.name,
+        "sha256": _sha256(path),
+        "layout": layout,
+        "separator": {"\t": "tab", ",": "comma", ";": "semicolon"}[sep],
+        "header_line": header_idx + 1,
+        "columns": list(df.columns),
+        "time_source": time_source,
+        "counter": counter_info,
+        "t_offset_s": t0,
+        "acc_unit": acc_unit,
+        "gyr_unit": gyr_unit,
+        "events": events,
+    }
+    return t_s, acc, gyr, info
+
+
+def _check_rate(rate_hz: float) -> float:
+    try:
+        rate = float(rate_hz)
+    except (TypeError, ValueError):
+        raise BadInputError(f"--rate {rate_hz!r} is not a number of Hz") from None
+    if not np.isfinite(rate) or rate <= 0 or rate > MAX_RATE_HZ:
+        raise BadInputError(f"--rate {rate_hz!r} Hz is not a valid sampling rate "
+                            f"(must be > 0 and <= {MAX_RATE_HZ:g} Hz)")
+    return rate
+
+
+def _check_times(path: Path, t_s: np.ndarray, first_line: int, name: str) -> None:
+    dt = np.diff(t_s)
+    if np.any(dt <= 0):
+        k = int(np.argmax(dt <= 0))
+        kind = "duplicate" if dt[k] == 0 else "decreasing"
+        raise _fail(path, f"{kind} time in column {name} at line {first_line + k + 1} "
+                    f"({t_s[k + 1]:g} s after {t_s[k]:g} s); times must strictly increase")
+
+
+def _check_rate_matches(path: Path, dt: np.ndarray, rate: float, name: str) -> None:
+    if dt.size == 0:
+        return
+    implied = 1.0 / float(np.median(dt))
+    if abs(implied - rate) > RATE_TOLERANCE * rate:
+        raise _fail(path, f"column {name} implies {implied:.4g} Hz (median interval) but --rate "
+                    f"is {rate:g} Hz; fix --rate or the {name} column")
+
+
+def _check_acc_unit(path: Path, acc: np.ndarray, acc_unit: str) -> None:
+    """Catch the common unit mix-up (g read as m/s^2 or the reverse) from the median |acc|."""
+    norm = float(np.median(np.linalg.norm(acc, axis=1)))
+    if acc_unit != "g" and 0.5 < norm < 2.0:
+        raise _fail(path, f"median acceleration magnitude is {norm:.2f} m/s^2, which looks like "
+                    "values in g; pass --acc-unit g")
+    if acc_unit == "g" and norm > 40.0:
+        raise _fail(path, f"median acceleration magnitude is {norm / G:.1f} g ({norm:.0f} m/s^2), "
+                    "which looks like values already in m/s^2; pass --acc-unit m/s2")
+
+
+def _sha256(path: Path) -> str:
+    h = hashlib.sha256()
+    with open(path, "rb") as f:
+        for block in iter(lambda: f.read(1 << 20), b""):
+            h.update(block)
+    return h.hexdigest()
+
+
+def import_csv(
+    path: str | os.PathLike[str],
+    out: str | os.PathLike[str],
+    *,
+    rate_hz: float,
+    axes: str,
+    acc_unit: str = "m/s2",
+    gyr_unit: str = "deg/s",
+    subject: str | None = None,
+    activity: str | None = None,
+    notes: str | None = None,
+) -> Path:
+    """Import a CSV/TSV of samples into a new session directory ``out``.
+
+    The session is written to a temporary directory next to ``out`` and renamed into place at
+    the end, so a failed import never leaves something that looks like a valid session.
+
+    Returns
+    -------
+    Path
+        The session written.
+    """
+    src = Path(path)
+    out = Path(out)
+    try:
+        rot = parse_axes(axes)
+    except BadInputError as e:
+        raise BadInputError(f"--axes: {e}; say where each sensor axis points on the body, "
+                            "e.g. x=up,y=right,z=forward") from e
+    if out.exists():
+        raise BadInputError(f"{out}: already exists; choose another --out or remove it first")
+    if not out.parent.exists():
+        raise BadInputError(f"{out}: parent directory {out.parent} does not exist")
+    t_s, acc, gyr, info = read_imu_table(src, rate_hz=rate_hz, acc_unit=acc_unit, gyr_unit=gyr_unit)
+    events = info.pop("events")
+    meta: dict[str, Any] = {
+        "source": "import",
+        "sensor": {"name": "imported", "model": "Xsens (from the column layout)"
+                   if info["layout"] == "xsens" else None, "firmware": None, "address": None,
+                   "protocol_version": None},
+        "sample_rate_hz": float(rate_hz),
+        "acc_range_g": None,
+        "gyr_range_dps": None,
+        "axes": format_axes(rot),
+        "subject": subject,
+        "activity": activity,
+        "notes": notes,
+        "calibration": None,
+        "import": info,
+    }
+    tmp = out.with_name(f".{out.name}.importing-{os.getpid()}")
+    if tmp.exists():
+        shutil.rmtree(tmp)
+    try:
+        with SessionWriter(tmp, meta, fsync=False) as w:
+            w.write_samples(t_s, acc, gyr)
+            for ev in events:
+                w.add_event(ev)
+        os.rename(tmp, out)
+    except BaseException:
+        shutil.rmtree(tmp, ignore_errors=True)
+        raise
+    log.info("imported %d samples from %s into %s", len(t_s), src, out)
+    return out
+
+
+__all__ = ["import_csv", "read_imu_table"]
