@@ -126,6 +126,11 @@ def _is_gaitimu(device, adv) -> bool:
         P.SERVICE_UUID in [u.lower() for u in adv.service_uuids])
 
 
+def _scan_error(e: Exception) -> DeviceError:
+    return DeviceError(f"cannot scan for BLE devices ({type(e).__name__}: {e}); is Bluetooth "
+                       "on and available? ('--device virtual' uses the built-in virtual sensor)")
+
+
 def _backend_kwargs(backend) -> dict[str, Any]:
     return {} if backend is None else {"backend": backend}
 
@@ -151,8 +156,8 @@ async def scan(timeout_s: float = 5.0, *, scanner_backend=None, client_backend=N
     try:
         found = await BleakScanner.discover(timeout=timeout_s, return_adv=True,
                                             **_backend_kwargs(scanner_backend))
-    except (BleakError, OSError) as e:
-        raise DeviceError(f"cannot scan for BLE devices: {e}") from None
+    except Exception as e:  # BleakError, OSError (no BlueZ), D-Bus errors
+        raise _scan_error(e) from None
     sensors = []
     for device, adv in found.values():
         if not _is_gaitimu(device, adv):
@@ -168,6 +173,30 @@ async def scan(timeout_s: float = 5.0, *, scanner_backend=None, client_backend=N
         sensors.append(FoundSensor(adv.local_name or device.name or "", device.address,
                                    int(adv.rssi), battery))
     return sorted(sensors, key=lambda s: -s.rssi)
+
+
+async def scan_sensors(timeout_s: float = 5.0, *, include_virtual: bool = False) -> list[FoundSensor]:
+    """`scan` on the platform adapter; with ``include_virtual`` also on an in-process radio
+    where the built-in virtual sensor advertises (the platform scan may then fail quietly)."""
+    if not include_virtual:
+        return await scan(timeout_s)
+    from gaitimu.sensors.bumble_backend import VirtualRadio, make_backends
+    from gaitimu.sensors.virtual import VirtualSensor
+
+    radio = VirtualRadio()
+    sensor = VirtualSensor(radio.link)
+    await sensor.start()
+    try:
+        scanner_cls, client_cls = make_backends(radio)
+        found = await scan(min(timeout_s, 2.0), scanner_backend=scanner_cls,
+                           client_backend=client_cls)
+    finally:
+        await sensor.stop()
+    try:
+        found += await scan(timeout_s)
+    except DeviceError as e:
+        log.warning("%s", e)
+    return found
 
 
 # =========================================================================== record
@@ -242,7 +271,6 @@ class Recorder:
     # ------------------------------------------------------------------ stages
     async def _resolve(self, timeout_s: float):
         from bleak import BleakScanner
-        from bleak.exc import BleakError
 
         kw = _backend_kwargs(self.scanner_backend)
         target = self.opts.device
@@ -252,8 +280,8 @@ class Recorder:
             if is_address(target):
                 return await BleakScanner.find_device_by_address(target, timeout=timeout_s, **kw)
             return await BleakScanner.find_device_by_name(target, timeout=timeout_s, **kw)
-        except (BleakError, OSError) as e:
-            raise DeviceError(f"cannot scan for BLE devices: {e}") from None
+        except Exception as e:  # BleakError, OSError (no BlueZ), D-Bus errors
+            raise _scan_error(e) from None
 
     async def _connect(self, device, attempts: int):
         from bleak import BleakClient

@@ -198,6 +198,7 @@ class VirtualSensor:
         self._away_until = -math.inf
         self._boot_loop_s = 0.0
         self._spp_request = 0
+        self._stopped = False
         # Counters, for tests and benchmarks.
         self.packets_sent = 0
         self.packets_dropped = 0
@@ -328,13 +329,15 @@ class VirtualSensor:
 
     async def stop(self) -> None:
         """Stop streaming, disconnect and stop advertising."""
+        self._stopped = True
         self._stop_stream()
         if self._device is None:
             return
         try:
             if self._connection is not None:
                 await self._connection.disconnect()
-            await self._device.stop_advertising()
+            if self._device.is_advertising:
+                await self._device.stop_advertising()
         except Exception as e:  # best effort at shutdown
             log.debug("virtual sensor stop: %s", e)
 
@@ -352,9 +355,9 @@ class VirtualSensor:
         asyncio.get_running_loop().call_later(delay, self._readvertise)
 
     def _readvertise(self) -> None:
-        if self._connection is None and self._device is not None:
+        if self._connection is None and self._device is not None and not self._stopped:
             task = asyncio.ensure_future(self._advertise())
-            task.add_done_callback(lambda t: t.exception())
+            task.add_done_callback(lambda t: t.cancelled() or t.exception())
 
     async def drop_link(self, away_s: float) -> None:
         """Fault: drop the connection and stay silent (no advertising) for ``away_s`` seconds."""
