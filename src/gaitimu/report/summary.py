@@ -1,0 +1,394 @@
+"""Per-session summary: CPD per side with confidence, left/right asymmetry, temporal symmetry,
+data quality and flags. `summarize` returns the ``summary.json`` contract (DESIGN.md section 5,
+documented in docs/summary.schema.json and docs/report.md).
+
+Decision rules (docs/report.md has the reasoning):
+
+- Statistics use valid strides of the session's main activity only.
+- The CPD reference used for flags is ``cpd_standing_deg`` when both sides have at least
+  `MIN_STRIDES_PER_SIDE` finite values, else ``cpd_ic_deg``. Both are always reported.
+- A side is *flagged* only when both sides have enough valid strides and the whole 95 % CI
+  of the left/right difference lies beyond the asymmetry threshold (towards that side), or
+  (when an absolute threshold is configured) the side's CI lies above it.
+- When the CI of the difference lies entirely inside +-threshold the sides are *not flagged*;
+  when it straddles the threshold the result is *inconclusive*, with the reason.
+"""
+
+from __future__ import annotations
+
+import datetime as _dt
+import logging
+import math
+from collections.abc import Mapping
+from typing import Any
+
+import numpy as np
+import pandas as pd
+
+from gaitimu import __version__
+from gaitimu.errors import BadInputError
+from gaitimu.report import references as refs
+from gaitimu.report.stats import MeanCI, linear_trend, mean_ci, symmetry_index, welch_diff
+
+log = logging.getLogger(__name__)
+
+SCHEMA_VERSION = "1.0"
+SIDES = ("L", "R")
+REQUIRED_COLUMNS = ("side", "ic_s", "cpd_ic_deg", "valid")
+TEMPORAL_METRICS = ("stance_s", "step_s", "stride_s", "flight_s")
+
+
+def _jsonable(obj: Any) -> Any:
+    """Recursively turn numpy/pandas values into JSON-safe Python (NaN/inf -> None)."""
+    if isinstance(obj, Mapping):
+        return {str(k): _jsonable(v) for k, v in obj.items()}
+    if isinstance(obj, (list, tuple, np.ndarray, pd.Series)):
+        return [_jsonable(v) for v in list(obj)]
+    if isinstance(obj, (bool, np.bool_)):
+        return bool(obj)
+    if isinstance(obj, (int, np.integer)):
+        return int(obj)
+    if isinstance(obj, (float, np.floating)):
+        v = float(obj)
+        return v if math.isfinite(v) else None
+    if obj is None or isinstance(obj, str):
+        return obj
+    if isinstance(obj, (_dt.datetime, _dt.date, pd.Timestamp)):
+        return obj.isoformat()
+    return str(obj)
+
+
+def _col(df: pd.DataFrame, name: str) -> np.ndarray:
+    if name not in df.columns:
+        return np.full(len(df), np.nan)
+    return pd.to_numeric(df[name], errors="coerce").to_numpy(dtype=float)
+
+
+def _main_activity(strides: pd.DataFrame, meta: Mapping, info: Mapping) -> str | None:
+    act = info.get("activity") or meta.get("activity")
+    if "activity" in strides.columns and len(strides):
+        counts = strides["activity"].dropna().astype(str).value_counts()
+        if len(counts):
+            return str(counts.index[0])
+    return str(act) if act else None
+
+
+def _gaps_summary(gaps: Any) -> tuple[int, float]:
+    """(number of gaps, total seconds) from [[start, end], ...] or [{start_s, end_s}, ...]."""
+    n, total = 0, 0.0
+    for g in gaps or []:
+        if isinstance(g, Mapping):
+            a, b = g.get("start_s"), g.get("end_s")
+        else:
+            a, b = [*list(g), None, None][:2]
+        n += 1
+        if a is not None and b is not None:
+            total += max(float(b) - float(a), 0.0)
+    return n, total
+
+
+def _side_stats(values: dict[str, np.ndarray]) -> dict[str, MeanCI]:
+    return {s: mean_ci(values[s]) for s in SIDES}
+
+
+def _flag(side: str, kind: str, value: float | None, threshold: float | None,
+          message: str) -> dict:
+    return {"side": side, "kind": kind, "value": value, "threshold": threshold,
+            "message": message}
+
+
+def _fmt(x: float | None, nd: int = 1) -> str:
+    return "n/a" if x is None or not math.isfinite(x) else f"{x:.{nd}f}"
+
+
+def summarize(
+    strides: pd.DataFrame,
+    meta: Mapping | None = None,
+    info: Mapping | None = None,
+    *,
+    min_strides_per_side: int = refs.MIN_STRIDES_PER_SIDE,
+    asymmetry_threshold_deg: float = refs.CPD_ASYMMETRY_THRESHOLD_DEG,
+    absolute_threshold_deg: float | None = refs.CPD_ABSOLUTE_THRESHOLD_DEG,
+    trend_threshold_deg: float = refs.CPD_TREND_THRESHOLD_DEG,
+) -> dict:
+    """Summary statistics, asymmetry and flags of one analysed session.
+
+    Parameters
+    ----------
+    strides
+        Strides table (one row per stance, docs/architecture.md). Needs at least ``side``,
+        ``ic_s``, ``cpd_ic_deg`` and ``valid``; other documented columns are used when
+        present.
+    meta
+        Session metadata (``open_session(path).meta``), optionally with ``duration_s``,
+        ``lost_samples``, ``gaps``, ``n_samples``.
+    info
+        ``AnalysisResult.info`` (activity, cadence_spm, alignment, warnings, ...).
+    min_strides_per_side, asymmetry_threshold_deg, absolute_threshold_deg, trend_threshold_deg
+        Decision thresholds (defaults in `gaitimu.report.references`).
+
+    Returns
+    -------
+    dict
+        JSON-safe summary following docs/summary.schema.json.
+
+    Raises
+    ------
+    BadInputError
+        If ``strides`` lacks a required column.
+    """
+    meta = dict(meta or {})
+    info = dict(info or {})
+    missing = [c for c in REQUIRED_COLUMNS if c not in strides.columns]
+    if missing:
+        raise BadInputError(f"strides table lacks column(s) {', '.join(missing)}")
+
+    activity = _main_activity(strides, meta, info)
+    df = strides
+    if activity and "activity" in df.columns:
+        df = df[df["activity"].astype(str) == activity]
+    df = df.sort_values("ic_s", kind="stable")
+    valid_mask = df["valid"].fillna(False).astype(bool).to_numpy()
+    side_arr = df["side"].astype(str).to_numpy()
+    vdf = df[valid_mask]
+    vside = side_arr[valid_mask]
+    n_valid = {s: int((vside == s).sum()) for s in SIDES}
+    n_total = {s: int((side_arr == s).sum()) for s in SIDES}
+
+    def per_side(col: str) -> dict[str, np.ndarray]:
+        v = _col(vdf, col)
+        return {s: v[vside == s] for s in SIDES}
+
+    cpd_ic = _side_stats(per_side("cpd_ic_deg"))
+    cpd_st = _side_stats(per_side("cpd_standing_deg"))
+    use_standing = all(cpd_st[s].n >= min_strides_per_side for s in SIDES)
+    reference = "standing" if use_standing else "ic"
+    cpd_col = "cpd_standing_deg" if use_standing else "cpd_ic_deg"
+    cpd = cpd_st if use_standing else cpd_ic
+    diff = welch_diff(cpd["L"], cpd["R"])
+
+    temporal = {m: _side_stats(per_side(m)) for m in TEMPORAL_METRICS}
+    ml = _side_stats(per_side("ml_excursion_m"))
+    obl_range = _side_stats(per_side("obliquity_range_deg"))
+    stance_l, stance_r = temporal["stance_s"]["L"].mean, temporal["stance_s"]["R"].mean
+    gct_balance = (100.0 * stance_l / (stance_l + stance_r)
+                   if math.isfinite(stance_l + stance_r) and stance_l + stance_r > 0 else math.nan)
+
+    # duration, cadence
+    duration_s = meta.get("duration_s", info.get("duration_s"))
+    if duration_s is None and len(strides):
+        ends = _col(strides, "next_ic_s")
+        duration_s = float(np.nanmax(np.r_[ends, _col(strides, "ic_s")]))
+    cadence = info.get("cadence_spm")
+    if cadence is None:
+        step = _col(vdf, "step_s")
+        step = step[np.isfinite(step) & (step > 0)]
+        cadence = 60.0 / float(np.median(step)) if step.size else None
+
+    # within-session trend (fatigue), per side, on the flag reference
+    t_min = _col(vdf, "ic_s") / 60.0
+    y = _col(vdf, cpd_col)
+    span_min = float(np.nanmax(t_min) - np.nanmin(t_min)) if t_min.size else 0.0
+    trend = {}
+    for s in SIDES:
+        m = vside == s
+        tr = linear_trend(t_min[m], y[m])
+        k = 10.0  # report slopes per 10 minutes
+        trend[s] = {
+            "slope_deg_per_10min": tr["slope"] * k,
+            "ci95_low": tr["ci95_low"] * k,
+            "ci95_high": tr["ci95_high"] * k,
+            "change_over_session_deg": tr["slope"] * span_min,
+            "n": tr["n"],
+        }
+
+    flags, verdict = _decide(
+        cpd, diff, n_valid, trend, reference,
+        min_n=min_strides_per_side, thr=asymmetry_threshold_deg,
+        abs_thr=absolute_threshold_deg, trend_thr=trend_threshold_deg,
+    )
+
+    # data quality
+    reasons: dict[str, int] = {}
+    if "invalid_reason" in df.columns:
+        bad = df.loc[~valid_mask, "invalid_reason"].fillna("unspecified").astype(str)
+        bad = bad.replace("", "unspecified")
+        reasons = {str(k): int(v) for k, v in bad.value_counts().items()}
+    n_gaps, gap_s = _gaps_summary(meta.get("gaps", info.get("gaps")))
+    lost = meta.get("lost_samples")
+    rate = meta.get("sample_rate_hz")
+    n_samples = meta.get("n_samples")
+    if n_samples is None and rate and duration_s:
+        n_samples = float(rate) * float(duration_s)
+    loss_pct = (100.0 * float(lost) / (float(n_samples) + float(lost))
+                if lost is not None and n_samples else None)
+    other_activity = int(len(strides) - len(df))
+
+    summary = {
+        "schema_version": SCHEMA_VERSION,
+        "software_version": __version__,
+        "generated_utc": _dt.datetime.now(_dt.UTC).strftime("%Y-%m-%dT%H:%M:%SZ"),
+        "session": {
+            "subject": meta.get("subject"),
+            "created_utc": meta.get("created_utc"),
+            "source": meta.get("source"),
+            "sensor": meta.get("sensor"),
+            "path": meta.get("path"),
+        },
+        "activity": activity,
+        "duration_s": duration_s,
+        "strides": n_valid,
+        "strides_total": n_total,
+        "cadence_spm": cadence,
+        "cpd_reference": reference,
+        "cpd_deg": {s: cpd[s].as_dict() for s in SIDES},
+        "cpd_ic_deg": {s: cpd_ic[s].as_dict() for s in SIDES},
+        "cpd_standing_deg": {s: cpd_st[s].as_dict() for s in SIDES},
+        "asymmetry": {
+            "cpd_diff_r_minus_l_deg": diff.as_dict(),
+            "cpd_symmetry_index_pct": symmetry_index(cpd["L"].mean, cpd["R"].mean),
+            "stance_symmetry_index_pct": symmetry_index(stance_l, stance_r),
+            "step_symmetry_index_pct": symmetry_index(temporal["step_s"]["L"].mean,
+                                                      temporal["step_s"]["R"].mean),
+            "gct_balance_left_pct": gct_balance,
+            "ml_sway_symmetry_index_pct": symmetry_index(ml["L"].mean, ml["R"].mean),
+            "threshold_deg": asymmetry_threshold_deg,
+        },
+        "temporal": {m: {s: temporal[m][s].as_dict() for s in SIDES}
+                     for m in TEMPORAL_METRICS},
+        "ml_sway": {
+            "ml_excursion_m": {s: ml[s].as_dict() for s in SIDES},
+            "note": "Medio-lateral sacral excursion towards the stance side: a proxy for "
+            "trunk lean / compensated Trendelenburg, a hint and not proof.",
+        },
+        "obliquity_range_deg": {s: obl_range[s].as_dict() for s in SIDES},
+        "trend": trend,
+        "verdict": verdict,
+        "flags": flags,
+        "thresholds": {
+            "min_strides_per_side": min_strides_per_side,
+            "asymmetry_deg": asymmetry_threshold_deg,
+            "absolute_deg": absolute_threshold_deg,
+            "trend_deg": trend_threshold_deg,
+        },
+        "data_quality": {
+            "sample_rate_hz": rate,
+            "lost_samples": lost,
+            "loss_pct": loss_pct,
+            "gaps": n_gaps,
+            "gap_total_s": gap_s,
+            "alignment": info.get("alignment", info.get("alignment_correction")),
+            "strides_excluded": {"total": int((~valid_mask).sum()), "by_reason": reasons},
+            "strides_other_activity": other_activity,
+            "warnings": list(info.get("warnings", []) or []),
+            "problems": list(meta.get("problems", []) or []),
+        },
+        "method": {
+            "ci": "95 % Student-t interval of the mean with an effective sample size "
+            "n_eff = n(1-r1)/(1+r1) from the lag-1 autocorrelation r1 of the strides in time "
+            "order (AR(1) approximation), so correlated strides widen the interval.",
+            "asymmetry": "Welch-Satterthwaite interval of the R-L difference of means on "
+            "effective sample sizes; symmetry index 100*(R-L)/((R+L)/2).",
+            "decision": "flag only when both sides have enough valid strides and the whole "
+            "95 % CI clears the threshold; CI within +-threshold: not flagged; otherwise "
+            "inconclusive.",
+        },
+        "references": refs.REFERENCES,
+        "disclaimer": refs.DISCLAIMER,
+    }
+    return _jsonable(summary)
+
+
+def _decide(cpd: dict[str, MeanCI], diff, n_valid: dict[str, int], trend: dict,
+            reference: str, *, min_n: int, thr: float, abs_thr: float | None,
+            trend_thr: float) -> tuple[list[dict], dict]:
+    """Flags and the per-side plain-words verdict from the statistics."""
+    flags: list[dict] = []
+    ref_words = "standing neutral" if reference == "standing" else "initial contact"
+    verdict: dict[str, dict] = {}
+    few = [s for s in SIDES if n_valid[s] < min_n]
+    if few:
+        for s in few:
+            flags.append(_flag(
+                s, "inconclusive", n_valid[s], min_n,
+                f"Only {n_valid[s]} valid {refs.SIDE_NAME[s]} strides (at least {min_n} per "
+                "side are needed): record a longer session.",
+            ))
+        for s in SIDES:
+            verdict[s] = {
+                "status": "inconclusive",
+                "text": f"Not enough strides to judge the {refs.SIDE_NAME[s]} side "
+                f"({n_valid[s]} valid {refs.SIDE_NAME[s]}, {n_valid[refs.OTHER_SIDE[s]]} "
+                f"{refs.SIDE_NAME[refs.OTHER_SIDE[s]]}; {min_n} per side needed).",
+            }
+        return flags, verdict
+
+    d = diff.diff
+    lo, hi = diff.ci95_low, diff.ci95_high
+    ci_txt = f"{_fmt(d)} deg (95 % CI {_fmt(lo)} to {_fmt(hi)})"
+    for s in SIDES:
+        o = refs.OTHER_SIDE[s]
+        name, oname = refs.SIDE_NAME[s], refs.SIDE_NAME[o]
+        c = cpd[s]
+        side_txt = (f"{name.capitalize()} stance CPD {_fmt(c.mean)} ± {_fmt(c.sd)} deg "
+                    f"(95 % CI {_fmt(c.ci95_low)} to {_fmt(c.ci95_high)}, n = {c.n}; "
+                    f"relative to {ref_words})")
+        # this side minus the other side, with its CI
+        sd_, slo, shi = (d, lo, hi) if s == "R" else (-d, -hi, -lo)
+        if math.isfinite(slo) and slo > thr:
+            flags.append(_flag(
+                s, "cpd_asymmetry", sd_, thr,
+                f"Pattern consistent with reduced {name} hip abductor control during {name} "
+                f"stance: the {oname} side of the pelvis dropped {_fmt(sd_)} deg more "
+                f"during {name} stance than during {oname} stance (R-L {ci_txt}; threshold "
+                f"{_fmt(thr)} deg, {c.n} and {cpd[o].n} strides).",
+            ))
+            status, text = "flagged", (
+                f"{name.capitalize()}: pelvic drop during {name} stance is larger than on the "
+                f"{oname} side by {_fmt(sd_)} deg; the whole 95 % interval "
+                f"({_fmt(slo)} to {_fmt(shi)}) clears the {_fmt(thr)} deg threshold. "
+                f"{side_txt}.")
+        elif math.isfinite(shi) and shi < -thr:
+            status, text = "not_flagged", (
+                f"{name.capitalize()}: not flagged; the pelvis drops less during {name} "
+                f"stance than during {oname} stance. {side_txt}.")
+        elif math.isfinite(shi) and shi <= thr:
+            status, text = "not_flagged", (
+                f"{name.capitalize()}: not flagged; with 95 % confidence the drop during "
+                f"{name} stance exceeds the {oname} side by less than {_fmt(thr)} deg "
+                f"({name} - {oname} {_fmt(sd_)} deg, CI {_fmt(slo)} to {_fmt(shi)}). "
+                f"{side_txt}.")
+        else:
+            status, text = "inconclusive", (
+                f"{name.capitalize()}: inconclusive; the drop during {name} stance is "
+                f"{_fmt(sd_)} deg above the {oname} side but its 95 % interval "
+                f"({_fmt(slo)} to {_fmt(shi)}) includes the {_fmt(thr)} deg threshold. "
+                f"{side_txt}.")
+            flags.append(_flag(
+                s, "inconclusive", sd_, thr,
+                f"{name.capitalize()} stance: CPD {_fmt(sd_)} deg above the {oname} side, "
+                f"95 % CI {_fmt(slo)} to {_fmt(shi)} includes the {_fmt(thr)} deg threshold; "
+                "record a longer or steadier session to decide.",
+            ))
+        if abs_thr is not None and math.isfinite(c.ci95_low) and c.ci95_low > abs_thr:
+            flags.append(_flag(
+                s, "cpd_elevated", c.mean, abs_thr,
+                f"{name.capitalize()} stance CPD {_fmt(c.mean)} deg is above {_fmt(abs_thr)} "
+                f"deg with 95 % confidence (CI {_fmt(c.ci95_low)} to {_fmt(c.ci95_high)}).",
+            ))
+            status = "flagged"
+            text += f" Above the absolute threshold of {_fmt(abs_thr)} deg."
+        tr = trend[s]
+        change = tr["change_over_session_deg"]
+        if (math.isfinite(tr["ci95_low"]) and tr["ci95_low"] > 0
+                and math.isfinite(change) and change > trend_thr):
+            flags.append(_flag(
+                s, "cpd_trend", change, trend_thr,
+                f"{name.capitalize()} stance CPD rose by about {_fmt(change)} deg over the "
+                f"session ({_fmt(tr['slope_deg_per_10min'], 2)} deg per 10 min, 95 % CI "
+                f"{_fmt(tr['ci95_low'], 2)} to {_fmt(tr['ci95_high'], 2)}): control may fade "
+                "with fatigue.",
+            ))
+            text += " CPD rose during the session (possible fatigue)."
+        verdict[s] = {"status": status, "text": text}
+    return flags, verdict
