@@ -459,16 +459,33 @@ def align_to_pelvis(
         how = "corrected from the gait" if flipped_by_gait else "corrected"
         warnings.append(f"sensor back to front relative to its declared axis map; {how}")
 
+    # -- gyroscope bias prior without standing: VQF learns the bias fastest at rest; in
+    # gait, the angular rate about any horizontal axis averages to zero over a stride, so
+    # the median stride-mean of the horizontal rate is the bias (turns are about the
+    # vertical and do not enter). The vertical component is left to VQF.
+    bias_prior = np.zeros(3)
+    if standing is None and np.isfinite(step_s):
+        stride_n = max(round(2.0 * step_s * fs), 3)
+        sm = ndimage.uniform_filter1d(gyr_n, stride_n, axis=0, mode="nearest")
+        sel = moving & ok
+        sel[: stride_n // 2] = False
+        sel[-(stride_n // 2) :] = False
+        if sel.sum() >= stride_n:
+            b = np.median(sm[sel], axis=0)
+            b_nom = b - up * (up @ b)
+            bias_prior = r_nom.T @ b_nom  # back to the sensor frame
+    gyr_c = gyr - bias_prior
+
     # -- orientation (6D VQF, offline, with gyro bias estimation), in the sensor frame
     out = vqf.offlineVQF(
-        np.ascontiguousarray(np.radians(gyr)), np.ascontiguousarray(acc), None, 1.0 / fs
+        np.ascontiguousarray(np.radians(gyr_c)), np.ascontiguousarray(acc), None, 1.0 / fs
     )
     r_earth_sensor = _quat_to_matrix(out["quat6D"])
     r_earth_body = r_earth_sensor @ r_body_sensor.T
     obliquity, tilt, yaw = pelvis_angles(r_earth_body)
     yaw = yaw - yaw[0]
 
-    gyr_unbiased = gyr - np.degrees(out["bias"])
+    gyr_unbiased = gyr_c - np.degrees(out["bias"])
     acc_b = acc @ r_body_sensor.T
     gyr_b = gyr_unbiased @ r_body_sensor.T
 
@@ -513,6 +530,7 @@ def align_to_pelvis(
         "heading_confidence": conf,
         "step_s": step_s,
         "forward_evidence": evidence,
+        "gyr_bias_prior_dps": bias_prior.round(4).tolist(),
         "warnings": warnings,
     }
     for w_ in warnings:

@@ -1,0 +1,363 @@
+"""Stance metrics: one row per stance with timing, pelvic obliquity and CPD.
+
+CPD (contralateral pelvic drop) of a stance of leg S, exactly as the reference data define
+it (``truth.json`` "cpd_definition"), over the stance ``[IC_S, FC_S]``:
+
+* right stance: ``cpd_ic_deg = obl(IC) - min(obl)`` (the LEFT, swing, side drops);
+* left stance: ``cpd_ic_deg = max(obl) - obl(IC)`` (the RIGHT, swing, side drops);
+* ``cpd_standing_deg``: the same with ``obl(IC)`` replaced by the standing obliquity (may be
+  negative; NaN without a standing neutral).
+
+``obl`` is `obliquity_deg` (> 0 = left hemipelvis higher), linearly interpolated at IC and
+FC; the extremum includes both end points, so ``cpd_ic_deg >= 0``.
+
+Everything is vectorised over stances (no Python loop over rows).
+"""
+
+from __future__ import annotations
+
+import logging
+
+import numpy as np
+import pandas as pd
+
+from gaitimu.consts import G
+from gaitimu.errors import BadInputError
+
+log = logging.getLogger(__name__)
+
+__all__ = ["STRIDE_COLUMNS", "empty_strides", "stance_metrics"]
+
+#: Columns of the strides table and their dtypes (docs/VALIDATION.md, DESIGN.md section 5).
+STRIDE_COLUMNS: dict[str, str] = {
+    "side": "object",
+    "bout": "int64",
+    "activity": "object",
+    "ic_s": "float64",
+    "fc_s": "float64",
+    "next_ic_s": "float64",
+    "stance_s": "float64",
+    "step_s": "float64",
+    "stride_s": "float64",
+    "flight_s": "float64",
+    "obliquity_ic_deg": "float64",
+    "obliquity_range_deg": "float64",
+    "peak_drop_t_s": "float64",
+    "cpd_ic_deg": "float64",
+    "cpd_standing_deg": "float64",
+    "ml_excursion_m": "float64",
+    "valid": "bool",
+    "invalid_reason": "object",
+}
+
+# Plausibility limits for a stance (s): outside them the row is kept but marked invalid.
+MIN_STANCE_S = 0.08
+MAX_STANCE_S = 2.0
+MAX_ABS_OBLIQUITY_DEG = 30.0
+
+
+def empty_strides() -> pd.DataFrame:
+    """An empty strides table with the right columns and dtypes."""
+    return pd.DataFrame({c: pd.Series(dtype=d) for c, d in STRIDE_COLUMNS.items()})
+
+
+def _segment_reduce(
+    ufunc: np.ufunc, x: np.ndarray, start: np.ndarray, end: np.ndarray, empty: float
+) -> np.ndarray:
+    """``ufunc.reduce(x[start:end])`` for many half-open ranges at once (`empty` if none)."""
+    out = np.full(start.size, empty, dtype=float)
+    ok = end > start
+    if not ok.any():
+        return out
+    xs = np.concatenate([x, [empty]])
+    idx = np.column_stack([start[ok], end[ok]]).ravel()
+    out[ok] = ufunc.reduceat(xs, idx)[::2]
+    return out
+
+
+def _segment_argext(
+    x: np.ndarray, start: np.ndarray, end: np.ndarray, find_max: bool
+) -> np.ndarray:
+    """Index of the max (or min) of ``x[start:end]`` per range (-1 for empty ranges)."""
+    lengths = np.maximum(end - start, 0)
+    out = np.full(start.size, -1, dtype=np.int64)
+    if lengths.sum() == 0:
+        return out
+    seg = np.repeat(np.arange(start.size), lengths)
+    offsets = np.arange(lengths.sum()) - np.repeat(np.cumsum(lengths) - lengths, lengths)
+    idx = np.repeat(start, lengths) + offsets
+    vals = x[idx] if find_max else -x[idx]
+    # Sort by (segment, value descending) and take the first of each segment.
+    order = np.lexsort((-vals, seg))
+    first = np.concatenate([[True], seg[order][1:] != seg[order][:-1]])
+    out[seg[order][first]] = idx[order][first]
+    return out
+
+
+def _detrend_segments(y: np.ndarray, seg: np.ndarray, j: np.ndarray, n_seg: int) -> np.ndarray:
+    """Remove a least-squares line (over local index j) from y in each segment."""
+    s0 = np.bincount(seg, minlength=n_seg).astype(float)
+    s1 = np.bincount(seg, weights=j, minlength=n_seg)
+    s2 = np.bincount(seg, weights=j * j, minlength=n_seg)
+    sy = np.bincount(seg, weights=y, minlength=n_seg)
+    sjy = np.bincount(seg, weights=j * y, minlength=n_seg)
+    den = s0 * s2 - s1 * s1
+    with np.errstate(invalid="ignore", divide="ignore"):
+        slope = np.where(den > 0, (s0 * sjy - s1 * sy) / den, 0.0)
+        icpt = np.where(s0 > 0, (sy - slope * s1) / np.maximum(s0, 1), 0.0)
+    return y - (icpt[seg] + slope[seg] * j)
+
+
+def _ml_excursion(
+    acc_ml_free: np.ndarray,
+    start: np.ndarray,
+    stride_end: np.ndarray,
+    stance_end: np.ndarray,
+    fs: float,
+) -> np.ndarray:
+    """Peak-to-peak medio-lateral displacement (m) over each stance.
+
+    The free ML acceleration is integrated twice over the whole stride ``[IC, next IC)``;
+    velocity and displacement are linearly detrended per stride (gait is periodic, so any
+    trend is integration drift), then the range is taken over the stance part.
+    """
+    lengths = np.maximum(stride_end - start, 0)
+    n_seg = start.size
+    out = np.full(n_seg, np.nan)
+    if lengths.sum() == 0:
+        return out
+    seg = np.repeat(np.arange(n_seg), lengths)
+    first = np.cumsum(lengths) - lengths
+    j = (np.arange(lengths.sum()) - np.repeat(first, lengths)).astype(float)
+    a = acc_ml_free[np.repeat(start, lengths) + j.astype(np.int64)]
+    a = a - (np.bincount(seg, weights=a, minlength=n_seg) / np.maximum(lengths, 1))[seg]
+
+    def seg_cumsum(y: np.ndarray) -> np.ndarray:
+        c = np.cumsum(y)
+        base = np.concatenate([[0.0], c])[first]
+        return c - base[seg]
+
+    v = _detrend_segments(seg_cumsum(a) / fs, seg, j, n_seg)
+    x = _detrend_segments(seg_cumsum(v) / fs, seg, j, n_seg)
+    in_stance = j < np.repeat(stance_end - start, lengths)
+    hi = np.where(in_stance, x, -np.inf)
+    lo = np.where(in_stance, x, np.inf)
+    seg_start = first[lengths > 0]
+    has = lengths > 0
+    out[has] = np.maximum.reduceat(hi, seg_start) - np.minimum.reduceat(lo, seg_start)
+    out[~np.isfinite(out)] = np.nan
+    return out
+
+
+def _infer_next_and_step(ev: pd.DataFrame) -> pd.DataFrame:
+    """Fill next_ic_s (next IC of the same side) and the previous/next contralateral IC."""
+    ev = ev.sort_values("ic_s", kind="stable").reset_index(drop=True)
+    ic = ev["ic_s"].to_numpy(float)
+    bout = ev["bout"].to_numpy()
+    side = ev["side"].to_numpy()
+    n = ic.size
+    next_same = np.full(n, np.nan)
+    prev_other = np.full(n, np.nan)
+    next_other = np.full(n, np.nan)
+    for s in ("L", "R"):
+        # Vectorised per side with searchsorted on the (bout, time) order.
+        mine = np.flatnonzero(side == s)
+        other = np.flatnonzero(side != s)
+        if mine.size > 1:
+            same_bout = bout[mine[1:]] == bout[mine[:-1]]
+            next_same[mine[:-1]] = np.where(same_bout, ic[mine[1:]], np.nan)
+        if other.size and mine.size:
+            k = np.searchsorted(ic[other], ic[mine], side="left")
+            has_prev = k > 0
+            pi = other[np.clip(k - 1, 0, other.size - 1)]
+            prev_other[mine] = np.where(has_prev & (bout[pi] == bout[mine]), ic[pi], np.nan)
+            kn = np.searchsorted(ic[other], ic[mine], side="right")
+            has_next = kn < other.size
+            ni = other[np.clip(kn, 0, other.size - 1)]
+            next_other[mine] = np.where(has_next & (bout[ni] == bout[mine]), ic[ni], np.nan)
+    if "next_ic_s" not in ev:
+        ev["next_ic_s"] = next_same
+    ev["_prev_other_ic_s"] = prev_other
+    ev["_next_other_ic_s"] = next_other
+    return ev
+
+
+def stance_metrics(
+    events: pd.DataFrame,
+    signals: pd.DataFrame,
+    *,
+    standing_obliquity_deg: float = float("nan"),
+    sampling_rate_hz: float | None = None,
+) -> pd.DataFrame:
+    """Strides table: one row per stance with timing, obliquity, CPD and ML excursion.
+
+    Data requirements: `signals` on a uniform grid with ``t_s`` and ``obliquity_deg``
+    (degrees, > 0 = left higher); optionally ``acc_ml`` (m/s^2, body-frame specific force,
+    for ``ml_excursion_m``) and ``valid`` (bool, False in unbridged gaps).
+
+    Parameters
+    ----------
+    events : DataFrame
+        One row per stance: ``side`` ("L"/"R"), ``ic_s``, ``fc_s``; optional ``next_ic_s``
+        (next IC of the same side; inferred within the bout when absent), ``bout`` (int,
+        default 0), ``activity`` ("walk"/"run", default "walk").
+    signals : DataFrame
+        See above.
+    standing_obliquity_deg : float
+        Obliquity of the standing neutral (NaN when there is none: ``cpd_standing_deg`` is
+        then NaN).
+    sampling_rate_hz : float, optional
+        Rate of `signals`; derived from ``t_s`` when omitted.
+
+    Returns
+    -------
+    DataFrame
+        Columns `STRIDE_COLUMNS`, sorted by ``ic_s``. ``step_s`` = IC - previous
+        contralateral IC; ``stride_s`` = next IC of the same side - IC; ``flight_s`` (run
+        only, else NaN) = next contralateral IC - FC, clipped at 0;
+        ``obliquity_range_deg`` = max - min over the stride ``[IC, next IC]`` (NaN without a
+        next IC); ``peak_drop_t_s`` = time of the CPD extremum; ``ml_excursion_m`` =
+        peak-to-peak ML sacrum displacement over the stance (gravity removed with the
+        obliquity, double integration detrended per stride); ``valid`` False with a reason
+        for stances over data gaps, with implausible timing or obliquity.
+    """
+    if events is None or len(events) == 0:
+        return empty_strides()
+    missing = {"side", "ic_s", "fc_s"} - set(events.columns)
+    if missing:
+        raise BadInputError(f"stance_metrics: events lack column(s) {', '.join(sorted(missing))}")
+    if not {"t_s", "obliquity_deg"} <= set(signals.columns):
+        raise BadInputError("stance_metrics: signals need columns t_s and obliquity_deg")
+
+    ev = events.copy()
+    ev["side"] = ev["side"].astype(str).str.upper().str[0]
+    if "bout" not in ev:
+        ev["bout"] = 0
+    if "activity" not in ev:
+        ev["activity"] = "walk"
+    ev = _infer_next_and_step(ev)
+
+    t = signals["t_s"].to_numpy(float)
+    obl = signals["obliquity_deg"].to_numpy(float)
+    n = t.size
+    fs = float(sampling_rate_hz) if sampling_rate_hz else (n - 1) / (t[-1] - t[0])
+    t0 = t[0]
+    ok = signals["valid"].to_numpy(bool) if "valid" in signals else np.ones(n, dtype=bool)
+
+    ic = ev["ic_s"].to_numpy(float)
+    fc = ev["fc_s"].to_numpy(float)
+    nxt = ev["next_ic_s"].to_numpy(float)
+    side = ev["side"].to_numpy(str)
+    is_right = side == "R"
+
+    def first_at_or_after(ts: np.ndarray) -> np.ndarray:
+        return np.clip(np.ceil((ts - t0) * fs - 1e-9), 0, n).astype(np.int64)
+
+    def last_at_or_before(ts: np.ndarray) -> np.ndarray:
+        return np.clip(np.floor((ts - t0) * fs + 1e-9), -1, n - 1).astype(np.int64)
+
+    good_times = np.isfinite(ic) & np.isfinite(fc) & (fc > ic)
+    ic_c = np.where(np.isfinite(ic), ic, t0)
+    fc_c = np.where(good_times, fc, ic_c)
+    obl_ic = np.interp(ic_c, t, obl)
+    obl_fc = np.interp(fc_c, t, obl)
+    i0 = first_at_or_after(ic_c)
+    i1 = last_at_or_before(fc_c) + 1  # exclusive
+    i1 = np.maximum(i1, i0)
+    seg_max = np.fmax(_segment_reduce(np.maximum, obl, i0, i1, -np.inf), np.fmax(obl_ic, obl_fc))
+    seg_min = np.fmin(_segment_reduce(np.minimum, obl, i0, i1, np.inf), np.fmin(obl_ic, obl_fc))
+    cpd_ic = np.where(is_right, obl_ic - seg_min, seg_max - obl_ic)
+    st = float(standing_obliquity_deg)
+    cpd_st = np.where(is_right, st - seg_min, seg_max - st)
+
+    # time of the extremum (samples inside the stance, or an end point)
+    arg_max = _segment_argext(obl, i0, i1, find_max=True)
+    arg_min = _segment_argext(obl, i0, i1, find_max=False)
+    arg = np.where(is_right, arg_min, arg_max)
+    t_arg = np.where(arg >= 0, t0 + np.maximum(arg, 0) / fs, np.nan)
+    ext_val = np.where(arg >= 0, obl[np.maximum(arg, 0)], np.nan)
+    ic_is_ext = np.where(
+        is_right, obl_ic <= np.fmin(ext_val, obl_fc), obl_ic >= np.fmax(ext_val, obl_fc)
+    )
+    fc_is_ext = np.where(
+        is_right, obl_fc < np.fmin(ext_val, obl_ic), obl_fc > np.fmax(ext_val, obl_ic)
+    )
+    peak_t = np.where(ic_is_ext, ic_c, np.where(fc_is_ext, fc_c, t_arg))
+
+    # stride-wide range [IC, next IC]
+    has_next = np.isfinite(nxt) & (nxt > ic_c)
+    nxt_c = np.where(has_next, nxt, ic_c)
+    j1 = np.maximum(last_at_or_before(nxt_c) + 1, i0)
+    obl_nxt = np.interp(nxt_c, t, obl)
+    r_max = np.fmax(_segment_reduce(np.maximum, obl, i0, j1, -np.inf), np.fmax(obl_ic, obl_nxt))
+    r_min = np.fmin(_segment_reduce(np.minimum, obl, i0, j1, np.inf), np.fmin(obl_ic, obl_nxt))
+    obl_range = np.where(has_next, r_max - r_min, np.nan)
+
+    # ML excursion: free acceleration along the pelvis ML axis
+    if "acc_ml" in signals:
+        acc_ml_free = signals["acc_ml"].to_numpy(float) + G * np.sin(np.radians(obl))
+        stride_end = np.where(has_next, j1, i1)
+        ml_exc = _ml_excursion(acc_ml_free, i0, stride_end, i1, fs)
+        ml_exc = np.where(has_next & good_times, ml_exc, np.nan)
+    else:
+        ml_exc = np.full(ic.size, np.nan)
+
+    # timing
+    stance = fc - ic
+    step = ic - ev["_prev_other_ic_s"].to_numpy(float)
+    stride = np.where(has_next, nxt - ic, np.nan)
+    activity = ev["activity"].astype(str).to_numpy()
+    flight = np.where(
+        activity == "run",
+        np.clip(ev["_next_other_ic_s"].to_numpy(float) - fc, 0.0, None),
+        np.nan,
+    )
+
+    # validity (first reason wins)
+    bad = np.cumsum(np.concatenate([[0], (~ok).astype(np.int64)]))
+    end_chk = np.where(has_next, j1, i1)
+    gap = (bad[np.clip(end_chk, 0, n)] - bad[np.clip(i0, 0, n)]) > 0
+    in_range = (ic_c >= t0) & (fc_c <= t[-1])
+    reasons = np.select(
+        [
+            ~good_times,
+            ~in_range,
+            gap,
+            (stance < MIN_STANCE_S) | (stance > MAX_STANCE_S),
+            np.fmax(np.abs(seg_max), np.abs(seg_min)) > MAX_ABS_OBLIQUITY_DEG,
+        ],
+        [
+            "fc_s missing or not after ic_s",
+            "outside the recording",
+            "data gap in the stride",
+            "implausible stance time",
+            "implausible obliquity",
+        ],
+        default="",
+    )
+    valid = reasons == ""
+    nan_if_bad = np.where(good_times & in_range, 1.0, np.nan)
+
+    out = pd.DataFrame(
+        {
+            "side": side.astype(object),
+            "bout": ev["bout"].to_numpy().astype(np.int64),
+            "activity": activity.astype(object),
+            "ic_s": ic,
+            "fc_s": fc,
+            "next_ic_s": nxt,
+            "stance_s": stance,
+            "step_s": step,
+            "stride_s": stride,
+            "flight_s": flight,
+            "obliquity_ic_deg": obl_ic * nan_if_bad,
+            "obliquity_range_deg": obl_range * nan_if_bad,
+            "peak_drop_t_s": peak_t * nan_if_bad,
+            "cpd_ic_deg": cpd_ic * nan_if_bad,
+            "cpd_standing_deg": cpd_st * nan_if_bad,
+            "ml_excursion_m": ml_exc * nan_if_bad,
+            "valid": valid,
+            "invalid_reason": reasons.astype(object),
+        }
+    )
+    return out.astype(STRIDE_COLUMNS)
