@@ -94,20 +94,6 @@ def _segment_argext(
     return out
 
 
-def _detrend_segments(y: np.ndarray, seg: np.ndarray, j: np.ndarray, n_seg: int) -> np.ndarray:
-    """Remove a least-squares line (over local index j) from y in each segment."""
-    s0 = np.bincount(seg, minlength=n_seg).astype(float)
-    s1 = np.bincount(seg, weights=j, minlength=n_seg)
-    s2 = np.bincount(seg, weights=j * j, minlength=n_seg)
-    sy = np.bincount(seg, weights=y, minlength=n_seg)
-    sjy = np.bincount(seg, weights=j * y, minlength=n_seg)
-    den = s0 * s2 - s1 * s1
-    with np.errstate(invalid="ignore", divide="ignore"):
-        slope = np.where(den > 0, (s0 * sjy - s1 * sy) / den, 0.0)
-        icpt = np.where(s0 > 0, (sy - slope * s1) / np.maximum(s0, 1), 0.0)
-    return y - (icpt[seg] + slope[seg] * j)
-
-
 def _ml_excursion(
     acc_ml_free: np.ndarray,
     start: np.ndarray,
@@ -118,8 +104,9 @@ def _ml_excursion(
     """Peak-to-peak medio-lateral displacement (m) over each stance.
 
     The free ML acceleration is integrated twice over the whole stride ``[IC, next IC)``;
-    velocity and displacement are linearly detrended per stride (gait is periodic, so any
-    trend is integration drift), then the range is taken over the stance part.
+    the acceleration and the velocity are made zero-mean per stride (gait is periodic: no net
+    sideways velocity or displacement, so any trend is integration drift), then the range
+    is taken over the stance part.
     """
     lengths = np.maximum(stride_end - start, 0)
     n_seg = start.size
@@ -137,8 +124,11 @@ def _ml_excursion(
         base = np.concatenate([[0.0], c])[first]
         return c - base[seg]
 
-    v = _detrend_segments(seg_cumsum(a) / fs, seg, j, n_seg)
-    x = _detrend_segments(seg_cumsum(v) / fs, seg, j, n_seg)
+    # Mean removal makes v(end) = v(start) (no net sideways velocity over a stride) and the
+    # displacement periodic: a constant acceleration bias integrates to nothing.
+    v = seg_cumsum(a) / fs
+    v = v - (np.bincount(seg, weights=v, minlength=n_seg) / np.maximum(lengths, 1))[seg]
+    x = seg_cumsum(v) / fs
     in_stance = j < np.repeat(stance_end - start, lengths)
     hi = np.where(in_stance, x, -np.inf)
     lo = np.where(in_stance, x, np.inf)
@@ -315,8 +305,15 @@ def stance_metrics(
 
     # validity (first reason wins)
     bad = np.cumsum(np.concatenate([[0], (~ok).astype(np.int64)]))
-    end_chk = np.where(has_next, j1, i1)
-    gap = (bad[np.clip(end_chk, 0, n)] - bad[np.clip(i0, 0, n)]) > 0
+
+    def has_gap(a: np.ndarray, b: np.ndarray) -> np.ndarray:
+        return (bad[np.clip(b, 0, n)] - bad[np.clip(a, 0, n)]) > 0
+
+    gap = has_gap(i0, i1)
+    # a gap later in the stride only spoils the stride-wide numbers
+    stride_gap = has_gap(i0, np.where(has_next, j1, i1))
+    obl_range = np.where(stride_gap, np.nan, obl_range)
+    ml_exc = np.where(stride_gap, np.nan, ml_exc)
     in_range = (ic_c >= t0) & (fc_c <= t[-1])
     reasons = np.select(
         [
@@ -329,7 +326,7 @@ def stance_metrics(
         [
             "fc_s missing or not after ic_s",
             "outside the recording",
-            "data gap in the stride",
+            "data gap in the stance",
             "implausible stance time",
             "implausible obliquity",
         ],
