@@ -104,7 +104,7 @@ def test_stride_range_next_ic_and_flight() -> None:
         }
     )
     st = stance_metrics(ev, _signals(obl), sampling_rate_hz=FS)
-    assert st["next_ic_s"].tolist()[:2] == [2.0, 2.5]
+    assert st["next_ic_s"].tolist()[:3] == [1.5, 2.0, 2.5]
     assert np.isnan(st["next_ic_s"].iloc[-1])
     assert st["stride_s"].iloc[0] == pytest.approx(1.0)
     assert st["obliquity_range_deg"].iloc[0] == pytest.approx(6.0, abs=0.01)
@@ -118,11 +118,12 @@ def test_events_in_other_bouts_are_not_linked() -> None:
             "side": ["L", "R", "L"],
             "ic_s": [1.0, 1.5, 4.0],
             "fc_s": [1.3, 1.8, 4.3],
-            "bout": [0, 0, 1],
+            "bout_id": [0, 0, 1],
         }
     )
     st = stance_metrics(ev, _signals(lambda t: 0 * t), sampling_rate_hz=FS)
-    assert np.isnan(st["next_ic_s"].iloc[0])
+    assert np.isnan(st["stride_s"].iloc[0])  # the next L IC is in another bout
+    assert np.isnan(st["next_ic_s"].iloc[1])
     assert np.isnan(st["step_s"].iloc[2])
 
 

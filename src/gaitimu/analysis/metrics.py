@@ -31,7 +31,7 @@ __all__ = ["STRIDE_COLUMNS", "empty_strides", "stance_metrics"]
 #: Columns of the strides table and their dtypes (docs/VALIDATION.md, DESIGN.md section 5).
 STRIDE_COLUMNS: dict[str, str] = {
     "side": "object",
-    "bout": "int64",
+    "bout_id": "int64",
     "activity": "object",
     "ic_s": "float64",
     "fc_s": "float64",
@@ -46,6 +46,8 @@ STRIDE_COLUMNS: dict[str, str] = {
     "cpd_ic_deg": "float64",
     "cpd_standing_deg": "float64",
     "ml_excursion_m": "float64",
+    "turn": "bool",
+    "event_confidence": "float64",
     "valid": "bool",
     "invalid_reason": "object",
 }
@@ -139,18 +141,24 @@ def _ml_excursion(
     return out
 
 
-def _infer_next_and_step(ev: pd.DataFrame) -> pd.DataFrame:
-    """Fill next_ic_s (next IC of the same side) and the previous/next contralateral IC."""
+def _neighbour_ics(ev: pd.DataFrame) -> pd.DataFrame:
+    """Sort by IC and add the neighbouring ICs within the same bout.
+
+    ``_next_same_ic_s`` (next IC of the same side: end of the stride),
+    ``_prev_other_ic_s`` (previous contralateral IC: start of the step) and
+    ``_next_any_ic_s`` (next IC of either side: end of the step).
+    """
     ev = ev.sort_values("ic_s", kind="stable").reset_index(drop=True)
     ic = ev["ic_s"].to_numpy(float)
-    bout = ev["bout"].to_numpy()
+    bout = ev["bout_id"].to_numpy()
     side = ev["side"].to_numpy()
     n = ic.size
     next_same = np.full(n, np.nan)
     prev_other = np.full(n, np.nan)
-    next_other = np.full(n, np.nan)
+    next_any = np.full(n, np.nan)
+    if n > 1:
+        next_any[:-1] = np.where(bout[1:] == bout[:-1], ic[1:], np.nan)
     for s in ("L", "R"):
-        # Vectorised per side with searchsorted on the (bout, time) order.
         mine = np.flatnonzero(side == s)
         other = np.flatnonzero(side != s)
         if mine.size > 1:
@@ -158,17 +166,12 @@ def _infer_next_and_step(ev: pd.DataFrame) -> pd.DataFrame:
             next_same[mine[:-1]] = np.where(same_bout, ic[mine[1:]], np.nan)
         if other.size and mine.size:
             k = np.searchsorted(ic[other], ic[mine], side="left")
-            has_prev = k > 0
             pi = other[np.clip(k - 1, 0, other.size - 1)]
-            prev_other[mine] = np.where(has_prev & (bout[pi] == bout[mine]), ic[pi], np.nan)
-            kn = np.searchsorted(ic[other], ic[mine], side="right")
-            has_next = kn < other.size
-            ni = other[np.clip(kn, 0, other.size - 1)]
-            next_other[mine] = np.where(has_next & (bout[ni] == bout[mine]), ic[ni], np.nan)
-    if "next_ic_s" not in ev:
-        ev["next_ic_s"] = next_same
+            prev_other[mine] = np.where((k > 0) & (bout[pi] == bout[mine]), ic[pi], np.nan)
+    ev["_next_same_ic_s"] = next_same
     ev["_prev_other_ic_s"] = prev_other
-    ev["_next_other_ic_s"] = next_other
+    if "next_ic_s" not in ev:
+        ev["next_ic_s"] = next_any
     return ev
 
 
@@ -188,9 +191,11 @@ def stance_metrics(
     Parameters
     ----------
     events : DataFrame
-        One row per stance: ``side`` ("L"/"R"), ``ic_s``, ``fc_s``; optional ``next_ic_s``
-        (next IC of the same side; inferred within the bout when absent), ``bout`` (int,
-        default 0), ``activity`` ("walk"/"run", default "walk").
+        One row per stance, as `gaitimu.analysis.events.detect_events` gives them:
+        ``side`` ("L"/"R"), ``ic_s``, ``fc_s``; optional ``next_ic_s`` (next IC of either
+        foot = end of the step; inferred within the bout when absent), ``bout_id`` (or
+        ``bout``; default 0), ``activity`` ("walk"/"run", default "walk"), ``turn`` (bool),
+        ``confidence`` (0-1, copied to ``event_confidence``).
     signals : DataFrame
         See above.
     standing_obliquity_deg : float
@@ -202,9 +207,10 @@ def stance_metrics(
     Returns
     -------
     DataFrame
-        Columns `STRIDE_COLUMNS`, sorted by ``ic_s``. ``step_s`` = IC - previous
-        contralateral IC; ``stride_s`` = next IC of the same side - IC; ``flight_s`` (run
-        only, else NaN) = next contralateral IC - FC, clipped at 0;
+        Columns `STRIDE_COLUMNS`, sorted by ``ic_s``. ``next_ic_s`` = next IC of either foot
+        in the bout (end of the step); ``step_s`` = IC - previous contralateral IC;
+        ``stride_s`` = next IC of the same side - IC; ``flight_s`` (run only, else NaN) =
+        ``next_ic_s`` - FC, clipped at 0;
         ``obliquity_range_deg`` = max - min over the stride ``[IC, next IC]`` (NaN without a
         next IC); ``peak_drop_t_s`` = time of the CPD extremum; ``ml_excursion_m`` =
         peak-to-peak ML sacrum displacement over the stance (gravity removed with the
@@ -221,11 +227,11 @@ def stance_metrics(
 
     ev = events.copy()
     ev["side"] = ev["side"].astype(str).str.upper().str[0]
-    if "bout" not in ev:
-        ev["bout"] = 0
+    if "bout_id" not in ev:
+        ev["bout_id"] = ev["bout"] if "bout" in ev else 0
     if "activity" not in ev:
         ev["activity"] = "walk"
-    ev = _infer_next_and_step(ev)
+    ev = _neighbour_ics(ev)
 
     t = signals["t_s"].to_numpy(float)
     obl = signals["obliquity_deg"].to_numpy(float)
@@ -236,7 +242,8 @@ def stance_metrics(
 
     ic = ev["ic_s"].to_numpy(float)
     fc = ev["fc_s"].to_numpy(float)
-    nxt = ev["next_ic_s"].to_numpy(float)
+    nxt_any = ev["next_ic_s"].to_numpy(float)
+    nxt = ev["_next_same_ic_s"].to_numpy(float)
     side = ev["side"].to_numpy(str)
     is_right = side == "R"
 
@@ -299,7 +306,7 @@ def stance_metrics(
     activity = ev["activity"].astype(str).to_numpy()
     flight = np.where(
         activity == "run",
-        np.clip(ev["_next_other_ic_s"].to_numpy(float) - fc, 0.0, None),
+        np.clip(nxt_any - fc, 0.0, None),
         np.nan,
     )
 
@@ -338,11 +345,11 @@ def stance_metrics(
     out = pd.DataFrame(
         {
             "side": side.astype(object),
-            "bout": ev["bout"].to_numpy().astype(np.int64),
+            "bout_id": ev["bout_id"].to_numpy().astype(np.int64),
             "activity": activity.astype(object),
             "ic_s": ic,
             "fc_s": fc,
-            "next_ic_s": nxt,
+            "next_ic_s": nxt_any,
             "stance_s": stance,
             "step_s": step,
             "stride_s": stride,
@@ -353,6 +360,10 @@ def stance_metrics(
             "cpd_ic_deg": cpd_ic * nan_if_bad,
             "cpd_standing_deg": cpd_st * nan_if_bad,
             "ml_excursion_m": ml_exc * nan_if_bad,
+            "turn": ev["turn"].to_numpy(bool) if "turn" in ev else np.zeros(ic.size, bool),
+            "event_confidence": (
+                ev["confidence"].to_numpy(float) if "confidence" in ev else np.full(ic.size, np.nan)
+            ),
             "valid": valid,
             "invalid_reason": reasons.astype(object),
         }
