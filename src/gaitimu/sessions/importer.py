@@ -110,7 +110,7 @@ def _numeric(path: Path, df: pd.DataFrame, col: str, first_line: int) -> np.ndar
     bad = ~np.isfinite(vals)
     if bad.any():
         k = int(np.argmax(bad))
-        text = raw.iloc[k]
+        text = raw.iloc[k] if isinstance(raw.iloc[k], str) else ""
         what = "empty value" if text == "" else (
             "NaN/missing value" if text.lower() in ("nan", "na", "n/a", "null", "none")
             else f"non-numeric value {text!r}" if np.isnan(vals[k]) else f"infinite value {text!r}")
