@@ -4,8 +4,9 @@ Each sample carries its sensor-clock time (``t0_us + i / rate``). A sensor cryst
 tens of ppm (a 50 ppm error is 3 ms per minute), so the recorder estimates the drift of the
 sensor clock against the host's monotonic clock from the packet arrival times. Arrival time =
 true time + radio/OS latency, and latency is only ever positive, so the *lower envelope* of
-``host - sensor`` is the clock offset: the minimum per 1 s bin, fitted with a Theil-Sen line
-(robust to the bins whose minimum is still delayed). The map is continuous and piecewise
+``host - sensor`` is the clock offset: the minimum per 0.5 s bin, fitted with a line by least
+squares that iteratively rejects bins lying above it (their minimum was still delayed), over
+the last ``window_s`` (10 min) so it follows slow, temperature-driven changes. The map is continuous and piecewise
 linear (it is re-anchored whenever the estimate changes), so session times stay strictly
 increasing while the estimate improves.
 """
@@ -16,9 +17,23 @@ import logging
 from dataclasses import dataclass, field
 
 import numpy as np
-from scipy.stats import theilslopes
 
 log = logging.getLogger(__name__)
+
+
+def lower_envelope_slope(x: np.ndarray, y: np.ndarray, *, n_iter: int = 4) -> float:
+    """Slope of a line under the points: least squares, then drop points far *above* it."""
+    keep = np.ones(x.shape, bool)
+    slope = 0.0
+    for _ in range(n_iter):
+        if keep.sum() < 3:
+            break
+        xm = x[keep].mean()
+        slope, icpt = np.polyfit(x[keep] - xm, y[keep], 1)
+        r = y - (icpt + slope * (x - xm))
+        scale = 1.4826 * np.median(np.abs(r[keep])) + 1e-7
+        keep = r < 3.0 * scale
+    return float(slope)
 
 
 @dataclass
@@ -38,10 +53,11 @@ class ClockMap:
         How often (sensor time) the drift estimate is refreshed.
     """
 
-    bin_s: float = 1.0
-    min_span_s: float = 10.0
+    bin_s: float = 0.5
+    min_span_s: float = 2.0
     max_drift_ppm: float = 1000.0
-    update_every_s: float = 5.0
+    update_every_s: float = 1.0
+    window_s: float = 600.0
     drift_ppm: float = 0.0
     unreliable: bool = False
     _epoch: int = -1
@@ -68,7 +84,13 @@ class ClockMap:
             self._last_update_s = sensor_last_s
         k = int(np.floor(sensor_last_s / self.bin_s))
         offset = t_host_s - sensor_last_s
-        if k not in self._bins or offset < self._bins[k]:
+        if k not in self._bins:
+            self._bins[k] = offset
+            self._bin_sensor[k] = sensor_last_s
+            while len(self._bins) > self.window_s / self.bin_s:
+                oldest = next(iter(self._bins))
+                del self._bins[oldest], self._bin_sensor[oldest]
+        elif offset < self._bins[k]:
             self._bins[k] = offset
             self._bin_sensor[k] = sensor_last_s
         if sensor_last_s - self._last_update_s >= self.update_every_s:
@@ -76,15 +98,13 @@ class ClockMap:
             self._refit(sensor_last_s)
 
     def _refit(self, now_sensor_s: float) -> None:
-        keys = sorted(self._bins)
-        if len(keys) < 5:
+        if len(self._bins) < 4:
             return
-        xs = np.array([self._bin_sensor[k] for k in keys])
-        if xs[-1] - xs[0] < self.min_span_s:
+        xs = np.fromiter(self._bin_sensor.values(), float)
+        if xs.max() - xs.min() < self.min_span_s:
             return
-        ys = np.array([self._bins[k] for k in keys])
-        slope = theilslopes(ys, xs)[0]
-        ppm = float(slope * 1e6)
+        ys = np.fromiter(self._bins.values(), float)
+        ppm = float(lower_envelope_slope(xs, ys) * 1e6)
         if abs(ppm) > self.max_drift_ppm:
             if not self.unreliable:
                 log.warning("sensor clock drift estimate %.0f ppm is implausible; not corrected", ppm)
