@@ -25,9 +25,11 @@ FONT = {"family": "system-ui, -apple-system, Segoe UI, Roboto, sans-serif", "siz
 
 
 def _layout(fig: go.Figure, title: str, height: int = 420) -> go.Figure:
+    """Common look. The title is kept in ``layout.meta`` (the HTML section heading shows it;
+    a plotly title would not fit on a phone)."""
     fig.update_layout(
-        title={"text": title, "x": 0.01, "xanchor": "left"},
-        height=height, margin={"l": 60, "r": 20, "t": 60, "b": 50}, font=FONT,
+        meta={"title": title},
+        height=height, margin={"l": 55, "r": 15, "t": 40, "b": 50}, font=FONT,
         template="plotly_white", legend={"orientation": "h", "y": -0.18},
     )
     return fig
@@ -96,7 +98,7 @@ def cpd_distribution(strides: pd.DataFrame, summary: dict) -> go.Figure:
                     name="95 % CI of the mean", showlegend=(j == 1 and s == "L"),
                     hovertemplate="95 % CI %{y:.2f} deg<extra></extra>",
                 ), row=1, col=j)
-        fig.update_yaxes(title_text="CPD (deg, + = opposite side drops)", row=1, col=j)
+        fig.update_yaxes(title_text="CPD (deg)" if j == 1 else None, row=1, col=j)
     ref = "standing neutral" if summary.get("cpd_reference") == "standing" else "initial contact"
     _layout(fig, f"CPD per stance side (flags use: {ref})", 440)
     return fig
@@ -168,9 +170,8 @@ def gait_cycle(strides: pd.DataFrame, signals: pd.DataFrame | None) -> go.Figure
     if not curves:
         fig.add_annotation(text="No obliquity signal available for the gait-cycle view",
                            showarrow=False, xref="paper", yref="paper", x=0.5, y=0.5)
-    fig.update_xaxes(title_text="% of stride (initial contact to next initial contact, same "
-                     "side)", range=[0, 100])
-    fig.update_yaxes(title_text="Stance-side hemipelvis up (deg)")
+    fig.update_xaxes(title_text="% of stride (IC to next IC)", range=[0, 100])
+    fig.update_yaxes(title_text="Stance-side pelvis up (deg)")
     return _layout(fig, "Pelvic obliquity over the gait cycle, per stance side")
 
 
@@ -217,11 +218,11 @@ def cpd_trend(strides: pd.DataFrame, summary: dict) -> go.Figure:
 
 def temporal(summary: dict) -> go.Figure:
     """Temporal symmetry: stance, step, flight time and ML sway proxy per side (mean +- SD)."""
-    items = [("stance_s", "Stance / contact time (s)"), ("step_s", "Step time (s)")]
+    items = [("stance_s", "Stance (s)"), ("step_s", "Step (s)")]
     fl = summary["temporal"].get("flight_s", {})
     if any((fl.get(s) or {}).get("mean") is not None for s in ("L", "R")):
-        items.append(("flight_s", "Flight time (s)"))
-    items.append(("ml_excursion_m", "ML sway proxy (m)"))
+        items.append(("flight_s", "Flight (s)"))
+    items.append(("ml_excursion_m", "ML sway (m)"))
     fig = make_subplots(rows=1, cols=len(items), subplot_titles=[i[1] for i in items],
                         horizontal_spacing=0.08)
     for j, (key, _) in enumerate(items, start=1):
@@ -241,8 +242,7 @@ def temporal(summary: dict) -> go.Figure:
 
 def progress(summaries: list[dict], labels: list[str]) -> go.Figure:
     """Several sessions: CPD per side (mean with 95 % CI) and the R-L difference with its CI."""
-    fig = make_subplots(rows=1, cols=2, subplot_titles=["CPD per side (mean, 95 % CI)",
-                                                        "Right - left difference (95 % CI)"],
+    fig = make_subplots(rows=1, cols=2, subplot_titles=["CPD per side", "Right - left"],
                         horizontal_spacing=0.12)
     for s in ("L", "R"):
         m = [x["cpd_deg"][s].get("mean") for x in summaries]
@@ -270,5 +270,5 @@ def progress(summaries: list[dict], labels: list[str]) -> go.Figure:
         fig.add_hline(y=yv, line={"dash": "dot", "color": "grey"}, row=1, col=2)
     fig.add_hline(y=0, line={"color": "grey", "width": 1}, row=1, col=2)
     fig.update_yaxes(title_text="CPD (deg)", row=1, col=1)
-    fig.update_yaxes(title_text="R - L (deg); dotted: ± threshold", row=1, col=2)
+    fig.update_yaxes(title_text="R - L (deg)", row=1, col=2)
     return _layout(fig, "Progress across sessions", 420)

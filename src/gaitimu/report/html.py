@@ -298,7 +298,9 @@ def render_html(results: Sequence[tuple[dict, pd.DataFrame, pd.DataFrame | None]
             + "<div class='scroll'><table><thead><tr><th>Session</th><th>Activity</th>"
             "<th>Left CPD [95 % CI]</th><th>Right CPD [95 % CI]</th><th>Verdict L / R</th>"
             f"</tr></thead><tbody>{rows}</tbody></table></div>"
-            "<p class='small'>Different sessions can differ in speed, shoes and sensor "
+            "<p class='small'>Left: CPD per stance side, mean with 95 % CI. Right: right minus "
+            "left with its 95 % CI; dotted lines: ± the asymmetry threshold. Different "
+            "sessions can differ in speed, shoes and sensor "
             "placement: compare sessions of the same activity and set-up.</p>")
     detail = [
         "<h2>CPD per side</h2>", _figure_div(figs.cpd_distribution(strides, summary),
@@ -417,3 +419,32 @@ def build_report(
     os.replace(tmp, csv_path)
     log.info("report written: %s (csv %s, json %s)", out_html, csv_path, out_json)
     return out
+
+
+def report_sessions(
+    paths: Sequence[str | os.PathLike],
+    out_html: str | os.PathLike = "report.html",
+    out_json: str | os.PathLike | None = None,
+    out_csv: str | os.PathLike | None = None,
+    **thresholds: Any,
+) -> dict:
+    """Open, analyse and report on session directories (what ``gaitimu report`` does).
+
+    Sessions are ordered by their ``created_utc`` (then by the order given), so the progress
+    view runs oldest to newest. Raises `BadInputError` for an unreadable session and
+    `NoGaitError` (naming the session) when one has no usable gait.
+    """
+    from gaitimu.errors import NoGaitError
+    from gaitimu.pipeline import analyze_session
+    from gaitimu.sessions import open_session
+
+    items = []
+    for p in paths:
+        session = open_session(p)
+        try:
+            result = analyze_session(session)
+        except NoGaitError as e:
+            raise NoGaitError(f"{p}: {e}") from e
+        items.append((session, result))
+    items.sort(key=lambda it: str((getattr(it[0], "meta", {}) or {}).get("created_utc") or ""))
+    return build_report(items, out_html, out_json, out_csv, **thresholds)
