@@ -83,7 +83,14 @@ def _cmd_analyze(args: argparse.Namespace) -> int:
 
 
 def _cmd_report(args: argparse.Namespace) -> int:
-    return _not_ready("report", 4)
+    from gaitimu.report import default_csv_path, report_sessions
+
+    csv = getattr(args, "csv", None) or default_csv_path(args.out)
+    summary = report_sessions(args.sessions, args.out, args.json, csv)
+    for side in ("L", "R"):
+        print(f"{side}: {summary['verdict'][side]['status']}: {summary['verdict'][side]['text']}")
+    print(f"report: {args.out}  strides: {csv}" + (f"  summary: {args.json}" if args.json else ""))
+    return 0
 
 
 def _cmd_replay(args: argparse.Namespace) -> int:
