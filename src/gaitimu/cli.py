@@ -79,7 +79,11 @@ def _cmd_import(args: argparse.Namespace) -> int:
 
 
 def _cmd_analyze(args: argparse.Namespace) -> int:
-    return _not_ready("analyze", 3)
+    from gaitimu.pipeline import analyze_path, format_result
+
+    res = analyze_path(args.session, strides_csv=args.strides, signals_csv=args.signals)
+    print(format_result(res))
+    return 0
 
 
 def _cmd_report(args: argparse.Namespace) -> int:

@@ -1,0 +1,299 @@
+"""The analysis pipeline: session -> conditioning -> alignment -> events -> stance metrics.
+
+No signal maths here: every stage lives in `gaitimu.analysis` and is pure. This module wires
+them, collects what each stage reports into ``info`` and raises `NoGaitError` when nothing
+usable is found.
+
+``signals`` columns (one row per sample of the uniform grid):
+
+=================  ==========================================================================
+``t_s``            time, s from session start (uniform grid at the nominal rate)
+``obliquity_deg``  pelvic obliquity, > 0 = LEFT hemipelvis higher, relative to the standing
+                   neutral (0 = as level as in quiet standing)
+``tilt_deg``       pelvic tilt, > 0 = anterior (forward axis below the horizontal)
+``yaw_deg``        pelvis heading, > 0 = turned left, zero at the start; drifts (6D fusion)
+``acc_is ..``      body-frame specific force (m/s^2; ``acc_is`` ~ +9.81 at rest)
+``gyr_is ..``      body-frame angular rate (deg/s, gyroscope bias removed)
+``valid``          False inside data gaps longer than 50 ms (values there are held, not
+                   measured)
+=================  ==========================================================================
+"""
+
+from __future__ import annotations
+
+import logging
+from dataclasses import dataclass, field
+from typing import Any
+
+import numpy as np
+import pandas as pd
+
+from gaitimu.analysis.conditioning import resample_uniform
+from gaitimu.analysis.metrics import empty_strides, stance_metrics
+from gaitimu.analysis.orientation import align_to_pelvis
+from gaitimu.consts import DEFAULT_AXES
+from gaitimu.errors import NoGaitError, NotReadyError
+
+log = logging.getLogger(__name__)
+
+__all__ = ["AnalysisResult", "analyze", "analyze_session"]
+
+
+@dataclass
+class AnalysisResult:
+    """What the pipeline returns.
+
+    Attributes
+    ----------
+    strides : DataFrame
+        One row per stance (`gaitimu.analysis.metrics.STRIDE_COLUMNS`).
+    signals : DataFrame
+        Per-sample pelvis signals (see the module docstring).
+    info : dict
+        ``alignment`` (what `align_to_pelvis` corrected and found), ``conditioning``
+        (``n_interpolated``, ``gaps_s``), ``events`` (what the event detector reports),
+        ``activity``, ``cadence_spm``, ``n_strides`` {L, R}, ``n_excluded``, ``warnings``.
+    """
+
+    strides: pd.DataFrame
+    signals: pd.DataFrame
+    info: dict[str, Any] = field(default_factory=dict)
+
+
+# --------------------------------------------------------------------------- events stage
+def _detect_events_placeholder(body: pd.DataFrame, *, sampling_rate_hz: float) -> pd.DataFrame:
+    """Stand-in until `gaitimu.analysis.events.detect_events` exists: fails clearly."""
+    raise NotReadyError(
+        "gait event detection (gaitimu.analysis.events.detect_events) is not available in "
+        "this version yet"
+    )
+
+
+def _event_detector():
+    try:
+        from gaitimu.analysis.events import detect_events
+    except ImportError:
+        return _detect_events_placeholder
+    return detect_events
+
+
+def _as_events_table(detected: Any) -> tuple[pd.DataFrame, dict[str, Any]]:
+    """Normalise what the event detector returns to a stance table and an info dict."""
+    info: dict[str, Any] = {}
+    table = detected
+    if not isinstance(detected, pd.DataFrame):
+        for name in ("stances", "events", "stances_", "events_"):
+            if hasattr(detected, name):
+                table = getattr(detected, name)
+                break
+        for name in ("info", "info_"):
+            if isinstance(getattr(detected, name, None), dict):
+                info = dict(getattr(detected, name))
+        for name in ("bouts", "bouts_"):
+            bouts = getattr(detected, name, None)
+            if isinstance(bouts, pd.DataFrame):
+                info.setdefault("n_bouts", len(bouts))
+    if not isinstance(table, pd.DataFrame):
+        raise TypeError(f"event detector returned {type(detected).__name__}, not a stance table")
+    return table, info
+
+
+def _jsonable(obj: Any) -> Any:
+    """Plain Python types (lists, floats, str) so that ``info`` dumps to JSON."""
+    if isinstance(obj, dict):
+        return {str(k): _jsonable(v) for k, v in obj.items()}
+    if isinstance(obj, (list, tuple)):
+        return [_jsonable(v) for v in obj]
+    if isinstance(obj, np.ndarray):
+        return _jsonable(obj.tolist())
+    if isinstance(obj, np.bool_):
+        return bool(obj)
+    if isinstance(obj, np.integer):
+        return int(obj)
+    if isinstance(obj, np.floating):
+        return float(obj)
+    return obj
+
+
+# --------------------------------------------------------------------------- pipeline
+def analyze(
+    t_s: np.ndarray,
+    acc: np.ndarray,
+    gyr: np.ndarray,
+    *,
+    sampling_rate_hz: float,
+    axes: str = DEFAULT_AXES,
+    activity: str | None = None,
+    events: pd.DataFrame | None = None,
+) -> AnalysisResult:
+    """Analyse raw sensor-frame samples.
+
+    Parameters
+    ----------
+    t_s : ndarray, shape (n,)
+        Sample times, s (may jitter or have holes).
+    acc, gyr : ndarray, shape (n, 3)
+        Sensor-frame accelerometer (m/s^2) and gyroscope (deg/s).
+    sampling_rate_hz : float
+        Nominal rate (50-400 Hz).
+    axes : str
+        Declared axis map, e.g. ``x=up,y=right,z=forward``.
+    activity : str, optional
+        Declared activity ("walk"/"run"), used when the events carry none.
+    events : DataFrame, optional
+        Known stances (``side``, ``ic_s``, ``fc_s``, ...), e.g. reference events for
+        validation; skips event detection.
+
+    Returns
+    -------
+    AnalysisResult
+
+    Raises
+    ------
+    NoGaitError
+        When no stance is found.
+    """
+    cond = resample_uniform(t_s, acc, gyr, sampling_rate_hz=sampling_rate_hz)
+    fs = cond.sampling_rate_hz
+    body, align_info = align_to_pelvis(
+        cond.t_s, cond.acc, cond.gyr, sampling_rate_hz=fs, axes=axes, valid=cond.valid
+    )
+    body["valid"] = cond.valid
+
+    if events is None:
+        detected = _event_detector()(body, sampling_rate_hz=fs)
+        events, ev_info = _as_events_table(detected)
+    else:
+        ev_info = {"source": "given"}
+    if "activity" not in events and activity:
+        events = events.assign(activity=activity)
+
+    strides = (
+        stance_metrics(
+            events,
+            body,
+            standing_obliquity_deg=align_info["standing_obliquity_deg"],
+            sampling_rate_hz=fs,
+        )
+        if len(events)
+        else empty_strides()
+    )
+    good = strides[strides["valid"]]
+    if good.empty:
+        raise NoGaitError(
+            "no usable gait found (no valid stance); record at least a few steps of walking "
+            "or running"
+        )
+
+    steps = good["step_s"].dropna()
+    cadence = float(60.0 / steps.median()) if len(steps) else float("nan")
+    acts = good["activity"].value_counts()
+    warnings = list(align_info["warnings"])
+    if cond.gaps_s:
+        warnings.append(f"{len(cond.gaps_s)} data gap(s) longer than 50 ms left unbridged")
+    info = {
+        "sampling_rate_hz": fs,
+        "duration_s": float(cond.t_s[-1] - cond.t_s[0] + 1.0 / fs),
+        "alignment": align_info,
+        "conditioning": {
+            "n_interpolated": cond.n_interpolated,
+            "gaps_s": [list(g) for g in cond.gaps_s],
+        },
+        "events": ev_info,
+        "activity": str(acts.index[0]) if len(acts) else (activity or "unknown"),
+        "cadence_spm": cadence,
+        "n_strides": {s: int((good["side"] == s).sum()) for s in ("L", "R")},
+        "n_excluded": int((~strides["valid"]).sum()),
+        "excluded_reasons": strides.loc[~strides["valid"], "invalid_reason"]
+        .value_counts()
+        .to_dict(),
+        "warnings": warnings,
+    }
+    return AnalysisResult(strides=strides, signals=body, info=_jsonable(info))
+
+
+def analyze_session(session: Any, *, events: pd.DataFrame | None = None) -> AnalysisResult:
+    """Analyse an opened session (`gaitimu.sessions.open_session`).
+
+    Uses the session's samples, nominal rate, axis map and declared activity.
+    """
+    meta = getattr(session, "meta", {}) or {}
+    res = analyze(
+        session.t_s,
+        session.acc,
+        session.gyr,
+        sampling_rate_hz=session.sample_rate_hz,
+        axes=session.axes or DEFAULT_AXES,
+        activity=meta.get("activity"),
+        events=events,
+    )
+    res.info["session"] = str(getattr(session, "path", ""))
+    problems = list(getattr(session, "problems", []) or [])
+    if problems:
+        res.info["session_problems"] = problems
+    return res
+
+
+# --------------------------------------------------------------------------- CLI helpers
+def analyze_path(
+    session_path: str,
+    *,
+    strides_csv: str | None = None,
+    signals_csv: str | None = None,
+) -> AnalysisResult:
+    """Open a session, analyse it and write the requested CSV files (``gaitimu analyze``).
+
+    ``strides_csv``: one row per stance (`STRIDE_COLUMNS`); ``signals_csv``: the per-sample
+    ``signals`` table (module docstring). Floats are written with 6 significant digits.
+    """
+    from pathlib import Path
+
+    from gaitimu.errors import BadInputError
+    from gaitimu.sessions import open_session
+
+    session = open_session(session_path)
+    if session.n_samples < 2:
+        raise BadInputError(f"{session_path}: the session holds no samples")
+    res = analyze_session(session)
+    for path, table in ((strides_csv, res.strides), (signals_csv, res.signals)):
+        if path:
+            try:
+                table.to_csv(Path(path), index=False, float_format="%.6g")
+            except OSError as e:
+                raise BadInputError(f"{path}: cannot write ({e.strerror})") from e
+    res.info["outputs"] = {"strides_csv": strides_csv, "signals_csv": signals_csv}
+    return res
+
+
+def format_result(res: AnalysisResult) -> str:
+    """A short plain-text summary of an analysis for the terminal."""
+    info = res.info
+    good = res.strides[res.strides["valid"]]
+    lines = [
+        f"activity: {info.get('activity', '?')}   duration: {info.get('duration_s', 0):.1f} s   "
+        f"cadence: {info.get('cadence_spm', float('nan')):.1f} steps/min",
+        "side  stances  CPD from IC (deg)  CPD vs standing (deg)  stance (s)",
+    ]
+    for side in ("L", "R"):
+        g = good[good["side"] == side]
+        lines.append(
+            f"{side:<4}  {len(g):>7}  {g['cpd_ic_deg'].mean():>17.2f}  "
+            f"{g['cpd_standing_deg'].mean():>21.2f}  {g['stance_s'].mean():>10.3f}"
+        )
+    if info.get("n_excluded"):
+        reasons = ", ".join(f"{k}: {v}" for k, v in info.get("excluded_reasons", {}).items())
+        lines.append(f"excluded stances: {info['n_excluded']} ({reasons})")
+    al = info.get("alignment", {})
+    c = al.get("correction_deg", {})
+    if c:
+        lines.append(
+            f"mounting correction: {c['angle']:.1f} deg (about up {c['about_is']:+.1f}, "
+            f"right {c['about_ml']:+.1f}, forward {c['about_pa']:+.1f}); "
+            f"vertical from {al.get('up_source')}, heading from {al.get('heading_source')}"
+        )
+    for w in info.get("warnings", []):
+        lines.append(f"warning: {w}")
+    outs = [p for p in (info.get("outputs") or {}).values() if p]
+    if outs:
+        lines.append("wrote " + ", ".join(outs))
+    return "\n".join(lines)

@@ -1,0 +1,171 @@
+"""The pipeline end to end: conditioning -> alignment -> events -> metrics, and `analyze`."""
+
+from __future__ import annotations
+
+import importlib.util
+import json
+
+import numpy as np
+import pandas as pd
+import pytest
+
+from conftest import shared_data_dir
+from gaitimu.analysis.metrics import STRIDE_COLUMNS
+from gaitimu.errors import NoGaitError
+from gaitimu.pipeline import AnalysisResult, analyze, analyze_session
+
+HAS_EVENTS = importlib.util.find_spec("gaitimu.analysis.events") is not None
+HAS_SIM = importlib.util.find_spec("gaitimu.simulate") is not None
+
+
+def _virtual(trial: str) -> dict:
+    d = shared_data_dir("virtual_imu_dev", trial)
+    imu = pd.read_csv(d / "imu.csv")
+    truth = json.loads((d / "truth.json").read_text())
+    ev = pd.DataFrame(
+        {
+            "side": [s["side"][0].upper() for s in truth["stances"]],
+            "ic_s": [s["ic_s"] for s in truth["stances"]],
+            "fc_s": [s["fc_s"] for s in truth["stances"]],
+        }
+    )
+    return {
+        "t_s": imu["t_s"].to_numpy(),
+        "acc": imu[["acc_x", "acc_y", "acc_z"]].to_numpy(),
+        "gyr": imu[["gyr_x", "gyr_y", "gyr_z"]].to_numpy(),
+        "events": ev,
+        "truth": truth,
+    }
+
+
+@pytest.mark.parametrize("trial", ["gait2354_subject01_walk", "rajagopal_run"])
+def test_cpd_with_reference_events_within_1_deg(trial: str) -> None:
+    v = _virtual(trial)
+    res = analyze(
+        v["t_s"],
+        v["acc"],
+        v["gyr"],
+        sampling_rate_hz=200.0,
+        events=v["events"],
+        activity=v["truth"]["activity"],
+    )
+    assert isinstance(res, AnalysisResult)
+    ref = pd.DataFrame(v["truth"]["stances"])
+    err_ic = (res.strides["cpd_ic_deg"] - ref["cpd_from_ic_deg"]).abs()
+    err_st = (res.strides["cpd_standing_deg"] - ref["cpd_vs_standing_deg"]).abs()
+    assert err_ic.median() <= 1.0 and err_st.median() <= 1.0
+    assert list(res.strides.columns) == list(STRIDE_COLUMNS)
+    assert {"t_s", "obliquity_deg", "tilt_deg", "yaw_deg", "acc_is", "valid"} <= set(
+        res.signals.columns
+    )
+    assert res.info["activity"] == v["truth"]["activity"]
+    assert res.info["alignment"]["up_source"] == "standing"
+    json.dumps(res.info)  # JSON-ready
+
+
+def test_analyze_session_reads_rate_axes_and_activity(tmp_path) -> None:
+    from gaitimu.sessions import SessionWriter, open_session
+
+    v = _virtual("gait2354_subject01_walk")
+    meta = {
+        "source": "import",
+        "sample_rate_hz": 200.0,
+        "axes": "x=up,y=right,z=forward",
+        "activity": "walk",
+    }
+    with SessionWriter(tmp_path / "walk.gaitimu", meta) as w:
+        w.write_samples(v["t_s"], v["acc"], v["gyr"])
+    session = open_session(tmp_path / "walk.gaitimu")
+    res = analyze_session(session, events=v["events"])
+    assert res.info["n_strides"] == {"L": 2, "R": 1}
+    assert res.info["sampling_rate_hz"] == 200.0
+    assert res.strides["activity"].eq("walk").all()
+
+
+def test_data_gap_is_masked_and_voids_overlapping_stances() -> None:
+    v = _virtual("rajagopal_run")
+    t = v["t_s"]
+    keep = ~((t > 5.2) & (t < 5.45))  # 250 ms lost inside the 5th stance (5.16-5.40 s)
+    res = analyze(
+        t[keep], v["acc"][keep], v["gyr"][keep], sampling_rate_hz=200.0, events=v["events"]
+    )
+    sig = res.signals
+    assert len(sig) == len(t)
+    assert not sig.loc[(sig.t_s > 5.21) & (sig.t_s < 5.44), "valid"].any()
+    bad = res.strides[~res.strides["valid"]]
+    assert bad["ic_s"].tolist() == [pytest.approx(5.1623)]
+    assert bad["invalid_reason"].tolist() == ["data gap in the stance"]
+    assert any("gap" in w for w in res.info["warnings"])
+
+
+def test_no_gait_raises_no_gait_error() -> None:
+    fs = 100.0
+    n = int(20 * fs)
+    rng = np.random.default_rng(0)
+    acc = np.tile([9.81, 0, 0], (n, 1)) + rng.normal(0, 0.02, (n, 3))
+    gyr = rng.normal(0, 0.1, (n, 3))
+    with pytest.raises(NoGaitError):
+        analyze(
+            np.arange(n) / fs,
+            acc,
+            gyr,
+            sampling_rate_hz=fs,
+            events=pd.DataFrame(columns=["side", "ic_s", "fc_s"]),
+        )
+    if HAS_EVENTS:
+        with pytest.raises(NoGaitError):
+            analyze(np.arange(n) / fs, acc, gyr, sampling_rate_hz=fs)
+
+
+@pytest.mark.skipif(not HAS_SIM, reason="gaitimu.simulate not available")
+@pytest.mark.parametrize("activity", ["walk", "run"])
+def test_simulated_misaligned_sensor_cpd_per_stance(activity: str) -> None:
+    from gaitimu.simulate import SimConfig, simulate
+
+    cfg = SimConfig(
+        activity=activity,
+        duration_s=30.0,
+        cpd_left_deg=4.0,
+        cpd_right_deg=8.0,
+        seed=0,
+        misalignment_random_deg=28.0,
+    )
+    sim = simulate(cfg)
+    ev = pd.DataFrame(sim.truth["events"])
+    res = analyze(
+        sim.t_s,
+        sim.acc,
+        sim.gyr,
+        sampling_rate_hz=cfg.sampling_rate_hz,
+        events=ev[["side", "ic_s", "fc_s"]],
+        activity=activity,
+    )
+    m = res.strides.merge(ev, on=["side", "ic_s"], suffixes=("", "_true"))
+    assert len(m) == len(ev)
+    err = (m["cpd_standing_deg"] - m["cpd_standing_deg_true"]).abs()
+    assert err.median() <= 1.0
+    ta = sim.truth_arrays
+    obl = np.interp(ta["t_s"], res.signals["t_s"], res.signals["obliquity_deg"])
+    g0, g1 = sim.truth["gait_s"]
+    gait = (ta["t_s"] > g0) & (ta["t_s"] < g1)
+    e = obl - ta["obliquity_deg"]
+    assert np.std(e[gait]) <= 1.0
+
+
+@pytest.mark.skipif(not (HAS_SIM and HAS_EVENTS), reason="simulator or event detector missing")
+def test_cli_analyze_writes_strides_and_signals(tmp_path, capsys) -> None:
+    from gaitimu.cli import main
+    from gaitimu.simulate import SimConfig, simulate, write_session
+
+    sim = simulate(SimConfig(activity="walk", duration_s=25.0, seed=2))
+    session = tmp_path / "s.gaitimu"
+    write_session(sim, session)
+    strides, signals = tmp_path / "strides.csv", tmp_path / "signals.csv"
+    code = main(["analyze", str(session), "--strides", str(strides), "--signals", str(signals)])
+    out = capsys.readouterr().out
+    assert code == 0
+    assert "CPD" in out and "cadence" in out
+    st = pd.read_csv(strides)
+    assert {"side", "ic_s", "cpd_ic_deg", "cpd_standing_deg", "valid"} <= set(st.columns)
+    sig = pd.read_csv(signals)
+    assert {"t_s", "obliquity_deg"} <= set(sig.columns)
