@@ -1,0 +1,340 @@
+"""Validate gait events (IC, FC, side) against independent reference events.
+
+Data sets (read from ../shared/data relative to the repository root):
+
+* ``ipol_lowerback`` -- real L5 IMU, 110 walking trials with U-turns; reference foot events
+  from foot-mounted sensors (``[start, end]`` per footstep = [toe-off (FC), heel strike (IC)]).
+  The sensor axes are not documented; from the signals we found ``x=up,y=left,z=backward``
+  (tilted ~20-35 deg about the lateral axis, corrected by `align_to_pelvis`).
+* ``virtual_imu_dev`` -- virtual sacral IMU from motion capture with force-plate events
+  (one walk, one run trial).
+* simulated sessions from `gaitimu.simulate`, when that module is available.
+
+Metrics: an IC is a true positive when a reference IC lies within +-100 ms (one-to-one
+matching); F1 over reference ICs inside the trial boundaries; median |IC error| over the
+matches; FC error per matched stance (the detected FC of that stance against the reference
+toe-off of the same foot that follows the matched heel strike); side accuracy over matched
+ICs. Results are given for all subjects, for odd subjects (used while developing the
+method) and for even subjects (held out).
+
+Run from the repository root::
+
+    .venv/bin/python benchmarks/validate_events.py            # all data sets
+    .venv/bin/python benchmarks/validate_events.py --ipol-only --jobs 2
+    .venv/bin/python benchmarks/validate_events.py --json out.json
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+import time
+from concurrent.futures import ProcessPoolExecutor
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+from scipy.optimize import linear_sum_assignment
+
+REPO = Path(__file__).resolve().parents[1]
+DATA = REPO.parent / "shared" / "data"
+IPOL = DATA / "ipol_lowerback" / "GaitData"
+VIRT = DATA / "virtual_imu_dev"
+IPOL_AXES = "x=up,y=left,z=backward"
+IPOL_FS = 100.0
+TOL_S = 0.1
+
+
+def load_ipol(name: str) -> tuple[np.ndarray, np.ndarray, np.ndarray, dict]:
+    """Return ``t_s, acc (m/s^2), gyr (deg/s), meta`` for one IPOL trial (sensor frame)."""
+    df = pd.read_csv(IPOL / f"{name}_lb.txt", sep="\t", skiprows=1)
+    meta = json.loads((IPOL / f"{name}.json").read_text())
+    acc = df[["Acc_X", "Acc_Y", "Acc_Z"]].to_numpy(float)
+    gyr = np.rad2deg(df[["Gyr_X", "Gyr_Y", "Gyr_Z"]].to_numpy(float))
+    t_s = np.arange(len(df)) / IPOL_FS
+    return t_s, acc, gyr, meta
+
+
+def to_body(
+    t_s: np.ndarray, acc: np.ndarray, gyr: np.ndarray, fs: float, axes: str
+) -> pd.DataFrame:
+    """Sensor -> pelvis frame with the project's `align_to_pelvis`."""
+    from gaitimu.analysis.orientation import align_to_pelvis
+
+    return align_to_pelvis(t_s, acc, gyr, sampling_rate_hz=fs, axes=axes).body
+
+
+def match(ref: np.ndarray, det: np.ndarray, tol: float = TOL_S) -> tuple[np.ndarray, np.ndarray]:
+    """One-to-one matching of event times within ``tol``; returns index pairs (ref, det)."""
+    if ref.size == 0 or det.size == 0:
+        return np.zeros(0, int), np.zeros(0, int)
+    d = np.abs(ref[:, None] - det[None, :])
+    cost = np.where(d <= tol, d, 1e6)
+    r, c = linear_sum_assignment(cost)
+    ok = cost[r, c] < 1e6
+    return r[ok], c[ok]
+
+
+def score_trial(
+    ref_ic: np.ndarray,
+    ref_side: np.ndarray,
+    ref_fc_after: np.ndarray,
+    ev: pd.DataFrame,
+    window: tuple[float, float],
+) -> dict:
+    """Counts and errors for one trial. ``ref_fc_after``: reference FC of the stance that the
+    reference IC starts (NaN when unknown)."""
+    lo, hi = window
+    det = ev[(ev["ic_s"] >= lo - TOL_S) & (ev["ic_s"] <= hi + TOL_S)].reset_index(drop=True)
+    r, c = match(ref_ic, det["ic_s"].to_numpy())
+    # detections matched outside the window edges are fine; unmatched ones inside count as FP
+    det_in = (det["ic_s"] >= lo) & (det["ic_s"] <= hi)
+    fp = int((det_in & ~det.index.isin(c)).sum())
+    ic_err = det["ic_s"].to_numpy()[c] - ref_ic[r]
+    fc_det = det["fc_s"].to_numpy()[c]
+    fc_ref = ref_fc_after[r]
+    fc_ok = np.isfinite(fc_det) & np.isfinite(fc_ref)
+    side_ok = det["side"].to_numpy()[c] == ref_side[r]
+    return {
+        "tp": len(r),
+        "fn": int(ref_ic.size - len(r)),
+        "fp": fp,
+        "ic_err": ic_err.tolist(),
+        "fc_err": (fc_det[fc_ok] - fc_ref[fc_ok]).tolist(),
+        "side_ok": side_ok.tolist(),
+    }
+
+
+def ipol_reference(meta: dict) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """Reference ICs (s), their side and the FC (s) ending each such stance."""
+    ics, sides, fcs = [], [], []
+    for side, key in (("L", "LeftFootEvents"), ("R", "RightFootEvents")):
+        steps = np.asarray(meta[key], dtype=float).reshape(-1, 2)
+        for k, (_, ic) in enumerate(steps):
+            ics.append(ic / IPOL_FS)
+            sides.append(side)
+            fcs.append(steps[k + 1, 0] / IPOL_FS if k + 1 < len(steps) else np.nan)
+    o = np.argsort(ics)
+    return np.asarray(ics)[o], np.asarray(sides)[o], np.asarray(fcs)[o]
+
+
+def run_ipol_trial(name: str) -> dict:
+    from gaitimu.analysis.events import detect_events
+
+    t_s, acc, gyr, meta = load_ipol(name)
+    body = to_body(t_s, acc, gyr, IPOL_FS, IPOL_AXES)
+    t0 = time.perf_counter()
+    res = detect_events(body, sampling_rate_hz=IPOL_FS)
+    dt = time.perf_counter() - t0
+    ic, side, fc_after = ipol_reference(meta)
+    lo, hi = (b / IPOL_FS for b in meta["TrialBoundaries"])
+    inside = (ic >= lo) & (ic <= hi)
+    out = score_trial(ic[inside], side[inside], fc_after[inside], res.events, (lo, hi))
+    # the same without the U-turn (reference and detections inside it removed)
+    u0, u1 = (b / IPOL_FS for b in meta["UTurnBoundaries"])
+    ev = res.events[(res.events["ic_s"] < u0) | (res.events["ic_s"] > u1)]
+    keep = inside & ((ic < u0) | (ic > u1))
+    out_nt = score_trial(ic[keep], side[keep], fc_after[keep], ev, (lo, hi))
+    out.update({"name": name, "subject": int(meta["Subject"]), "time_s": dt, "no_turn": out_nt})
+    out["n_bouts"] = len(res.bouts)
+    out["activity"] = sorted(set(res.bouts["activity"]))
+    return out
+
+
+def summarize(rows: list[dict]) -> dict:
+    tp = sum(r["tp"] for r in rows)
+    fn = sum(r["fn"] for r in rows)
+    fp = sum(r["fp"] for r in rows)
+    ic_err = np.abs(np.concatenate([r["ic_err"] for r in rows] or [[]]))
+    ic_signed = np.concatenate([r["ic_err"] for r in rows] or [[]])
+    fc_err = np.abs(np.concatenate([r["fc_err"] for r in rows] or [[]]))
+    fc_signed = np.concatenate([r["fc_err"] for r in rows] or [[]])
+    side_ok = np.concatenate([r["side_ok"] for r in rows] or [[]])
+    prec = tp / max(tp + fp, 1)
+    rec = tp / max(tp + fn, 1)
+    return {
+        "n_trials": len(rows),
+        "n_ref_ic": tp + fn,
+        "tp": tp,
+        "fp": fp,
+        "fn": fn,
+        "precision": prec,
+        "recall": rec,
+        "ic_f1": 2 * prec * rec / max(prec + rec, 1e-12),
+        "ic_median_abs_err_ms": 1000 * float(np.median(ic_err)) if ic_err.size else float("nan"),
+        "ic_mean_err_ms": 1000 * float(np.mean(ic_signed)) if ic_signed.size else float("nan"),
+        "fc_median_abs_err_ms": 1000 * float(np.median(fc_err)) if fc_err.size else float("nan"),
+        "fc_mean_err_ms": 1000 * float(np.mean(fc_signed)) if fc_signed.size else float("nan"),
+        "n_fc": int(fc_err.size),
+        "side_accuracy": float(np.mean(side_ok)) if side_ok.size else float("nan"),
+    }
+
+
+def fmt(label: str, s: dict) -> str:
+    return (
+        f"{label:28s} trials {s['n_trials']:3d}  refIC {s['n_ref_ic']:5d}  F1 {s['ic_f1']:.3f} "
+        f"(P {s['precision']:.3f} R {s['recall']:.3f})  |IC| {s['ic_median_abs_err_ms']:5.1f} ms "
+        f"(bias {s['ic_mean_err_ms']:+5.1f})  |FC| {s['fc_median_abs_err_ms']:5.1f} ms "
+        f"(bias {s['fc_mean_err_ms']:+5.1f})  side {100 * s['side_accuracy']:.1f} %"
+    )
+
+
+def ipol_names(subjects: str | None = None) -> list[str]:
+    names = sorted(
+        (p.name[:-5] for p in IPOL.glob("*.json")),
+        key=lambda s: tuple(int(x) for x in s.split("-")),
+    )
+    if subjects == "odd":
+        names = [n for n in names if int(n.split("-")[0]) % 2 == 1]
+    elif subjects == "even":
+        names = [n for n in names if int(n.split("-")[0]) % 2 == 0]
+    return names
+
+
+def validate_ipol(jobs: int = 2, names: list[str] | None = None) -> tuple[dict, list[dict]]:
+    names = names or ipol_names()
+    if jobs > 1:
+        with ProcessPoolExecutor(jobs) as ex:
+            rows = list(ex.map(run_ipol_trial, names))
+    else:
+        rows = [run_ipol_trial(n) for n in names]
+    out = {
+        "all": summarize(rows),
+        "odd_subjects": summarize([r for r in rows if r["subject"] % 2 == 1]),
+        "even_subjects": summarize([r for r in rows if r["subject"] % 2 == 0]),
+        "all_without_uturn": summarize([r["no_turn"] for r in rows]),
+        "detect_time_s_mean": float(np.mean([r["time_s"] for r in rows])),
+    }
+    return out, rows
+
+
+def virtual_reference(
+    truth: dict,
+) -> tuple[np.ndarray, np.ndarray, np.ndarray, tuple[float, float]]:
+    ics, sides, fcs = [], [], []
+    ev = truth["events"]
+    for side, key in (("L", "left"), ("R", "right")):
+        fc_side = np.asarray(ev["FC"][key], float)
+        for ic in ev["IC"][key]:
+            later = fc_side[fc_side > ic]
+            ics.append(ic)
+            sides.append(side)
+            fcs.append(later[0] if later.size else np.nan)
+    o = np.argsort(ics)
+    cov = ev.get("coverage_s", {}).get("left", [0, np.inf])
+    return np.asarray(ics)[o], np.asarray(sides)[o], np.asarray(fcs)[o], (cov[0], cov[1])
+
+
+def validate_virtual() -> dict:
+    from gaitimu.analysis.events import detect_events
+
+    out = {}
+    for trial in sorted(p for p in VIRT.iterdir() if p.is_dir()):
+        truth = json.loads((trial / "truth.json").read_text())
+        df = pd.read_csv(trial / "imu.csv")
+        fs = float(truth["sampling_rate_hz"])
+        body = to_body(
+            df["t_s"].to_numpy(),
+            df[["acc_x", "acc_y", "acc_z"]].to_numpy(),
+            df[["gyr_x", "gyr_y", "gyr_z"]].to_numpy(),
+            fs,
+            "x=up,y=right,z=forward",
+        )
+        res = detect_events(body, sampling_rate_hz=fs)
+        ic, side, fc_after, window = virtual_reference(truth)
+        row = score_trial(ic, side, fc_after, res.events, window)
+        row["name"] = trial.name
+        s = summarize([row])
+        s["activity_true"] = truth["activity"]
+        s["activity_detected"] = sorted(set(res.bouts["activity"]))
+        out[trial.name] = s
+    return out
+
+
+def sim_body(sim) -> pd.DataFrame:
+    """Simulated sensor samples -> uniform grid -> pelvis frame (as the pipeline does)."""
+    from gaitimu.analysis.conditioning import resample_uniform
+
+    fs = float(sim.sample_rate_hz)
+    u = resample_uniform(sim.t_s, sim.acc, sim.gyr, sampling_rate_hz=fs)
+    return to_body(u.t_s, u.acc, u.gyr, fs, "x=up,y=right,z=forward")
+
+
+def validate_simulated(seeds: tuple[int, ...] = (0, 1, 2)) -> dict | None:
+    try:
+        from gaitimu.simulate import SimConfig, simulate
+    except Exception as exc:  # the simulator is being written in parallel
+        print(f"(simulated sessions skipped: {exc})", file=sys.stderr)
+        return None
+    from gaitimu.analysis.events import detect_events
+
+    out = {}
+    for activity in ("walk", "run"):
+        rows = []
+        for seed in seeds:
+            sim = simulate(SimConfig(activity=activity, duration_s=60, seed=seed))
+            body = sim_body(sim)
+            fs = float(sim.sample_rate_hz)
+            res = detect_events(body, sampling_rate_hz=fs)
+            tev = pd.DataFrame(sim.truth["events"]).sort_values("ic_s")
+            ic = tev["ic_s"].to_numpy(float)
+            side = tev["side"].astype(str).str.upper().str[0].to_numpy()
+            fc = tev["fc_s"].to_numpy(float) if "fc_s" in tev else np.full(ic.size, np.nan)
+            rows.append(score_trial(ic, side, fc, res.events, (ic.min(), ic.max())))
+        out[activity] = summarize(rows)
+    return out
+
+
+def main(argv: list[str] | None = None) -> int:
+    ap = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    ap.add_argument("--ipol-only", action="store_true")
+    ap.add_argument("--subjects", choices=["all", "odd", "even"], default="all")
+    ap.add_argument("--jobs", type=int, default=2)
+    ap.add_argument("--json", type=Path, help="write all metrics to this JSON file")
+    ap.add_argument("--worst", type=int, default=0, help="list the N worst IPOL trials")
+    args = ap.parse_args(argv)
+    if not IPOL.exists():
+        print(f"reference data not found at {IPOL}", file=sys.stderr)
+        return 2
+    results: dict = {}
+    names = ipol_names(None if args.subjects == "all" else args.subjects)
+    t0 = time.perf_counter()
+    ipol, rows = validate_ipol(args.jobs, names)
+    results["ipol"] = ipol
+    print(f"IPOL lower back (axes {IPOL_AXES}), {time.perf_counter() - t0:.1f} s wall")
+    for key in ("all", "odd_subjects", "even_subjects", "all_without_uturn"):
+        if ipol[key]["n_trials"]:
+            print("  " + fmt(key, ipol[key]))
+    print(f"  mean detect_events time per trial {1000 * ipol['detect_time_s_mean']:.1f} ms")
+    if args.worst:
+        rows.sort(
+            key=lambda r: r["fn"] + r["fp"] + (len(r["side_ok"]) - sum(r["side_ok"])), reverse=True
+        )
+        for r in rows[: args.worst]:
+            print(
+                f"    {r['name']:6s} tp {r['tp']} fn {r['fn']} fp {r['fp']} side_wrong {len(r['side_ok']) - sum(r['side_ok'])}"
+            )
+    if not args.ipol_only:
+        virt = validate_virtual()
+        results["virtual_imu_dev"] = virt
+        print("virtual_imu_dev (force-plate events)")
+        for k, s in virt.items():
+            print(
+                "  "
+                + fmt(k, s)
+                + f"  activity {s['activity_detected']} (true {s['activity_true']})"
+            )
+        sim = validate_simulated()
+        if sim is not None:
+            results["simulated"] = sim
+            print("simulated sessions (gaitimu.simulate, seeds 0-2, 60 s)")
+            for k, s in sim.items():
+                print("  " + fmt(k, s))
+    if args.json:
+        args.json.write_text(json.dumps(results, indent=2, default=float))
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())
