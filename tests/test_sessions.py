@@ -189,3 +189,21 @@ def test_round_trip_property(tmp_path_factory, blocks, packet_sizes, seed):
     t_host, data = s.packets()
     assert data == pk
     np.testing.assert_array_equal(t_host, pk_t)
+
+
+def test_large_batches_are_split_into_bounded_chunks(tmp_path):
+    from gaitimu.sessions._chunks import scan_chunks
+
+    n = 50_000
+    t_s, acc, gyr = _signals(n)
+    pk = [bytes([i % 256]) * 200 for i in range(12_000)]  # 2.4 MB of packets
+    with SessionWriter(tmp_path / "s", META, fsync=False) as w:
+        w.write_samples(t_s, acc, gyr)
+        w.write_packets(np.arange(len(pk)) * 0.01, pk)
+    sc = scan_chunks((tmp_path / "s" / "samples.bin").read_bytes()).chunks
+    pc = scan_chunks((tmp_path / "s" / "packets.bin").read_bytes()).chunks
+    assert len(sc) == 4 and max(c.count for c in sc) <= 16384
+    assert len(pc) >= 3 and max(c.length for c in pc) <= (1 << 20) + 12 * 6000
+    s = open_session(tmp_path / "s")
+    np.testing.assert_array_equal(s.gyr, gyr)
+    assert s.packets()[1] == pk

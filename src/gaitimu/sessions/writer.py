@@ -316,21 +316,31 @@ class SessionWriter:
             self._flush_buffers()
 
     def _flush_buffers(self) -> None:
+        # Large batches are split so one damaged chunk never costs more than ~16k samples or
+        # ~1 MiB of packets.
         if self._sample_buf:
             block = self._sample_buf[0] if len(self._sample_buf) == 1 else np.concatenate(
                 self._sample_buf
             )
-            self._samples.append(block.shape[0], block.tobytes())
+            for i in range(0, block.shape[0], _MAX_CHUNK_SAMPLES):
+                part = block[i : i + _MAX_CHUNK_SAMPLES]
+                self._samples.append(part.shape[0], part.tobytes())
             self.n_samples += block.shape[0]
             self._sample_buf.clear()
             self._n_sample_buf = 0
         if self._packet_t:
-            n = len(self._packet_t)
-            lengths = np.fromiter((len(p) for p in self._packet_data), dtype="<u4", count=n)
-            payload = b"".join(
-                [np.asarray(self._packet_t, dtype="<f8").tobytes(), lengths.tobytes(), *self._packet_data]
-            )
-            self._packets.append(n, payload)
+            times = np.asarray(self._packet_t, dtype="<f8")
+            lengths = np.fromiter((len(p) for p in self._packet_data), dtype="<u4",
+                                  count=len(self._packet_data))
+            start, n = 0, len(self._packet_data)
+            while start < n:
+                # as many packets as fit in ~1 MiB (at least one)
+                sizes = np.cumsum(lengths[start:], dtype=np.int64)
+                stop = start + max(1, int(np.searchsorted(sizes, _MAX_CHUNK_PACKET_BYTES, "right")))
+                payload = b"".join([times[start:stop].tobytes(), lengths[start:stop].tobytes(),
+                                    *self._packet_data[start:stop]])
+                self._packets.append(stop - start, payload)
+                start = stop
             self.n_packets += n
             self._packet_t.clear()
             self._packet_data.clear()
