@@ -95,7 +95,8 @@ def fabricate_result(
     flight = np.full(n, np.nan) if activity == "walk" else step - stance
     strides = pd.DataFrame({
         "side": side, "ic_s": ic, "fc_s": ic + stance,
-        "next_ic_s": ic + stride, "stance_s": stance, "step_s": np.full(n, step),
+        "next_ic_s": np.r_[ic[1:], ic[-1] + step],  # next IC of EITHER foot (engine's rule)
+        "stance_s": stance, "step_s": np.full(n, step),
         "stride_s": stride, "activity": activity,
         "obliquity_ic_deg": rng.normal(0, 0.5, n), "peak_drop_t_s": ic + 0.3 * stance,
         "cpd_ic_deg": cpd_ic, "cpd_standing_deg": cpd_st if standing else np.nan,

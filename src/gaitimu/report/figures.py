@@ -133,8 +133,7 @@ def cycle_curves(strides: pd.DataFrame, signals: pd.DataFrame | None) -> tuple[d
     for s, sign in (("L", 1.0), ("R", -1.0)):
         d = v[v["side"] == s]
         ic = pd.to_numeric(d["ic_s"], errors="coerce").to_numpy(float)
-        nxt = pd.to_numeric(d.get("next_ic_s", pd.Series(np.nan, index=d.index)),
-                            errors="coerce").to_numpy(float)
+        nxt = ic + _stride_s(d, strides, s)
         m = np.isfinite(ic) & np.isfinite(nxt) & (nxt > ic) & (ic >= t[0]) & (nxt <= t[-1])
         if m.sum() < 2:
             continue
@@ -148,6 +147,27 @@ def cycle_curves(strides: pd.DataFrame, signals: pd.DataFrame | None) -> tuple[d
                      "toe_off_pct": float(np.nanmean(to_pct)) if np.isfinite(to_pct).any()
                      else math.nan}
     return curves, pct
+
+
+def _stride_s(d: pd.DataFrame, strides: pd.DataFrame, side: str) -> np.ndarray:
+    """Stride time of each stance of ``side`` (IC to the next IC of the SAME leg).
+
+    Uses ``stride_s`` where finite; otherwise the gap to the next same-side IC in the table,
+    if it is plausible (<= 1.5 x the median stride). ``next_ic_s`` is not used: it is the next
+    IC of either foot (one step, not one stride).
+    """
+    ic = pd.to_numeric(d["ic_s"], errors="coerce").to_numpy(float)
+    stride = (pd.to_numeric(d["stride_s"], errors="coerce").to_numpy(float)
+              if "stride_s" in d else np.full(ic.size, np.nan))
+    same = np.sort(pd.to_numeric(strides.loc[strides["side"] == side, "ic_s"],
+                                 errors="coerce").dropna().to_numpy(float))
+    if same.size >= 2:
+        j = np.searchsorted(same, ic, side="right")
+        gap = np.where(j < same.size, same[np.minimum(j, same.size - 1)] - ic, np.nan)
+        med = np.nanmedian(stride) if np.isfinite(stride).any() else np.nanmedian(np.diff(same))
+        gap[gap > 1.5 * med] = np.nan
+        stride = np.where(np.isfinite(stride), stride, gap)
+    return stride
 
 
 def gait_cycle(strides: pd.DataFrame, signals: pd.DataFrame | None) -> go.Figure:
@@ -166,7 +186,8 @@ def gait_cycle(strides: pd.DataFrame, signals: pd.DataFrame | None) -> go.Figure
             hovertemplate="%{x:.0f} %%: %{y:.2f} deg<extra></extra>"))
         if math.isfinite(c["toe_off_pct"]):
             fig.add_vline(x=c["toe_off_pct"], line={"color": COLORS[s], "dash": "dot"},
-                          annotation_text=f"{s} toe-off", annotation_position="top")
+                          annotation_text=f"{s} toe-off",
+                          annotation_position="top left" if s == "L" else "top right")
     if not curves:
         fig.add_annotation(text="No obliquity signal available for the gait-cycle view",
                            showarrow=False, xref="paper", yref="paper", x=0.5, y=0.5)

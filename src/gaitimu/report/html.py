@@ -193,11 +193,40 @@ def _temporal_caption(summary: dict) -> str:
             "single sacral sensor cannot see directly: a hint, not proof.</p>")
 
 
+def _alignment_text(align: Any) -> str:
+    """Plain-words mounting correction from ``info['alignment']`` (HTML-escaped)."""
+    if not isinstance(align, Mapping) or not align:
+        return "not reported" if align in (None, {}, []) else _e(align)
+    parts = []
+    c = align.get("correction_deg")
+    if isinstance(c, Mapping) and c.get("angle") is not None:
+        parts.append(f"rotated {_f(c.get('angle'))} deg in total (about up "
+                     f"{_f(c.get('about_is'))}, about left-right {_f(c.get('about_ml'))}, "
+                     f"about forward {_f(c.get('about_pa'))} deg)")
+    if align.get("axes"):
+        parts.append(f"nominal axes {_e(align['axes'])}")
+    st = align.get("standing")
+    if isinstance(st, Mapping) and st.get("start_s") is not None:
+        parts.append(f"quiet standing {_f(st.get('start_s'))}-{_f(st.get('end_s'))} s")
+    elif "standing" in align:
+        parts.append("no quiet standing found")
+    if align.get("up_source"):
+        parts.append(f"up from {_e(align['up_source'])}")
+    if align.get("heading_source"):
+        conf = align.get("heading_confidence")
+        parts.append(f"heading from {_e(align['heading_source'])}"
+                     + (f" (confidence {_f(conf, 2)})" if conf is not None else ""))
+    if not parts:  # unknown structure: show its scalar entries
+        parts = [f"{_e(k)} {_e(v)}" for k, v in align.items()
+                 if isinstance(v, (int, float, str))][:8]
+    warn = align.get("warnings") or []
+    return "; ".join(parts) + "".join(f"<br>warning: {_e(w)}" for w in warn)
+
+
 def _quality_html(summary: dict) -> str:
     q = summary["data_quality"]
     reasons = ", ".join(f"{_e(k)}: {v}" for k, v in q["strides_excluded"]["by_reason"].items())
-    align = q.get("alignment")
-    align_txt = _e(json.dumps(align)) if align not in (None, {}, []) else "not reported"
+    align_txt = _alignment_text(q.get("alignment"))
     warn = "".join(f"<li>{_e(w)}</li>" for w in q.get("warnings", []) + q.get("problems", []))
     return (
         "<div class='scroll'><table><tbody>"
