@@ -243,6 +243,8 @@ class Recorder:
         self._recent: list[tuple[float, int]] = []
         self._done_receiving = asyncio.Event()
         self._config: P.SensorConfig | None = None
+        self.consumer_busy_s = 0.0  # time spent decoding and writing (benchmark)
+        self._epoch = 0
 
     # ------------------------------------------------------------------ public
     def stop(self, reason: str = "stopped") -> None:
@@ -363,39 +365,45 @@ class Recorder:
             if item is None:
                 return
             t_host, data = item
-            if self._target_samples is not None and self._consumed >= self._target_samples:
-                continue  # past the requested duration: ignore the tail
-            self._writer.write_packet(t_host, data)
-            block = self._decoder.feed(data, t_host)
-            if block is None:
-                continue
-            if block.epoch != getattr(self, "_epoch", 0):
-                self._epoch = block.epoch
-                self._writer.add_event({"kind": "clock_reset", "t_host_s": t_host,
-                                        "message": "sensor clock restarted (sensor rebooted?)"})
-            t_s = self._clock.map_block(block.epoch, block.sensor_t_s, t_host)
-            raw = block.raw
-            lost = block.lost_before
-            if self._target_samples is not None:
-                room = self._target_samples - self._consumed
-                lost = min(lost, room)
-                raw = raw[: max(0, room - lost)]
-                t_s = t_s[: raw.shape[0]]
-            self._consumed += lost + raw.shape[0]
-            if lost:
-                period = 1.0 / self._decoder.sampling_rate_hz
-                start = (self._last_t_s + period) if self._last_t_s is not None else float(t_s[0])
-                end = float(t_s[0]) if raw.shape[0] else start + lost * period
-                self._writer.add_event({"kind": "gap", "start_s": start, "end_s": end,
-                                        "lost_samples": int(lost), "duration_s": lost * period})
-            if raw.shape[0]:
-                acc, gyr = P.raw_to_physical(raw, self._config.scales)
-                self._writer.write_samples(t_s, acc, gyr)
-                self._last_t_s = float(t_s[-1])
-                self._n_written += raw.shape[0]
-                self._recent.append((t_host, raw.shape[0]))
-            if self._target_samples is not None and self._consumed >= self._target_samples:
-                self.stop("duration")
+            c0 = time.perf_counter()
+            self._handle(t_host, data)
+            self.consumer_busy_s += time.perf_counter() - c0
+
+    def _handle(self, t_host: float, data: bytes) -> None:
+        """Decode one notification and write what it adds to the session."""
+        if self._target_samples is not None and self._consumed >= self._target_samples:
+            return  # past the requested duration: ignore the tail
+        self._writer.write_packet(t_host, data)
+        block = self._decoder.feed(data, t_host)
+        if block is None:
+            return
+        if block.epoch != self._epoch:
+            self._epoch = block.epoch
+            self._writer.add_event({"kind": "clock_reset", "t_host_s": t_host,
+                                    "message": "sensor clock restarted (sensor rebooted?)"})
+        t_s = self._clock.map_block(block.epoch, block.sensor_t_s, t_host)
+        raw = block.raw
+        lost = block.lost_before
+        if self._target_samples is not None:
+            room = self._target_samples - self._consumed
+            lost = min(lost, room)
+            raw = raw[: max(0, room - lost)]
+            t_s = t_s[: raw.shape[0]]
+        self._consumed += lost + raw.shape[0]
+        if lost:
+            period = 1.0 / self._decoder.sampling_rate_hz
+            start = (self._last_t_s + period) if self._last_t_s is not None else float(t_s[0])
+            end = float(t_s[0]) if raw.shape[0] else start + lost * period
+            self._writer.add_event({"kind": "gap", "start_s": start, "end_s": end,
+                                    "lost_samples": int(lost), "duration_s": lost * period})
+        if raw.shape[0]:
+            acc, gyr = P.raw_to_physical(raw, self._config.scales)
+            self._writer.write_samples(t_s, acc, gyr)
+            self._last_t_s = float(t_s[-1])
+            self._n_written += raw.shape[0]
+            self._recent.append((t_host, raw.shape[0]))
+        if self._target_samples is not None and self._consumed >= self._target_samples:
+            self.stop("duration")
 
     # ------------------------------------------------------------------ status
     def _publish(self, state: str | None = None) -> None:
@@ -484,8 +492,7 @@ class Recorder:
         await self._open_link(device, attempts=o.connect_attempts)
         cfg = self._config
         self._decoder = P.StreamDecoder(cfg.rate_hz)
-        if not o.correct_drift:
-            self._clock.max_drift_ppm = 0.0
+        self._clock.enabled = o.correct_drift
         if o.duration_s is not None:
             self._target_samples = round(o.duration_s * cfg.rate_hz)
         meta = {
@@ -530,7 +537,8 @@ class Recorder:
             stats = self._decoder.stats.as_dict()
             self._writer.update_meta({
                 "record_stats": stats, "reconnects": self._reconnects, "battery_pct": self._battery,
-                "clock": {"drift_ppm": self._clock.drift_ppm, "unreliable": self._clock.unreliable},
+                "clock": {"drift_ppm": self._clock.drift_ppm, "unreliable": self._clock.unreliable,
+                          "corrected": self._clock.enabled and not self._clock.unreliable},
                 "stopped_by": self.stopped_by,
             })
             self._writer.close()

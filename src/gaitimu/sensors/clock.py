@@ -51,6 +51,11 @@ class ClockMap:
         than real time) and are not applied; ``drift_ppm`` then stays 0 and ``unreliable`` is set.
     update_every_s
         How often (sensor time) the drift estimate is refreshed.
+    window_s
+        Only the most recent ``window_s`` of sensor time enter the fit.
+    enabled
+        ``False``: no drift correction (sensor time is used as it is, e.g. a virtual sensor
+        running faster than real time).
     """
 
     bin_s: float = 0.5
@@ -58,6 +63,7 @@ class ClockMap:
     max_drift_ppm: float = 1000.0
     update_every_s: float = 1.0
     window_s: float = 600.0
+    enabled: bool = True
     drift_ppm: float = 0.0
     unreliable: bool = False
     _epoch: int = -1
@@ -93,7 +99,7 @@ class ClockMap:
         elif offset < self._bins[k]:
             self._bins[k] = offset
             self._bin_sensor[k] = sensor_last_s
-        if sensor_last_s - self._last_update_s >= self.update_every_s:
+        if self.enabled and sensor_last_s - self._last_update_s >= self.update_every_s:
             self._last_update_s = sensor_last_s
             self._refit(sensor_last_s)
 

@@ -199,11 +199,13 @@ class VirtualSensor:
         self._boot_loop_s = 0.0
         self._spp_request = 0
         self._stopped = False
+        self._overflowed = False
         # Counters, for tests and benchmarks.
         self.packets_sent = 0
         self.packets_dropped = 0
         self.samples_sent = 0
         self.sent_log: list[tuple[int, int]] = []  # (first sample index, n) of every sent packet
+        self.dropped_log: list[tuple[int, int]] = []  # the same for packets lost on purpose
         self.identify_requests = 0
         self.connections = 0
 
@@ -396,14 +398,22 @@ class VirtualSensor:
                     await asyncio.sleep(delay)
                 raw = self.source.read(k, spp)
                 t0_us = round(k * 1e6 / rate) + self.t0_offset_us
-                packet = P.encode_packet(self._seq, t0_us, raw)
+                packet = P.encode_packet(self._seq, t0_us, raw,
+                                         P.FLAG_OVERFLOW if self._overflowed else 0)
                 self._seq += 1
                 if self.faults.loss_fraction and self._rng.random() < self.faults.loss_fraction:
+                    # as a real sensor whose ring buffer overflowed: the packet is gone and the
+                    # next one carries the overflow flag
                     self.packets_dropped += 1
+                    self.dropped_log.append((k, spp))
+                    self._overflowed = True
+                    self.config = P.SensorConfig(**{**self.config.__dict__,
+                                                    "overflow_packets": self.packets_dropped})
                 elif self._connection is not None:
                     await self._device.notify_subscribers(self._data_char, packet)
                     self.packets_sent += 1
                     self.samples_sent += spp
+                    self._overflowed = False
                     self.sent_log.append((k, spp))
                 k += spp
                 if delay <= 0:
