@@ -100,6 +100,15 @@ def cpd_distribution(strides: pd.DataFrame, summary: dict) -> go.Figure:
                 ), row=1, col=j)
         fig.update_yaxes(title_text="CPD (deg)" if j == 1 else None, row=1, col=j)
     ref = "standing neutral" if summary.get("cpd_reference") == "standing" else "initial contact"
+    # flag line on the panel the flags use: the lower side's mean + the asymmetry threshold
+    thr = summary.get("thresholds", {}).get("asymmetry_deg")
+    means = [summary["cpd_deg"][s].get("mean") for s in ("L", "R")]
+    col = 1 + (len(panels) == 2 and summary.get("cpd_reference") == "standing")
+    if thr is not None and all(m is not None for m in means):
+        fig.add_hline(y=min(means) + thr, row=1, col=col,
+                      line={"dash": "dot", "color": "#555", "width": 1},
+                      annotation_text=f"lower side + {thr:g}° (flag threshold)",
+                      annotation_position="bottom right", annotation_font_size=10)
     _layout(fig, f"CPD per stance side (flags use: {ref})", 440)
     return fig
 
@@ -170,10 +179,21 @@ def _stride_s(d: pd.DataFrame, strides: pd.DataFrame, side: str) -> np.ndarray:
     return stride
 
 
-def gait_cycle(strides: pd.DataFrame, signals: pd.DataFrame | None) -> go.Figure:
-    """Mean +- SD of the ipsilateral pelvic obliquity over the gait cycle, per stance side."""
+def gait_cycle(strides: pd.DataFrame, signals: pd.DataFrame | None,
+               activity: str | None = None) -> go.Figure:
+    """Mean +- SD of the ipsilateral pelvic obliquity over the gait cycle, per stance side.
+
+    Running: the IMU reference range of the obliquity range of motion (Perpiñá-Martínez 2023)
+    is written on the plot next to the measured peak-to-peak range.
+    """
     curves, pct = cycle_curves(strides, signals)
     fig = go.Figure()
+    if activity == "run" and curves:
+        ptp = ", ".join(f"{s} {np.ptp(c['mean']):.1f}°" for s, c in curves.items())
+        fig.add_annotation(
+            text=f"Obliquity range: {ptp} · IMU ref. running 7.8–9.3° (Perpiñá-Martínez 2023)",
+            xref="paper", yref="paper", x=0.0, y=1.0, xanchor="left", yanchor="bottom",
+            showarrow=False, font={"size": 10})
     for s, c in curves.items():
         up, lo = c["mean"] + c["sd"], c["mean"] - c["sd"]
         fig.add_trace(go.Scatter(

@@ -281,7 +281,8 @@ def _context_line(summary: dict) -> str:
                                                     str(summary.get("activity")))
     s = summary["session"]
     parts = [f"<b>{_e(act)}</b>", f"{_f((summary.get('duration_s') or 0) / 60.0, 1)} min",
-             f"cadence {_f(summary.get('cadence_spm'), 0)} steps/min",
+             f"cadence {_f(summary.get('cadence_spm'), 0)} steps/min"
+             + (f", speed {_f(summary['speed_mps'], 1)} m/s" if summary.get("speed_mps") else ""),
              f"{summary['strides']['L']} left + {summary['strides']['R']} right valid strides"]
     if s.get("subject"):
         parts.insert(0, f"subject {_e(s['subject'])}")
@@ -336,7 +337,7 @@ def render_html(results: Sequence[tuple[dict, pd.DataFrame, pd.DataFrame | None]
                                              "fig-cpd"),
         _cpd_caption(summary), _numbers_table(summary),
         "<h2>Pelvic obliquity over the gait cycle</h2>",
-        _figure_div(figs.gait_cycle(strides, signals), "fig-cycle"),
+        _figure_div(figs.gait_cycle(strides, signals, summary.get("activity")), "fig-cycle"),
         "<p class='small'>Mean ± SD over strides, 0-100 % from initial contact to the next "
         "initial contact of the same leg; the curve of each side is that side's hemipelvis "
         "height (up = positive), so the hump during stance is the drop of the opposite "

@@ -240,6 +240,7 @@ def summarize(
         "strides": n_valid,
         "strides_total": n_total,
         "cadence_spm": cadence,
+        "speed_mps": info.get("speed_mps", meta.get("speed_mps")),
         "cpd_reference": reference,
         "cpd_deg": {s: cpd[s].as_dict() for s in SIDES},
         "cpd_ic_deg": {s: cpd_ic[s].as_dict() for s in SIDES},
