@@ -158,6 +158,27 @@ def test_duplicates_and_late_packets_are_dropped_and_counted():
     assert dec.stats.lost_samples == 10
 
 
+def test_long_gap_that_wraps_the_sequence_number_is_accepted():
+    # 30 min away at 20 packets/s: 36000 packets, so seq moved "backwards" mod 2**16
+    a, _ = _stream(10, seq0=0, t0_us=0)
+    gap_packets = 36000
+    b, _ = _stream(10, seq0=gap_packets + 10, t0_us=round((10 + gap_packets) * 10 * 1e6 / RATE))
+    dec = P.StreamDecoder(RATE)
+    blocks = _feed_all(dec, a + b)
+    _check_invariants(dec, blocks, 20)
+    assert dec.stats.accepted == 20 and dec.stats.clock_resets == 0
+    assert dec.stats.lost_samples == gap_packets * 10
+    assert dec.stats.lost_packets == gap_packets
+
+
+def test_seq_inconsistent_with_time_is_dropped():
+    raw = np.zeros((10, 6), np.int16)
+    dec = P.StreamDecoder(RATE)
+    dec.feed(P.encode_packet(5, 0, raw))
+    assert dec.feed(P.encode_packet(5, 50_000, raw)) is None  # same seq, later time
+    assert dec.stats.late == 1
+
+
 def test_sensor_restart_starts_a_new_epoch():
     a, _ = _stream(20, t0_us=50_000_000)
     b, _ = _stream(20, t0_us=0)

@@ -328,16 +328,21 @@ class StreamDecoder:
         A backwards jump of the sensor clock larger than this, or a forward jump larger than
         ``max_gap_s``, is taken as a sensor restart (new clock epoch) rather than reordering.
     max_gap_s
-        Longest plausible gap; larger forward jumps are treated as a clock restart.
+        Longest plausible gap; larger forward jumps are treated as a clock restart. Must stay
+        below half the wrap period of the microsecond clock (2**31 us = 35.8 min).
+    seq_wrap_s
+        Gaps longer than this may have wrapped the 16-bit sequence number (65536 packets are
+        55 min at 20 packets/s, 2.7 min at 400 packets/s); across them the clock decides.
     """
 
     def __init__(self, sampling_rate_hz: float, *, reset_threshold_s: float = 2.0,
-                 max_gap_s: float = 3600.0) -> None:
+                 max_gap_s: float = 2000.0, seq_wrap_s: float = 60.0) -> None:
         if not sampling_rate_hz > 0:
             raise ValueError("sampling_rate_hz must be > 0")
         self.sampling_rate_hz = float(sampling_rate_hz)
         self.reset_threshold_s = reset_threshold_s
-        self.max_gap_s = max_gap_s
+        self.max_gap_s = min(max_gap_s, 2000.0)
+        self.seq_wrap_s = seq_wrap_s
         self.stats = StreamStats()
         self._period_us = 1e6 / self.sampling_rate_hz
         self._last: tuple[int, int, int, int] | None = None  # seq_raw, t0_raw, t_us, n
@@ -374,10 +379,16 @@ class StreamDecoder:
                 if dseq == 0 and dt_us == 0:
                     st.duplicates += 1
                     return None
-                if dseq <= 0 or t_us < expected_us - 0.5 * self._period_us:
-                    st.late += 1
+                if t_us < expected_us - 0.5 * self._period_us:
+                    st.late += 1  # older than what we already have: reordered or repeated
                     return None
                 lost = max(0, round((t_us - expected_us) / self._period_us))
+                if dseq <= 0:
+                    if dt_us < self.seq_wrap_s * 1e6:
+                        st.late += 1  # time moves on but seq does not: inconsistent, drop
+                        return None
+                    # a gap so long that the 16-bit seq wrapped: trust the clock
+                    dseq = 1 + round(lost / max(1, last_n))
             st.lost_packets += max(0, dseq - 1)
         self._seq += 1
         self._last = (pkt.seq, pkt.t0_us, t_us, pkt.n)
