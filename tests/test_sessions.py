@@ -207,3 +207,33 @@ def test_large_batches_are_split_into_bounded_chunks(tmp_path):
     s = open_session(tmp_path / "s")
     np.testing.assert_array_equal(s.gyr, gyr)
     assert s.packets()[1] == pk
+
+
+def test_disk_error_is_a_clear_gaitimu_error_and_session_stays_readable(tmp_path, monkeypatch):
+    import errno
+    import os
+
+    from gaitimu.sessions.writer import SessionWriteError
+
+    path = tmp_path / "s"
+    w = SessionWriter(path, META, fsync=False)
+    t_s, acc, gyr = _signals(100)
+    w.write_samples(t_s[:50], acc[:50], gyr[:50])
+    w.flush()
+    real_write = os.write
+
+    def full(fd, data):
+        real_write(fd, bytes(data)[:37])  # a partial chunk reaches the disk, then ENOSPC
+        raise OSError(errno.ENOSPC, "No space left on device")
+
+    monkeypatch.setattr(os, "write", full)
+    w.write_samples(t_s[50:], acc[50:], gyr[50:])
+    with pytest.raises(SessionWriteError, match="No space left on device"):
+        w.flush()
+    monkeypatch.setattr(os, "write", real_write)
+    w.close()  # the data kept in memory is written once the disk accepts it again
+    s = open_session(path)
+    np.testing.assert_array_equal(s.t_s, t_s)
+    assert len(s.problems) == 1
+    assert "incomplete write at byte" in s.problems[0] and "(37 bytes)" in s.problems[0]
+    assert "nothing lost" in s.problems[0]

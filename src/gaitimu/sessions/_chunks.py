@@ -62,14 +62,14 @@ class BadRange:
     """A byte range `scan_chunks` could not use.
 
     ``reason`` is ``"truncated"`` (the file ends inside a chunk) or ``"corrupted"``;
-    ``count`` is the number of records the lost chunk(s) declared when a valid header said so,
-    else None.
+    ``count`` and ``seq`` are those of the lost chunk when its header was valid, else None.
     """
 
     offset: int
     length: int
     reason: str
     count: int | None = None
+    seq: int | None = None
 
 
 @dataclass
@@ -124,15 +124,15 @@ def scan_chunks(buf: bytes) -> ScanResult:
         if end > n:
             nxt = _next_header(buf, pos + 1)
             if nxt == n:  # the file ends inside this chunk: a writer stopped mid-write
-                out.bad.append(BadRange(pos, n - pos, "truncated", count))
+                out.bad.append(BadRange(pos, n - pos, "truncated", count, seq))
                 break
-            out.bad.append(BadRange(pos, nxt - pos, "corrupted", count))
+            out.bad.append(BadRange(pos, nxt - pos, "corrupted", count, seq))
             pos = nxt
             continue
         if zlib.crc32(view[start:end]) != crc_payload:
             # the header checksum held, so its length is trusted when a chunk follows it
             nxt = end if end == n or _header_at(buf, end) is not None else _next_header(buf, pos + 1)
-            out.bad.append(BadRange(pos, nxt - pos, "corrupted", count))
+            out.bad.append(BadRange(pos, nxt - pos, "corrupted", count, seq))
             pos = nxt
             continue
         out.chunks.append(Chunk(kind, seq, count, start, length))

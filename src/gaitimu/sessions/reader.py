@@ -160,8 +160,20 @@ def _read_log(path: Path, problems: list[str], *, required: bool) -> tuple[bytes
     return buf, _chunks.scan_chunks(buf)
 
 
+def _rewritten(bad: _chunks.BadRange, chunks: list[_chunks.Chunk]) -> bool:
+    """A failed write the writer retried: the next good chunk carries the same seq."""
+    if bad.seq is None:
+        return False
+    k = bisect.bisect_left([c.start for c in chunks], bad.offset)
+    return k < len(chunks) and chunks[k].seq == bad.seq
+
+
 def _bad_range_text(name: str, bad: _chunks.BadRange, unit: str, count: int | None,
-                    t_before: float | None, t_after: float | None) -> str:
+                    t_before: float | None, t_after: float | None,
+                    rewritten: bool = False) -> str:
+    if rewritten:
+        return (f"{name}: incomplete write at byte {bad.offset} ({bad.length} bytes) that the "
+                "writer retried in the next chunk; nothing lost")
     what = "truncated tail" if bad.reason == "truncated" else "corrupted data"
     lost = f", ~{count} {unit} lost" if count is not None else ""
     where = ""
@@ -200,7 +212,6 @@ def _load_samples(path: Path, problems: list[str]) -> tuple[np.ndarray, int]:
         # times around each bad range, for the report
         starts = [c.start for c in good]
         cum = np.concatenate([[0], np.cumsum([c.count for c in good])]).astype(np.int64)
-        lost_total = 0
         for bad in scan.bad:
             k = bisect.bisect_left(starts, bad.offset)
             t_before = float(arr[cum[k] - 1, 0]) if k > 0 else None
@@ -208,8 +219,8 @@ def _load_samples(path: Path, problems: list[str]) -> tuple[np.ndarray, int]:
             count = bad.count
             if count is None and bad.reason == "truncated":
                 count = max(0, (bad.length - _chunks.HEADER_SIZE) // SAMPLE_BYTES)
-            lost_total += count or 0
-            problems.append(_bad_range_text(SAMPLES_FILE, bad, "samples", count, t_before, t_after))
+            problems.append(_bad_range_text(SAMPLES_FILE, bad, "samples", count, t_before, t_after,
+                                            _rewritten(bad, good)))
     _missing_seq(SAMPLES_FILE, good, problems, len(scan.bad))
     return arr, len(scan.bad)
 
@@ -226,7 +237,8 @@ def _load_events(path: Path, problems: list[str]) -> list[dict[str, Any]]:
         if isinstance(ev, dict):
             events.append(ev)
     for bad in scan.bad:
-        problems.append(_bad_range_text(EVENTS_FILE, bad, "events", bad.count, None, None))
+        problems.append(_bad_range_text(EVENTS_FILE, bad, "events", bad.count, None, None,
+                                        _rewritten(bad, scan.chunks)))
     return events
 
 
@@ -318,7 +330,8 @@ def _open(path: Path) -> Session:
     if len(pgood) != len(pscan.chunks):
         problems.append(f"{PACKETS_FILE}: {len(pscan.chunks) - len(pgood)} malformed chunk(s) ignored")
     for bad in pscan.bad:
-        problems.append(_bad_range_text(PACKETS_FILE, bad, "packets", bad.count, None, None))
+        problems.append(_bad_range_text(PACKETS_FILE, bad, "packets", bad.count, None, None,
+                                        _rewritten(bad, pgood)))
     _missing_seq(PACKETS_FILE, pgood, problems, len(pscan.bad))
 
     events = _load_events(path, problems)

@@ -47,6 +47,10 @@ _MAX_CHUNK_SAMPLES = 16384
 _MAX_CHUNK_PACKET_BYTES = 1 << 20
 
 
+class SessionWriteError(BadInputError):
+    """The session cannot be written (disk full, permissions, removed directory)."""
+
+
 def _utc_now() -> str:
     return dt.datetime.now(dt.UTC).isoformat(timespec="milliseconds").replace("+00:00", "Z")
 
@@ -66,16 +70,28 @@ class _Log:
     def append(self, count: int, payload: bytes | memoryview) -> None:
         data = _chunks.encode_chunk(self.kind, self.seq, count, payload)
         view = memoryview(data)
-        while view:  # os.write may write less than asked on some filesystems
-            k = os.write(self._fd, view)
-            view = view[k:]
+        try:
+            while view:  # os.write may write less than asked on some filesystems
+                k = os.write(self._fd, view)
+                view = view[k:]
+        except OSError as e:
+            # A partial chunk may be on disk; readers skip it and resync on the next chunk.
+            raise SessionWriteError(
+                f"{self.path}: cannot write session data ({e.strerror or e}); free some disk "
+                "space or write the session elsewhere"
+            ) from e
         self.seq += 1
         self.bytes_written += len(data)
         self._dirty = True
 
     def sync(self) -> None:
         if self.fsync and self._dirty:
-            os.fsync(self._fd)
+            try:
+                os.fsync(self._fd)
+            except OSError as e:
+                raise SessionWriteError(
+                    f"{self.path}: cannot sync session data to disk ({e.strerror or e})"
+                ) from e
         self._dirty = False
 
     def close(self) -> None:
@@ -351,6 +367,7 @@ class SessionWriter:
 
     def _flush_loop(self) -> None:
         period = self.flush_interval_s / 4
+        failed = False
         while not self._stop.wait(period):
             try:
                 with self._lock:
@@ -359,6 +376,10 @@ class SessionWriter:
                         and time.monotonic() - self._last_flush >= self.flush_interval_s
                     ):
                         self._flush_buffers()
-            except Exception:  # keep flushing attempts alive; the next write raises
-                log.exception("%s: background flush failed", self.path)
+            except Exception as e:  # keep trying; the caller's next write or close raises
+                if not failed:
+                    log.warning("%s: background flush failed (%s); will retry", self.path, e)
+                failed = True
+            else:
+                failed = False
 
