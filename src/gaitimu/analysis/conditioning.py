@@ -133,6 +133,9 @@ def resample_uniform(
     dt = 1.0 / fs
     n_grid = int(np.floor((t[-1] - t[0]) * fs + 1e-6)) + 1
     grid = t[0] + np.arange(n_grid) * dt
+    if n_grid == t.size and np.max(np.abs(t - grid)) <= 1e-6 * dt:
+        # Already uniform (the usual case for sensor-clocked samples): no interpolation.
+        return UniformSignals(grid, a, g, np.ones(n_grid, dtype=bool), fs, [], 0)
 
     # Index of the received sample at or before each grid point, and the hole around it.
     right = np.searchsorted(t, grid, side="left")

@@ -80,19 +80,22 @@ def _segment_reduce(
 def _segment_argext(
     x: np.ndarray, start: np.ndarray, end: np.ndarray, find_max: bool
 ) -> np.ndarray:
-    """Index of the max (or min) of ``x[start:end]`` per range (-1 for empty ranges)."""
+    """Index of the first max (or min) of ``x[start:end]`` per range (-1 for empty ranges)."""
     lengths = np.maximum(end - start, 0)
     out = np.full(start.size, -1, dtype=np.int64)
-    if lengths.sum() == 0:
+    total = int(lengths.sum())
+    if total == 0:
         return out
+    has = lengths > 0
+    ext = _segment_reduce(np.maximum if find_max else np.minimum, x, start, end, np.nan)
     seg = np.repeat(np.arange(start.size), lengths)
-    offsets = np.arange(lengths.sum()) - np.repeat(np.cumsum(lengths) - lengths, lengths)
-    idx = np.repeat(start, lengths) + offsets
-    vals = x[idx] if find_max else -x[idx]
-    # Sort by (segment, value descending) and take the first of each segment.
-    order = np.lexsort((-vals, seg))
-    first = np.concatenate([[True], seg[order][1:] != seg[order][:-1]])
-    out[seg[order][first]] = idx[order][first]
+    idx = np.arange(total) - np.repeat(np.cumsum(lengths) - lengths, lengths)
+    idx += np.repeat(start, lengths)
+    hit = np.flatnonzero(x[idx] == ext[seg])
+    # hits are in segment order; keep the first hit of each segment
+    first = np.concatenate([[True], seg[hit][1:] != seg[hit][:-1]])
+    out[seg[hit][first]] = idx[hit][first]
+    out[~has] = -1
     return out
 
 
