@@ -172,3 +172,17 @@ def test_paired_central_may_control_a_sensor_that_requires_pairing():
                                         P.encode_command(P.Command.IDENTIFY, 1), response=True)
             return sensor.identify_requests
     assert run(main(), timeout_s=30) == 1
+
+
+def test_recorder_pairs_when_asked_and_records_from_a_pairing_only_sensor(tmp_path):
+    from gaitimu.sessions import open_session
+
+    async def main():
+        async with rig(require_pairing=True, speed=10.0) as (_sensor, S, C):
+            rec = Recorder(RecordOptions(out=tmp_path / "p.gaitimu", device=VIRTUAL_NAME,
+                                         duration_s=2, pair=True, correct_drift=False),
+                           scanner_backend=S, client_backend=C)
+            return await rec.run()
+    res = run(main())
+    assert res.n_samples == 400
+    assert open_session(tmp_path / "p.gaitimu").t_s.size == 400

@@ -291,7 +291,7 @@ class Recorder:
 
         return await establish_connection(
             BleakClient, device, device.name or device.address,
-            disconnected_callback=self._on_disconnected, max_attempts=attempts,
+            disconnected_callback=self._on_disconnected, max_attempts=attempts, pair=self.opts.pair,
             **_backend_kwargs(self.client_backend),
         )
 
