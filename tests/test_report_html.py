@@ -79,7 +79,8 @@ def test_multi_session_json_has_progress(multi):
     d, _summary = multi
     js = json.loads((d / "summary.json").read_text())
     validate(js)
-    assert [p["label"][:7] for p in js["progress"]] == ["2026-01", "2026-02", "2026-03"]
+    assert [p["label"][:10] for p in js["progress"]] == ["#1 2026-01", "#2 2026-02",
+                                                         "#3 2026-03"]
     diffs = [p["asymmetry"]["diff"] for p in js["progress"]]
     assert diffs[0] > diffs[1] > diffs[2]  # fabricated recovery: asymmetry shrinks
     csv = pd.read_csv(d / "strides.csv")
@@ -178,7 +179,8 @@ def test_cli_report(tmp_path, monkeypatch, capsys):
     assert text.startswith("L: ") and "\nR: " in text and str(out) in text
     assert out.exists() and js.exists() and default_csv_path(out).exists()
     labels = [p["label"] for p in json.loads(js.read_text())["progress"]]
-    assert labels == sorted(labels)  # oldest first, whatever the order on the command line
+    dates = [lab.split(" ", 1)[1] for lab in labels]
+    assert dates == sorted(dates)  # oldest first, whatever the order on the command line
 
 
 def test_cli_report_bad_session_is_one_line_exit_2(tmp_path, capsys):

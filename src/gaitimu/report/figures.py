@@ -310,6 +310,7 @@ def progress(summaries: list[dict], labels: list[str]) -> go.Figure:
     for yv in (thr, -thr):
         fig.add_hline(y=yv, line={"dash": "dot", "color": "grey"}, row=1, col=2)
     fig.add_hline(y=0, line={"color": "grey", "width": 1}, row=1, col=2)
+    fig.update_xaxes(type="category")  # sessions, not a time axis
     fig.update_yaxes(title_text="CPD (deg)", row=1, col=1)
     fig.update_yaxes(title_text="R - L (deg)", row=1, col=2)
     return _layout(fig, "Progress across sessions", 420)

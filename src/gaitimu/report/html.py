@@ -292,8 +292,11 @@ def _context_line(summary: dict) -> str:
 
 
 def _label(summary: dict, i: int) -> str:
+    """Short unique session label: ``#<n> <date time to the minute>`` (or the path)."""
     s = summary["session"]
-    return str(s.get("created_utc") or s.get("path") or f"session {i + 1}")
+    when = s.get("created_utc")
+    what = str(when)[:16].replace("T", " ") if when else Path(str(s.get("path") or "")).name
+    return f"#{i + 1} {what}".strip()
 
 
 def render_html(results: Sequence[tuple[dict, pd.DataFrame, pd.DataFrame | None]],
