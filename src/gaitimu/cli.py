@@ -66,7 +66,20 @@ def _cmd_record(args: argparse.Namespace) -> int:
 
 
 def _cmd_simulate(args: argparse.Namespace) -> int:
-    return _not_ready("simulate", 2)
+    from gaitimu.simulate import SimConfig, simulate, summary, write_session
+
+    # Optional extra flags (used when the parser defines them; see docs/simulator.md).
+    extra = {key: getattr(args, flag) for key, flag in (
+        ("speed_mps", "speed"), ("sampling_rate_hz", "rate"), ("packet_loss", "loss"),
+        ("misalignment_random_deg", "misalign"), ("turn_every_s", "turn_every"),
+        ("fatigue_cpd_deg", "fatigue"), ("standing_s", "standing"),
+    ) if getattr(args, flag, None) is not None}
+    cfg = SimConfig(activity=args.activity, duration_s=args.duration, cpd_left_deg=args.cpd_left,
+                    cpd_right_deg=args.cpd_right, cadence_spm=args.cadence, seed=args.seed, **extra)
+    sim = simulate(cfg)
+    write_session(sim, args.out)
+    print(f"{summary(sim)} Wrote {args.out}.")
+    return 0
 
 
 def _cmd_import(args: argparse.Namespace) -> int:

@@ -235,8 +235,9 @@ class SimResult:
         ``[(t_host_s, payload_bytes), ...]`` protocol-v1 packets that survived the radio.
     truth
         JSON-able ground truth: ``events`` (one dict per complete stance: ``side``, ``ic_s``,
-        ``fc_s``, ``next_ic_s``, ``cpd_ic_deg``, ``cpd_standing_deg``, ``target_cpd_deg``,
-        ``in_turn``), ``standing_obliquity_deg``, ``misalignment`` (``R_sensor_to_nominal``,
+        ``fc_s``, ``next_ic_s`` (next IC of either foot, as in strides.csv), ``stance_s``,
+        ``step_s``, ``stride_s``, ``cpd_ic_deg``, ``cpd_standing_deg``, ``target_cpd_deg``,
+        ``obliquity_at_ic_deg``, ``in_turn``), ``standing_obliquity_deg``, ``misalignment`` (``R_sensor_to_nominal``,
         convention ``v_nominal = R @ v_sensor``), biases, ``lost_packets``, ``gaps``, ``config``.
     truth_arrays
         True signals on the full sample grid: ``t_s``, ``obliquity_deg``, ``tilt_deg``,
@@ -423,7 +424,7 @@ def _validate(cfg: SimConfig) -> dict[str, Any]:
 
     def need(ok: bool, what: str) -> None:
         if not ok:
-            raise BadInputError(f"simulate: {what}")
+            raise BadInputError(what)
 
     need(50 <= cfg.sampling_rate_hz <= 400, f"sampling_rate_hz {cfg.sampling_rate_hz} outside 50-400 Hz")
     need(cfg.standing_s >= 0 and cfg.trailing_standing_s >= 0, "standing times must be >= 0")
@@ -633,14 +634,15 @@ def simulate(config: SimConfig | None = None, **overrides: Any) -> SimResult:
     phase: Jet = (spl(t), spl.derivative(1)(t), spl.derivative(2)(t))
     d3phi = spl.derivative(3)(t)
     if phase[1].min() <= 0:  # cannot happen with stride_cv <= 0.1; guard anyway
-        raise BadInputError("simulate: stride timing produced a non-monotonic phase")
+        raise BadInputError("stride timing produced a non-monotonic phase")
 
     # ---- gait window: gate for oscillations, speed ramp
     ramp_s = 0.4 * stride0
     stance_rows = _stances(t, phase, phase0, duty, t_gait0, t_gait1, cfg.duration_s, fs)
     t_stop = np.inf
     if cfg.trailing_standing_s > 0:
-        t_stop = stance_rows["fc_s"].max() if stance_rows["fc_s"].size else t_gait1
+        done = stance_rows["complete"]
+        t_stop = float(stance_rows["fc_s"][done].max()) if done.any() else t_gait1
     gate = _ramp_window(t, t_gait0 - ramp_s, ramp_s, t_stop, ramp_s)
     speed_gate = _ramp_window(t, t_gait0 - 0.5 * stride0, 1.5 * stride0, t_stop, 1.5 * stride0)
 
@@ -781,11 +783,13 @@ def _stances(t: np.ndarray, phase: Jet, phase0: float, duty: float, t_gait0: flo
     ic_phase = ic_phase[ic_phase <= ph[-1]]
     ic_s = np.interp(ic_phase, ph, t)
     fc_s = np.interp(ic_phase + duty, ph, t, right=np.inf)
-    next_ic_s = np.interp(ic_phase + 1.0, ph, t, right=np.inf)
+    next_ic_s = np.interp(ic_phase + 0.5, ph, t, right=np.inf)  # next IC of either foot
+    stride_end_s = np.interp(ic_phase + 1.0, ph, t, right=np.inf)  # same foot
     side = np.where(np.isclose(np.mod(ic_phase, 1.0), 0.0), "L", "R")
     # Complete stances inside the gait window are the truth; the rest only shape the signal.
     complete = (ic_s >= t_gait0 - 1e-9) & (fc_s <= min(t_gait1, duration_s - 1 / fs))
     return {"ic_phase": ic_phase, "ic_s": ic_s, "fc_s": fc_s, "next_ic_s": next_ic_s,
+            "stride_end_s": stride_end_s,
             "side": side, "complete": complete}
 
 
@@ -855,7 +859,7 @@ def _solve_obliquity(t: np.ndarray, phase: Jet, gate: Jet, rows: dict[str, np.nd
         worst = float(np.max(np.abs(err[complete]), initial=0.0))
         if worst > 0.05:
             raise BadInputError(
-                f"simulate: could not realise the requested CPD (off by {worst:.2f} deg); "
+                f"could not realise the requested CPD (off by {worst:.2f} deg); "
                 "try less asymmetric cpd_left/cpd_right"
             )
     obl = (o[0] + cfg.standing_obliquity_deg, o[1], o[2])
@@ -1006,7 +1010,7 @@ def _decode(packets: list[tuple[float, bytes]], fs: float,
             rec = np.frombuffer(b"".join(d for _, d in packets[start:stop]),
                                 dtype=_packet_dtype(n_s))
             if (rec["version"] != PROTOCOL_VERSION).any() or (rec["n"] != n_s).any():
-                raise BadInputError("simulate: internal packet encoding error")
+                raise BadInputError("internal packet encoding error")
             t0s.append(np.repeat(rec["t0_us"].astype(np.int64)[:, None], n_s, axis=1))
             raws.append(rec["raw"].reshape(-1, 6))
         else:
@@ -1039,11 +1043,15 @@ def _events_list(rows: dict[str, np.ndarray], turns: list[dict[str, float]]) -> 
     for j in np.flatnonzero(rows["complete"]).tolist():
         ic, fc = float(rows["ic_s"][j]), float(rows["fc_s"][j])
         nxt = float(rows["next_ic_s"][j])
+        nxt_same = float(rows["stride_end_s"][j])
         out.append({
             "side": str(rows["side"][j]),
             "ic_s": round(ic, 6),
             "fc_s": round(fc, 6),
             "next_ic_s": round(nxt, 6) if np.isfinite(nxt) else None,
+            "stance_s": round(fc - ic, 6),
+            "step_s": round(nxt - ic, 6) if np.isfinite(nxt) else None,
+            "stride_s": round(nxt_same - ic, 6) if np.isfinite(nxt_same) else None,
             "cpd_ic_deg": round(float(rows["cpd_ic_deg"][j]), 6),
             "cpd_standing_deg": round(float(rows["cpd_standing_deg"][j]), 6),
             "target_cpd_deg": round(float(rows["target_cpd_deg"][j]), 6),
