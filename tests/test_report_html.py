@@ -187,3 +187,15 @@ def test_cli_report_bad_session_is_one_line_exit_2(tmp_path, capsys):
     code = main(["report", str(tmp_path / "missing"), "--out", str(tmp_path / "r.html")])
     err = capsys.readouterr().err.strip()
     assert code == 2 and len(err.splitlines()) == 1 and "missing" in err
+
+
+def test_missing_browser_skips_or_fails_in_ci(monkeypatch):
+    import browser as browser_mod
+
+    monkeypatch.setenv("GAITIMU_CHROMIUM", "/nonexistent/chromium")
+    monkeypatch.delenv("GAITIMU_REQUIRE_BROWSER", raising=False)
+    with pytest.raises(pytest.skip.Exception, match="chromium"):
+        browser_mod.require_browser()
+    monkeypatch.setenv("GAITIMU_REQUIRE_BROWSER", "1")
+    with pytest.raises(pytest.fail.Exception, match="GAITIMU_REQUIRE_BROWSER=1"):
+        browser_mod.require_browser()
