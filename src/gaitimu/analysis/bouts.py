@@ -50,12 +50,15 @@ BOUT_COLUMNS = ("bout_id", "start_s", "end_s", "activity", "cadence_spm", "n_ste
 MIN_STEP_S = 0.25  # 240 steps/min
 MAX_STEP_S = 1.25  # 48 steps/min
 WINDOW_S = 4.0
-HOP_S = 0.5
+HOP_S = 1.0
 MIN_MOVING_SD_MPS2 = 0.35
 MIN_REGULARITY = 0.3
 MIN_BOUT_STEPS = 4
+MAX_STEP_CV = 0.25  # robust coefficient of variation of the step intervals in a bout
 FLIGHT_G = 0.35
 TURN_RATE_DPS = 25.0
+EXTEND_PROMINENCE = 0.1
+EXTEND_MAX_STEPS = 1
 
 
 def empty_bouts() -> pd.DataFrame:
@@ -121,7 +124,7 @@ def _window_step_period(
     centre = (np.arange(win.shape[0]) * hop + w // 2) * q
     win = win - win.mean(axis=1, keepdims=True)
     sd = win.std(axis=1)
-    nfft = 2 * w
+    nfft = 1 << int(np.ceil(np.log2(2 * w)))
     spec = np.fft.rfft(win, n=nfft, axis=1)
     ac = np.fft.irfft(np.abs(spec) ** 2, n=nfft, axis=1)[:, :w]
     ac = ac / (w - np.arange(w))[None, :]  # unbiased
@@ -133,7 +136,11 @@ def _window_step_period(
     is_peak = np.zeros_like(seg, dtype=bool)
     is_peak[:, 1:-1] = (seg[:, 1:-1] >= seg[:, :-2]) & (seg[:, 1:-1] >= seg[:, 2:])
     masked = np.where(is_peak, seg, -np.inf)
-    k = np.argmax(masked, axis=1) + lo
+    top = masked.max(axis=1, keepdims=True)
+    # the FIRST local maximum that is nearly as high as the best one: the step, not a
+    # multiple of it (very regular gait has equal peaks at 1, 2, 3 step periods)
+    first = is_peak & (seg >= 0.8 * top) & np.isfinite(top)
+    k = np.where(first.any(axis=1), np.argmax(first, axis=1), np.argmax(masked, axis=1)) + lo
     best = ac[np.arange(ac.shape[0]), k]
     # if a peak at half the lag is nearly as strong, the best lag was the stride: halve it
     half = np.clip(np.round(k / 2).astype(int), 1, w - 1)
@@ -149,6 +156,49 @@ def _window_step_period(
     reg = np.where(use_half, half_val, best)
     reg = np.where(np.isfinite(reg), reg, 0.0)
     return centre, k / fd, reg, sd
+
+
+def _extend_bouts(
+    anchors: np.ndarray, periods: np.ndarray, bout: np.ndarray, weak: np.ndarray, fs: float
+) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """Grow each bout by up to `EXTEND_MAX_STEPS` weaker steps at each end.
+
+    Gait initiation and termination steps are softer than steady steps; a weaker peak is
+    accepted only where the step rhythm predicts one (0.7-1.4 step periods beyond the end
+    of the bout), never elsewhere.
+    """
+    if anchors.size == 0 or weak.size == 0:
+        return anchors, periods, bout
+    weak = np.sort(weak)
+    used = np.zeros(weak.size, dtype=bool)
+    add_a: list[int] = []
+    add_p: list[float] = []
+    add_b: list[int] = []
+    for b in range(int(bout.max()) + 1):
+        a = anchors[bout == b]
+        step_n = float(np.median(np.diff(a))) if a.size > 1 else periods[bout == b][0] * fs
+        for direction, edge in ((-1, a[0]), (1, a[-1])):
+            for _ in range(EXTEND_MAX_STEPS):
+                target = edge + direction * step_n
+                d = np.abs(weak - target)
+                d[used] = np.inf
+                d[np.abs(weak - edge) < 0.7 * step_n] = np.inf
+                d[np.abs(weak - edge) > 1.4 * step_n] = np.inf
+                k = int(np.argmin(d))
+                if not np.isfinite(d[k]):
+                    break
+                used[k] = True
+                edge = int(weak[k])
+                add_a.append(edge)
+                add_p.append(step_n / fs)
+                add_b.append(b)
+    if not add_a:
+        return anchors, periods, bout
+    anchors = np.concatenate([anchors, add_a])
+    periods = np.concatenate([periods, add_p])
+    bout = np.concatenate([bout, add_b])
+    o = np.lexsort((anchors, bout))
+    return anchors[o], periods[o], bout[o]
 
 
 def _turn_mask(gyr_is: np.ndarray, step_s: float, fs: float) -> np.ndarray:
@@ -197,6 +247,7 @@ def find_steps(body: pd.DataFrame, *, sampling_rate_hz: float) -> StepStructure:
 
     anchors_all: list[np.ndarray] = []
     periods_all: list[np.ndarray] = []
+    weak_all: list[np.ndarray] = []
     starts, ends = runs(gait_mask)
     for s, e in zip(starts, ends, strict=True):
         sel = is_gait & (centre >= s) & (centre < e)
@@ -211,6 +262,8 @@ def find_steps(body: pd.DataFrame, *, sampling_rate_hz: float) -> StepStructure:
         prom = props["prominences"]
         typical = float(np.median(prom[prom >= np.percentile(prom, 50)]))
         keep = (prom >= 0.3 * typical) & (prom >= 0.4)
+        weak = (prom >= EXTEND_PROMINENCE * typical) & (prom >= 0.2) & ~keep
+        weak_all.append(pk[weak] + s)
         pk = pk[keep] + s
         # local step period at each anchor (interpolated from the gait windows)
         per = np.interp(pk, centre[sel], period_s[sel])
@@ -229,8 +282,15 @@ def find_steps(body: pd.DataFrame, *, sampling_rate_hz: float) -> StepStructure:
     bout_raw = np.concatenate([[0], np.cumsum(brk)])
     counts = np.bincount(bout_raw)
     ok = counts[bout_raw] >= MIN_BOUT_STEPS
+    # rhythm: gait has near-constant step intervals, random movement does not
+    for b in np.flatnonzero(counts >= MIN_BOUT_STEPS):
+        d = np.diff(anchors[bout_raw == b]).astype(float)
+        med = float(np.median(d))
+        if 1.4826 * float(np.median(np.abs(d - med))) > MAX_STEP_CV * med:
+            ok[bout_raw == b] = False
     anchors, periods, bout_raw = anchors[ok], periods[ok], bout_raw[ok]
     _, bout = np.unique(bout_raw, return_inverse=True)
+    anchors, periods, bout = _extend_bouts(anchors, periods, bout, np.concatenate(weak_all), fs)
     n_bouts = int(bout.max()) + 1 if bout.size else 0
     # refine the per-bout step period with the anchors themselves (robust median interval)
     activity: list[str] = []

@@ -334,7 +334,6 @@ def detect_events(body: pd.DataFrame, *, sampling_rate_hz: float) -> GaitEvents:
         "n_steps": int(anchors.size),
         "median_step_s": float(np.median(step_n) / fs),
         "side_agreement": float(np.mean(agree)) if agree.size else float("nan"),
-        "side_cues": cues,
     }
     return GaitEvents(bouts, events, info)
 

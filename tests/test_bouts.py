@@ -1,0 +1,91 @@
+"""Gait bouts: standing excluded, non-gait movement excluded, walk/run, separate bouts."""
+
+from __future__ import annotations
+
+import numpy as np
+import pandas as pd
+import pytest
+
+from gaitimu.analysis.bouts import BOUT_COLUMNS, empty_bouts
+from gaitimu.analysis.events import detect_events
+from gaitimu.consts import G
+from test_events import BODY, synthetic_walk
+
+
+def test_empty_bouts_columns_and_dtypes():
+    b = empty_bouts()
+    assert list(b.columns) == list(BOUT_COLUMNS)
+    assert b["start_s"].dtype == np.float64 and b["n_steps"].dtype == np.int64
+
+
+def test_two_walks_separated_by_standing_are_two_bouts():
+    a, ic_a, _ = synthetic_walk(n_steps=16, trailing_s=4.0, seed=1)
+    b, ic_b, _ = synthetic_walk(n_steps=16, standing_s=0.5, seed=2)
+    dt = 1 / 100.0
+    b["t_s"] += a["t_s"].iloc[-1] + dt
+    both = pd.concat([a, b], ignore_index=True)
+    res = detect_events(both, sampling_rate_hz=100.0)
+    assert len(res.bouts) == 2
+    assert (res.bouts["activity"] == "walk").all()
+    assert res.bouts["n_steps"].between(14, 16).all()
+    # the standing between the bouts holds no events
+    gap = (res.events["ic_s"] > ic_a[-1] + 0.3) & (
+        res.events["ic_s"] < b["t_s"].iloc[0] + ic_b[0] - 0.3
+    )
+    assert not gap.any()
+
+
+def test_non_gait_movement_is_not_gait():
+    """Discrete movements (sit-to-stand, reaching, shifting weight): large, but no rhythm."""
+    rng = np.random.default_rng(42)
+    fs, n = 100.0, 9000
+    t = np.arange(n) / fs
+    body = pd.DataFrame({c: rng.normal(0, 0.03, n) for c in BODY})
+    body["acc_is"] += G
+    onset = 2.0
+    while onset < t[-1] - 3:
+        dur = rng.uniform(0.8, 2.5)
+        m = (t >= onset) & (t < onset + dur)
+        u = (t[m] - onset) / dur
+        shape = np.sin(np.pi * u) ** 2 * np.sin(2 * np.pi * u * rng.uniform(1, 3))
+        for c, amp in (("acc_is", 4.0), ("acc_pa", 3.0), ("acc_ml", 2.0), ("gyr_pa", 40.0)):
+            body.loc[m, c] += amp * rng.uniform(0.5, 1.0) * shape
+        onset += dur + rng.uniform(0.5, 4.0)
+    assert body["acc_is"].std() > 0.5  # as lively as walking
+    res = detect_events(body, sampling_rate_hz=fs)
+    assert res.bouts.empty and res.events.empty
+
+
+@pytest.mark.parametrize("activity", ["walk", "run"])
+def test_walk_run_classification_on_simulated_sessions(activity):
+    simulate_mod = pytest.importorskip("gaitimu.simulate")
+    from gaitimu.analysis.conditioning import resample_uniform
+    from gaitimu.analysis.orientation import align_to_pelvis
+
+    sim = simulate_mod.simulate(simulate_mod.SimConfig(activity=activity, duration_s=30, seed=3))
+    fs = float(sim.sample_rate_hz)
+    u = resample_uniform(sim.t_s, sim.acc, sim.gyr, sampling_rate_hz=fs)
+    body = align_to_pelvis(u.t_s, u.acc, u.gyr, sampling_rate_hz=fs).body
+    res = detect_events(body, sampling_rate_hz=fs)
+    assert len(res.bouts) == 1
+    assert res.bouts["activity"].iloc[0] == activity
+    expected_cadence = 105.0 if activity == "walk" else 165.0  # simulator defaults
+    assert res.bouts["cadence_spm"].iloc[0] == pytest.approx(expected_cadence, rel=0.08)
+
+
+def test_turn_steps_are_flagged():
+    simulate_mod = pytest.importorskip("gaitimu.simulate")
+    from gaitimu.analysis.conditioning import resample_uniform
+    from gaitimu.analysis.orientation import align_to_pelvis
+
+    sim = simulate_mod.simulate(
+        simulate_mod.SimConfig(activity="walk", duration_s=45, seed=5, turn_every_s=12.0)
+    )
+    fs = float(sim.sample_rate_hz)
+    u = resample_uniform(sim.t_s, sim.acc, sim.gyr, sampling_rate_hz=fs)
+    body = align_to_pelvis(u.t_s, u.acc, u.gyr, sampling_rate_hz=fs).body
+    ev = detect_events(body, sampling_rate_hz=fs).events
+    assert ev["turn"].any()
+    assert not ev["turn"].all()
+    # steps in turns are less certain
+    assert ev.loc[ev["turn"], "confidence"].mean() < ev.loc[~ev["turn"], "confidence"].mean()
