@@ -82,7 +82,7 @@ def _find_header(path: Path) -> tuple[int, str, list[str], float | None]:
                 "found (tab, comma or semicolon separated; names are case-insensitive); add one")
 
 
-def _read_table(path: Path) -> tuple[pd.DataFrame, int, str, float | None]:
+def _read_table(path: Path) -> tuple[pd.DataFrame, int, str, float | None, list[str]]:
     header_idx, sep, cols, preamble_rate = _find_header(path)
     missing = [c for c in SENSOR_COLS if c not in cols]
     if missing:
@@ -91,6 +91,20 @@ def _read_table(path: Path) -> tuple[pd.DataFrame, int, str, float | None]:
     dupes = sorted({c for c in cols if c and cols.count(c) > 1} & set((*SENSOR_COLS, "t_s")))
     if dupes:
         raise _fail(path, f"column(s) {', '.join(dupes)} appear more than once in the header")
+    wanted = {*SENSOR_COLS, "t_s", *_COUNTER_NAMES}
+    names = [c if c and cols.index(c) == i else f"{c}__col{i}" for i, c in enumerate(cols)]
+    try:  # fast path: a clean numeric table (ragged rows still raise, then the slow path)
+        df = pd.read_csv(
+            path, sep=sep, skiprows=header_idx + 1, header=None, names=names, engine="c",
+            dtype={c: np.float64 for c in names if c in wanted}, skip_blank_lines=True,
+            encoding="utf-8-sig",
+        )
+        values = df[[c for c in names if c in wanted and c not in _COUNTER_NAMES]].to_numpy()
+        if len(df) and np.isfinite(values).all():
+            return df, header_idx, sep, preamble_rate, cols
+    except (pd.errors.ParserError, ValueError):
+        pass
+    # slow path: read as text to say exactly which value on which line is wrong
     try:
         df = pd.read_csv(
             path, sep=sep, skiprows=header_idx, header=0, dtype=str, keep_default_na=False,
@@ -101,10 +115,12 @@ def _read_table(path: Path) -> tuple[pd.DataFrame, int, str, float | None]:
         raise _fail(path, f"malformed table ({msg}); every row needs the same columns as the "
                     "header") from e
     df.columns = [str(c).strip().strip('"').strip().lower() for c in df.columns]
-    return df, header_idx, sep, preamble_rate
+    return df, header_idx, sep, preamble_rate, cols
 
 
 def _numeric(path: Path, df: pd.DataFrame, col: str, first_line: int) -> np.ndarray:
+    if df[col].dtype == np.float64:  # fast path, already checked finite
+        return df[col].to_numpy()
     raw = df[col].str.strip()
     vals = pd.to_numeric(raw, errors="coerce").to_numpy(dtype=np.float64)
     bad = ~np.isfinite(vals)
@@ -155,7 +171,7 @@ def read_imu_table(
         raise BadInputError(f"--acc-unit {acc_unit!r} is not one of m/s2, g")
     if gyr_unit not in GYR_UNITS:
         raise BadInputError(f"--gyr-unit {gyr_unit!r} is not one of deg/s, rad/s")
-    df, header_idx, sep, preamble_rate = _read_table(path)
+    df, header_idx, sep, preamble_rate, header_cols = _read_table(path)
     first_line = header_idx + 2  # 1-based line number of the first data row
     if len(df) == 0:
         raise _fail(path, "has a header but no data rows")
@@ -166,7 +182,7 @@ def read_imu_table(
     acc = data[:, :3] * ACC_UNITS[acc_unit]
     gyr = data[:, 3:] * GYR_UNITS[gyr_unit]
     counter_col = next((c for c in _COUNTER_NAMES if c in df.columns), None)
-    layout = "xsens" if counter_col and any(c.startswith("mag_") for c in df.columns) else "gaitimu"
+    layout = "xsens" if counter_col and any(c.startswith("mag_") for c in header_cols) else "gaitimu"
     events: list[dict[str, Any]] = []
     counter_info: dict[str, Any] | None = None
     if "t_s" in df.columns:
@@ -196,7 +212,7 @@ def read_imu_table(
         "layout": layout,
         "separator": {"\t": "tab", ",": "comma", ";": "semicolon"}[sep],
         "header_line": header_idx + 1,
-        "columns": list(df.columns),
+        "columns": header_cols,
         "time_source": time_source,
         "counter": counter_info,
         "t_offset_s": t0,
