@@ -136,6 +136,37 @@ def _quat_to_matrix(q: np.ndarray) -> np.ndarray:
     return r
 
 
+def _rotate_axes(q: np.ndarray, s_axes: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """Earth-frame z of the up axis, the right axis, and z of the forward axis.
+
+    ``q`` (n, 4) [w, x, y, z] rotates sensor -> earth (z up); ``s_axes`` columns are the
+    pelvis up, right and forward axes in sensor coordinates. Only the rotation-matrix
+    entries that are needed are formed (no (n, 3, 3) array).
+    """
+    w, x, y, z = q[:, 0], q[:, 1], q[:, 2], q[:, 3]
+    # third row of R (earth z of each sensor axis)
+    r20 = 2 * (x * z - w * y)
+    r21 = 2 * (y * z + w * x)
+    r22 = 1 - 2 * (x * x + y * y)
+    up_z = r20 * s_axes[0, 0] + r21 * s_axes[1, 0] + r22 * s_axes[2, 0]
+    fwd_z = r20 * s_axes[0, 2] + r21 * s_axes[1, 2] + r22 * s_axes[2, 2]
+    sr = s_axes[:, 1]
+    right = np.empty((q.shape[0], 3))
+    right[:, 2] = r20 * sr[0] + r21 * sr[1] + r22 * sr[2]
+    del r20, r21, r22
+    right[:, 0] = (
+        (1 - 2 * (y * y + z * z)) * sr[0]
+        + 2 * (x * y - w * z) * sr[1]
+        + 2 * (x * z + w * y) * sr[2]
+    )
+    right[:, 1] = (
+        2 * (x * y + w * z) * sr[0]
+        + (1 - 2 * (x * x + z * z)) * sr[1]
+        + 2 * (y * z - w * x) * sr[2]
+    )
+    return up_z, right, fwd_z
+
+
 def _rotvec_deg(r: np.ndarray) -> np.ndarray:
     """Rotation vector (axis * angle, degrees) of a 3x3 rotation matrix."""
     cos_a = np.clip((np.trace(r) - 1.0) / 2.0, -1.0, 1.0)
@@ -493,14 +524,18 @@ def align_to_pelvis(
             b = np.median(sm[sel], axis=0)
             b_nom = b - up * (up @ b)
             bias_prior = r_nom.T @ b_nom  # back to the sensor frame
-    gyr_c = gyr - bias_prior
+    del acc_n, gyr_n, acc_d, gyr_d
+    # The output block doubles as scratch space to keep the peak memory of 1 h data low.
+    block = np.empty((n, len(SIGNAL_COLUMNS)))
+    gyr_rad = np.empty((n, 3))  # C-contiguous, as VQF needs
+    np.subtract(gyr, bias_prior, out=gyr_rad)
+    np.radians(gyr_rad, out=gyr_rad)
 
     # -- orientation (6D VQF with gyro bias estimation), in the sensor frame. The offline
     # (acausal) variant is the more accurate without a standing bias; the online one is
     # ~2.5x faster and as good once the bias is known from standing.
     if fusion == "auto":
         fusion = "online" if standing is not None else "offline"
-    gyr_rad = np.ascontiguousarray(np.radians(gyr_c))
     acc_c = np.ascontiguousarray(acc)
     if fusion == "online":
         out = vqf.VQF(1.0 / fs).updateBatch(gyr_rad, acc_c)
@@ -508,28 +543,22 @@ def align_to_pelvis(
         out = vqf.offlineVQF(gyr_rad, acc_c, None, 1.0 / fs)
     else:
         raise BadInputError(f"fusion must be 'auto', 'online' or 'offline', not {fusion!r}")
-    del gyr_rad, acc_c
-    r_earth_sensor = _quat_to_matrix(out["quat6D"])
-    del out["quat6D"]
+    del acc_c
     s_axes = r_body_sensor.T  # columns: pelvis up, right, forward in sensor coordinates
-    right_e = r_earth_sensor @ s_axes[:, 1]
-    z_row = r_earth_sensor[:, 2, :]
-    obliquity, tilt, yaw = _angles(z_row @ s_axes[:, 0], right_e, z_row @ s_axes[:, 2])
-    del r_earth_sensor, z_row, right_e
-    yaw -= yaw[0]
+    up_z, right_e, fwd_z = _rotate_axes(out.pop("quat6D"), s_axes)
+    block[:, 7], block[:, 8], block[:, 9] = _angles(up_z, right_e, fwd_z)
+    del up_z, right_e, fwd_z
+    block[:, 9] -= block[0, 9]
 
-    gyr_unbiased = gyr_c - np.degrees(out["bias"])
-    del out, gyr_c
+    # bias-free rate in deg/s, reusing the radian buffer
+    gyr_rad -= out.pop("bias")
+    np.degrees(gyr_rad, out=gyr_rad)
+    del out
 
-    # One float block, filled column by column (cheaper than a dict of columns for 1 h data).
-    block = np.empty((n, len(SIGNAL_COLUMNS)))
     block[:, 0] = t
-    block[:, 1:4] = acc @ r_body_sensor.T
-    block[:, 4:7] = gyr_unbiased @ r_body_sensor.T
-    block[:, 7] = obliquity
-    block[:, 8] = tilt
-    block[:, 9] = yaw
-    del gyr_unbiased, obliquity, tilt, yaw
+    np.matmul(acc, r_body_sensor.T, out=block[:, 1:4])
+    np.matmul(gyr_rad, r_body_sensor.T, out=block[:, 4:7])
+    del gyr_rad
     body = pd.DataFrame(block, columns=list(SIGNAL_COLUMNS), copy=False)
     obliquity = block[:, 7]
     tilt = block[:, 8]
