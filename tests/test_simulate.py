@@ -332,3 +332,16 @@ def test_trailing_standing_and_turns():
 def test_bad_parameters_raise_bad_input(bad):
     with pytest.raises(BadInputError):
         simulate(SimConfig(duration_s=30), **bad)
+
+
+@pytest.mark.parametrize("activity", ["walk", "run"])
+def test_partial_stances_at_the_gait_edges_are_listed_apart(activity):
+    sim = simulate(SimConfig(activity=activity, duration_s=30, trailing_standing_s=5.0, seed=1))
+    ev, edge = _stances(sim), sim.truth["edge_stances"]
+    assert edge[0]["where"] == "fade-in"
+    assert any(e["where"] == "fade-out" for e in edge)
+    first_ic, last_fc = ev[0]["ic_s"], ev[-1]["fc_s"]
+    for e in edge:
+        assert e["fc_s"] is None or e["fc_s"] > first_ic - 1.0
+        assert e["ic_s"] is None or e["ic_s"] < first_ic or e["ic_s"] > ev[-1]["ic_s"]
+    assert all(e["fc_s"] <= last_fc for e in ev)

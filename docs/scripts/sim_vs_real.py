@@ -111,6 +111,50 @@ def main():
         fig.savefig(OUT / f"sim_vs_real_{activity}.png", dpi=80)
         plt.close(fig)
         print("wrote", OUT / f"sim_vs_real_{activity}.png")
+        print(f"| {activity} channel | r (mean curves) | range ref | range sim |")
+        for kind, i, label in CHANNELS:
+            key = "obl" if kind == "obl" else f"{kind}{i}"
+            a, b = real[key].mean(0), simd[key].mean(0)
+            print(f"| {label} | {np.corrcoef(a, b)[0, 1]:.2f} | {np.ptp(a):.1f} | {np.ptp(b):.1f} |")
+    example()
+
+
+def example():
+    """A few strides of a simulated walk and run: obliquity with stances and CPD, and the IMU."""
+    fig, axes = plt.subplots(3, 2, figsize=(11, 7), sharex="col")
+    for col, activity in enumerate(("walk", "run")):
+        sim = simulate(SimConfig(activity=activity, duration_s=12, cpd_left_deg=3,
+                                 cpd_right_deg=7, seed=1, standing_s=3.0))
+        ta = sim.truth_arrays
+        t0, t1 = 2.0, 3.0 + (4.0 if activity == "walk" else 2.5)
+        m = (ta["t_s"] >= t0) & (ta["t_s"] <= t1)
+        ax = axes[0, col]
+        ax.plot(ta["t_s"][m], ta["obliquity_deg"][m], color="k", lw=1.2)
+        for e in sim.truth["events"]:
+            if e["ic_s"] > t1:
+                break
+            color = "tab:blue" if e["side"] == "L" else "tab:red"
+            ax.axvspan(e["ic_s"], min(e["fc_s"], t1), color=color, alpha=0.12, lw=0)
+            sign = 1 if e["side"] == "L" else -1
+            ax.annotate(f"{e['side']} {e['cpd_standing_deg']:.1f}°", (e["ic_s"], sign * 7.5),
+                        fontsize=7, color=color)
+        ax.axhline(0, color="grey", lw=0.5)
+        ax.set_ylim(-9.5, 9.5)
+        ax.set_ylabel("obliquity (deg)\nleft up > 0", fontsize=8)
+        ax.set_title(f"{activity}: CPD request L 3°, R 7° (stances shaded: L blue, R red)",
+                     fontsize=9)
+        ms = (sim.t_s >= t0) & (sim.t_s <= t1)
+        for i, c in enumerate(("tab:green", "tab:orange", "tab:purple")):
+            axes[1, col].plot(sim.t_s[ms], sim.acc[ms, i], color=c, lw=0.9, label="xyz"[i])
+            axes[2, col].plot(sim.t_s[ms], sim.gyr[ms, i], color=c, lw=0.9, label="xyz"[i])
+        axes[1, col].set_ylabel("acc (m/s²)", fontsize=8)
+        axes[2, col].set_ylabel("gyr (deg/s)", fontsize=8)
+        axes[1, col].legend(fontsize=7, ncol=3, loc="upper left")
+        axes[2, col].set_xlabel("t (s): quiet standing, gait initiation, steady gait")
+    fig.tight_layout()
+    fig.savefig(OUT / "sim_example.png", dpi=80)
+    plt.close(fig)
+    print("wrote", OUT / "sim_example.png")
 
 
 if __name__ == "__main__":

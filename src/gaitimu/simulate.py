@@ -637,6 +637,9 @@ def simulate(config: SimConfig | None = None, **overrides: Any) -> SimResult:
         raise BadInputError("stride timing produced a non-monotonic phase")
 
     # ---- gait window: gate for oscillations, speed ramp
+    # Oscillations fade in over 0.4 stride before the first IC (and out after the last FC when
+    # the session ends standing). The stance in progress during the fade-in is partial: it is
+    # listed in truth["edge_stances"], not in truth["events"].
     ramp_s = 0.4 * stride0
     stance_rows = _stances(t, phase, phase0, duty, t_gait0, t_gait1, cfg.duration_s, fs)
     t_stop = np.inf
@@ -723,6 +726,8 @@ def simulate(config: SimConfig | None = None, **overrides: Any) -> SimResult:
         "source": "gaitimu.simulate",
         "activity": cfg.activity,
         "events": _events_list(stance_rows, turns),
+        "edge_stances": _edge_stances(t, phase0, duty, phase, t_gait0 - ramp_s, stance_rows,
+                                      t_stop + ramp_s),
         "standing_obliquity_deg": cfg.standing_obliquity_deg,
         "standing_tilt_deg": cfg.standing_tilt_deg,
         "standing_s": [0.0, float(min(cfg.standing_s, cfg.duration_s))],
@@ -791,6 +796,31 @@ def _stances(t: np.ndarray, phase: Jet, phase0: float, duty: float, t_gait0: flo
     return {"ic_phase": ic_phase, "ic_s": ic_s, "fc_s": fc_s, "next_ic_s": next_ic_s,
             "stride_end_s": stride_end_s,
             "side": side, "complete": complete}
+
+
+def _edge_stances(t: np.ndarray, phase0: float, duty: float, phase: Jet, t_fade_in: float,
+                  rows: dict[str, np.ndarray], t_fade_out: float) -> list[dict[str, Any]]:
+    """Partial stances during the fade-in/out of the gait: visible in the signals, no truth CPD."""
+    ph = phase[0]
+    out = []
+    j = -1  # the stances just before the first truth IC (phase phase0 - 0.5, - 1.0)
+    while True:
+        icp = phase0 + 0.5 * j
+        fc_s = float(np.interp(icp + duty, ph, t, left=-np.inf))
+        if fc_s <= t_fade_in:
+            break
+        ic_s = float(np.interp(icp, ph, t, left=-np.inf))
+        side = "L" if np.isclose(np.mod(icp, 1.0), 0.0) else "R"
+        out.append({"side": side, "ic_s": round(ic_s, 6) if np.isfinite(ic_s) else None,
+                    "fc_s": round(fc_s, 6), "where": "fade-in"})
+        j -= 1
+    if np.isfinite(t_fade_out):
+        late = (~rows["complete"]) & (rows["ic_s"] < t_fade_out) & (rows["ic_s"] > t_fade_in)
+        for k in np.flatnonzero(late).tolist():
+            fc = float(rows["fc_s"][k])
+            out.append({"side": str(rows["side"][k]), "ic_s": round(float(rows["ic_s"][k]), 6),
+                        "fc_s": round(fc, 6) if np.isfinite(fc) else None, "where": "fade-out"})
+    return sorted(out, key=lambda e: e["fc_s"] if e["fc_s"] is not None else np.inf)
 
 
 def _solve_obliquity(t: np.ndarray, phase: Jet, gate: Jet, rows: dict[str, np.ndarray],
