@@ -76,7 +76,7 @@ ACTIVITY_DEFAULTS: dict[str, dict[str, float]] = {
         "tilt_amp_deg": 1.5,  # +-1.5 deg pelvic tilt, two cycles per stride
         "vertical_acc_mps2": 2.3,  # 2nd-harmonic vertical acceleration at nominal speed
         "forward_acc_mps2": 2.0,
-        "ml_acc_mps2": 1.3,
+        "ml_acc_mps2": 0.9,
         "turn_s": 2.0,  # duration of a 180-degree turn
         "turn_speed_factor": 0.5,  # walking speed during a turn, fraction of the speed
     },
@@ -491,7 +491,8 @@ def _templates(activity: str, duty: float, speed_mps: float) -> dict[str, _Perio
                                           + 0.35 * np.cos(4 * two_pi * (x - 0.45)))
         # Medio-lateral: pelvis furthest over the stance foot at midstance (acceleration towards
         # the other side then), one cycle per stride; right = +.
-        am = p["ml_acc_mps2"] * v * (np.cos(two_pi * (x - 0.30)) + 0.25 * np.cos(3 * two_pi * (x - 0.25)))
+        # Not scaled with speed: the ML excursion shrinks as speed (and frequency) grows.
+        am = p["ml_acc_mps2"] * (np.cos(two_pi * (x - 0.30)) + 0.25 * np.cos(3 * two_pi * (x - 0.25)))
         rot = -p["rotation_amp_deg"] * np.cos(two_pi * x)  # left hemipelvis forward at left IC
         # Anterior tilt highest late in each single support (gyro about +right peaks after IC).
         tilt = p["tilt_amp_deg"] * np.cos(2 * two_pi * (x - 0.445))
