@@ -60,6 +60,7 @@ EVENT_COLUMNS = ("side", "ic_s", "fc_s", "next_ic_s", "bout_id", "activity", "co
 # Method constants; see the module docstring for where each comes from.
 IC_AP_LAG_S = 0.02
 IC_AP_SEARCH_STEPS = 0.4
+IC_AP_PEAK_FRACTION = 0.6
 DOUBLE_SUPPORT_FRACTION = 0.225
 SIDE_REPEAT_PENALTY = 3.0
 # Side cues and their weights per activity (yaw is computed for diagnostics only: its sign
@@ -132,12 +133,36 @@ def _crossing(x: np.ndarray, i0: np.ndarray, level: np.ndarray) -> np.ndarray:
     return i0 + np.where(np.isfinite(frac), frac, 0.5)
 
 
+def _latest_strong_max(
+    sig: np.ndarray, lo: np.ndarray, hi: np.ndarray, frac: float
+) -> tuple[np.ndarray, np.ndarray]:
+    """In each window ``[lo, hi)``, the LAST local maximum reaching ``min + frac * range``.
+
+    Returns ``(index, found)``; vectorised over windows.
+    """
+    n = sig.size
+    lo = np.clip(lo, 1, n - 2)
+    hi = np.clip(hi, lo + 1, n - 1)
+    width = int(max(np.max(hi - lo, initial=1), 1))
+    idx = lo[:, None] + np.arange(width)[None, :]
+    inside = idx < hi[:, None]
+    idx = np.clip(idx, 1, n - 2)
+    v = sig[idx]
+    is_max = (v >= sig[idx - 1]) & (v > sig[idx + 1]) & inside
+    vmax = np.where(inside, v, -np.inf).max(axis=1)
+    vmin = np.where(inside, v, np.inf).min(axis=1)
+    strong = is_max & (v >= (vmin + frac * (vmax - vmin))[:, None])
+    found = strong.any(axis=1)
+    last = width - 1 - np.argmax(strong[:, ::-1], axis=1)
+    return idx[np.arange(idx.shape[0]), last], found
+
+
 def _walk_ic(
     ap: np.ndarray, anchors: np.ndarray, step_n: np.ndarray, fs: float, bout: np.ndarray
 ) -> np.ndarray:
     lo = anchors - np.round(IC_AP_SEARCH_STEPS * step_n).astype(int)
     hi = anchors + 1
-    k, interior = window_argext(ap, lo, hi, mode="max")
+    k, interior = _latest_strong_max(ap, lo, hi, IC_AP_PEAK_FRACTION)
     ic = k.astype(float) + IC_AP_LAG_S * fs
     off = ic - anchors
     for b in np.unique(bout):
