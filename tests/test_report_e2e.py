@@ -105,3 +105,32 @@ def test_simulated_report_in_chromium(reports):
         assert status == {k: v["status"] for k, v in s["verdict"].items()}
         assert status["R"] == "flagged"
         page.screenshot(ARTIFACTS / "report_e2e_walk_desktop.png")
+
+
+@pytest.mark.parametrize(("trial", "activity"), [("rajagopal_run", "run"),
+                                                 ("gait2354_subject01_walk", "walk")])
+def test_reference_trials_short_and_inconclusive(tmp_path, trial, activity):
+    """Real-motion virtual IMU trials (2-5 s of gait): the whole chain runs, the summary is
+    valid and, with a handful of strides, every verdict is inconclusive; the page (with
+    near-empty figures) still renders without errors."""
+    from conftest import shared_data_dir
+    from gaitimu.pipeline import analyze_session
+    from gaitimu.report import build_report
+    from gaitimu.sessions import import_csv, open_session
+
+    src = shared_data_dir("virtual_imu_dev", trial, "imu.csv")
+    path = import_csv(src, tmp_path / "s", rate_hz=200, axes="x=up,y=right,z=forward",
+                      activity=activity)
+    session = open_session(path)
+    s = build_report([(session, analyze_session(session))], tmp_path / "r.html",
+                     tmp_path / "r.json")
+    validate(s)
+    assert s["activity"] == activity
+    assert {v["status"] for v in s["verdict"].values()} == {"inconclusive"}
+    assert not [f for f in s["flags"] if f["kind"] != "inconclusive"]
+    exe = require_browser()
+    with Browser(exe) as b:
+        page = b.open(tmp_path / "r.html")
+        page.wait_for("Array.from(document.querySelectorAll('[data-figure]')).filter(d => "
+                      "d.querySelectorAll('.main-svg').length > 0).length >= 4")
+        assert page.errors == []
