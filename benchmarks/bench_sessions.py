@@ -8,7 +8,7 @@ Write: the recorder's call pattern, one ``write_samples`` of 10 samples and one
 ``write_packet`` (the 130-byte protocol-v1 packet carrying them) per call, as fast as possible;
 with and without fsync. Load (of a session chunked as a live recording is, one chunk per 0.5 s):
 ``open_session`` (samples, events, packet index, checks),
-then ``Session.packets()``. Peak memory of a load is measured with tracemalloc (numpy reports its
+then ``Session.packets()``; CSV and BIDS export of it and the import of that CSV. Peak memory of a load is measured with tracemalloc (numpy reports its
 allocations to it) in a separate pass so it does not slow the timed one.
 """
 
@@ -23,7 +23,7 @@ from pathlib import Path
 
 import numpy as np
 
-from gaitimu.sessions import SessionWriter, open_session
+from gaitimu.sessions import SessionWriter, export_session, import_csv, open_session
 
 BLOCK = 10
 
@@ -50,7 +50,7 @@ def main() -> None:
     ap.add_argument("--hours", type=float, default=1.0)
     ap.add_argument("--rate", type=float, default=200.0)
     ap.add_argument("--dir", default=None, help="where to write (default: system temp)")
-    ap.add_argument("--repeat", type=int, default=3, help="timed loads (best is reported)")
+    ap.add_argument("--repeat", type=int, default=5, help="timed loads (best is reported)")
     args = ap.parse_args()
     n = int(args.hours * 3600 * args.rate)
     n -= n % BLOCK
@@ -68,19 +68,36 @@ def main() -> None:
         path = root / "realtime.gaitimu"
         dt = _write(path, n, args.rate, False, realtime_chunks=True)
         print(f"write (fsync=False, one chunk per 0.5 s of data as when recording live): {dt:.2f} s")
-        loads, packs = [], []
+        loads, cpus, packs = [], [], []
         for _ in range(args.repeat):
-            t0 = time.perf_counter()
+            t0, c0 = time.perf_counter(), time.process_time()
             s = open_session(path)
             loads.append(time.perf_counter() - t0)
+            cpus.append(time.process_time() - c0)
             t0 = time.perf_counter()
             t_host, data = s.packets()
             packs.append(time.perf_counter() - t0)
             assert s.n_samples == n and len(data) == n // BLOCK and not s.problems
             del s, t_host, data
-        print(f"open_session: best {min(loads):.3f} s, median {np.median(loads):.3f} s "
-              f"({n / min(loads) / 1e6:.1f} M samples/s)")
+        print(f"open_session: best {min(loads):.3f} s, median {np.median(loads):.3f} s wall "
+              f"({n / min(loads) / 1e6:.1f} M samples/s); CPU best {min(cpus):.3f} s")
         print(f"Session.packets(): best {min(packs):.3f} s for {n // BLOCK} packets")
+        s = open_session(path)
+        t0 = time.perf_counter()
+        export_session(s, root / "csv", "csv")
+        t_csv = time.perf_counter() - t0
+        t0 = time.perf_counter()
+        export_session(s, root / "bids", "bids")
+        t_bids = time.perf_counter() - t0
+        csv = root / "csv" / "realtime_samples.csv"
+        t0 = time.perf_counter()
+        back = open_session(import_csv(csv, root / "back.gaitimu", rate_hz=args.rate,
+                                       axes=s.axes))
+        t_imp = time.perf_counter() - t0
+        assert np.array_equal(back.gyr, s.gyr)
+        print(f"export csv {t_csv:.2f} s ({csv.stat().st_size / 1e6:.0f} MB), export bids "
+              f"{t_bids:.2f} s, import of that csv {t_imp:.2f} s (exact round trip)")
+        del s, back
         tracemalloc.start()
         s = open_session(path)
         _, peak_open = tracemalloc.get_traced_memory()

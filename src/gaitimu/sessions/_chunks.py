@@ -78,15 +78,19 @@ class ScanResult:
     bad: list[BadRange] = field(default_factory=list)
 
 
-def _header_at(buf: memoryview | bytes, pos: int) -> tuple[int, int, int, int, int] | None:
+_CRC = struct.Struct("<I")
+
+
+def _header_at(buf: bytes, pos: int, view: memoryview | None = None
+               ) -> tuple[int, int, int, int, int] | None:
     """(kind, length, count, seq, payload_crc) if a checksummed header starts at ``pos``."""
     if pos + HEADER_SIZE > len(buf):
         return None
-    head = bytes(buf[pos : pos + HEADER.size])
-    (crc_head,) = struct.unpack_from("<I", buf, pos + HEADER.size)
-    if zlib.crc32(head) != crc_head:
+    view = view if view is not None else memoryview(buf)
+    (crc_head,) = _CRC.unpack_from(buf, pos + HEADER.size)
+    if zlib.crc32(view[pos : pos + HEADER.size]) != crc_head:
         return None
-    magic, kind, version, _, length, count, seq, crc_payload = HEADER.unpack(head)
+    magic, kind, version, _, length, count, seq, crc_payload = HEADER.unpack_from(buf, pos)
     if magic != MAGIC or version != CHUNK_VERSION or length > MAX_PAYLOAD_BYTES:
         return None
     return kind, length, count, seq, crc_payload
@@ -109,7 +113,7 @@ def scan_chunks(buf: bytes) -> ScanResult:
     view = memoryview(buf)
     pos, n = 0, len(buf)
     while pos < n:
-        head = _header_at(buf, pos)
+        head = _header_at(buf, pos, view)
         if head is None:
             if n - pos < HEADER_SIZE and buf[pos : pos + 4] == MAGIC[: min(4, n - pos)]:
                 out.bad.append(BadRange(pos, n - pos, "truncated"))  # header cut short
