@@ -46,7 +46,7 @@ def _expm(w: np.ndarray) -> np.ndarray:
 @pytest.mark.parametrize(("cpd_l", "cpd_r", "fatigue"), [(4.0, 8.0, 0.0), (0.5, 3.0, 2.0),
                                                         (12.0, 6.0, -1.5)])
 def test_mean_cpd_per_side_is_the_request(activity, cpd_l, cpd_r, fatigue):
-    sim = simulate(SimConfig(activity=activity, duration_s=40, cpd_left_deg=cpd_l,
+    sim = simulate(SimConfig(activity=activity, duration_s=30, cpd_left_deg=cpd_l,
                              cpd_right_deg=cpd_r, fatigue_cpd_deg=fatigue, seed=7))
     for side, want in (("L", cpd_l), ("R", cpd_r)):
         vals = np.array([e["cpd_standing_deg"] for e in _stances(sim, side)])
@@ -238,10 +238,10 @@ def test_seeded_determinism():
 
 
 def test_packet_loss_is_realised_and_reported():
-    sim = simulate(SimConfig(duration_s=120, packet_loss=0.1, seed=3))
+    sim = simulate(SimConfig(duration_s=60, packet_loss=0.1, seed=3))
     n_pk = len(sim.packets) + len(sim.truth["lost_packets"])
     assert len(sim.truth["lost_packets"]) / n_pk == pytest.approx(0.1, abs=0.02)
-    n = 120 * 200
+    n = 60 * 200
     assert sim.t_s.size == n - sim.truth["lost_samples"]
     assert sum(g["lost_samples"] for g in sim.truth["gaps"]) == sim.truth["lost_samples"]
     assert np.all(np.diff(sim.t_s) > 0)
@@ -291,7 +291,7 @@ def test_noise_and_bias_levels():
 
 
 def test_fatigue_drift_grows_cpd_linearly():
-    sim = simulate(SimConfig(duration_s=120, cpd_left_deg=5, cpd_right_deg=5,
+    sim = simulate(SimConfig(duration_s=90, cpd_left_deg=5, cpd_right_deg=5,
                              fatigue_cpd_deg=4.0, seed=2))
     ev = _stances(sim)
     t = np.array([e["ic_s"] for e in ev])
