@@ -251,3 +251,21 @@ def test_info_reports_unclean_session(tmp_path, capsys):
     assert main(["info", str(path)]) == 0
     out = capsys.readouterr().out
     assert "NOT cleanly" in out and "not closed cleanly" in out
+
+
+def test_packet_chunk_with_inconsistent_lengths_is_skipped(tmp_path):
+    import struct
+
+    from gaitimu.sessions._chunks import KIND_PACKETS, encode_chunk
+
+    path = tmp_path / "s"
+    with SessionWriter(path, META, fsync=False) as w:
+        w.write_packet(0.0, b"good")
+    # a checksummed chunk whose declared lengths do not add up (a writer bug, not damage)
+    payload = struct.pack("<dI", 1.0, 99) + b"short"
+    with open(path / "packets.bin", "ab") as f:
+        f.write(encode_chunk(KIND_PACKETS, 1, 1, payload))
+    s = open_session(path)
+    t, data = s.packets()
+    assert data == [b"good"] and t.tolist() == [0.0]
+    assert any("inconsistent packet lengths" in p for p in s.problems)
