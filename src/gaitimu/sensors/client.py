@@ -131,6 +131,14 @@ def _scan_error(e: Exception) -> DeviceError:
                        "on and available? ('--device virtual' uses the built-in virtual sensor)")
 
 
+def _require_bumble() -> None:
+    try:
+        import bumble  # noqa: F401
+    except ImportError:
+        raise DeviceError("the virtual sensor needs the optional 'bumble' package "
+                          "(pip install 'gaitimu[virtual]')") from None
+
+
 def _backend_kwargs(backend) -> dict[str, Any]:
     return {} if backend is None else {"backend": backend}
 
@@ -180,6 +188,7 @@ async def scan_sensors(timeout_s: float = 5.0, *, include_virtual: bool = False)
     where the built-in virtual sensor advertises (the platform scan may then fail quietly)."""
     if not include_virtual:
         return await scan(timeout_s)
+    _require_bumble()
     from gaitimu.sensors.bumble_backend import VirtualRadio, make_backends
     from gaitimu.sensors.virtual import VirtualSensor
 
@@ -477,11 +486,27 @@ class Recorder:
             delay = min(delay * 2, 4.0)
         return False
 
+    async def _unless_stopped(self, coro):
+        """Await ``coro`` unless a stop (Ctrl-C) comes first: then cancel it and give up."""
+        task = asyncio.ensure_future(coro)
+        stop = asyncio.ensure_future(self.stop_event.wait())
+        try:
+            await asyncio.wait([task, stop], return_when=asyncio.FIRST_COMPLETED)
+        finally:
+            stop.cancel()
+        if not task.done():
+            task.cancel()
+            with contextlib.suppress(asyncio.CancelledError, Exception):
+                await task
+            await self._close_link()
+            raise KeyboardInterrupt  # the CLI reports "interrupted" (exit 130); nothing written
+        return task.result()
+
     async def _run(self) -> RecordResult:
         from gaitimu.sessions import SessionWriter
 
         o = self.opts
-        device = await self._resolve(o.scan_timeout_s)
+        device = await self._unless_stopped(self._resolve(o.scan_timeout_s))
         if device is None:
             what = f"named or at {o.device!r}" if o.device else "(no gaitimu sensor advertising)"
             raise DeviceError(f"sensor {what} not found within {o.scan_timeout_s:g} s; "
@@ -489,7 +514,7 @@ class Recorder:
         self._ble_device = device
         self._status.device = device.name or device.address
         self._publish("connecting")
-        await self._open_link(device, attempts=o.connect_attempts)
+        await self._unless_stopped(self._open_link(device, attempts=o.connect_attempts))
         cfg = self._config
         self._decoder = P.StreamDecoder(cfg.rate_hz)
         self._clock.enabled = o.correct_drift
@@ -572,12 +597,16 @@ async def record_session(options: RecordOptions, *, scanner_backend=None, client
                          on_status=None, install_signal_handlers: bool = False) -> RecordResult:
     """Record a session (see `Recorder`); ``options.device == 'virtual'`` starts the built-in
     virtual sensor on an in-process bumble radio and records from it through bleak."""
+    options.validate()
     if options.device == "virtual" and scanner_backend is None:
+        _require_bumble()
         from gaitimu.sensors.bumble_backend import VirtualRadio, make_backends
         from gaitimu.sensors.virtual import VIRTUAL_NAME, VirtualSensor, simulated_factory
 
         radio = VirtualRadio()
-        sensor = VirtualSensor(radio.link, source_factory=simulated_factory(options.activity or "walk"))
+        sim_s = min(600.0, max(60.0, (options.duration_s or 0.0) + 5.0))
+        sensor = VirtualSensor(radio.link, source_factory=simulated_factory(
+            options.activity or "walk", duration_s=sim_s))
         await sensor.start()
         scanner_backend, client_backend = make_backends(radio)
         options.device = VIRTUAL_NAME

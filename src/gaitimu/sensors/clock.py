@@ -112,6 +112,8 @@ class ClockMap:
         ys = np.fromiter(self._bins.values(), float)
         ppm = float(lower_envelope_slope(xs, ys) * 1e6)
         if abs(ppm) > self.max_drift_ppm:
+            if xs.max() - xs.min() < 10 * self.min_span_s:
+                return  # early, few bins (e.g. delayed first packets): wait for more data
             if not self.unreliable:
                 log.warning("sensor clock drift estimate %.0f ppm is implausible; not corrected", ppm)
             self.unreliable = True

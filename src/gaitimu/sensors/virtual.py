@@ -289,9 +289,10 @@ class VirtualSensor:
         streaming = self._stream_task is not None
         if streaming:
             self._stop_stream()
-        fields = {**self.config.__dict__, **changes}
-        self.config = P.SensorConfig(**fields)
-        self.source = self.source_factory(self.config.rate_hz, self.config.scales)
+        old = (self.config.rate_hz, self.config.scales)
+        self.config = P.SensorConfig(**{**self.config.__dict__, **changes})
+        if (self.config.rate_hz, self.config.scales) != old:  # sources can be slow to build
+            self.source = self.source_factory(self.config.rate_hz, self.config.scales)
         if streaming:
             self._start_stream()
 
