@@ -2,7 +2,7 @@
 
 __version__ = "0.1.0"
 
-from gaitimu.errors import (  # noqa: E402
+from gaitimu.errors import (
     BadInputError,
     DeviceError,
     GaitimuError,

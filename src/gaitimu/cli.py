@@ -133,6 +133,16 @@ def _cmd_export(args: argparse.Namespace) -> int:
 
 
 # --------------------------------------------------------------------------- parser
+def _positive(text: str) -> float:
+    try:
+        value = float(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"{text!r} is not a number") from None
+    if not value > 0:
+        raise argparse.ArgumentTypeError(f"{text!r} must be > 0")
+    return value
+
+
 def build_parser() -> argparse.ArgumentParser:
     p = _Parser(
         prog="gaitimu",
@@ -172,6 +182,20 @@ def build_parser() -> argparse.ArgumentParser:
     s.add_argument("--cadence", type=float, default=None, metavar="SPM", help="steps per minute")
     s.add_argument("--seed", type=int, default=0, metavar="N")
     s.add_argument("--out", required=True, metavar="SESSION")
+    x = s.add_argument_group("realism options (defaults: see docs/simulator.md)")
+    x.add_argument("--speed", type=_positive, default=None, metavar="M/S", help="gait speed")
+    x.add_argument("--rate", type=_positive, default=None, metavar="HZ",
+                   help="sample rate, 50-400 Hz (default 200)")
+    x.add_argument("--loss", type=float, default=None, metavar="FRACTION",
+                   help="fraction of BLE packets lost, e.g. 0.02")
+    x.add_argument("--misalign", type=float, default=None, metavar="DEG",
+                   help="random sensor mounting misalignment of this many degrees")
+    x.add_argument("--turn-every", type=_positive, default=None, metavar="S",
+                   help="walk back and forth with a 180-degree turn every S seconds")
+    x.add_argument("--fatigue", type=float, default=None, metavar="DEG",
+                   help="CPD grows linearly by DEG over the session (both sides)")
+    x.add_argument("--standing", type=float, default=None, metavar="S",
+                   help="quiet standing before gait (default 5 s; 0 = none)")
     s.set_defaults(func=_cmd_simulate)
 
     s = sub.add_parser("import", help="import a CSV of sensor samples into a session")
