@@ -94,10 +94,19 @@ def run_trial(name: str) -> dict:
     inside = (ic >= lo) & (ic <= hi)
     ref = (ic[inside], side[inside], fc_after[inside])
     out = {"name": name, "subject": int(meta["Subject"])}
+    u0, u1 = (b / IPOL_FS for b in meta["UTurnBoundaries"])
+
+    def score_all(key: str, ev: pd.DataFrame) -> None:
+        out[key] = score_trial(*ref, ev, (lo, hi))
+        for name_p, (p0, p1) in (("first_pass", (lo, u0)), ("second_pass", (u1, hi))):
+            m = inside & (ic >= p0) & (ic <= p1)
+            ev_p = ev[(ev["ic_s"] >= p0) & (ev["ic_s"] <= p1)]
+            out[f"{key}_{name_p}"] = score_trial(ic[m], side[m], fc_after[m], ev_p, (p0, p1))
+
     t0 = time.perf_counter()
     ours = detect_events(body, sampling_rate_hz=IPOL_FS).events
     out["gaitimu_time_s"] = time.perf_counter() - t0
-    out["gaitimu"] = score_trial(*ref, ours, (lo, hi))
+    score_all("gaitimu", ours)
     if have_mobgap():
         for lrc in ("ullrich", "mccamley"):
             t0 = time.perf_counter()
@@ -107,7 +116,7 @@ def run_trial(name: str) -> dict:
                 out[f"mobgap_{lrc}_error"] = f"{type(exc).__name__}: {exc}"
                 mg = pd.DataFrame(columns=["ic_s", "side", "fc_s"])
             out[f"mobgap_{lrc}_time_s"] = time.perf_counter() - t0
-            out[f"mobgap_{lrc}"] = score_trial(*ref, mg, (lo, hi))
+            score_all(f"mobgap_{lrc}", mg)
     return out
 
 
@@ -147,6 +156,10 @@ def main(argv: list[str] | None = None) -> int:
         print("  " + fmt(key, s) + f"  {1000 * s['time_s_per_trial']:.0f} ms/trial")
         for e in errors[:3]:
             print(f"    error: {e}")
+        for name_p in ("first_pass", "second_pass"):
+            sp = summarize([r[f"{key}_{name_p}"] for r in rows])
+            results[f"{key}_{name_p}"] = sp
+            print("    " + fmt(name_p, sp))
     if args.json:
         args.json.write_text(json.dumps(results, indent=2, default=float))
     return 0

@@ -136,7 +136,15 @@ def run_ipol_trial(name: str) -> dict:
     ev = res.events[(res.events["ic_s"] < u0) | (res.events["ic_s"] > u1)]
     keep = inside & ((ic < u0) | (ic > u1))
     out_nt = score_trial(ic[keep], side[keep], fc_after[keep], ev, (lo, hi))
-    out.update({"name": name, "subject": int(meta["Subject"]), "time_s": dt, "no_turn": out_nt})
+    # the two straight walking passes separately (before / after the U-turn)
+    passes = {}
+    for key, (p0, p1) in (("first_pass", (lo, u0)), ("second_pass", (u1, hi))):
+        m = inside & (ic >= p0) & (ic <= p1)
+        ev_p = res.events[(res.events["ic_s"] >= p0) & (res.events["ic_s"] <= p1)]
+        passes[key] = score_trial(ic[m], side[m], fc_after[m], ev_p, (p0, p1))
+    out.update(
+        {"name": name, "subject": int(meta["Subject"]), "time_s": dt, "no_turn": out_nt, **passes}
+    )
     out["n_bouts"] = len(res.bouts)
     out["activity"] = sorted(set(res.bouts["activity"]))
     return out
@@ -204,6 +212,8 @@ def validate_ipol(jobs: int = 2, names: list[str] | None = None) -> tuple[dict, 
         "odd_subjects": summarize([r for r in rows if r["subject"] % 2 == 1]),
         "even_subjects": summarize([r for r in rows if r["subject"] % 2 == 0]),
         "all_without_uturn": summarize([r["no_turn"] for r in rows]),
+        "first_pass": summarize([r["first_pass"] for r in rows]),
+        "second_pass": summarize([r["second_pass"] for r in rows]),
         "detect_time_s_mean": float(np.mean([r["time_s"] for r in rows])),
     }
     return out, rows
@@ -303,7 +313,14 @@ def main(argv: list[str] | None = None) -> int:
     ipol, rows = validate_ipol(args.jobs, names)
     results["ipol"] = ipol
     print(f"IPOL lower back (axes {IPOL_AXES}), {time.perf_counter() - t0:.1f} s wall")
-    for key in ("all", "odd_subjects", "even_subjects", "all_without_uturn"):
+    for key in (
+        "all",
+        "odd_subjects",
+        "even_subjects",
+        "all_without_uturn",
+        "first_pass",
+        "second_pass",
+    ):
         if ipol[key]["n_trials"]:
             print("  " + fmt(key, ipol[key]))
     print(f"  mean detect_events time per trial {1000 * ipol['detect_time_s_mean']:.1f} ms")
