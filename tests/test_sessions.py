@@ -202,7 +202,7 @@ def test_large_batches_are_split_into_bounded_chunks(tmp_path):
         w.write_packets(np.arange(len(pk)) * 0.01, pk)
     sc = scan_chunks((tmp_path / "s" / "samples.bin").read_bytes()).chunks
     pc = scan_chunks((tmp_path / "s" / "packets.bin").read_bytes()).chunks
-    assert len(sc) == 4 and max(c.count for c in sc) <= 16384
+    assert len(sc) == 13 and max(c.count for c in sc) <= 4096
     assert len(pc) >= 3 and max(c.length for c in pc) <= (1 << 20) + 12 * 6000
     s = open_session(tmp_path / "s")
     np.testing.assert_array_equal(s.gyr, gyr)

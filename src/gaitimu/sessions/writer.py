@@ -43,7 +43,7 @@ from gaitimu.sessions._format import (
 
 log = logging.getLogger(__name__)
 
-_MAX_CHUNK_SAMPLES = 16384
+_MAX_CHUNK_SAMPLES = 4096
 _MAX_CHUNK_PACKET_BYTES = 1 << 20
 
 
@@ -332,7 +332,7 @@ class SessionWriter:
             self._flush_buffers()
 
     def _flush_buffers(self) -> None:
-        # Large batches are split so one damaged chunk never costs more than ~16k samples or
+        # Large batches are split so one damaged chunk never costs more than ~4k samples or
         # ~1 MiB of packets.
         if self._sample_buf:
             block = self._sample_buf[0] if len(self._sample_buf) == 1 else np.concatenate(
