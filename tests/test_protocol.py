@@ -188,6 +188,20 @@ def test_sensor_restart_starts_a_new_epoch():
     assert dec.stats.clock_resets == 1 and {x.epoch for x in blocks} == {0, 1}
 
 
+def test_restart_during_a_short_outage_is_recognised_after_reconnect():
+    a, _ = _stream(20, t0_us=1_000_000)  # sensor time 1.0 .. 2.0 s
+    b, _ = _stream(20, t0_us=300_000)  # rebooted: 0.3 s, i.e. "only" 1.7 s backwards
+    dec = P.StreamDecoder(RATE)
+    _feed_all(dec, a)
+    dec.mark_reconnect()
+    blocks = [x for x in (dec.feed(p) for p in b) if x is not None]
+    assert len(blocks) == 20 and dec.stats.clock_resets == 1 and dec.stats.late == 0
+    # without the reconnect mark the same packets are late duplicates of the past
+    dec2 = P.StreamDecoder(RATE)
+    _feed_all(dec2, a + b)
+    assert dec2.stats.clock_resets == 0 and dec2.stats.late > 0
+
+
 def test_overflow_flag_counted():
     raw = np.zeros((2, 6), np.int16)
     dec = P.StreamDecoder(RATE)

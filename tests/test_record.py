@@ -222,3 +222,20 @@ def test_cli_record_virtual_and_info(tmp_path):
     s = open_session(out)
     assert s.sample_rate_hz == 100 and s.meta["notes"] == "demo" and s.meta["activity"] == "run"
     json.dumps(s.meta)  # JSON-serialisable metadata
+
+
+def test_sensor_reboot_mid_record_is_a_gap_on_the_host_clock(tmp_path):
+    out = tmp_path / "reboot.gaitimu"
+
+    async def reboot(sensor):
+        await asyncio.sleep(2.0)
+        await sensor.drop_link(1.0, reboot=True)
+
+    res, _sensor = asyncio.run(_record(out, duration_s=6, during=reboot))
+    s = open_session(out)
+    kinds = [e["kind"] for e in s.events]
+    assert "clock_reset" in kinds and res.reconnects == 1
+    gaps = [e for e in s.events if e["kind"] == "gap"]
+    assert len(gaps) == 1 and 1.0 <= gaps[0]["duration_s"] < 2.5
+    assert np.all(np.diff(s.t_s) > 0)
+    assert s.t_s.size + gaps[0]["lost_samples"] == 1200  # the duration counts the gap

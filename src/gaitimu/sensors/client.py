@@ -358,6 +358,8 @@ class Recorder:
             self._client = client
             self._link_lost.clear()
             info = await self._read_info(client)
+            if self._decoder is not None:  # in-band: after every packet of the old link
+                self._queue.put_nowait((self.host_time_s(), None))
             cfg = await self._configure_and_start(client)
         except (BleakError, OSError, TimeoutError) as e:
             with contextlib.suppress(Exception):
@@ -374,6 +376,9 @@ class Recorder:
             if item is None:
                 return
             t_host, data = item
+            if data is None:
+                self._decoder.mark_reconnect()
+                continue
             c0 = time.perf_counter()
             self._handle(t_host, data)
             self.consumer_busy_s += time.perf_counter() - c0
@@ -386,13 +391,18 @@ class Recorder:
         block = self._decoder.feed(data, t_host)
         if block is None:
             return
-        if block.epoch != self._epoch:
-            self._epoch = block.epoch
-            self._writer.add_event({"kind": "clock_reset", "t_host_s": t_host,
-                                    "message": "sensor clock restarted (sensor rebooted?)"})
         t_s = self._clock.map_block(block.epoch, block.sensor_t_s, t_host)
         raw = block.raw
         lost = block.lost_before
+        if block.epoch != self._epoch:
+            # The sensor restarted: its clock cannot tell what was missed; the host clock can.
+            self._epoch = block.epoch
+            self._writer.add_event({"kind": "clock_reset", "t_host_s": t_host,
+                                    "message": "sensor clock restarted (sensor rebooted?)"})
+            if self._last_t_s is not None:
+                lost = max(0, round((float(t_s[0]) - self._last_t_s) * self._decoder.sampling_rate_hz) - 1)
+                self._decoder.stats.lost_samples += lost
+                self._decoder.stats.gaps += 1 if lost else 0
         if self._target_samples is not None:
             room = self._target_samples - self._consumed
             lost = min(lost, room)

@@ -349,6 +349,13 @@ class StreamDecoder:
         self._seq = 0
         self._epoch = 0
         self._epoch_origin_us = 0
+        self._new_link = False
+
+    def mark_reconnect(self) -> None:
+        """Tell the decoder a new connection starts here. Nothing can be reordered across a
+        reconnection, so if the next packet is older than the last one the sensor restarted
+        (its clock began again), however short the outage."""
+        self._new_link = True
 
     def feed(self, data: bytes | bytearray, t_host_s: float = float("nan")) -> DecodedBlock | None:
         """Decode one notification. Returns the accepted block or ``None`` (counted)."""
@@ -367,7 +374,9 @@ class StreamDecoder:
             seq_raw, t0_raw, last_t_us, last_n = self._last
             dt_us = _signed_delta(pkt.t0_us, t0_raw, _U32)
             dseq = _signed_delta(pkt.seq, seq_raw, _U16)
-            if dt_us < -self.reset_threshold_s * 1e6 or dt_us > self.max_gap_s * 1e6:
+            backwards = dt_us < -0.5 * self._period_us
+            if (dt_us < -self.reset_threshold_s * 1e6 or dt_us > self.max_gap_s * 1e6
+                    or (self._new_link and backwards)):
                 # The sensor restarted: a new clock epoch, loss unknown from the packets alone.
                 st.clock_resets += 1
                 self._epoch += 1
@@ -391,6 +400,7 @@ class StreamDecoder:
                     dseq = 1 + round(lost / max(1, last_n))
             st.lost_packets += max(0, dseq - 1)
         self._seq += 1
+        self._new_link = False
         self._last = (pkt.seq, pkt.t0_us, t_us, pkt.n)
         st.accepted += 1
         st.samples += pkt.n

@@ -362,9 +362,16 @@ class VirtualSensor:
             task = asyncio.ensure_future(self._advertise())
             task.add_done_callback(lambda t: t.cancelled() or t.exception())
 
-    async def drop_link(self, away_s: float) -> None:
-        """Fault: drop the connection and stay silent (no advertising) for ``away_s`` seconds."""
+    async def drop_link(self, away_s: float, *, reboot: bool = False) -> None:
+        """Fault: drop the connection and stay silent (no advertising) for ``away_s`` seconds.
+
+        With ``reboot`` the sensor also restarts: its clock and sequence number start again
+        from zero when it comes back (configuration back to defaults is not simulated).
+        """
         self._away_until = self._loop_s() + away_s
+        if reboot:
+            self._seq = 0
+            self._boot_loop_s = self._away_until
         if self._connection is not None:
             await self._connection.disconnect()
         else:
