@@ -602,5 +602,5 @@ def align_to_pelvis(
         "warnings": warnings,
     }
     for w_ in warnings:
-        log.warning(w_)
+        log.info(w_)  # also in info["warnings"], printed by the caller
     return Alignment(body, info)
