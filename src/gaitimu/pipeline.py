@@ -254,7 +254,10 @@ def analyze_path(
     session = open_session(session_path)
     if session.n_samples < 2:
         raise BadInputError(f"{session_path}: the session holds no samples")
-    res = analyze_session(session)
+    try:
+        res = analyze_session(session)
+    except NoGaitError as e:
+        raise NoGaitError(f"{session_path}: {e}") from e
     for path, table in ((strides_csv, res.strides), (signals_csv, res.signals)):
         if path:
             try:
