@@ -169,3 +169,25 @@ def test_cli_analyze_writes_strides_and_signals(tmp_path, capsys) -> None:
     assert {"side", "ic_s", "cpd_ic_deg", "cpd_standing_deg", "valid"} <= set(st.columns)
     sig = pd.read_csv(signals)
     assert {"t_s", "obliquity_deg"} <= set(sig.columns)
+
+
+def test_cli_analyze_without_gait_exits_1_with_one_line(tmp_path, capsys) -> None:
+    from gaitimu.cli import main
+    from gaitimu.sessions import SessionWriter
+
+    n = 2000
+    rng = np.random.default_rng(0)
+    path = tmp_path / "standing.gaitimu"
+    meta = {"source": "import", "sample_rate_hz": 100.0, "axes": "x=up,y=right,z=forward"}
+    with SessionWriter(path, meta) as w:
+        w.write_samples(
+            np.arange(n) / 100,
+            np.tile([9.81, 0, 0], (n, 1)) + rng.normal(0, 0.02, (n, 3)),
+            rng.normal(0, 0.1, (n, 3)),
+        )
+    if not HAS_EVENTS:
+        pytest.skip("event detector (gaitimu.analysis.events) not available")
+    code = main(["analyze", str(path)])
+    err = capsys.readouterr().err.strip().splitlines()
+    assert code == 1
+    assert len(err) == 1 and "no usable gait" in err[0] and "standing.gaitimu" in err[0]
