@@ -252,3 +252,60 @@ def test_unknown_or_missing_flags(argv, capsys):
     code, err = _run(argv, capsys)
     assert code == 2
     _assert_one_line(err, "gaitimu", "error")
+
+
+# ------------------------------------------------------------------------ fuzzing
+from hypothesis import HealthCheck, given, settings  # noqa: E402
+from hypothesis import strategies as st  # noqa: E402
+
+from gaitimu.errors import BadInputError  # noqa: E402
+from gaitimu.sessions import import_csv, open_session  # noqa: E402
+
+_json_values = st.recursive(
+    st.none() | st.booleans() | st.integers(-5, 10**6) | st.floats(allow_nan=False)
+    | st.text(max_size=12),
+    lambda inner: st.lists(inner, max_size=3) | st.dictionaries(st.text(max_size=8), inner,
+                                                               max_size=3),
+    max_leaves=6,
+)
+
+
+@settings(max_examples=60, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
+@given(changes=st.dictionaries(
+    st.sampled_from(["format_version", "sample_rate_hz", "axes", "closed_cleanly", "n_samples",
+                     "file_bytes", "activity", "sensor", "subject", "notes"]),
+    _json_values, max_size=4))
+def test_damaged_meta_values_never_crash(tmp_path_factory, changes):
+    path = _session(tmp_path_factory.mktemp("m"))
+    meta = json.loads((path / "meta.json").read_text())
+    meta.update(changes)
+    (path / "meta.json").write_text(json.dumps(meta))
+    try:
+        s = open_session(path)
+    except BadInputError as e:
+        assert str(path) in str(e)
+        return
+    from gaitimu.sessions import export_session, format_info, session_info
+
+    json.dumps(session_info(s), default=str)
+    format_info(session_info(s))
+    for fmt in ("csv", "bids"):
+        files = export_session(s, path.parent / fmt, fmt)
+        assert all(f.exists() for f in files)
+
+
+@settings(max_examples=60, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
+@given(text=st.text(alphabet=st.sampled_from(list("acgtxyzs_,;\t\n 0123456789.-eE#naAGTXYZ")),
+                    max_size=400),
+       header=st.booleans())
+def test_random_csv_text_is_imported_or_rejected_cleanly(tmp_path_factory, text, header):
+    tmp = tmp_path_factory.mktemp("c")
+    src = tmp / "f.csv"
+    src.write_text((",".join(["t_s", *SENSOR_COLS]) + "\n" if header else "") + text)
+    try:
+        import_csv(src, tmp / "o", rate_hz=100, axes=AXES)
+    except BadInputError as e:
+        assert "f.csv" in str(e) and "\n" not in str(e).strip()
+        assert not (tmp / "o").exists()
+        return
+    assert open_session(tmp / "o").n_samples > 0

@@ -22,7 +22,7 @@ from gaitimu import __version__
 from gaitimu.consts import SENSOR_COLS
 from gaitimu.errors import BadInputError
 from gaitimu.sessions._format import json_default
-from gaitimu.sessions.info import session_info
+from gaitimu.sessions.info import sensor_meta, session_info
 from gaitimu.sessions.reader import Session
 
 log = logging.getLogger(__name__)
@@ -71,7 +71,7 @@ def _bids_files(session: Session) -> dict[str, bytes]:
     m = session.meta
     sub = _label(m.get("subject"), "unknown")
     task = _label(m.get("activity"), "unknown")
-    sensor = m.get("sensor") or {}
+    sensor = sensor_meta(m)
     tracksys = _label(sensor.get("name") or "imu", "imu")
     if tracksys == "imported":
         tracksys = "imu"

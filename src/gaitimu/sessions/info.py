@@ -9,6 +9,14 @@ import numpy as np
 from gaitimu.sessions.reader import Session
 
 
+def sensor_meta(meta: dict[str, Any]) -> dict[str, Any]:
+    """``meta["sensor"]`` as a dict whatever shape a damaged or hand-made session gives it."""
+    sensor = meta.get("sensor")
+    if isinstance(sensor, dict):
+        return sensor
+    return {"name": str(sensor)} if sensor not in (None, "", [], {}) else {}
+
+
 def session_info(session: Session) -> dict[str, Any]:
     """Summary of a session; the keys of DESIGN.md section 4 plus more.
 
@@ -40,7 +48,7 @@ def session_info(session: Session) -> dict[str, Any]:
         "axes": session.axes,
         "subject": m.get("subject"),
         "source": m.get("source"),
-        "sensor": m.get("sensor"),
+        "sensor": sensor_meta(m),
         "acc_range_g": m.get("acc_range_g"),
         "gyr_range_dps": m.get("gyr_range_dps"),
         "created_utc": m.get("created_utc"),
@@ -69,7 +77,7 @@ def _fmt_duration(s: float) -> str:
 
 def format_info(info: dict[str, Any], *, max_gaps: int = 10) -> str:
     """Plain-text rendering of `session_info` (readable in a terminal and when piped)."""
-    sensor = info.get("sensor") or {}
+    sensor = info.get("sensor") if isinstance(info.get("sensor"), dict) else {}
     sensor_txt = ", ".join(
         f"{k} {v}" for k, v in sensor.items() if v not in (None, "") and k != "name"
     )

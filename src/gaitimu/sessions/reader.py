@@ -296,7 +296,8 @@ def open_session(path: str | os.PathLike[str]) -> Session:
         return _open(path)
     except GaitimuError:
         raise
-    except (OSError, ValueError, KeyError) as e:  # anything unforeseen still names the file
+    except (OSError, ValueError, KeyError, TypeError, AttributeError, IndexError) as e:
+        # damaged metadata of an unforeseen shape: still one line naming the session
         raise _fail(path, f"cannot read session ({type(e).__name__}: {e})") from e
 
 
