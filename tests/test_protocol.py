@@ -215,11 +215,14 @@ def test_stream_decoder_never_crashes_and_counts_everything(data):
     pkts, _ = _stream(40, spp=data.draw(st.integers(1, 19)),
                       seq0=data.draw(st.integers(0, 2**16 - 1)),
                       t0_us=data.draw(st.integers(0, 2**32 - 1)))
-    ops = data.draw(st.lists(st.tuples(st.sampled_from(["ok", "drop", "dup", "swap", "cut", "junk"]),
+    ops = data.draw(st.lists(st.tuples(st.sampled_from(["ok", "drop", "dup", "swap", "cut", "junk", "link"]),
                                        st.binary(max_size=40)), min_size=40, max_size=40))
-    fed: list[bytes] = []
+    fed: list[bytes | None] = []  # None = a reconnection happened here
     for p, (op, junk) in zip(pkts, ops, strict=True):
         if op == "drop":
+            continue
+        if op == "link":
+            fed += [None, p]
             continue
         if op == "dup":
             fed += [p, p]
@@ -232,8 +235,13 @@ def test_stream_decoder_never_crashes_and_counts_everything(data):
         else:
             fed.append(p)
     dec = P.StreamDecoder(RATE)
-    blocks = _feed_all(dec, fed)
-    _check_invariants(dec, blocks, len(fed))
+    blocks = []
+    for p in fed:
+        if p is None:
+            dec.mark_reconnect()
+        elif (b := dec.feed(p)) is not None:
+            blocks.append(b)
+    _check_invariants(dec, blocks, sum(p is not None for p in fed))
 
 
 # ---------------------------------------------------------------------------- clock map

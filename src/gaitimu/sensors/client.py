@@ -267,17 +267,25 @@ class Recorder:
     async def run(self, *, install_signal_handlers: bool = False) -> RecordResult:
         """Record until the duration, `stop`, or a link that cannot be re-established."""
         loop = asyncio.get_running_loop()
+        previous = {}
         if install_signal_handlers:
             for sig in (signal.SIGINT, signal.SIGTERM):
-                with contextlib.suppress(NotImplementedError, RuntimeError):
-                    loop.add_signal_handler(sig, self.stop, signal.Signals(sig).name)
+                name = signal.Signals(sig).name
+                try:
+                    loop.add_signal_handler(sig, self.stop, name)
+                except NotImplementedError:  # Windows: no loop signal handlers
+                    previous[sig] = signal.signal(
+                        sig, lambda *_a, _n=name: loop.call_soon_threadsafe(self.stop, _n))
         try:
             return await self._run()
         finally:
             if install_signal_handlers:
                 for sig in (signal.SIGINT, signal.SIGTERM):
-                    with contextlib.suppress(NotImplementedError, RuntimeError):
-                        loop.remove_signal_handler(sig)
+                    if sig in previous:
+                        signal.signal(sig, previous[sig])
+                    else:
+                        with contextlib.suppress(NotImplementedError, RuntimeError):
+                            loop.remove_signal_handler(sig)
 
     # ------------------------------------------------------------------ stages
     async def _resolve(self, timeout_s: float):
