@@ -369,9 +369,11 @@ class Recorder:
             if self._decoder is not None:  # in-band: after every packet of the old link
                 self._queue.put_nowait((self.host_time_s(), None))
             cfg = await self._configure_and_start(client)
-        except (BleakError, OSError, TimeoutError) as e:
+        except (BleakError, OSError, TimeoutError, DeviceError) as e:
             with contextlib.suppress(Exception):
                 await client.disconnect()
+            if isinstance(e, DeviceError):
+                raise
             raise DeviceError(f"cannot configure {device.name or device.address}: {e}") from None
         self._config = cfg
         self._info = info
