@@ -191,3 +191,31 @@ def test_cli_analyze_without_gait_exits_1_with_one_line(tmp_path, capsys) -> Non
     err = capsys.readouterr().err.strip().splitlines()
     assert code == 1
     assert len(err) == 1 and "no usable gait" in err[0] and "standing.gaitimu" in err[0]
+
+
+@pytest.mark.skipif(not HAS_SIM, reason="gaitimu.simulate not available")
+@pytest.mark.parametrize("rate_hz", [50.0, 400.0])
+def test_rates_50_to_400_hz_with_packet_loss(rate_hz: float) -> None:
+    from gaitimu.simulate import SimConfig, simulate
+
+    cfg = SimConfig(
+        activity="run",
+        duration_s=20.0,
+        seed=3,
+        sampling_rate_hz=rate_hz,
+        misalignment_random_deg=25.0,
+        packet_loss=0.02,
+    )
+    sim = simulate(cfg)
+    ev = pd.DataFrame(sim.truth["events"])
+    res = analyze(
+        sim.t_s, sim.acc, sim.gyr, sampling_rate_hz=rate_hz, events=ev[["side", "ic_s", "fc_s"]]
+    )
+    assert res.info["conditioning"]["n_interpolated"] > 0  # lost packets were bridged
+    ta = sim.truth_arrays
+    g0, g1 = sim.truth["gait_s"]
+    gait = (ta["t_s"] > g0) & (ta["t_s"] < g1)
+    obl = np.interp(ta["t_s"], res.signals["t_s"], res.signals["obliquity_deg"])
+    assert np.std(obl[gait] - ta["obliquity_deg"][gait]) <= 1.0
+    m = res.strides.merge(ev, on=["side", "ic_s"], suffixes=("", "_true"))
+    assert (m["cpd_standing_deg"] - m["cpd_standing_deg_true"]).abs().median() <= 1.0
