@@ -249,6 +249,15 @@ def test_packet_loss_is_realised_and_reported():
     assert np.all(np.diff(host) >= 0)
 
 
+def test_bursty_packet_loss_keeps_the_fraction_and_makes_longer_gaps():
+    sim = simulate(SimConfig(duration_s=120, packet_loss=0.05, packet_loss_burst=5.0, seed=4))
+    lost = sim.truth["lost_packets"]
+    n_pk = len(sim.packets) + len(lost)
+    assert len(lost) / n_pk == pytest.approx(0.05, abs=0.02)
+    per_gap = np.mean([g["lost_samples"] for g in sim.truth["gaps"]]) / 4  # 4 samples/packet
+    assert 3.0 < per_gap < 8.0
+
+
 def test_samples_are_quantised_and_decode_from_the_packets():
     sim = simulate(SimConfig(duration_s=10, seed=0, sampling_rate_hz=100))
     sc = Scales()

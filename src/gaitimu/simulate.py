@@ -54,8 +54,8 @@ from gaitimu.sensors.protocol import (
 
 log = logging.getLogger(__name__)
 
-__all__ = ["ACTIVITY_DEFAULTS", "SimConfig", "SimResult", "rotation_world_sensor", "simulate",
-           "write_session"]
+__all__ = ["ACTIVITY_DEFAULTS", "SimConfig", "SimResult", "rotation_world_pelvis",
+           "rotation_world_sensor", "simulate", "summary", "write_session"]
 
 # --------------------------------------------------------------------------- parameters
 #: Per-activity defaults (docs/simulator.md gives the sources). Amplitudes are at the nominal
@@ -157,7 +157,10 @@ class SimConfig:
     samples_per_packet
         Samples in one protocol-v1 packet (None: about 50 packets/s).
     packet_loss
-        Fraction of packets lost over the radio (independent losses).
+        Fraction of packets lost over the radio.
+    packet_loss_burst
+        Mean length of a run of lost packets (1: independent losses; larger: bursty losses
+        from a two-state Markov chain with the same overall fraction).
     host_latency_s, host_jitter_s
         Mean host-timestamp latency after the last sample of a packet, and the mean of the
         extra exponential jitter. Host times stay non-decreasing.
@@ -196,6 +199,7 @@ class SimConfig:
     gyr_range_dps: float = 2000.0
     samples_per_packet: int | None = None
     packet_loss: float = 0.0
+    packet_loss_burst: float = 1.0
     host_latency_s: float = 0.015
     host_jitter_s: float = 0.003
     gravity_mps2: float = 9.81
@@ -443,6 +447,7 @@ def _validate(cfg: SimConfig) -> dict[str, Any]:
         need(0.0 <= v <= 20.0, f"cpd_{side}_deg {v:g} outside 0-20 deg")
     need(abs(cfg.fatigue_cpd_deg) <= 10, "fatigue_cpd_deg must be within +-10 deg")
     need(0 <= cfg.packet_loss < 0.9, f"packet_loss {cfg.packet_loss} outside [0, 0.9)")
+    need(cfg.packet_loss_burst >= 1, "packet_loss_burst (mean burst length) must be >= 1")
     need(0 <= cfg.misalignment_random_deg <= 90, "misalignment_random_deg outside 0-90 deg")
     need(cfg.first_side in ("L", "R"), "first_side must be 'L' or 'R'")
     need(1 <= r["samples_per_packet"] <= MAX_SAMPLES_PER_PACKET,
@@ -991,6 +996,24 @@ def _encode_many(seq: np.ndarray, t0_us: np.ndarray, raw: np.ndarray) -> list[by
     return [buf[i * size:(i + 1) * size] for i in range(k)]
 
 
+def _loss_mask(n: int, fraction: float, burst: float, rng: np.random.Generator) -> np.ndarray:
+    """Which of ``n`` packets are lost: independent, or alternating geometric good/bad runs."""
+    if fraction <= 0:
+        return np.zeros(n, dtype=bool)
+    if burst <= 1.0:
+        return rng.random(n) < fraction
+    mean_good = burst * (1 - fraction) / fraction
+    mask = np.zeros(0, dtype=bool)
+    while mask.size < n:  # about 2 n packets per round: one round in practice
+        k = int(2 * n / (burst + mean_good)) + 16
+        good = rng.geometric(1 / (mean_good + 1), k) - 1  # good runs may be empty
+        bad = rng.geometric(1 / burst, k)
+        runs = np.empty(2 * k, dtype=np.int64)
+        runs[0::2], runs[1::2] = good, bad
+        mask = np.concatenate([mask, np.repeat(np.tile([False, True], k), runs)])
+    return mask[:n]
+
+
 def _packetise(raw: np.ndarray, fs: float, spp: int, cfg: SimConfig,
                rng: np.random.Generator) -> tuple[list[tuple[float, bytes]], list[dict[str, Any]]]:
     """Protocol-v1 packets of ``spp`` samples; lose a fraction; host times with jitter."""
@@ -1001,7 +1024,7 @@ def _packetise(raw: np.ndarray, fs: float, spp: int, cfg: SimConfig,
     host = t_last + cfg.host_latency_s
     if cfg.host_jitter_s > 0:
         host = host + rng.exponential(cfg.host_jitter_s, n_pk)
-    lost_mask = rng.random(n_pk) < cfg.packet_loss
+    lost_mask = _loss_mask(n_pk, cfg.packet_loss, cfg.packet_loss_burst, rng)
     if lost_mask.all():
         lost_mask[0] = False
     keep = np.flatnonzero(~lost_mask)
