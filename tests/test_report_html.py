@@ -83,6 +83,11 @@ def test_multi_session_json_has_progress(multi):
                                                          "#3 2026-03"]
     diffs = [p["asymmetry"]["diff"] for p in js["progress"]]
     assert diffs[0] > diffs[1] > diffs[2]  # fabricated recovery: asymmetry shrinks
+    change_r = js["progress"][2]["change_from_first_deg"]["R"]
+    assert change_r["ci95_high"] < 0  # right CPD 8 -> 4.8 deg: a clear decrease
+    assert change_r["diff"] == pytest.approx(
+        js["progress"][2]["cpd_deg"]["R"]["mean"] - js["progress"][0]["cpd_deg"]["R"]["mean"])
+    assert js["progress"][0]["change_from_first_deg"]["L"]["diff"] == 0
     csv = pd.read_csv(d / "strides.csv")
     assert csv["session"].nunique() == 3
 

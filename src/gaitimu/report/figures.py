@@ -114,7 +114,7 @@ def cpd_distribution(strides: pd.DataFrame, summary: dict) -> go.Figure:
 
 
 def _f(x: float | None, nd: int = 1) -> str:
-    return "n/a" if x is None or not math.isfinite(x) else f"{x:.{nd}f}"
+    return "n/a" if x is None or not math.isfinite(x) else f"{round(x, nd) + 0.0:.{nd}f}"
 
 
 def cycle_curves(strides: pd.DataFrame, signals: pd.DataFrame | None) -> tuple[dict, np.ndarray]:

@@ -19,6 +19,7 @@ import pandas as pd
 from gaitimu.errors import BadInputError
 from gaitimu.report import figures as figs
 from gaitimu.report import references as refs
+from gaitimu.report.stats import MeanCI, welch_diff
 from gaitimu.report.summary import summarize
 
 log = logging.getLogger(__name__)
@@ -78,7 +79,8 @@ def _e(x: Any) -> str:
 def _f(x: Any, nd: int = 1, unit: str = "") -> str:
     if x is None or (isinstance(x, float) and not math.isfinite(x)):
         return "n/a"
-    return f"{float(x):.{nd}f}{unit}"
+    v = round(float(x), nd) + 0.0  # no "-0.0"
+    return f"{v:.{nd}f}{unit}"
 
 
 def session_meta(session: Any) -> dict:
@@ -299,6 +301,17 @@ def _label(summary: dict, i: int) -> str:
     return f"#{i + 1} {what}".strip()
 
 
+def change_from_first(first: dict, later: dict) -> dict:
+    """Per-side change of CPD (``later - first``, deg) with a Welch 95 % CI on the sessions'
+    effective sample sizes. Both sessions use their own CPD reference (``cpd_deg``)."""
+    out = {}
+    for side in ("L", "R"):
+        a, b = (MeanCI(**{k: (math.nan if x[k] is None else x[k]) for k in MeanCI.__annotations__})
+                for x in (first["cpd_deg"][side], later["cpd_deg"][side]))
+        out[side] = welch_diff(a, b).as_dict()
+    return out
+
+
 def render_html(results: Sequence[tuple[dict, pd.DataFrame, pd.DataFrame | None]],
                 *, title: str = "gaitimu pelvic control report") -> str:
     """HTML text of the report for ``(summary, strides, signals)`` triples (oldest first).
@@ -315,23 +328,31 @@ def render_html(results: Sequence[tuple[dict, pd.DataFrame, pd.DataFrame | None]
     if len(results) > 1:
         summaries = [r[0] for r in results]
         labels = [_label(s, i) for i, s in enumerate(summaries)]
+        changes = [change_from_first(summaries[0], x) for x in summaries]
+
+        def _chg(c: dict) -> str:
+            return (f"<br><span class='small'>change {_f(c.get('diff'), 1)} "
+                    f"[{_f(c.get('ci95_low'), 1)}, {_f(c.get('ci95_high'), 1)}]</span>")
+
         rows = "".join(
             f"<tr><td>{_e(lab)}</td><td>{_e(s.get('activity'))}</td>"
             f"<td>{_f(s['cpd_deg']['L'].get('mean'))} "
             f"[{_f(s['cpd_deg']['L'].get('ci95_low'))}, "
-            f"{_f(s['cpd_deg']['L'].get('ci95_high'))}]</td>"
+            f"{_f(s['cpd_deg']['L'].get('ci95_high'))}]{_chg(c['L']) if i else ''}</td>"
             f"<td>{_f(s['cpd_deg']['R'].get('mean'))} "
             f"[{_f(s['cpd_deg']['R'].get('ci95_low'))}, "
-            f"{_f(s['cpd_deg']['R'].get('ci95_high'))}]</td>"
+            f"{_f(s['cpd_deg']['R'].get('ci95_high'))}]{_chg(c['R']) if i else ''}</td>"
             f"<td>{_e(s['verdict']['L']['status'])} / {_e(s['verdict']['R']['status'])}</td>"
-            "</tr>" for lab, s in zip(labels, summaries, strict=True))
+            "</tr>" for i, (lab, s, c) in enumerate(zip(labels, summaries, changes,
+                                                        strict=True)))
         parts.append(
             "<h2>Progress across sessions</h2>"
             + _figure_div(figs.progress(summaries, labels), "fig-progress")
             + "<div class='scroll'><table><thead><tr><th>Session</th><th>Activity</th>"
             "<th>Left CPD [95 % CI]</th><th>Right CPD [95 % CI]</th><th>Verdict L / R</th>"
             f"</tr></thead><tbody>{rows}</tbody></table></div>"
-            "<p class='small'>Left: CPD per stance side, mean with 95 % CI. Right: right minus "
+            "<p class='small'>Change: CPD of that side minus the first session, with a Welch "
+            "95 % CI (deg). Left plot: CPD per stance side, mean with 95 % CI. Right: right minus "
             "left with its 95 % CI; dotted lines: ± the asymmetry threshold. Different "
             "sessions can differ in speed, shoes and sensor "
             "placement: compare sessions of the same activity and set-up.</p>")
@@ -439,7 +460,8 @@ def build_report(
         out["progress"] = [
             {"label": _label(s, i), "activity": s.get("activity"),
              "cpd_deg": s["cpd_deg"], "asymmetry": s["asymmetry"]["cpd_diff_r_minus_l_deg"],
-             "verdict": {k: v["status"] for k, v in s["verdict"].items()}}
+             "verdict": {k: v["status"] for k, v in s["verdict"].items()},
+             "change_from_first_deg": change_from_first(results[0][0], s)}
             for i, (s, _, _) in enumerate(results)]
     if out_json is not None:
         _atomic_write(Path(out_json), json.dumps(out, indent=2, allow_nan=False) + "\n")

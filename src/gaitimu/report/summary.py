@@ -98,7 +98,7 @@ def _flag(side: str, kind: str, value: float | None, threshold: float | None,
 
 
 def _fmt(x: float | None, nd: int = 1) -> str:
-    return "n/a" if x is None or not math.isfinite(x) else f"{x:.{nd}f}"
+    return "n/a" if x is None or not math.isfinite(x) else f"{round(x, nd) + 0.0:.{nd}f}"
 
 
 def summarize(
