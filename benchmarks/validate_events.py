@@ -172,6 +172,13 @@ def summarize(rows: list[dict]) -> dict:
         "ic_f1": 2 * prec * rec / max(prec + rec, 1e-12),
         "ic_median_abs_err_ms": 1000 * float(np.median(ic_err)) if ic_err.size else float("nan"),
         "ic_mean_err_ms": 1000 * float(np.mean(ic_signed)) if ic_signed.size else float("nan"),
+        "ic_mean_abs_err_ms": 1000 * float(np.mean(ic_err)) if ic_err.size else float("nan"),
+        "ic_p90_abs_err_ms": 1000 * float(np.percentile(ic_err, 90))
+        if ic_err.size
+        else float("nan"),
+        "fc_p90_abs_err_ms": 1000 * float(np.percentile(fc_err, 90))
+        if fc_err.size
+        else float("nan"),
         "fc_median_abs_err_ms": 1000 * float(np.median(fc_err)) if fc_err.size else float("nan"),
         "fc_mean_err_ms": 1000 * float(np.mean(fc_signed)) if fc_signed.size else float("nan"),
         "n_fc": int(fc_err.size),
@@ -183,7 +190,8 @@ def fmt(label: str, s: dict) -> str:
     return (
         f"{label:28s} trials {s['n_trials']:3d}  refIC {s['n_ref_ic']:5d}  F1 {s['ic_f1']:.3f} "
         f"(P {s['precision']:.3f} R {s['recall']:.3f})  |IC| {s['ic_median_abs_err_ms']:5.1f} ms "
-        f"(bias {s['ic_mean_err_ms']:+5.1f})  |FC| {s['fc_median_abs_err_ms']:5.1f} ms "
+        f"(mean {s['ic_mean_abs_err_ms']:4.1f}, p90 {s['ic_p90_abs_err_ms']:4.1f}, "
+        f"bias {s['ic_mean_err_ms']:+5.1f})  |FC| {s['fc_median_abs_err_ms']:5.1f} ms "
         f"(bias {s['fc_mean_err_ms']:+5.1f})  side {100 * s['side_accuracy']:.1f} %"
     )
 

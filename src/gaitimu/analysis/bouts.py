@@ -6,10 +6,11 @@ Data requirements: body (pelvis) frame signals on a uniform grid, 50-400 Hz: ``a
 
 Method (our own combination of standard ingredients):
 
-1. **Gait windows.** The vertical acceleration is band-passed (0.5-8 Hz) and cut into 4 s
-   windows every 0.5 s. In each window the unbiased autocorrelation gives the step period
-   (first dominant peak between 0.25 and 1.25 s; the stride peak at twice the lag is
-   recognised and halved) and the step regularity (autocorrelation at that lag, as in
+1. **Gait windows.** The vertical acceleration is band-passed (0.5-8 Hz), decimated to
+   ~50 Hz and cut into 4 s windows every 1 s. In each window the unbiased autocorrelation
+   gives the step period (the first local maximum between 0.25 and 1.25 s reaching 80 % of
+   the best one, so a very regular gait's peaks at 2 or 3 steps are not taken; a stride
+   peak is halved) and the step regularity (autocorrelation at that lag, as in
    Moe-Nilssen & Helbostad 2004). A window is gait when the signal moves (SD >= 0.35 m/s^2)
    and is periodic (regularity >= 0.3): quiet standing fails the first test, fidgeting,
    sitting down or single movements fail the second.
@@ -19,7 +20,11 @@ Method (our own combination of standard ingredients):
    prominence relative to the stretch's typical step, so one step never yields two anchors
    (this is what keeps a U-turn, with its irregular small steps, free of false steps).
 3. **Bouts.** Anchors chain into a bout while consecutive intervals stay within 0.4-1.75
-   step periods; a bout needs at least 4 steps.
+   step periods; a bout needs at least 4 steps and a rhythm (robust CV of its step
+   intervals <= 0.25: random movement has none). Each bout then grows by at most one softer
+   step at each end (gait initiation/termination) where the rhythm predicts one (0.7-1.4
+   step periods beyond the end) and a weaker peak (>= 10 % of the typical prominence) is
+   there.
 4. **Walk or run.** Running has a flight phase: the specific force along the vertical falls
    towards 0 g (free fall). A bout is ``run`` when at least half of its steps reach below
    0.35 g, or when cadence >= 150 steps/min with vertical peaks >= 2.2 g (runners with

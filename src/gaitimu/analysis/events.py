@@ -1,44 +1,51 @@
 """Gait events from a sacral IMU: initial contact (IC), final contact (FC) and stance side.
 
 Data requirements: body (pelvis) frame signals on a uniform grid, 50-400 Hz: ``acc_is``,
-``acc_ml``, ``acc_pa`` (m/s^2, specific force, +9.81 on ``acc_is`` at rest) and ``gyr_is``
-(deg/s); ``gyr_pa`` is used when present. Output times are seconds on the input's ``t_s``
-column (or ``index / sampling_rate_hz`` when there is none).
+``acc_ml``, ``acc_pa`` (m/s^2, specific force, +9.81 on ``acc_is`` at rest), ``gyr_is`` and
+``gyr_pa`` (deg/s; without ``gyr_pa`` walking sides fall back to ``acc_ml`` alone). Output
+times are seconds on the input's ``t_s`` column (or ``index / sampling_rate_hz``).
 
 Method
 ------
 Steps, bouts, walk/run and turns come from `gaitimu.analysis.bouts.find_steps` (one anchor
-per step at the dominant vertical-acceleration peak). Events are then placed relative to each
-anchor:
+per step at the dominant, low-passed vertical-acceleration peak). Events are placed relative
+to each anchor:
 
-* **Walking IC** (after Zijlstra & Hof 2003): the forward (``acc_pa``) acceleration peaks just
-  before heel strike and drops sharply as the foot brakes. IC = the maximum of ``acc_pa``
-  (10 Hz low-pass) in the 0.4 step periods before the anchor, plus a fixed 20 ms lag
-  (`IC_AP_LAG_S`: the median peak-to-IC lag measured on the odd-numbered subjects of the IPOL
-  data set; validated on the even-numbered ones). Where no interior peak exists, the bout's
-  median anchor-to-IC offset is used instead. This departs from McCamley et al. 2012 (CWT
-  of the vertical acceleration), whose IC lags heel strike by ~50-100 ms.
-* **Walking FC**: the foot of stance k leaves the ground one double-support after the next
-  IC (of the other foot). FC = next IC + `DOUBLE_SUPPORT_FRACTION` x local step time,
-  refined to the nearby minimum of the forward acceleration (end of braking of the
-  contralateral heel strike) when one exists in that neighbourhood.
-* **Running IC/FC** (Auvinet 2002, Lee 2010, Reenalda 2016 idea of the vertical impact):
-  flight is the near-free-fall plateau of ``acc_is``; the stance is the loading hump around
-  the anchor. IC = the last upward crossing, before the anchor, of the level halfway between
-  the flight floor and the stance peak; FC = the first downward crossing of that level after
-  the anchor. Linear interpolation between samples gives sub-sample times.
-* **Side** (after McCamley 2012 and Ullrich 2021, made robust): three per-step cues, each
-  positive for a LEFT stance: the mean yaw rate ``gyr_is`` over the step (the pelvis turns
-  towards the stance side as the swing side swings forward; the stride-average heading
-  rate is removed so turns do not bias it), the mean medio-lateral acceleration ``acc_ml``
-  (the stance foot pushes the centre of mass towards the other side) and, when present, the
-  roll rate ``gyr_pa`` in the first half of the step (the swing-side hemipelvis drops). Each
-  cue is scaled by its robust spread in the bout and summed; a two-state Viterbi pass over the
-  bout (alternation free, repeating a side costs a fixed penalty) turns the scores into sides,
-  so a single ambiguous step cannot flip a bout, while a genuinely missed step can.
+* **Walking IC** (after Zijlstra & Hof 2003): the forward acceleration ``acc_pa`` peaks just
+  before heel strike and then drops sharply as the landing foot brakes the body. IC = the
+  LAST local maximum of ``acc_pa`` (10 Hz low-pass) within the 0.4 step periods before the
+  anchor that reaches at least 60 % of that window's range, plus a 20 ms lag
+  (`IC_AP_LAG_S`). Taking the last strong peak, not the highest, matters: many people show
+  an earlier forward peak in late swing. Where no such peak exists, the bout's median
+  anchor-to-IC offset is used. Departure from McCamley et al. 2012 (CWT of the vertical
+  acceleration) and Pham et al. 2017: their IC lags heel strike by ~50-100 ms on this sensor
+  position (mobgap's Ionescu variant: -70 ms on IPOL, see docs/VALIDATION.md).
+* **Walking FC**: the stance foot leaves the ground one double support after the other foot's
+  IC. FC = next IC + `DOUBLE_SUPPORT_FRACTION` x step time (0.225 x step = ~11 % of the
+  stride, healthy double support). On 100 Hz IPOL data this prior beat every signal feature
+  we tried (forward/vertical extrema, jerk, roll rate: median |error| 30-60 ms vs 16 ms).
+* **Running IC/FC** (the vertical loading pulse, Auvinet 2002, Lee 2010, Reenalda 2016): the
+  flight phase is the near-free-fall floor of ``acc_is``, the stance the loading hump around
+  the anchor. IC = where the tangent at the steepest rise meets the flight floor before the
+  hump; FC = where the tangent at the steepest fall meets the floor after it (sub-sample).
+* **Side** (McCamley 2012, Ullrich 2021 use the yaw rate; we found it unreliable): per-step
+  cues, each positive for a LEFT stance, scaled by their robust spread in the bout and
+  summed with `SIDE_CUE_WEIGHTS`. Walking: the roll rate ``gyr_pa`` over the first 30 % of
+  the step (the swing-side hemipelvis drops in loading response, i.e. the CPD this tool
+  measures) and, at half weight, the mean ``acc_ml`` over the step (the stance foot pushes
+  the centre of mass towards the other side). Running: the obliquity (integrated, detrended
+  ``gyr_pa``) over the first half of the step relative to its stride mean (left hemipelvis
+  high in left stance). The yaw rate ``gyr_is`` agreed with the IPOL reference in only 70 %
+  of steps (its phase differs between people) and is not used. A two-state Viterbi pass
+  over the bout (alternating is free, repeating a side costs `SIDE_REPEAT_PENALTY`) turns
+  the scores into sides: one ambiguous step cannot flip a bout, a really missed step can.
+* **Confidence** (0-1): 0.5 + 0.5 x the step's own side margin when its cue agrees with the
+  label, lower when it disagrees; x 0.7 in turns.
 
-``next_ic_s`` is the next IC of ANY foot in the bout (= the end of this step); NaN for the
-last contact of a bout. ``fc_s`` is NaN when it cannot be placed (last contact of a bout).
+``next_ic_s`` is the next IC of ANY foot in the bout (= the end of this step, not the stride);
+NaN for the last contact of a bout. ``fc_s`` is NaN for the last walking contact of a bout.
+Times are quantised by nothing but the sampling grid (plus sub-sample interpolation in
+running).
 """
 
 from __future__ import annotations
