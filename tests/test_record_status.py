@@ -52,6 +52,7 @@ def test_recorder_publishes_status_through_a_fast_recording(tmp_path):
     from gaitimu.sensors.virtual import VIRTUAL_NAME, VirtualSensor
 
     states: list[str] = []
+    seen: list[int] = []
 
     async def main():
         link = LocalLink()
@@ -61,7 +62,8 @@ def test_recorder_publishes_status_through_a_fast_recording(tmp_path):
         rec = Recorder(RecordOptions(out=tmp_path / "s.gaitimu", device=VIRTUAL_NAME,
                                      duration_s=10, correct_drift=False),
                        scanner_backend=s, client_backend=c,
-                       on_status=lambda st: states.append(st.state))
+                       on_status=lambda st: states.append(st.state),
+                       on_samples=lambda t, acc, gyr: seen.append(t.size))
         try:
             return await rec.run()
         finally:
@@ -70,6 +72,7 @@ def test_recorder_publishes_status_through_a_fast_recording(tmp_path):
     res = asyncio.run(main())
     assert res.n_samples == 2000
     assert states[0] == "connecting" and "recording" in states and states[-1] == "stopped"
+    assert sum(seen) == 2000  # the live-analysis hook sees every written sample
 
 
 def test_options_validation_and_helpers(tmp_path):

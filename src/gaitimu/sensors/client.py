@@ -30,6 +30,8 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+import numpy as np
+
 from gaitimu.consts import DEFAULT_AXES
 from gaitimu.errors import BadInputError, DeviceError
 from gaitimu.sensors import protocol as P
@@ -222,16 +224,23 @@ class Recorder:
         Called with a `Status` about 4 times a second (the live view).
     sink_factory
         ``(path, meta) -> writer`` with the `SessionWriter` API; default `SessionWriter`.
+    on_samples
+        Called with ``(t_s, acc, gyr)`` for every block written (the live analysis hook: a
+        streaming pipeline computes strides and running CPD from these and shows them through
+        `gaitimu.live.status.LiveStatus(analysis_hook=...)`). Must be quick; runs in the consumer.
     """
 
     def __init__(self, options: RecordOptions, *, scanner_backend=None, client_backend=None,
-                 on_status: Callable[[Status], None] | None = None, sink_factory=None) -> None:
+                 on_status: Callable[[Status], None] | None = None, sink_factory=None,
+                 on_samples: Callable[[np.ndarray, np.ndarray, np.ndarray], None] | None = None,
+                 ) -> None:
         options.validate()
         self.opts = options
         self.scanner_backend = scanner_backend
         self.client_backend = client_backend
         self.on_status = on_status
         self.sink_factory = sink_factory
+        self.on_samples = on_samples
         self.stop_event = asyncio.Event()
         self.stopped_by = "duration"
         self._queue: asyncio.Queue = asyncio.Queue()
@@ -428,6 +437,12 @@ class Recorder:
         if raw.shape[0]:
             acc, gyr = P.raw_to_physical(raw, self._config.scales)
             self._writer.write_samples(t_s, acc, gyr)
+            if self.on_samples is not None:
+                try:
+                    self.on_samples(t_s, acc, gyr)
+                except Exception as e:  # live analysis must never stop the recording
+                    log.warning("live analysis hook failed: %s", e)
+                    self.on_samples = None
             self._last_t_s = float(t_s[-1])
             self._n_written += raw.shape[0]
             self._recent.append((t_host, raw.shape[0]))
@@ -614,7 +629,8 @@ class Recorder:
 
 
 async def record_session(options: RecordOptions, *, scanner_backend=None, client_backend=None,
-                         on_status=None, install_signal_handlers: bool = False) -> RecordResult:
+                         on_status=None, on_samples=None,
+                         install_signal_handlers: bool = False) -> RecordResult:
     """Record a session (see `Recorder`); ``options.device == 'virtual'`` starts the built-in
     virtual sensor on an in-process bumble radio and records from it through bleak."""
     options.validate()
@@ -632,11 +648,11 @@ async def record_session(options: RecordOptions, *, scanner_backend=None, client
         options.device = VIRTUAL_NAME
         try:
             rec = Recorder(options, scanner_backend=scanner_backend, client_backend=client_backend,
-                           on_status=on_status)
+                           on_status=on_status, on_samples=on_samples)
             return await rec.run(install_signal_handlers=install_signal_handlers)
         finally:
             await sensor.stop()
     rec = Recorder(options, scanner_backend=scanner_backend, client_backend=client_backend,
-                   on_status=on_status)
+                   on_status=on_status, on_samples=on_samples)
     return await rec.run(install_signal_handlers=install_signal_handlers)
 
