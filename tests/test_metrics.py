@@ -194,3 +194,15 @@ def test_vectorised_speed_on_an_hour_of_strides() -> None:
     st = stance_metrics(ev, sig, sampling_rate_hz=fs)
     assert time.perf_counter() - t0 < 1.5
     assert len(st) == ic.size and st["valid"].all()
+
+
+def test_turn_stances_are_invalid_unless_kept() -> None:
+    ev = pd.DataFrame(
+        {"side": ["L", "R"], "ic_s": [1.0, 2.0], "fc_s": [1.5, 2.5], "turn": [False, True]}
+    )
+    sig = _signals(lambda t: 0 * t)
+    st = stance_metrics(ev, sig, sampling_rate_hz=FS)
+    assert st["valid"].tolist() == [True, False]
+    assert st["invalid_reason"].tolist() == ["", "turn"]
+    assert st["turn"].tolist() == [False, True]
+    assert stance_metrics(ev, sig, sampling_rate_hz=FS, exclude_turns=False)["valid"].all()

@@ -184,6 +184,7 @@ def stance_metrics(
     *,
     standing_obliquity_deg: float = float("nan"),
     sampling_rate_hz: float | None = None,
+    exclude_turns: bool = True,
 ) -> pd.DataFrame:
     """Strides table: one row per stance with timing, obliquity, CPD and ML excursion.
 
@@ -206,6 +207,11 @@ def stance_metrics(
         then NaN).
     sampling_rate_hz : float, optional
         Rate of `signals`; derived from ``t_s`` when omitted.
+    exclude_turns : bool
+        Mark stances whose event row says ``turn`` as invalid (reason "turn"). Turning steps
+        have different pelvic mechanics, and the centripetal acceleration of a turn tilts
+        the 6D fusion's vertical (up to ~3 deg in running turns on simulated data), so
+        their CPD is not comparable with straight gait.
 
     Returns
     -------
@@ -217,8 +223,9 @@ def stance_metrics(
         ``obliquity_range_deg`` = max - min over the stride ``[IC, next IC]`` (NaN without a
         next IC); ``peak_drop_t_s`` = time of the CPD extremum; ``ml_excursion_m`` =
         peak-to-peak ML sacrum displacement over the stance (gravity removed with the
-        obliquity, double integration detrended per stride); ``valid`` False with a reason
-        for stances over data gaps, with implausible timing or obliquity.
+        obliquity, double integration made drift-free per stride); ``valid`` False with a
+        reason (``invalid_reason``) for stances over data gaps, with implausible timing or
+        obliquity, or in turns (see `exclude_turns`).
     """
     if events is None or len(events) == 0:
         return empty_strides()
@@ -325,6 +332,7 @@ def stance_metrics(
     obl_range = np.where(stride_gap, np.nan, obl_range)
     ml_exc = np.where(stride_gap, np.nan, ml_exc)
     in_range = (ic_c >= t0) & (fc_c <= t[-1])
+    turn = ev["turn"].to_numpy(bool) if "turn" in ev else np.zeros(ic.size, bool)
     reasons = np.select(
         [
             ~good_times,
@@ -332,6 +340,7 @@ def stance_metrics(
             gap,
             (stance < MIN_STANCE_S) | (stance > MAX_STANCE_S),
             np.fmax(np.abs(seg_max), np.abs(seg_min)) > MAX_ABS_OBLIQUITY_DEG,
+            turn & exclude_turns,
         ],
         [
             "fc_s missing or not after ic_s",
@@ -339,6 +348,7 @@ def stance_metrics(
             "data gap in the stance",
             "implausible stance time",
             "implausible obliquity",
+            "turn",
         ],
         default="",
     )
@@ -363,7 +373,7 @@ def stance_metrics(
             "cpd_ic_deg": cpd_ic * nan_if_bad,
             "cpd_standing_deg": cpd_st * nan_if_bad,
             "ml_excursion_m": ml_exc * nan_if_bad,
-            "turn": ev["turn"].to_numpy(bool) if "turn" in ev else np.zeros(ic.size, bool),
+            "turn": turn,
             "event_confidence": (
                 ev["confidence"].to_numpy(float) if "confidence" in ev else np.full(ic.size, np.nan)
             ),
