@@ -237,3 +237,42 @@ def test_disk_error_is_a_clear_gaitimu_error_and_session_stays_readable(tmp_path
     assert len(s.problems) == 1
     assert "incomplete write at byte" in s.problems[0] and "(37 bytes)" in s.problems[0]
     assert "nothing lost" in s.problems[0]
+
+
+@settings(max_examples=40, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
+@given(
+    holes=st.lists(st.tuples(st.integers(1, 40), st.booleans(), st.booleans()), max_size=12),
+    seed=st.integers(0, 1000),
+)
+def test_gap_accounting_property(tmp_path_factory, holes, seed):
+    """Holes are counted once whether or not an event describes them, in either convention
+    (start at the last good sample, as the simulator writes, or at the first missing one, as
+    the recorder writes)."""
+    rate = 200.0
+    n = 3000
+    t_all = np.arange(n) / rate
+    keep = np.ones(n, bool)
+    events = []
+    pos = 10
+    rng = np.random.default_rng(seed)
+    n_holes = 0
+    for length, with_event, first_missing in holes:
+        pos += int(rng.integers(2, 150))
+        if pos + length >= n - 2:
+            break
+        keep[pos : pos + length] = False
+        n_holes += 1
+        if with_event:
+            start = t_all[pos] if first_missing else t_all[pos - 1]
+            events.append({"kind": "gap", "start_s": start, "end_s": t_all[pos + length],
+                           "lost_samples": length})
+        pos += length
+    path = tmp_path_factory.mktemp("g") / "s"
+    t_s, acc, gyr = _signals(n, rate, seed)
+    with SessionWriter(path, META, fsync=False) as w:
+        w.write_samples(t_s[keep], acc[keep], gyr[keep])
+        for ev in events:
+            w.add_event(ev)
+    s = open_session(path)
+    assert s.lost_samples == int((~keep).sum())
+    assert len(s.gaps) == n_holes

@@ -273,14 +273,21 @@ def _find_gaps(
             except (TypeError, ValueError):
                 continue
     if t_s.size > 1 and rate_hz > 0:
-        dt = np.diff(t_s)
-        holes = np.flatnonzero(dt > 1.5 / rate_hz)
-        for i in holes.tolist():
-            start, end = float(t_s[i]), float(t_s[i + 1])
-            covered = any(s <= end + 0.5 / rate_hz and e >= start - 0.5 / rate_hz for s, e in gaps)
-            if not covered:
-                gaps.append((start, end))
-                lost += max(0, round((end - start) * rate_hz) - 1)
+        holes = np.flatnonzero(np.diff(t_s) > 1.5 / rate_hz)
+        starts, ends = t_s[holes], t_s[holes + 1]
+        covered = np.zeros(holes.size, dtype=bool)
+        if gaps and holes.size:
+            # a hole is explained when some event interval overlaps it (half a period slack):
+            # with events sorted by start, that is max(end of events starting before the hole
+            # ends) >= hole start
+            tol = 0.5 / rate_hz
+            ev = np.array(sorted(gaps), dtype=np.float64)
+            max_end = np.maximum.accumulate(ev[:, 1])
+            k = np.searchsorted(ev[:, 0], ends + tol, side="right")
+            covered = (k > 0) & (max_end[np.maximum(k - 1, 0)] >= starts - tol)
+        new = ~covered
+        gaps.extend(zip(starts[new].tolist(), ends[new].tolist(), strict=True))
+        lost += int(np.maximum(0, np.round((ends[new] - starts[new]) * rate_hz) - 1).sum())
     gaps.sort()
     return gaps, lost
 
