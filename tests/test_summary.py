@@ -248,3 +248,15 @@ def test_linear_trend_recovers_slope():
     tr = linear_trend(t, y)
     assert tr["ci95_low"] < 0.1 < tr["ci95_high"]
     assert tr["ci95_low"] > 0.05
+
+
+def test_strides_read_back_from_csv_give_the_same_summary(tmp_path):
+    import pandas as pd
+
+    session, res = fabricate_result(duration_s=90, cpd_left_deg=4, cpd_right_deg=7, seed=6)
+    res.strides.to_csv(tmp_path / "s.csv", index=False)
+    back = pd.read_csv(tmp_path / "s.csv", dtype={"valid": str})
+    a = summarize(res.strides, session_meta(session), res.info)
+    b = summarize(back, session_meta(session), res.info)
+    assert a["strides"] == b["strides"] and a["flags"] == b["flags"]
+    assert a["cpd_deg"]["R"]["mean"] == pytest.approx(b["cpd_deg"]["R"]["mean"])

@@ -16,6 +16,8 @@ import pandas as pd
 import plotly.graph_objects as go
 from plotly.subplots import make_subplots
 
+from gaitimu.report.summary import valid_flags
+
 COLORS = {"L": "#1f77b4", "R": "#d62728"}
 BAND = {"L": "rgba(31,119,180,0.18)", "R": "rgba(214,39,40,0.18)"}
 SIDE_LABEL = {"L": "Left stance", "R": "Right stance"}
@@ -43,7 +45,7 @@ def _thin(idx: np.ndarray, k: int = MAX_POINTS_PER_SIDE) -> np.ndarray:
 
 
 def _valid(strides: pd.DataFrame) -> pd.DataFrame:
-    v = strides[strides["valid"].fillna(False).astype(bool)] if len(strides) else strides
+    v = strides[valid_flags(strides["valid"])] if len(strides) else strides
     return v.sort_values("ic_s", kind="stable")
 
 

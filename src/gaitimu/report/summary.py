@@ -58,6 +58,15 @@ def _jsonable(obj: Any) -> Any:
     return str(obj)
 
 
+def valid_flags(col: pd.Series) -> np.ndarray:
+    """Boolean array from a ``valid`` column that may hold bools, 0/1, NaN or the strings
+    "True"/"False" (a strides table read back from CSV)."""
+    if col.dtype == bool:
+        return col.to_numpy()
+    text = col.astype(str).str.strip().str.lower()
+    return text.isin(("true", "1", "1.0", "yes")).to_numpy()
+
+
 def _col(df: pd.DataFrame, name: str) -> np.ndarray:
     if name not in df.columns:
         return np.full(len(df), np.nan)
@@ -148,7 +157,7 @@ def summarize(
     if activity and "activity" in df.columns:
         df = df[df["activity"].astype(str) == activity]
     df = df.sort_values("ic_s", kind="stable")
-    valid_mask = df["valid"].fillna(False).astype(bool).to_numpy()
+    valid_mask = valid_flags(df["valid"])
     side_arr = df["side"].astype(str).to_numpy()
     vdf = df[valid_mask]
     vside = side_arr[valid_mask]
