@@ -21,9 +21,8 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT / "tests"))
 
-from test_report_fixture import fabricate_result  # noqa: E402
-
 from gaitimu.report import build_report  # noqa: E402
+from test_report_fixture import fabricate_result  # noqa: E402
 
 
 def main(argv: list[str] | None = None) -> int:
