@@ -189,7 +189,9 @@ def test_export_bids_layout_and_content(tmp_path):
     assert set(channels.type) == {"LATENCY", "ACCEL", "GYRO"}
     gyr_cols = channels.index[channels.type == "GYRO"]
     np.testing.assert_array_equal(motion[gyr_cols].to_numpy(), s.gyr)
-    np.testing.assert_array_equal(motion[0].to_numpy(), s.t_s)
+    np.testing.assert_allclose(motion[0].to_numpy(), s.t_s, rtol=0, atol=5e-7)  # s.000000
+    chj = json.loads(Path(f"{base}_channels.json").read_text())
+    assert chj["reference_frame"]["Levels"]["sensor"]["SpatialAxes"] == "SRA"  # up,right,fwd
     assert (channels.units[channels.type == "ACCEL"] == "m/s^2").all()
     side = json.loads(Path(f"{base}_motion.json").read_text())
     assert side["SamplingFrequency"] == 200.0 and side["TaskName"] == "walk"
@@ -210,4 +212,11 @@ def test_export_refuses_to_overwrite_and_adds_to_existing_dataset(tmp_path):
     b = _session(tmp_path / "b", subject="S02", activity="run")
     export_session(open_session(b), tmp_path / "bids", "bids")
     assert (tmp_path / "bids" / "sub-S02" / "motion").is_dir()
+    (tmp_path / "c").mkdir()
+    c = _session(tmp_path / "c", subject="S02", activity="walk")
+    export_session(open_session(c), tmp_path / "bids", "bids")
+    scans = pd.read_csv(tmp_path / "bids" / "sub-S02" / "sub-S02_scans.tsv", sep="\t")
+    assert list(scans.columns) == ["filename", "acq_time"]
+    assert sorted(scans.filename) == ["motion/sub-S02_task-run_tracksys-gaitimuA1_motion.tsv",
+                                      "motion/sub-S02_task-walk_tracksys-gaitimuA1_motion.tsv"]
     assert not [p for p in tmp_path.iterdir() if "exporting" in p.name]

@@ -19,7 +19,7 @@ import numpy as np
 import pandas as pd
 
 from gaitimu import __version__
-from gaitimu.consts import SENSOR_COLS
+from gaitimu.consts import SENSOR_COLS, format_axes, parse_axes
 from gaitimu.errors import BadInputError
 from gaitimu.sessions._format import json_default
 from gaitimu.sessions.info import sensor_meta, session_info
@@ -41,7 +41,18 @@ def _label(value: Any, default: str) -> str:
     return text or default
 
 
-def _samples_text(session: Session, sep: str, header: bool, na: str = "nan") -> bytes:
+_AXIS_LETTERS = {"up": "S", "down": "I", "right": "R", "left": "L", "forward": "A",
+                 "backward": "P"}
+
+
+def _spatial_axes(axes: str) -> str:
+    """BIDS ``SpatialAxes`` of the sensor frame: ``x=up,y=right,z=forward`` -> ``"SRA"``."""
+    parts = dict(p.split("=", 1) for p in format_axes(parse_axes(axes)).split(","))
+    return "".join(_AXIS_LETTERS[parts[a]] for a in "xyz")
+
+
+def _samples_text(session: Session, sep: str, header: bool, na: str = "nan",
+                  latency_fixed: bool = False) -> bytes:
     """Samples as delimited text, every float in its shortest exact form (``repr``).
 
     About 3x faster than ``DataFrame.to_csv`` and exactly re-readable. NaN is written as
@@ -49,6 +60,8 @@ def _samples_text(session: Session, sep: str, header: bool, na: str = "nan") -> 
     """
     data = np.column_stack([session.t_s, session.acc, session.gyr])
     cols = [list(map(repr, c)) for c in data.T.tolist()]
+    if latency_fixed:  # BIDS LATENCY must be s[.000000]: no exponent notation
+        cols[0] = [f"{v:.6f}" for v in data[:, 0].tolist()]
     if na != "nan" and not np.isfinite(data).all():
         cols = [[na if v == "nan" else v for v in c] for c in cols]
     lines = map(sep.join, zip(*cols, strict=True))
@@ -88,7 +101,7 @@ def _bids_files(session: Session) -> dict[str, bytes]:
         "reference_frame": ["n/a"] + ["sensor"] * 6,
         "status": ["good"] * 7,
     })
-    motion_tsv = _samples_text(session, "\t", header=False, na="n/a")
+    motion_tsv = _samples_text(session, "\t", header=False, na="n/a", latency_fixed=True)
     info = session_info(session)
     sidecar: dict[str, Any] = {
         "TaskName": task,
@@ -103,6 +116,7 @@ def _bids_files(session: Session) -> dict[str, bytes]:
         "RecordingDuration": session.duration_s,
         "RecordingType": "continuous",
         "TrackedPointsCount": 1,
+        "MotionChannelCount": 7,
         "ACCELChannelCount": 3,
         "GYROChannelCount": 3,
         "LATENCYChannelCount": 1,
@@ -114,8 +128,7 @@ def _bids_files(session: Session) -> dict[str, bytes]:
         "reference_frame": {
             "Levels": {
                 "sensor": {
-                    "SpatialAxes": "xyz",
-                    "RotationOrder": "n/a",
+                    "SpatialAxes": _spatial_axes(session.axes),
                     "RotationRule": "right-hand",
                     "Description": "IMU sensor frame, right-handed; on the body the axes point "
                                    f"{session.axes} (up/right/forward of the participant)",
@@ -135,6 +148,10 @@ def _bids_files(session: Session) -> dict[str, bytes]:
             "GeneratedBy": [{"Name": "gaitimu", "Version": __version__}],
         }).encode(),
     }
+    acq_time = m.get("recording_start_utc") or m.get("created_utc")
+    files[f"sub-{sub}/sub-{sub}_scans.tsv"] = (
+        f"motion/{Path(base).name}_motion.tsv\t{acq_time or 'n/a'}\n".encode()
+    )
     if session.events:
         rows = [{"onset": ev.get("start_s", ev.get("t_s", "n/a")),
                  "duration": (ev["end_s"] - ev["start_s"]) if "end_s" in ev and "start_s" in ev
@@ -153,7 +170,8 @@ def export_session(session: Session, out: str | os.PathLike[str], fmt: str) -> l
     importable again with ``gaitimu import``) and ``<session>_meta.json`` (metadata, events,
     summary). bids: a BIDS-Motion dataset (``dataset_description.json``,
     ``sub-<id>/motion/sub-<id>_task-<activity>_tracksys-<name>_{motion.tsv,motion.json,
-    channels.tsv,channels.json[,events.tsv]}``).
+    channels.tsv,channels.json[,events.tsv]}``, and a row in ``sub-<id>/sub-<id>_scans.tsv``
+    with the recording start as ``acq_time``).
 
     Returns
     -------
@@ -171,7 +189,11 @@ def export_session(session: Session, out: str | os.PathLike[str], fmt: str) -> l
     files = _csv_files(session, stem) if fmt == "csv" else _bids_files(session)
     if fmt == "bids" and (out / "dataset_description.json").exists():
         files.pop("dataset_description.json")  # keep the existing dataset's description
-    clashes = [name for name in files if (out / name).exists()]
+    appendable = {name for name in files if name.endswith("_scans.tsv")}
+    for name in appendable:  # one row per recording, added to an existing scans file
+        old = (out / name).read_bytes() if (out / name).exists() else b"filename\tacq_time\n"
+        files[name] = old + (b"" if old.endswith(b"\n") else b"\n") + files[name]
+    clashes = [name for name in files if (out / name).exists() and name not in appendable]
     if clashes:
         raise BadInputError(f"{out / clashes[0]}: already exists; choose another --out or remove it")
     tmp = out.parent / f".{out.name}.exporting-{os.getpid()}"
