@@ -22,9 +22,8 @@ Method (our own combination of standard ingredients):
 3. **Bouts.** Anchors chain into a bout while consecutive intervals stay within 0.4-1.75
    step periods; a bout needs at least 4 steps and a rhythm (robust CV of its step
    intervals <= 0.25: random movement has none). Each bout then grows by at most one softer
-   step at each end (gait initiation/termination) where the rhythm predicts one (0.7-1.4
-   step periods beyond the end) and a weaker peak (>= 10 % of the typical prominence) is
-   there.
+   step at its end (gait termination) where the rhythm predicts one (0.7-1.4 step periods
+   after the last step) and a weaker peak (>= 10 % of the typical prominence) is there.
 4. **Walk or run.** Running has a flight phase: the specific force along the vertical falls
    towards 0 g (free fall). A bout is ``run`` when at least half of its steps reach below
    0.35 g, or when cadence >= 150 steps/min with vertical peaks >= 2.2 g (runners with
@@ -166,11 +165,13 @@ def _window_step_period(
 def _extend_bouts(
     anchors: np.ndarray, periods: np.ndarray, bout: np.ndarray, weak: np.ndarray, fs: float
 ) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
-    """Grow each bout by up to `EXTEND_MAX_STEPS` weaker steps at each end.
+    """Grow each bout by up to `EXTEND_MAX_STEPS` weaker steps at its end.
 
-    Gait initiation and termination steps are softer than steady steps; a weaker peak is
-    accepted only where the step rhythm predicts one (0.7-1.4 step periods beyond the end
-    of the bout), never elsewhere.
+    Gait termination steps are softer than steady steps; a weaker peak is accepted only
+    where the step rhythm predicts one (0.7-1.4 step periods after the last step), never
+    elsewhere. Bouts are not grown backwards: before the first heel strike there is
+    push-off and weight shift but no contact (on IPOL, backward growth added 34 false ICs
+    and no true one in 110 trials).
     """
     if anchors.size == 0 or weak.size == 0:
         return anchors, periods, bout
@@ -182,21 +183,23 @@ def _extend_bouts(
     for b in range(int(bout.max()) + 1):
         a = anchors[bout == b]
         step_n = float(np.median(np.diff(a))) if a.size > 1 else periods[bout == b][0] * fs
-        for direction, edge in ((-1, a[0]), (1, a[-1])):
-            for _ in range(EXTEND_MAX_STEPS):
-                target = edge + direction * step_n
-                d = np.abs(weak - target)
-                d[used] = np.inf
-                d[np.abs(weak - edge) < 0.7 * step_n] = np.inf
-                d[np.abs(weak - edge) > 1.4 * step_n] = np.inf
-                k = int(np.argmin(d))
-                if not np.isfinite(d[k]):
-                    break
-                used[k] = True
-                edge = int(weak[k])
-                add_a.append(edge)
-                add_p.append(step_n / fs)
-                add_b.append(b)
+        # only forwards: before the first heel strike of a bout there is push-off and
+        # weight shift (vertical bumps) but no contact, so growing backwards adds false ICs
+        edge = int(a[-1])
+        for _ in range(EXTEND_MAX_STEPS):
+            target = edge + step_n
+            d = np.abs(weak - target)
+            d[used] = np.inf
+            d[(weak - edge) < 0.7 * step_n] = np.inf
+            d[(weak - edge) > 1.4 * step_n] = np.inf
+            k = int(np.argmin(d))
+            if not np.isfinite(d[k]):
+                break
+            used[k] = True
+            edge = int(weak[k])
+            add_a.append(edge)
+            add_p.append(step_n / fs)
+            add_b.append(b)
     if not add_a:
         return anchors, periods, bout
     anchors = np.concatenate([anchors, add_a])
