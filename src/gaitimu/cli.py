@@ -217,6 +217,8 @@ def build_parser() -> argparse.ArgumentParser:
     s.add_argument("sessions", nargs="+", metavar="SESSION")
     s.add_argument("--out", default="report.html", metavar="report.html")
     s.add_argument("--json", default=None, metavar="summary.json")
+    s.add_argument("--csv", default=None, metavar="strides.csv",
+                   help="strides table (default: <report>_strides.csv beside the HTML)")
     s.set_defaults(func=_cmd_report)
 
     s = sub.add_parser("replay", help="replay a session through the live pipeline")
