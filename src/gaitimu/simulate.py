@@ -555,7 +555,7 @@ class _Bump:
 
 
 def _obliquity_bumps(phase: Jet, gate: Jet, ic_phase: np.ndarray, sign: np.ndarray,
-                     amp: np.ndarray, peak: float, bump: _Bump) -> Jet:
+                     amp: np.ndarray, peak: float, bump: _Bump, derivs: bool = True) -> Jet:
     """Sum of bumps (one per stance, in phase) times the gait gate, with time derivatives.
 
     Stance ``j`` starts at phase ``ic_phase[j] = ic_phase[0] + j / 2``; its bump peaks
@@ -576,6 +576,9 @@ def _obliquity_bumps(phase: Jet, gate: Jet, ic_phase: np.ndarray, sign: np.ndarr
         jj = np.where(ok, j, 0)
         u = ph - (ic_phase[0] + 0.5 * jj + peak)
         a = np.where(ok, sign[jj] * amp[jj], 0.0)
+        if not derivs:
+            f += a * np.interp(u, bump.u, bump.tables[0], left=0.0, right=0.0)
+            continue
         b0, b1, b2 = bump(u)
         g, db, d2b = a * b0, a * b1, a * b2
         f += g
@@ -873,8 +876,9 @@ def _solve_obliquity(t: np.ndarray, phase: Jet, gate: Jet, rows: dict[str, np.nd
     ic_phase = rows["ic_phase"]
 
     def realised(amp: np.ndarray) -> tuple[np.ndarray, np.ndarray, Jet]:
-        o = _obliquity_bumps(phase, gate, ic_phase, sign, amp, peak, width)
-        o_ev = _obliquity_bumps(spl_phase, gate_ev, ic_phase, sign, amp, peak, width)[0]
+        o = _obliquity_bumps(phase, gate, ic_phase, sign, amp, peak, width, derivs=False)
+        o_ev = _obliquity_bumps(spl_phase, gate_ev, ic_phase, sign, amp, peak, width,
+                                derivs=False)[0]
         at_ic, at_fc = o_ev[:k], o_ev[k:]
         cpd_st = np.full(k, np.nan)
         for s, fn in (("L", np.maximum), ("R", np.minimum)):
@@ -892,12 +896,14 @@ def _solve_obliquity(t: np.ndarray, phase: Jet, gate: Jet, rows: dict[str, np.nd
             break
         amp = amp + err
     else:
-        worst = float(np.max(np.abs(err[complete]), initial=0.0))
+        cpd_st, at_ic, _ = realised(amp)
+        worst = float(np.max(np.abs((target - cpd_st)[complete]), initial=0.0))
         if worst > 0.05:
             raise BadInputError(
                 f"could not realise the requested CPD (off by {worst:.2f} deg); "
                 "try less asymmetric cpd_left/cpd_right"
             )
+    o = _obliquity_bumps(phase, gate, ic_phase, sign, amp, peak, width)
     obl = (o[0] + cfg.standing_obliquity_deg, o[1], o[2])
     rows = dict(rows)
     rows["cpd_standing_deg"] = cpd_st
