@@ -30,6 +30,32 @@ def _not_ready(verb: str, issue: int) -> int:
 
 
 # --------------------------------------------------------------------------- handlers
+def _print_verdicts(summary: dict) -> None:
+    for side in ("L", "R"):
+        print(summary["verdict"][side]["text"])
+
+
+def _cmd_demo(args: argparse.Namespace) -> int:
+    from pathlib import Path
+
+    from gaitimu.demo import DemoOptions, run_demo
+    from gaitimu.live.status import LiveStatus
+
+    opts = DemoOptions(out_dir=Path(args.out), activity=args.activity, duration_s=args.duration,
+                       speed=args.speed)
+    print(f"gaitimu demo: recording {opts.duration_s:g} s of simulated {opts.activity} from the "
+          f"virtual BLE sensor at {opts.speed:g}x real time ...", flush=True)
+    with LiveStatus() as view:
+        res = run_demo(opts, on_status=view)
+    rec, summary, paths = res["record"], res["summary"], res["paths"]
+    s = rec.stats
+    print(f"recorded {rec.n_samples} samples ({rec.duration_s:.1f} s), lost {s['lost_samples']}")
+    _print_verdicts(summary)
+    print("\n".join(f"{k:8s} {v}" for k, v in paths.items()))
+    print(f"open {paths['report']} in a browser to see the report")
+    return 0
+
+
 def _cmd_scan(args: argparse.Namespace) -> int:
     import asyncio
 
@@ -104,8 +130,7 @@ def _cmd_report(args: argparse.Namespace) -> int:
 
     csv = getattr(args, "csv", None) or default_csv_path(args.out)
     summary = report_sessions(args.sessions, args.out, args.json, csv)
-    for side in ("L", "R"):
-        print(f"{side}: {summary['verdict'][side]['status']}: {summary['verdict'][side]['text']}")
+    _print_verdicts(summary)
     print(f"report: {args.out}  strides: {csv}" + (f"  summary: {args.json}" if args.json else ""))
     return 0
 
@@ -154,6 +179,16 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--version", action="version", version=f"gaitimu {__version__}")
     p.add_argument("--debug", action="store_true", help="show tracebacks and debug logging")
     sub = p.add_subparsers(dest="verb", metavar="VERB", parser_class=_Parser)
+
+    s = sub.add_parser("demo", help="the whole chain on the built-in virtual sensor (no hardware)")
+    s.add_argument("--out", default="gaitimu-demo", metavar="DIR",
+                   help="output folder (default gaitimu-demo)")
+    s.add_argument("--activity", choices=("walk", "run"), default="run")
+    s.add_argument("--duration", type=_positive, default=90.0, metavar="S",
+                   help="seconds of gait data to record (default 90)")
+    s.add_argument("--speed", type=_positive, default=6.0, metavar="X",
+                   help="virtual sensor speed vs real time (default 6)")
+    s.set_defaults(func=_cmd_demo)
 
     s = sub.add_parser("scan", help="list nearby gaitimu sensors")
     s.add_argument("--timeout", type=float, default=5.0, metavar="S", help="scan time (default 5 s)")

@@ -25,7 +25,7 @@ import logging
 import math
 from collections.abc import Callable
 from dataclasses import dataclass, field
-from typing import Protocol
+from typing import Any, Protocol
 
 import numpy as np
 
@@ -99,18 +99,19 @@ def synthetic_factory(seed: int = 0) -> SourceFactory:
     return lambda rate_hz, scales: SyntheticSource(float(rate_hz), scales, seed)
 
 
-def simulated_factory(activity: str = "walk", duration_s: float = 120.0, seed: int = 0) -> SourceFactory:
-    """Serve `gaitimu.simulate` output when that module is available, else `SyntheticSource`."""
+def simulated_factory(activity: str = "walk", duration_s: float = 120.0, seed: int = 0,
+                      **sim_options: Any) -> SourceFactory:
+    """Serve `gaitimu.simulate` output when that module is available, else `SyntheticSource`.
+
+    ``sim_options`` are further `gaitimu.simulate.SimConfig` fields (e.g. ``cpd_right_deg``).
+    """
 
     def make(rate_hz: int, scales: P.Scales) -> SampleSource:
         try:
             from gaitimu.simulate import SimConfig, simulate
 
-            try:
-                cfg = SimConfig(activity=activity, duration_s=duration_s, seed=seed,
-                                sampling_rate_hz=float(rate_hz))
-            except TypeError:
-                cfg = SimConfig(activity=activity, duration_s=duration_s, seed=seed)
+            cfg = SimConfig(activity=activity, duration_s=duration_s, seed=seed,
+                            sampling_rate_hz=float(rate_hz), **sim_options)
             sim = simulate(cfg)
             return ArraySource(P.physical_to_raw(sim.acc, sim.gyr, scales))
         except Exception as e:  # the simulator is optional for the virtual sensor
