@@ -354,3 +354,16 @@ def test_partial_stances_at_the_gait_edges_are_listed_apart(activity):
         assert e["fc_s"] is None or e["fc_s"] > first_ic - 1.0
         assert e["ic_s"] is None or e["ic_s"] < first_ic or e["ic_s"] > ev[-1]["ic_s"]
     assert all(e["fc_s"] <= last_fc for e in ev)
+
+
+def test_impact_vibration_follows_each_ic_and_leaves_the_truth_alone():
+    base = SimConfig(activity="run", duration_s=15, seed=2)
+    s0, s1 = simulate(base), simulate(base, impact_g=2.0)
+    assert np.array_equal(s0.ideal["acc"], s1.ideal["acc"]) and s0.truth == s1.truth
+    diff = np.abs(s1.acc - s0.acc)[:, 0]
+    assert diff.max() == pytest.approx(2.0 * 9.81, rel=0.05)
+    for e in _stances(s1)[2:8]:  # the vibration is confined to ~0.2 s after each IC
+        after = (s1.t_s >= e["ic_s"]) & (s1.t_s < e["ic_s"] + 0.06)
+        assert diff[after].max() > 1.0 * 9.81
+        before = (s1.t_s > e["ic_s"] - 0.15) & (s1.t_s < e["ic_s"] - 0.005)
+        assert diff[before].max() < 0.1

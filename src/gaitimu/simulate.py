@@ -166,6 +166,10 @@ class SimConfig:
         extra exponential jitter. Host times stay non-decreasing.
     gravity_mps2
         Gravitational acceleration.
+    impact_g
+        Peak (in g) of a damped heel-strike vibration of the sensor after every IC (soft
+        tissue and impact; it does not move the pelvis, so the truth is unchanged). 0: off.
+        Realistic values at the sacrum: walking ~0.2-0.5 g, running ~1-3 g.
     """
 
     activity: Literal["walk", "run"] = "walk"
@@ -203,6 +207,7 @@ class SimConfig:
     host_latency_s: float = 0.015
     host_jitter_s: float = 0.003
     gravity_mps2: float = 9.81
+    impact_g: float = 0.0
 
     def resolved(self) -> dict[str, Any]:
         """The config as a JSON-able dict with activity defaults filled in."""
@@ -449,6 +454,7 @@ def _validate(cfg: SimConfig) -> dict[str, Any]:
     need(0 <= cfg.packet_loss < 0.9, f"packet_loss {cfg.packet_loss} outside [0, 0.9)")
     need(cfg.packet_loss_burst >= 1, "packet_loss_burst (mean burst length) must be >= 1")
     need(0 <= cfg.misalignment_random_deg <= 90, "misalignment_random_deg outside 0-90 deg")
+    need(0 <= cfg.impact_g <= 10, "impact_g outside 0-10 g")
     need(cfg.first_side in ("L", "R"), "first_side must be 'L' or 'R'")
     need(1 <= r["samples_per_packet"] <= MAX_SAMPLES_PER_PACKET,
          f"samples_per_packet must be 1..{MAX_SAMPLES_PER_PACKET}")
@@ -711,6 +717,8 @@ def simulate(config: SimConfig | None = None, **overrides: Any) -> SimResult:
     acc_bias = (np.asarray(cfg.acc_bias_mps2, float) if cfg.acc_bias_mps2 is not None
                 else rng.normal(0, cfg.acc_bias_sd_mps2, 3))
     acc_meas = acc_ideal + acc_bias + rng.normal(0, 1, (n, 3)) * cfg.acc_noise_mps2
+    if cfg.impact_g > 0:
+        acc_meas += _impacts(t, stance_rows["ic_s"], gate[0], cfg) @ r_sn
     gyr_meas = gyr_ideal + gyr_bias + rng.normal(0, 1, (n, 3)) * cfg.gyr_noise_dps
     scales = Scales(acc_range_g=cfg.acc_range_g, gyr_range_dps=cfg.gyr_range_dps)
     raw = physical_to_raw(acc_meas, gyr_meas, scales)
@@ -911,6 +919,31 @@ def _solve_obliquity(t: np.ndarray, phase: Jet, gate: Jet, rows: dict[str, np.nd
     rows["target_cpd_deg"] = target
     rows["obliquity_at_ic_deg"] = at_ic + cfg.standing_obliquity_deg
     return obl, rows
+
+
+def _impacts(t: np.ndarray, ic_s: np.ndarray, gate: np.ndarray, cfg: SimConfig) -> np.ndarray:
+    """Damped heel-strike vibration after each IC in the pelvis frame (up, right, forward)."""
+    freq_hz, decay_s = (25.0, 0.015) if cfg.activity == "walk" else (18.0, 0.025)
+    out = np.zeros((t.size, 3))
+    fs = float(cfg.sampling_rate_hz)
+    n_win = int(np.ceil(8 * decay_s * fs))
+    k = np.arange(n_win)
+
+    def shape(tau: np.ndarray) -> np.ndarray:
+        return (_smootherstep(tau, 0.004)[0] * np.exp(-tau / decay_s)
+                * np.sin(2 * np.pi * freq_hz * tau))
+
+    peak = np.abs(shape(np.linspace(0, 4 * decay_s, 4001))).max()
+    for ic in ic_s[np.isfinite(ic_s) & (ic_s < t[-1])].tolist():
+        i0 = int(np.ceil(ic * fs))
+        idx = i0 + k
+        idx = idx[idx < t.size]
+        tau = t[idx] - ic
+        w = shape(tau) / peak
+        amp = cfg.impact_g * cfg.gravity_mps2 * np.interp(ic, t, gate)
+        out[idx, 0] += amp * w
+        out[idx, 2] -= 0.5 * amp * w  # braking component
+    return out
 
 
 def _turns(t: np.ndarray, cfg: SimConfig, p: dict[str, float], t0: float, t1: float,
