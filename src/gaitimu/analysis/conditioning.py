@@ -10,7 +10,12 @@ first stage resamples onto that grid:
   orientation filter see no jump, and every consumer must respect the mask);
 * 50 Hz to 400 Hz nominal rates are supported.
 
-All functions are pure numpy/scipy on arrays; no I/O.
+Filters are zero-phase Butterworth magnitude responses applied in the frequency domain
+(numpy FFT with reflected padding): the same |H|^2 as a forward-backward (``filtfilt``) pass
+of a Butterworth filter of the given order, without importing ``scipy.signal`` (whose import
+alone costs 0.5-1 s, a large part of the whole-process budget of ``gaitimu analyze``).
+
+All functions are pure numpy on arrays; no I/O.
 """
 
 from __future__ import annotations
@@ -19,7 +24,6 @@ import logging
 from dataclasses import dataclass
 
 import numpy as np
-from scipy import signal
 
 from gaitimu.errors import BadInputError
 
@@ -188,15 +192,41 @@ def _segments(valid: np.ndarray | None, n: int) -> list[tuple[int, int]]:
     return list(zip(np.flatnonzero(edges == 1), np.flatnonzero(edges == -1), strict=True))
 
 
-def _sosfiltfilt_segments(sos: np.ndarray, x: np.ndarray, valid: np.ndarray | None) -> np.ndarray:
+def _fft_len(n: int) -> int:
+    """A fast FFT length >= n (2^a * 3^b)."""
+    best = 1 << int(np.ceil(np.log2(max(n, 1))))
+    p3 = 1
+    while p3 < best:
+        p2 = p3
+        while p2 < n:
+            p2 *= 2
+        best = min(best, p2)
+        p3 *= 3
+    return best
+
+
+def _zero_phase(x: np.ndarray, gain2, pad: int) -> np.ndarray:
+    """Apply a real, zero-phase power response ``gain2(f_cycles_per_sample)`` along axis 0."""
+    n = x.shape[0]
+    pad = int(min(pad, n - 1))
+    if pad > 0:
+        xp = np.concatenate([2 * x[:1] - x[pad:0:-1], x, 2 * x[-1:] - x[-2 : -pad - 2 : -1]])
+    else:
+        xp = x
+    m = _fft_len(xp.shape[0])
+    spec = np.fft.rfft(xp, m, axis=0)
+    g = gain2(np.fft.rfftfreq(m))
+    spec *= g.reshape((-1,) + (1,) * (x.ndim - 1))
+    return np.fft.irfft(spec, m, axis=0)[pad : pad + n]
+
+
+def _filter_segments(x, gain2, pad: int, valid: np.ndarray | None) -> np.ndarray:
     x = np.asarray(x, dtype=float)
     out = x.copy()
     for s, e in _segments(valid, x.shape[0]):
-        seg = x[s:e]
-        padlen = min(3 * (2 * sos.shape[0] + 1), seg.shape[0] - 1)
-        if padlen < 1:
+        if e - s < 3:
             continue
-        out[s:e] = signal.sosfiltfilt(sos, seg, axis=0, padlen=padlen)
+        out[s:e] = _zero_phase(x[s:e], gain2, pad)
     return out
 
 
@@ -208,16 +238,19 @@ def lowpass(
     order: int = 4,
     valid: np.ndarray | None = None,
 ) -> np.ndarray:
-    """Zero-phase Butterworth low-pass along axis 0 (``sosfiltfilt``).
+    """Zero-phase Butterworth low-pass along axis 0.
 
-    `order` is the order of the single pass; the forward-backward pass doubles it and
-    puts the -6 dB point at `cutoff_hz`. With `valid`, each contiguous valid segment is
-    filtered on its own so that nothing is smeared across an unbridged gap.
+    Power response ``1 / (1 + (f / cutoff)^(2 order))``: -6 dB at `cutoff_hz`, as a
+    forward-backward pass of an order-`order` Butterworth. With `valid`, each contiguous
+    valid segment is filtered on its own so that nothing is smeared across an unbridged gap.
     """
     fs = float(sampling_rate_hz)
-    cutoff = min(float(cutoff_hz), 0.45 * fs)
-    sos = signal.butter(order, cutoff, btype="low", fs=fs, output="sos")
-    return _sosfiltfilt_segments(sos, x, valid)
+    fc = min(float(cutoff_hz), 0.45 * fs) / fs
+
+    def gain2(f: np.ndarray) -> np.ndarray:
+        return 1.0 / (1.0 + (f / fc) ** (2 * order))
+
+    return _filter_segments(x, gain2, int(np.ceil(3.0 / fc)), valid)
 
 
 def bandpass(
@@ -229,8 +262,31 @@ def bandpass(
     order: int = 2,
     valid: np.ndarray | None = None,
 ) -> np.ndarray:
-    """Zero-phase Butterworth band-pass along axis 0 (``sosfiltfilt``), per valid segment."""
+    """Zero-phase Butterworth band-pass along axis 0 (high-pass x low-pass power response)."""
     fs = float(sampling_rate_hz)
-    high = min(float(high_hz), 0.45 * fs)
-    sos = signal.butter(order, [float(low_hz), high], btype="band", fs=fs, output="sos")
-    return _sosfiltfilt_segments(sos, x, valid)
+    fl = float(low_hz) / fs
+    fh = min(float(high_hz), 0.45 * fs) / fs
+
+    def gain2(f: np.ndarray) -> np.ndarray:
+        with np.errstate(divide="ignore"):
+            hp = 1.0 / (1.0 + (fl / f) ** (2 * order))
+        return hp / (1.0 + (f / fh) ** (2 * order))
+
+    return _filter_segments(x, gain2, int(np.ceil(3.0 / fl)), valid)
+
+
+def moving_mean(x: np.ndarray, n: int) -> np.ndarray:
+    """Centred moving mean over `n` samples along axis 0 (edges padded with the end values).
+
+    Same result as ``scipy.ndimage.uniform_filter1d(x, n, axis=0, mode="nearest")``.
+    """
+    x = np.asarray(x, dtype=float)
+    n = max(int(n), 1)
+    if n == 1:
+        return x.copy()
+    left = n // 2
+    right = n - 1 - left
+    xp = np.concatenate([np.repeat(x[:1], left, axis=0), x, np.repeat(x[-1:], right, axis=0)])
+    c = np.cumsum(xp, axis=0)
+    c = np.concatenate([np.zeros((1, *x.shape[1:])), c])
+    return (c[n:] - c[:-n]) / n

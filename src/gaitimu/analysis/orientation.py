@@ -50,8 +50,8 @@ from typing import NamedTuple
 import numpy as np
 import pandas as pd
 import vqf
-from scipy import ndimage, signal
 
+from gaitimu.analysis.conditioning import bandpass, moving_mean
 from gaitimu.consts import BODY_ACC, BODY_GYR, DEFAULT_AXES, G, parse_axes
 from gaitimu.errors import BadInputError
 
@@ -116,7 +116,7 @@ class Alignment(NamedTuple):
 
 # --------------------------------------------------------------------------- helpers
 def _moving_mean(x: np.ndarray, n: int) -> np.ndarray:
-    return ndimage.uniform_filter1d(x, size=max(int(n), 1), axis=0, mode="nearest")
+    return moving_mean(x, n)
 
 
 def _moving_std(x: np.ndarray, n: int) -> np.ndarray:
@@ -329,13 +329,16 @@ def _forward_sign_evidence(
     """
     starts, ends = _runs(moving)
     total, weight = 0.0, 0.0
-    sos = signal.butter(2, [0.5, 6.0], btype="band", fs=fs, output="sos")
+
+    def band(x: np.ndarray) -> np.ndarray:
+        return bandpass(x, 0.5, 6.0, sampling_rate_hz=fs, order=2)
+
     for s0, e0 in zip(starts, ends, strict=True):
         if e0 - s0 < int(2.0 * fs):
             continue
         a = acc_n[s0:e0]
-        a_ap = signal.sosfiltfilt(sos, a @ fwd)
-        v_is = signal.sosfiltfilt(sos, np.cumsum(signal.sosfiltfilt(sos, a @ up)) / fs)
+        a_ap = band(a @ fwd)
+        v_is = band(np.cumsum(band(a @ up)) / fs)
         if a_ap.std() == 0 or v_is.std() == 0:
             continue
         r = float(np.corrcoef(a_ap, v_is)[0, 1])
@@ -531,7 +534,7 @@ def align_to_pelvis(
         bias_prior = gyr[standing[0] : standing[1]].mean(axis=0)
     elif np.isfinite(step_s):
         stride_n = max(round(2.0 * step_s * fs_d), 3)
-        sm = ndimage.uniform_filter1d(gyr_d, stride_n, axis=0, mode="nearest")
+        sm = moving_mean(gyr_d, stride_n)
         sel = moving.copy()
         sel[: stride_n // 2] = False
         sel[-(stride_n // 2) :] = False
