@@ -359,7 +359,8 @@ def test_partial_stances_at_the_gait_edges_are_listed_apart(activity):
 def test_impact_vibration_follows_each_ic_and_leaves_the_truth_alone():
     base = SimConfig(activity="run", duration_s=15, seed=2)
     s0, s1 = simulate(base), simulate(base, impact_g=2.0)
-    assert np.array_equal(s0.ideal["acc"], s1.ideal["acc"]) and s0.truth == s1.truth
+    assert np.array_equal(s0.ideal["acc"], s1.ideal["acc"])
+    assert s0.truth["events"] == s1.truth["events"]
     diff = np.abs(s1.acc - s0.acc)[:, 0]
     assert diff.max() == pytest.approx(2.0 * 9.81, rel=0.05)
     for e in _stances(s1)[2:8]:  # the vibration is confined to ~0.2 s after each IC
