@@ -312,3 +312,17 @@ def test_virtual_imu_run_timing():
     r, c = _match(ic, res.events["ic_s"].to_numpy())
     assert r.size == ic.size
     assert np.median(np.abs(res.events["ic_s"].to_numpy()[c] - ic[r])) <= 0.02
+
+
+def test_no_pelvic_roll_means_uncertain_sides():
+    """Without pelvic roll there is nothing to tell left from right: say so."""
+    body, _, _ = synthetic_walk(seed=6)
+    body["gyr_pa"] = np.random.default_rng(6).normal(0, 0.3, len(body))
+    body["acc_ml"] = np.random.default_rng(7).normal(0, 0.05, len(body))
+    res = detect_events(body, sampling_rate_hz=100.0)
+    assert len(res.events) > 10
+    assert (res.events["confidence"] <= 0.5).all()
+    assert any("left/right uncertain" in w for w in res.info["warnings"])
+    # with roll, no such warning
+    body2, _, _ = synthetic_walk(seed=6)
+    assert detect_events(body2, sampling_rate_hz=100.0).info["warnings"] == []

@@ -78,6 +78,11 @@ SIDE_CUE_WEIGHTS = {
     "run": {"obliquity": 1.0},
 }
 SIDE_ROLL_WINDOW_STEPS = 0.3
+# Below these bout medians of the main side cue (walking: roll rate, deg/s; running: obliquity,
+# deg) the pelvis barely rolls and the sides cannot be told: confidence is capped at 0.5 and a
+# warning is given. Healthy IPOL walkers: >= 9.8 deg/s; simulated 1 deg CPD: 5.5 deg/s
+# walking, 0.76 deg running.
+SIDE_MIN_STRENGTH = {"walk": 3.0, "run": 0.5}
 
 
 def empty_events() -> pd.DataFrame:
@@ -111,7 +116,9 @@ class GaitEvents:
         bout_id, activity, confidence (0-1), turn (bool: the step is part of a turn)``.
     info : dict
         ``n_bouts``, ``n_steps``, ``median_step_s``, ``side_agreement`` (fraction of steps
-        whose own side cue agrees with the final label).
+        whose own side cue agrees with the final label), ``side_strength`` (per bout: median
+        magnitude of the main side cue, deg/s walking, deg running), ``warnings`` (list of
+        str).
     """
 
     bouts: pd.DataFrame
@@ -255,7 +262,9 @@ def detect_events(body: pd.DataFrame, *, sampling_rate_hz: float) -> GaitEvents:
     st = find_steps(body, sampling_rate_hz=fs)
     if st.anchors.size == 0:
         log.info("no gait found")
-        return GaitEvents(empty_bouts(), empty_events(), {"n_bouts": 0, "n_steps": 0})
+        return GaitEvents(
+            empty_bouts(), empty_events(), {"n_bouts": 0, "n_steps": 0, "warnings": []}
+        )
 
     acc_is = np.asarray(body["acc_is"], dtype=float)
     ap = lowpass(np.asarray(body["acc_pa"], dtype=float), 10.0, fs)
@@ -308,6 +317,7 @@ def detect_events(body: pd.DataFrame, *, sampling_rate_hz: float) -> GaitEvents:
     score = np.zeros(anchors.size)
     sides = np.empty(anchors.size, dtype=object)
     agree = np.zeros(anchors.size)
+    strength = np.zeros(n_bouts)
     for b in range(n_bouts):
         m = np.flatnonzero(bout == b)
         sc = np.zeros(m.size)
@@ -317,6 +327,8 @@ def detect_events(body: pd.DataFrame, *, sampling_rate_hz: float) -> GaitEvents:
             scale = float(np.median(np.abs(v))) or 1.0
             sc += w * np.clip(v / scale, -3, 3)
         sc /= sum(weights.values())
+        main = max(weights, key=weights.get)
+        strength[b] = float(np.median(np.abs(cues[main][m])))
         score[m] = sc
         states = _viterbi_sides(sc, SIDE_REPEAT_PENALTY)
         sides[m] = np.where(states == 0, "L", "R")
@@ -324,6 +336,16 @@ def detect_events(body: pd.DataFrame, *, sampling_rate_hz: float) -> GaitEvents:
     turn = st.turning[np.clip(s0, 0, n - 1)]
     margin = np.clip(np.abs(score), 0, 1)
     conf = np.where(agree > 0, 0.5 + 0.5 * margin, 0.5 - 0.4 * margin) * np.where(turn, 0.7, 1.0)
+    warnings: list[str] = []
+    for b in range(n_bouts):
+        floor = SIDE_MIN_STRENGTH[st.activity[b]]
+        if strength[b] < floor:
+            conf[bout == b] = np.minimum(conf[bout == b], 0.5)
+            warnings.append(
+                f"bout {b}: left/right uncertain (pelvic roll too small to tell the sides: "
+                f"{strength[b]:.2g} < {floor:g})"
+            )
+            log.warning(warnings[-1])
 
     def to_t(x: np.ndarray) -> np.ndarray:
         xi = np.clip(x, 0, n - 1)
@@ -366,6 +388,8 @@ def detect_events(body: pd.DataFrame, *, sampling_rate_hz: float) -> GaitEvents:
         "n_steps": int(anchors.size),
         "median_step_s": float(np.median(step_n) / fs),
         "side_agreement": float(np.mean(agree)) if agree.size else float("nan"),
+        "side_strength": strength.tolist(),
+        "warnings": warnings,
     }
     return GaitEvents(bouts, events, info)
 
