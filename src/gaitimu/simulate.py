@@ -246,8 +246,10 @@ class SimResult:
         JSON-able ground truth: ``events`` (one dict per complete stance: ``side``, ``ic_s``,
         ``fc_s``, ``next_ic_s`` (next IC of either foot, as in strides.csv), ``stance_s``,
         ``step_s``, ``stride_s``, ``cpd_ic_deg``, ``cpd_standing_deg``, ``target_cpd_deg``,
-        ``obliquity_at_ic_deg``, ``in_turn``), ``standing_obliquity_deg``, ``misalignment`` (``R_sensor_to_nominal``,
-        convention ``v_nominal = R @ v_sensor``), biases, ``lost_packets``, ``gaps``, ``config``.
+        ``obliquity_at_ic_deg``, ``in_turn``), ``edge_stances`` (partial stances of the gait
+        fade-in/out: no CPD), ``cpd_mean_deg``, ``standing_obliquity_deg``, ``misalignment``
+        (``R_sensor_to_nominal``, convention ``v_nominal = R @ v_sensor``), biases,
+        ``lost_packets``, ``gaps``, ``config`` (docs/simulator.md lists everything).
     truth_arrays
         True signals on the full sample grid: ``t_s``, ``obliquity_deg``, ``tilt_deg``,
         ``rotation_deg``, ``heading_deg``, ``phase``, ``vertical_m``, ``ml_m``, ``ap_m``,
@@ -725,7 +727,7 @@ def simulate(config: SimConfig | None = None, **overrides: Any) -> SimResult:
     n_clipped = int(np.count_nonzero((raw == 32767) | (raw == -32768)))
     packets, lost = _packetise(raw, fs, r["samples_per_packet"], cfg, rng)
     t_dec, acc_dec, gyr_dec = _decode(packets, fs, scales)
-    gaps = _gaps(t_dec, fs, cfg.duration_s)
+    gaps = _gaps(t_dec, fs)
 
     truth_arrays = {
         "t_s": t,
@@ -1064,8 +1066,8 @@ def _packetise(raw: np.ndarray, fs: float, spp: int, cfg: SimConfig,
     if cfg.host_jitter_s > 0:
         host = host + rng.exponential(cfg.host_jitter_s, n_pk)
     lost_mask = _loss_mask(n_pk, cfg.packet_loss, cfg.packet_loss_burst, rng)
-    if lost_mask.all():
-        lost_mask[0] = False
+    # The first and last packets always arrive, so every loss is a gap between good samples.
+    lost_mask[[0, -1]] = False
     keep = np.flatnonzero(~lost_mask)
     host_kept = np.maximum.accumulate(host[keep])
     t0_us = np.rint(starts * 1e6 / fs).astype(np.int64)
@@ -1121,7 +1123,7 @@ def _decode(packets: list[tuple[float, bytes]], fs: float,
     return t_s, acc, gyr
 
 
-def _gaps(t: np.ndarray, fs: float, duration_s: float) -> list[dict[str, Any]]:
+def _gaps(t: np.ndarray, fs: float) -> list[dict[str, Any]]:
     """Holes in the decoded stream as session gap events (start/end = good samples around)."""
     if t.size < 2:
         return []
