@@ -56,7 +56,7 @@ def test_obliquity_matches_truth_on_virtual_imu(trial: str) -> None:
     assert abs(offset + st_truth) <= 1.0
     assert info["up_source"] == "standing"
     assert info["heading_source"] == "gait symmetry"
-    assert 0.0 <= info["standing"]["start_s"] < info["standing"]["end_s"] <= 3.0
+    assert 0.0 <= info["standing"]["start_s"] < info["standing"]["end_s"] <= 3.1
     assert abs(info["standing_obliquity_deg"]) < 0.5
     assert info["warnings"] == []
     assert list(body.columns[:7]) == ["t_s", *BODY_COLS]

@@ -219,3 +219,31 @@ def test_rates_50_to_400_hz_with_packet_loss(rate_hz: float) -> None:
     assert np.std(obl[gait] - ta["obliquity_deg"][gait]) <= 1.0
     m = res.strides.merge(ev, on=["side", "ic_s"], suffixes=("", "_true"))
     assert (m["cpd_standing_deg"] - m["cpd_standing_deg_true"]).abs().median() <= 1.0
+
+
+@pytest.mark.skipif(not HAS_EVENTS, reason="event detector (gaitimu.analysis.events) missing")
+@pytest.mark.parametrize("trial", ["1-1", "10-4", "14-1"])
+def test_real_lower_back_walking_end_to_end(trial: str) -> None:
+    # IPOL (Voisard et al. 2023): Xsens at L5, 100 Hz, gyro in rad/s; axes not documented,
+    # x=up,y=left,z=backward assumed (x reads ~+8 m/s^2 at rest). 10-4 and 14-1 stand with
+    # visible sway (gyro SD up to ~4 deg/s) before walking.
+    d = shared_data_dir("ipol_lowerback", "GaitData")
+    df = pd.read_csv(d / f"{trial}_lb.txt", sep="\t", skiprows=1)
+    acc = df[["Acc_X", "Acc_Y", "Acc_Z"]].to_numpy()
+    gyr = np.degrees(df[["Gyr_X", "Gyr_Y", "Gyr_Z"]].to_numpy())
+    res = analyze(
+        np.arange(len(df)) / 100.0,
+        acc,
+        gyr,
+        sampling_rate_hz=100.0,
+        axes="x=up,y=left,z=backward",
+        activity="walk",
+    )
+    assert res.info["alignment"]["up_source"] == "standing"
+    assert res.info["alignment"]["forward_evidence"] > 0.2
+    good = res.strides[res.strides["valid"]]
+    n_l, n_r = (good["side"] == "L").sum(), (good["side"] == "R").sum()
+    assert n_l >= 8 and n_r >= 8 and abs(n_l - n_r) <= 3
+    # healthy adults: CPD of a few degrees, sacrum ML excursion of a few cm
+    assert 0.5 < good["cpd_ic_deg"].median() < 15.0
+    assert 0.005 < good["ml_excursion_m"].median() < 0.12

@@ -205,17 +205,22 @@ def detect_standing(
     *,
     sampling_rate_hz: float,
     min_standing_s: float = 1.0,
-    gyr_std_max_dps: float = 1.5,
-    acc_std_max_mps2: float = 0.2,
+    gyr_std_max_dps: float = 5.0,
+    acc_std_max_mps2: float = 0.25,
+    max_tilt_deg: float = 2.0,
     valid: np.ndarray | None = None,
 ) -> tuple[int, int] | None:
     """Find quiet standing: low gyroscope and accelerometer variation for >= `min_standing_s`.
 
     Quiet = every gyroscope axis varies less than `gyr_std_max_dps` and every accelerometer
     axis less than `acc_std_max_mps2` over a centred 0.5 s window, and the specific force
-    is within 1.5 m/s^2 of g. The longest quiet run wins (ties: the earliest). The caller
-    checks that gravity is near the declared up axis (a sensor lying on a table is quiet
-    too).
+    is within 1.5 m/s^2 of g. The longest quiet run wins (ties: the earliest); within it,
+    only the longest stretch whose 0.5 s mean gravity direction stays within
+    `max_tilt_deg` of the run's median direction is kept (postural sway passes, a slow
+    posture change does not). The thresholds admit real standing sway (pelvis rates of a
+    few deg/s in the IPOL recordings) and are far below gait (tens of deg/s, m/s^2). The
+    caller checks that gravity is near the declared up axis (a sensor lying on a table is
+    quiet too).
 
     Returns
     -------
@@ -227,12 +232,25 @@ def detect_standing(
     quiet = (_moving_std(gyr, win).max(axis=1) < gyr_std_max_dps) & (
         _moving_std(acc, win).max(axis=1) < acc_std_max_mps2
     )
-    quiet &= np.abs(np.linalg.norm(_moving_mean(acc, win), axis=1) - G) < 1.5
+    acc_mean = _moving_mean(acc, win)
+    quiet &= np.abs(np.linalg.norm(acc_mean, axis=1) - G) < 1.5
     if valid is not None:
         quiet &= np.asarray(valid, dtype=bool)
     starts, ends = _runs(quiet)
     if starts.size == 0:
         return None
+    lengths = ends - starts
+    k = int(np.argmax(lengths))
+    if lengths[k] < min_standing_s * fs:
+        return None
+    # Sway is allowed, a slow posture change is not: keep the part of the run whose
+    # (0.5 s mean) gravity direction stays within `max_tilt_deg` of the run's median.
+    s0, e0 = int(starts[k]), int(ends[k])
+    direction = _unit(acc_mean[s0:e0])
+    ref = _unit(np.median(direction, axis=0))
+    steady = np.zeros_like(quiet)
+    steady[s0:e0] = direction @ ref > np.cos(np.radians(max_tilt_deg))
+    starts, ends = _runs(steady)
     lengths = ends - starts
     k = int(np.argmax(lengths))
     if lengths[k] < min_standing_s * fs:
