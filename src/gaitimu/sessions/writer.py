@@ -4,8 +4,9 @@ Decoded samples and raw packets are buffered in memory and written as framed, ch
 chunks (`gaitimu.sessions._chunks`) at least every ``flush_interval_s`` (0.5 s by default),
 by the calling thread when it writes and by a small background thread when it does not. Each
 chunk is one ``write`` call on an unbuffered file, so once written the operating system has it:
-a SIGKILL of the writer loses at most the last ``flush_interval_s`` of data. With ``fsync=True``
-(default) every flush is also fsync'ed, so a power loss costs about the same.
+a SIGKILL of the writer loses at most the data of the last ``1.25 * flush_interval_s`` (measured:
+<= 0.45 s with the default). With ``fsync=True`` (default) every flush is also fsync'ed, so a
+power loss costs about the same.
 """
 
 from __future__ import annotations
@@ -74,6 +75,7 @@ class _Log:
             while view:  # os.write may write less than asked on some filesystems
                 k = os.write(self._fd, view)
                 view = view[k:]
+                self.bytes_written += k
         except OSError as e:
             # A partial chunk may be on disk; readers skip it and resync on the next chunk.
             raise SessionWriteError(
@@ -81,7 +83,6 @@ class _Log:
                 "space or write the session elsewhere"
             ) from e
         self.seq += 1
-        self.bytes_written += len(data)
         self._dirty = True
 
     def sync(self) -> None:
