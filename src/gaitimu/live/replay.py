@@ -19,6 +19,7 @@ replayed values differ from the stored floats by at most half an LSB).
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import logging
 import time
 from collections.abc import AsyncIterator, Callable
@@ -300,3 +301,126 @@ async def replay_session(
         data_duration_s=float(session.duration_s), wall_s=wall, busy_s=busy,
         stopped_by=stopped_by, decoder_stats=decode.decoder.stats.as_dict(), analyzer=analyzer,
     )
+
+
+# --------------------------------------------------------------------------- CLI driver
+def format_row(row: Any) -> str:
+    """One stride row as a short line for the terminal."""
+    cpd = row.cpd_standing_deg if np.isfinite(row.cpd_standing_deg) else row.cpd_ic_deg
+    ref = "standing" if np.isfinite(row.cpd_standing_deg) else "IC"
+    ok = "" if row.valid else f"  (excluded: {row.invalid_reason})"
+    return (f"{row.ic_s:8.2f} s  {row.side}  {row.activity:<4}  CPD {cpd:5.1f}° (vs {ref})  "
+            f"stance {row.stance_s:.2f} s{ok}")
+
+
+async def replay_live(
+    session_path: str | Path,
+    *,
+    speed: float | None = 1.0,
+    strides_csv: str | Path | None = None,
+    live: bool = False,
+    print_rows: bool = True,
+    console: Any = None,
+    port: int | None = None,
+    on_ready: Callable[[str | None], None] | None = None,
+    linger: bool = False,
+    install_signal_handlers: bool = True,
+) -> ReplayResult:
+    """``gaitimu replay``: replay with the terminal status, row printing and dashboard.
+
+    Parameters
+    ----------
+    session_path, speed, strides_csv
+        See `replay_session`.
+    live
+        Serve the browser dashboard (`gaitimu.live.dashboard`) on 127.0.0.1.
+    print_rows
+        Print each stride row as it becomes final (stdout).
+    console
+        rich console for the status (default: stderr, only when it is a terminal).
+    port
+        Dashboard port (default `dashboard.DEFAULT_PORT`, or any free one when taken).
+    on_ready
+        Called with the dashboard URL (or None) once it listens, before the replay starts.
+    linger
+        With `live`: keep serving after the end until Ctrl-C.
+    install_signal_handlers
+        Ctrl-C / SIGTERM stop the replay cleanly (rows so far are written).
+    """
+    import signal
+
+    from rich.console import Console
+
+    from gaitimu.live.dashboard import DEFAULT_PORT, LiveDashboard, LiveFeed
+    from gaitimu.live.status import LiveStatus
+
+    stop = asyncio.Event()
+    loop = asyncio.get_running_loop()
+    installed = []
+    if install_signal_handlers:
+        for sig in (signal.SIGINT, signal.SIGTERM):
+            with contextlib.suppress(NotImplementedError, RuntimeError, ValueError):
+                loop.add_signal_handler(sig, stop.set)
+                installed.append(sig)
+    out = Console(highlight=False)
+    feed_box: dict[str, LiveFeed] = {}
+    dash = LiveDashboard(port=DEFAULT_PORT if port is None else port) if live else None
+
+    def hook(analyzer: StreamingAnalyzer) -> None:
+        feed_box["feed"] = LiveFeed(analyzer, dashboard=dash)
+
+    def rows(new: pd.DataFrame) -> None:
+        if print_rows:
+            for r in new.itertuples(index=False):
+                out.print(format_row(r))
+
+    view = LiveStatus(console, analysis_hook=lambda: feed_box["feed"].status_rows()
+                      if "feed" in feed_box else {})
+    try:
+        if dash is not None:
+            await dash.start()
+        if on_ready is not None:
+            on_ready(dash.url if dash else None)
+
+        def status(st: ReplayStatus) -> None:
+            if "feed" in feed_box:
+                feed_box["feed"].on_status(st)
+            view(st)
+
+        def samples(*_: Any) -> None:
+            if "feed" in feed_box:
+                feed_box["feed"].publish()
+
+        with view:
+            res = await replay_session(
+                session_path, speed=speed, strides_csv=strides_csv, on_rows=rows,
+                on_status=status, on_samples=samples if live else None,
+                analyzer_hook=hook, stop=stop,
+            )
+        if "feed" in feed_box:
+            feed_box["feed"].publish(force=True)
+        if dash is not None and linger and not stop.is_set():
+            log.info("replay finished; the dashboard stays open until Ctrl-C")
+            await stop.wait()
+    finally:
+        for sig in installed:
+            loop.remove_signal_handler(sig)
+        if dash is not None:
+            await dash.close()
+    return res
+
+
+def summary_text(res: ReplayResult) -> str:
+    """Closing lines of ``gaitimu replay``."""
+    from gaitimu.live.dashboard import live_summary
+
+    sm = live_summary(res.strides)
+    parts = []
+    for s, name in (("L", "left"), ("R", "right")):
+        d = sm["sides"][s]
+        mean = "-" if d["mean"] is None else f"{d['mean']:.1f}°"
+        parts.append(f"{name} {d['n']} stances, mean CPD {mean}")
+    how = "stopped early" if res.stopped_by == "stopped" else "replayed"
+    return (f"{how} {res.n_samples} samples ({res.data_duration_s:.1f} s of data) in "
+            f"{res.wall_s:.1f} s ({res.speedup:.0f}x); {len(res.strides)} stride rows: "
+            + "; ".join(parts) + f" ({sm['cpd_column']})")

@@ -1,0 +1,472 @@
+"""Live browser dashboard: a tiny loopback-only HTTP + Server-Sent Events server.
+
+Why this design: the live view needs one page, one script and a one-way stream of small
+JSON updates. The standard library's asyncio streams serve that in ~150 lines on the event
+loop the recorder/replay already runs (no thread, no new dependency); Server-Sent Events are
+plain HTTP that every browser reconnects by itself. plotly.js is served from the installed
+``plotly`` package (``plotly.offline.get_plotlyjs()``), so the page needs no CDN and no
+network. Dash or a websocket framework would add heavy dependencies for no gain here.
+
+Security: the server binds 127.0.0.1 (or ::1) only; any other host is refused
+(`BadInputError`). It serves three fixed paths and never reads files named by a request.
+
+Routes: ``/`` the page; ``/plotly.min.js``; ``/events`` the SSE stream (first a ``full``
+message with the recent trace and all strides, then ``delta`` messages with what is new);
+``/state`` the current full state as JSON (for scripts and tests).
+
+Use (`LiveFeed` wires a `StreamingAnalyzer` to the dashboard and the terminal status)::
+
+    feed = LiveFeed(analyzer, dashboard=LiveDashboard())
+    await feed.start()            # inside the running event loop; feed.url is the address
+    feed.on_samples(t_s, acc, gyr)  # every decoded block (record: after write_samples)
+    feed.on_status(status)          # the recorder's Status, ~4 Hz (record: in _publish)
+    await feed.close()
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import ipaddress
+import json
+import logging
+import math
+import time
+from collections.abc import Mapping
+from typing import Any
+
+import numpy as np
+import pandas as pd
+
+from gaitimu.errors import BadInputError
+from gaitimu.live.stream import StreamingAnalyzer
+
+log = logging.getLogger(__name__)
+
+__all__ = ["LiveDashboard", "LiveFeed", "live_summary"]
+
+DEFAULT_PORT = 8765
+TRACE_S = 20.0
+MAX_TRACE_POINTS = 600
+
+
+# --------------------------------------------------------------------------- summary
+def live_summary(strides: pd.DataFrame) -> dict[str, Any]:
+    """Running numbers of the strides so far (per side CPD mean and 95 % CI, cadence...).
+
+    The CPD reference follows the report (`gaitimu.report.summary`): ``cpd_standing_deg``
+    when both sides have finite values, else ``cpd_ic_deg``; the CI is the report's
+    autocorrelation-aware interval (`gaitimu.report.stats.mean_ci`).
+    """
+    from gaitimu.report.stats import mean_ci
+
+    good = strides[strides["valid"]] if len(strides) else strides
+    per = {s: good[good["side"] == s] for s in ("L", "R")}
+    use_standing = all(per[s]["cpd_standing_deg"].notna().sum() >= 2 for s in per)
+    col = "cpd_standing_deg" if use_standing else "cpd_ic_deg"
+    sides = {}
+    for s, d in per.items():
+        m = mean_ci(d[col].to_numpy(float))
+        sides[s] = {"n": m.n, "mean": _num(m.mean), "ci95_low": _num(m.ci95_low),
+                    "ci95_high": _num(m.ci95_high)}
+    recent = good.tail(20)
+    steps = recent["step_s"].dropna()
+    cadence = 60.0 / float(steps.median()) if len(steps) else math.nan
+    return {
+        "cpd_column": col,
+        "sides": sides,
+        "n_strides": len(strides),
+        "n_excluded": int((~strides["valid"]).sum()) if len(strides) else 0,
+        "cadence_spm": _num(cadence),
+        "activity": str(good["activity"].iloc[-1]) if len(good) else None,
+    }
+
+
+def _num(v: Any) -> float | None:
+    try:
+        v = float(v)
+    except (TypeError, ValueError):
+        return None
+    return v if math.isfinite(v) else None
+
+
+def _rows_json(rows: pd.DataFrame, col: str) -> list[dict[str, Any]]:
+    return [
+        {"side": s, "ic_s": _num(ic), "cpd_deg": _num(c), "valid": bool(v)}
+        for s, ic, c, v in zip(rows["side"], rows["ic_s"], rows[col], rows["valid"], strict=True)
+    ]
+
+
+def _status_json(status: Any) -> dict[str, Any]:
+    if status is None:
+        return {}
+    return {
+        "device": getattr(status, "device", ""),
+        "state": getattr(status, "state", ""),
+        "elapsed_s": _num(getattr(status, "elapsed_s", None)),
+        "samples": int(getattr(status, "samples", 0) or 0),
+        "rate_hz": _num(getattr(status, "rate_hz", None)),
+        "lost_samples": int(getattr(status, "lost_samples", 0) or 0),
+        "loss_pct": _num(100.0 * (getattr(status, "loss_fraction", 0.0) or 0.0)),
+        "gaps": int(getattr(status, "gaps", 0) or 0),
+        "battery_pct": getattr(status, "battery_pct", None),
+        "reconnects": int(getattr(status, "reconnects", 0) or 0),
+    }
+
+
+# --------------------------------------------------------------------------- server
+def _check_loopback(host: str) -> str:
+    try:
+        ok = ipaddress.ip_address(host).is_loopback
+    except ValueError:
+        ok = host == "localhost"
+    if not ok:
+        raise BadInputError(f"live dashboard: refusing to listen on {host!r}; it serves "
+                            "health-related data and binds to 127.0.0.1 only")
+    return "127.0.0.1" if host == "localhost" else host
+
+
+class LiveDashboard:
+    """The HTTP + SSE server (see the module docstring).
+
+    Parameters
+    ----------
+    host
+        Loopback address only (default 127.0.0.1).
+    port
+        TCP port; 0 = any free port. When the port is taken, a free one is used.
+    """
+
+    def __init__(self, host: str = "127.0.0.1", port: int = DEFAULT_PORT) -> None:
+        self.host = _check_loopback(host)
+        self.port = int(port)
+        self._server: asyncio.base_events.Server | None = None
+        self._clients: set[asyncio.Queue] = set()
+        self._full: dict[str, Any] = {"type": "full", "trace": {"t": [], "obl": []},
+                                      "strides": [], "summary": None, "status": {}}
+        self._js: bytes | None = None
+        self.n_messages = 0
+
+    @property
+    def url(self) -> str:
+        return f"http://{self.host}:{self.port}/"
+
+    @property
+    def sockets(self) -> list:
+        return list(self._server.sockets) if self._server else []
+
+    async def start(self) -> LiveDashboard:
+        """Start listening (inside the running event loop)."""
+        try:
+            self._server = await asyncio.start_server(self._handle, self.host, self.port)
+        except OSError:
+            self._server = await asyncio.start_server(self._handle, self.host, 0)
+        self.port = int(self._server.sockets[0].getsockname()[1])
+        log.info("live dashboard at %s", self.url)
+        return self
+
+    async def close(self) -> None:
+        for q in list(self._clients):
+            q.put_nowait(None)
+        if self._server is not None:
+            self._server.close()
+            with contextlib.suppress(Exception):
+                await asyncio.wait_for(self._server.wait_closed(), 2.0)
+            self._server = None
+
+    def publish(self, full: dict[str, Any], delta: dict[str, Any]) -> None:
+        """Keep `full` as the state for new clients and send `delta` to connected ones."""
+        self._full = full
+        data = json.dumps(delta, separators=(",", ":")).encode()
+        self.n_messages += 1
+        for q in list(self._clients):
+            if q.qsize() > 50:  # a stalled client: drop it rather than grow memory
+                self._clients.discard(q)
+                q.put_nowait(None)
+                continue
+            q.put_nowait(data)
+
+    # -- HTTP
+    async def _handle(self, reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
+        try:
+            request = await asyncio.wait_for(reader.readuntil(b"\r\n\r\n"), 10.0)
+            line = request.split(b"\r\n", 1)[0].decode("latin-1").split()
+            method, path = (line[0], line[1]) if len(line) >= 2 else ("", "")
+            path = path.split("?", 1)[0]
+            if method != "GET":
+                await self._send(writer, 405, "text/plain", b"method not allowed")
+            elif path == "/":
+                await self._send(writer, 200, "text/html; charset=utf-8", _PAGE.encode())
+            elif path == "/plotly.min.js":
+                await self._send(writer, 200, "application/javascript", self._plotly_js(),
+                                 cache=True)
+            elif path == "/state":
+                await self._send(writer, 200, "application/json",
+                                 json.dumps(self._full, separators=(",", ":")).encode())
+            elif path == "/events":
+                await self._sse(writer)
+            else:
+                await self._send(writer, 404, "text/plain", b"not found")
+        except (TimeoutError, asyncio.IncompleteReadError, asyncio.LimitOverrunError, ConnectionError):
+            pass
+        except Exception as e:  # the dashboard never stops a recording
+            log.debug("dashboard request failed: %s", e)
+        finally:
+            with contextlib.suppress(Exception):
+                writer.close()
+
+    def _plotly_js(self) -> bytes:
+        if self._js is None:
+            import plotly.offline
+
+            self._js = plotly.offline.get_plotlyjs().encode()
+        return self._js
+
+    @staticmethod
+    async def _send(writer: asyncio.StreamWriter, code: int, ctype: str, body: bytes,
+                    cache: bool = False) -> None:
+        reason = {200: "OK", 404: "Not Found", 405: "Method Not Allowed"}[code]
+        head = (f"HTTP/1.1 {code} {reason}\r\nContent-Type: {ctype}\r\n"
+                f"Content-Length: {len(body)}\r\nConnection: close\r\n"
+                f"Cache-Control: {'max-age=3600' if cache else 'no-store'}\r\n"
+                "X-Content-Type-Options: nosniff\r\n\r\n")
+        writer.write(head.encode() + body)
+        await writer.drain()
+
+    async def _sse(self, writer: asyncio.StreamWriter) -> None:
+        writer.write(b"HTTP/1.1 200 OK\r\nContent-Type: text/event-stream\r\n"
+                     b"Cache-Control: no-store\r\nConnection: keep-alive\r\n\r\nretry: 1000\n\n")
+        q: asyncio.Queue = asyncio.Queue()
+        self._clients.add(q)
+        try:
+            writer.write(b"data: " + json.dumps(self._full, separators=(",", ":")).encode()
+                         + b"\n\n")
+            await writer.drain()
+            while True:
+                try:
+                    data = await asyncio.wait_for(q.get(), 15.0)
+                except TimeoutError:
+                    writer.write(b": keep-alive\n\n")  # comment line keeps proxies/browsers happy
+                    await writer.drain()
+                    continue
+                if data is None:
+                    return
+                writer.write(b"data: " + data + b"\n\n")
+                await writer.drain()
+        finally:
+            self._clients.discard(q)
+
+
+# --------------------------------------------------------------------------- feed
+class LiveFeed:
+    """Glue between a `StreamingAnalyzer`, the dashboard and the terminal status.
+
+    Call `on_samples` with every decoded block and `on_status` with the recorder's (or
+    replay's) status snapshots; the dashboard is updated at most `max_rate_hz` times a second
+    (wall clock). `status_rows` is an ``analysis_hook`` for `gaitimu.live.status.LiveStatus`.
+    """
+
+    def __init__(self, analyzer: StreamingAnalyzer, *, dashboard: LiveDashboard | None = None,
+                 max_rate_hz: float = 4.0) -> None:
+        self.analyzer = analyzer
+        self.dashboard = dashboard
+        self.min_interval_s = 1.0 / max_rate_hz
+        self.status: Any = None
+        self._last_pub = -math.inf
+        self._sent_rows = 0
+        self._sent_t = -math.inf
+        self._summary: dict[str, Any] | None = None
+        self._summary_rows = -1
+
+    @property
+    def url(self) -> str | None:
+        return self.dashboard.url if self.dashboard else None
+
+    async def start(self) -> LiveFeed:
+        if self.dashboard is not None:
+            await self.dashboard.start()
+        return self
+
+    async def close(self) -> None:
+        self.publish(force=True)
+        if self.dashboard is not None:
+            await self.dashboard.close()
+
+    def on_samples(self, t_s: np.ndarray, acc: np.ndarray, gyr: np.ndarray) -> None:
+        """Feed a decoded block to the analyzer (never raises: a view never stops a recording)."""
+        try:
+            if not self.analyzer.finished:
+                self.analyzer.push(t_s, acc, gyr)
+        except Exception as e:
+            log.warning("live analysis stopped: %s", e)
+        self.publish()
+
+    def on_status(self, status: Any) -> None:
+        self.status = status
+        self.publish()
+
+    def summary(self) -> dict[str, Any]:
+        strides = self.analyzer.strides
+        if self._summary is None or self._summary_rows != len(strides):
+            self._summary = live_summary(strides)
+            self._summary_rows = len(strides)
+        return self._summary
+
+    def status_rows(self) -> Mapping[str, str]:
+        """Rows for the rich terminal status (strides, CPD per side, cadence, activity)."""
+        sm = self.summary()
+        sides = sm["sides"]
+
+        def cpd(s: str) -> str:
+            d = sides[s]
+            if d["mean"] is None:
+                return "-"
+            ci = (f" [{d['ci95_low']:.1f}, {d['ci95_high']:.1f}]"
+                  if d["ci95_low"] is not None else "")
+            return f"{d['mean']:.1f}°{ci}"
+
+        state = self.analyzer.snapshot(trace_s=0.0).state
+        cad = sm["cadence_spm"]
+        return {
+            "analysis": state,
+            "strides L/R": f"{sides['L']['n']} / {sides['R']['n']}"
+                           + (f" ({sm['n_excluded']} excluded)" if sm["n_excluded"] else ""),
+            "CPD L": cpd("L"),
+            "CPD R": cpd("R"),
+            "cadence": "-" if cad is None else f"{cad:.0f} steps/min ({sm['activity']})",
+        }
+
+    def publish(self, *, force: bool = False) -> None:
+        """Send what is new to the dashboard (rate-limited unless `force`)."""
+        if self.dashboard is None:
+            return
+        now = time.monotonic()
+        if not force and now - self._last_pub < self.min_interval_s:
+            return
+        self._last_pub = now
+        try:
+            self._publish()
+        except Exception as e:  # never let the view stop the analysis
+            log.debug("dashboard publish failed: %s", e)
+
+    def _publish(self) -> None:
+        snap = self.analyzer.snapshot(trace_s=TRACE_S, max_points=MAX_TRACE_POINTS)
+        sm = self.summary()
+        col = sm["cpd_column"]
+        strides = snap.strides
+        new_rows = strides.iloc[self._sent_rows :]
+        self._sent_rows = len(strides)
+        new_pts = snap.t_s > self._sent_t
+        if new_pts.any():
+            self._sent_t = float(snap.t_s[-1])
+        info = {"state": snap.state, "data_t_s": _num(snap.data_t_s), "summary": sm,
+                "status": _status_json(self.status), "cpd_column": col}
+        delta = {"type": "delta", **info,
+                 "trace": {"t": np.round(snap.t_s[new_pts], 3).tolist(),
+                           "obl": np.round(snap.obliquity_deg[new_pts], 3).tolist()},
+                 "strides": _rows_json(new_rows, col)}
+        full = {"type": "full", **info,
+                "trace": {"t": np.round(snap.t_s, 3).tolist(),
+                          "obl": np.round(snap.obliquity_deg, 3).tolist()},
+                "strides": _rows_json(strides, col)}
+        self.dashboard.publish(full, delta)
+
+
+# --------------------------------------------------------------------------- page
+_PAGE = r"""<!doctype html>
+<html lang="en"><head><meta charset="utf-8">
+<meta name="viewport" content="width=device-width, initial-scale=1">
+<title>gaitimu live</title>
+<style>
+body{font-family:system-ui,sans-serif;margin:0;padding:.5rem 1rem;color:#222;background:#fafafa}
+h1{font-size:1.2rem;margin:.3rem 0}
+#numbers{display:flex;flex-wrap:wrap;gap:.4rem 1.2rem;font-size:.95rem;margin:.3rem 0 .6rem}
+#numbers span b{font-weight:600}
+.fig{background:#fff;border:1px solid #ddd;border-radius:6px;margin-bottom:.6rem}
+#row{display:grid;grid-template-columns:2fr 1fr;gap:.6rem}
+@media (max-width:800px){#row{grid-template-columns:1fr}}
+small{color:#666}
+</style>
+<script src="/plotly.min.js"></script>
+</head><body>
+<h1>gaitimu live <small id="state">connecting…</small></h1>
+<div id="numbers">
+ <span>CPD left: <b id="cpdL">-</b></span><span>CPD right: <b id="cpdR">-</b></span>
+ <span>strides L/R: <b id="nLR">-</b></span><span>cadence: <b id="cad">-</b></span>
+ <span>activity: <b id="act">-</b></span><span>rate: <b id="rate">-</b></span>
+ <span>loss: <b id="loss">-</b></span><span>battery: <b id="bat">-</b></span>
+</div>
+<div class="fig" id="obl"></div>
+<div id="row"><div class="fig" id="cpd"></div><div class="fig" id="means"></div></div>
+<p><small>Pelvic obliquity &gt; 0: left hemipelvis higher. CPD of a stance: how far the
+opposite (swing-side) hemipelvis drops during it, in degrees. Means with 95 % confidence
+intervals. gaitimu measures and informs; it does not diagnose.</small></p>
+<script>
+"use strict";
+const cfg = {displayModeBar:false, responsive:true};
+const base = {margin:{l:50,r:10,t:30,b:40}, paper_bgcolor:"#fff", plot_bgcolor:"#fff"};
+const colL = "#1f77b4", colR = "#d62728";
+Plotly.newPlot("obl", [{x:[], y:[], mode:"lines", name:"obliquity", line:{width:1.5}}],
+  {...base, height:260, title:{text:"Pelvic obliquity (deg), last 20 s", font:{size:14}},
+   xaxis:{title:"time (s)"}, yaxis:{title:"deg"}}, cfg);
+Plotly.newPlot("cpd", [
+  {x:[], y:[], mode:"markers", name:"left stance", marker:{color:colL, size:6}},
+  {x:[], y:[], mode:"markers", name:"right stance", marker:{color:colR, size:6}}],
+  {...base, height:300, title:{text:"CPD per stance (deg)", font:{size:14}},
+   xaxis:{title:"time (s)"}, yaxis:{title:"deg"}, legend:{orientation:"h"}}, cfg);
+Plotly.newPlot("means", [{x:["left","right"], y:[null,null], type:"bar",
+  marker:{color:[colL,colR]}, error_y:{type:"data", symmetric:false, array:[0,0],
+  arrayminus:[0,0]}}], {...base, height:300,
+  title:{text:"Mean CPD, 95 % CI (deg)", font:{size:14}}, yaxis:{title:"deg"}}, cfg);
+const TRACE_S = 20;
+function fmt(v, nd, unit){ return (v === null || v === undefined) ? "-" : v.toFixed(nd) + (unit||""); }
+function addStrides(rows){
+  const L = {x:[], y:[]}, R = {x:[], y:[]};
+  for (const r of rows){ if (!r.valid || r.cpd_deg === null) continue;
+    const d = r.side === "L" ? L : R; d.x.push(r.ic_s); d.y.push(r.cpd_deg); }
+  if (L.x.length || R.x.length) Plotly.extendTraces("cpd", {x:[L.x, R.x], y:[L.y, R.y]}, [0, 1]);
+}
+function numbers(m){
+  document.getElementById("state").textContent = m.state + (m.data_t_s !== null ? " · " + fmt(m.data_t_s, 0, " s") : "");
+  const s = m.summary;
+  if (s){
+    for (const side of ["L","R"]){ const d = s.sides[side];
+      document.getElementById("cpd"+side).textContent = d.mean === null ? "-" :
+        fmt(d.mean,1,"°") + (d.ci95_low === null ? "" : " [" + fmt(d.ci95_low,1) + ", " + fmt(d.ci95_high,1) + "]"); }
+    document.getElementById("nLR").textContent = s.sides.L.n + " / " + s.sides.R.n;
+    document.getElementById("cad").textContent = fmt(s.cadence_spm, 0, " steps/min");
+    document.getElementById("act").textContent = s.activity || "-";
+    const mean = [s.sides.L.mean, s.sides.R.mean];
+    const hi = ["L","R"].map((k,i) => s.sides[k].ci95_high === null ? 0 : s.sides[k].ci95_high - mean[i]);
+    const lo = ["L","R"].map((k,i) => s.sides[k].ci95_low === null ? 0 : mean[i] - s.sides[k].ci95_low);
+    Plotly.restyle("means", {y:[mean], "error_y.array":[hi], "error_y.arrayminus":[lo]}, [0]);
+  }
+  const st = m.status || {};
+  document.getElementById("rate").textContent = fmt(st.rate_hz, 0, " Hz");
+  document.getElementById("loss").textContent = st.loss_pct === undefined ? "-" :
+    st.lost_samples + " samples (" + fmt(st.loss_pct, 2, " %") + ")";
+  document.getElementById("bat").textContent = (st.battery_pct === null || st.battery_pct === undefined) ? "-" : st.battery_pct + " %";
+}
+let lastT = -Infinity;
+function onMessage(m){
+  if (m.type === "full"){
+    Plotly.restyle("obl", {x:[m.trace.t], y:[m.trace.obl]}, [0]);
+    Plotly.restyle("cpd", {x:[[],[]], y:[[],[]]}, [0, 1]);
+  } else if (m.trace.t.length){
+    Plotly.extendTraces("obl", {x:[m.trace.t], y:[m.trace.obl]}, [0]);
+  }
+  const gd = document.getElementById("obl");
+  const xs = gd.data[0].x;
+  if (xs.length){ lastT = xs[xs.length-1];
+    const first = xs.findIndex(t => t >= lastT - TRACE_S);
+    if (first > 0) Plotly.restyle("obl", {x:[xs.slice(first)], y:[gd.data[0].y.slice(first)]}, [0]);
+    Plotly.relayout("obl", {"xaxis.range":[lastT - TRACE_S, lastT]}); }
+  addStrides(m.strides);
+  numbers(m);
+  window.gaitimuMessages = (window.gaitimuMessages || 0) + 1;
+}
+const es = new EventSource("/events");
+es.onmessage = (e) => { try { onMessage(JSON.parse(e.data)); } catch (err) { console.error(err); } };
+es.onerror = () => { document.getElementById("state").textContent = "disconnected (retrying)"; };
+</script></body></html>
+"""
