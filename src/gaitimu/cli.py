@@ -137,7 +137,22 @@ def _cmd_report(args: argparse.Namespace) -> int:
 
 
 def _cmd_replay(args: argparse.Namespace) -> int:
-    return _not_ready("replay", 6)
+    import asyncio
+
+    from gaitimu.live.replay import replay_live, summary_text
+
+    def ready(url: str | None) -> None:
+        if url:
+            print(f"live dashboard: {url} (open it in a browser; Ctrl-C stops)", file=sys.stderr,
+                  flush=True)
+
+    res = asyncio.run(replay_live(
+        args.session, speed=None if args.max else args.speed, strides_csv=args.strides,
+        live=args.live, print_rows=not args.max, on_ready=ready,
+        linger=args.live and sys.stdin.isatty(),
+    ))
+    print(summary_text(res) + (f"; wrote {args.strides}" if args.strides else ""))
+    return 0
 
 
 def _cmd_info(args: argparse.Namespace) -> int:
