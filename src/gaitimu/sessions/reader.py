@@ -242,7 +242,7 @@ def _load_samples(
     return t_s, acc, gyr, len(scan.bad)
 
 
-def _load_events(path: Path, problems: list[str]) -> list[dict[str, Any]]:
+def _load_events(path: Path, problems: list[str]) -> tuple[list[dict[str, Any]], int]:
     buf, scan = _read_log(path / EVENTS_FILE, problems, required=False)
     events: list[dict[str, Any]] = []
     for c in scan.chunks:
@@ -256,7 +256,7 @@ def _load_events(path: Path, problems: list[str]) -> list[dict[str, Any]]:
     for bad in scan.bad:
         problems.append(_bad_range_text(EVENTS_FILE, bad, "events", bad.count, None, None,
                                         _rewritten(bad, scan.chunks)))
-    return events
+    return events, len(scan.bad)
 
 
 def _find_gaps(
@@ -311,7 +311,7 @@ def open_session(path: str | os.PathLike[str]) -> Session:
 def _open(path: Path) -> Session:
     meta = _read_meta(path)
     problems: list[str] = []
-    closed = bool(meta.get("closed_cleanly", False))
+    closed = meta.get("closed_cleanly") is True
     t_s, acc, gyr, n_bad = _load_samples(path, problems)
     n = t_s.shape[0]
 
@@ -357,8 +357,9 @@ def _open(path: Path) -> Session:
                                         _rewritten(bad, pgood)))
     _missing_seq(PACKETS_FILE, pgood, problems, len(pscan.bad))
 
-    events = _load_events(path, problems)
+    events, n_bad_events = _load_events(path, problems)
     gaps, lost = _find_gaps(t_s, rate, events)
+    n_bad_by_file = {SAMPLES_FILE: n_bad, PACKETS_FILE: len(pscan.bad), EVENTS_FILE: n_bad_events}
 
     if not closed:
         last = f"up to t={t_s[-1]:.3f} s" if n else "no samples"
@@ -369,10 +370,11 @@ def _open(path: Path) -> Session:
         if isinstance(expected, int) and expected != n:
             problems.append(f"metadata says {expected} samples were written but {n} were "
                             "recovered")
-        sizes = meta.get("file_bytes") or {}
-        for name, size in sizes.items():
-            p = path / name
-            if isinstance(size, int) and p.exists() and p.stat().st_size != size and not n_bad:
+        sizes = meta.get("file_bytes")
+        sizes = sizes if isinstance(sizes, dict) else {}
+        for name, n_bad_here in n_bad_by_file.items():
+            size, p = sizes.get(name), path / name
+            if isinstance(size, int) and p.exists() and p.stat().st_size != size and not n_bad_here:
                 problems.append(f"{name}: {p.stat().st_size} bytes on disk, {size} written "
                                 "(file changed after the session was closed)")
 
