@@ -326,3 +326,22 @@ def test_no_pelvic_roll_means_uncertain_sides():
     # with roll, no such warning
     body2, _, _ = synthetic_walk(seed=6)
     assert detect_events(body2, sampling_rate_hz=100.0).info["warnings"] == []
+
+
+def test_data_gap_splits_bout_and_holds_no_events():
+    body, ic, _ = synthetic_walk(n_steps=40, seed=8)
+    t = body["t_s"].to_numpy()
+    gap = (t > ic[20] - 0.2) & (t < ic[22] + 0.2)
+    held = body.copy()
+    held.loc[gap, list(BODY)] = held.loc[np.flatnonzero(gap)[0] - 1, list(BODY)].to_numpy()
+    held["valid"] = ~gap
+    res = detect_events(held, sampling_rate_hz=100.0)
+    assert len(res.bouts) == 2
+    in_gap = (res.events["ic_s"] > ic[20] - 0.15) & (res.events["ic_s"] < ic[22] + 0.15)
+    assert not in_gap.any()
+    # NaN instead of held values: same outcome, no crash
+    nan = body.copy()
+    nan.loc[gap, list(BODY)] = np.nan
+    res2 = detect_events(nan, sampling_rate_hz=100.0)
+    assert len(res2.bouts) == 2
+    assert np.isfinite(res2.events["ic_s"]).all()

@@ -214,7 +214,9 @@ def _turn_mask(gyr_is: np.ndarray, step_s: float, fs: float) -> np.ndarray:
     return np.abs(rate) > TURN_RATE_DPS
 
 
-def find_steps(body: pd.DataFrame, *, sampling_rate_hz: float) -> StepStructure:
+def find_steps(
+    body: pd.DataFrame, *, sampling_rate_hz: float, valid: np.ndarray | None = None
+) -> StepStructure:
     """Find gait stretches, one anchor per step, bouts, walk/run and turns.
 
     Parameters
@@ -223,6 +225,8 @@ def find_steps(body: pd.DataFrame, *, sampling_rate_hz: float) -> StepStructure:
         Body-frame signals (``acc_is`` required, ``gyr_is`` optional).
     sampling_rate_hz : float
         Uniform sampling rate, Hz.
+    valid : ndarray of bool, optional
+        False in data gaps (held values): no step is placed there and no bout spans one.
 
     Returns
     -------
@@ -283,10 +287,17 @@ def find_steps(body: pd.DataFrame, *, sampling_rate_hz: float) -> StepStructure:
         )
     anchors = np.concatenate(anchors_all)
     periods = np.concatenate(periods_all)
+    gap_before = np.zeros(anchors.size, dtype=bool)
+    if valid is not None and not np.all(valid):
+        keep_a = valid[anchors]
+        anchors, periods = anchors[keep_a], periods[keep_a]
+        n_bad = np.concatenate([[0], np.cumsum(~valid)])
+        gap_before[1:] = n_bad[anchors[1:]] > n_bad[anchors[:-1]]
+        gap_before = gap_before[: anchors.size]
     # chain anchors into bouts
     dt = np.diff(anchors) / fs
     ref = 0.5 * (periods[1:] + periods[:-1])
-    brk = (dt > 1.75 * ref) | (dt < 0.4 * ref)
+    brk = (dt > 1.75 * ref) | (dt < 0.4 * ref) | gap_before[1:]
     bout_raw = np.concatenate([[0], np.cumsum(brk)])
     counts = np.bincount(bout_raw)
     ok = counts[bout_raw] >= MIN_BOUT_STEPS
@@ -298,7 +309,10 @@ def find_steps(body: pd.DataFrame, *, sampling_rate_hz: float) -> StepStructure:
             ok[bout_raw == b] = False
     anchors, periods, bout_raw = anchors[ok], periods[ok], bout_raw[ok]
     _, bout = np.unique(bout_raw, return_inverse=True)
-    anchors, periods, bout = _extend_bouts(anchors, periods, bout, np.concatenate(weak_all), fs)
+    weak = np.concatenate(weak_all)
+    if valid is not None:
+        weak = weak[valid[weak]]
+    anchors, periods, bout = _extend_bouts(anchors, periods, bout, weak, fs)
     n_bouts = int(bout.max()) + 1 if bout.size else 0
     # refine the per-bout step period with the anchors themselves (robust median interval)
     activity: list[str] = []

@@ -138,6 +138,31 @@ def _check_body(body: pd.DataFrame, fs: float) -> None:
         raise BadInputError(f"detect_events: sampling_rate_hz={fs} is outside 20-2000 Hz")
 
 
+def _clean(body: pd.DataFrame) -> tuple[pd.DataFrame, np.ndarray | None]:
+    """Validity mask (``valid`` column and finite values) and NaN-free signals.
+
+    Non-finite samples are linearly interpolated (held at the ends) so the zero-phase filters
+    stay finite; they are marked invalid, so no event is placed on them.
+    """
+    cols = [c for c in ("acc_is", "acc_ml", "acc_pa", "gyr_is", "gyr_ml", "gyr_pa") if c in body]
+    values = body[cols].to_numpy(dtype=float)
+    finite = np.isfinite(values).all(axis=1)
+    valid = finite.copy()
+    if "valid" in body.columns:
+        valid &= body["valid"].to_numpy(dtype=bool)
+    if np.all(valid):
+        return body, None
+    if not np.all(finite):
+        if not np.any(finite):
+            raise BadInputError("detect_events: every sample has a non-finite value")
+        body = body.copy()
+        i = np.arange(len(body))
+        for k, c in enumerate(cols):
+            good = np.isfinite(values[:, k])
+            body[c] = np.interp(i, i[good], values[good, k])
+    return body, valid
+
+
 def _crossing(x: np.ndarray, i0: np.ndarray, level: np.ndarray) -> np.ndarray:
     """Sub-sample position where x crosses ``level`` between samples i0 and i0+1."""
     x0 = x[i0]
@@ -257,9 +282,10 @@ def detect_events(body: pd.DataFrame, *, sampling_rate_hz: float) -> GaitEvents:
     """
     fs = float(sampling_rate_hz)
     _check_body(body, fs)
+    body, valid = _clean(body)
     n = len(body)
     t = np.asarray(body["t_s"], dtype=float) if "t_s" in body.columns else np.arange(n) / fs
-    st = find_steps(body, sampling_rate_hz=fs)
+    st = find_steps(body, sampling_rate_hz=fs, valid=valid)
     if st.anchors.size == 0:
         log.info("no gait found")
         return GaitEvents(
