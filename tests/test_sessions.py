@@ -60,6 +60,7 @@ def test_round_trip_everything(tmp_path):
     t_host, data = s.packets()
     np.testing.assert_array_equal(t_host, pk_t)
     assert data == pk
+    assert list(s.iter_packets()) == list(zip(pk_t.tolist(), pk, strict=True))
     assert [e["kind"] for e in s.events] == ["gap", "note"]
     assert s.gaps == [(3.0, 3.2)]
     assert s.lost_samples == 39

@@ -7,6 +7,7 @@ import bisect
 import json
 import logging
 import os
+from collections.abc import Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -95,6 +96,11 @@ class Session:
         if self.n_samples == 0:
             return 0.0
         return float(self.t_s[-1] - self.t_s[0] + 1.0 / self.sample_rate_hz)
+
+    def iter_packets(self) -> Iterator[tuple[float, bytes]]:
+        """``(t_host_s, bytes)`` of each raw packet in the order received (for replay)."""
+        t_host, data = self.packets()
+        yield from zip(t_host.tolist(), data, strict=True)
 
     def packets(self) -> tuple[np.ndarray, list[bytes]]:
         """Raw packets as received: host receive times (s) and the bytes of each packet."""
