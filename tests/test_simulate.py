@@ -56,6 +56,20 @@ def test_mean_cpd_per_side_is_the_request(activity, cpd_l, cpd_r, fatigue):
         assert sim.truth["cpd_mean_deg"][side] == pytest.approx(vals.mean())
 
 
+@pytest.mark.parametrize("activity", ["walk", "run"])
+def test_negative_cpd_comes_from_a_gait_long_obliquity_offset(activity):
+    sim = simulate(SimConfig(activity=activity, duration_s=30, cpd_left_deg=-1.5,
+                             cpd_right_deg=5.0, seed=2))
+    assert sim.truth["gait_obliquity_offset_deg"] == -1.5
+    for side, want in (("L", -1.5), ("R", 5.0)):
+        vals = [e["cpd_standing_deg"] for e in _stances(sim, side)]
+        assert np.mean(vals) == pytest.approx(want, abs=0.3)
+    ta = sim.truth_arrays
+    gait = ta["t_s"] > 8
+    # Left stances never lift the obliquity above the offset: the left side stays low.
+    assert ta["obliquity_deg"][gait].max() < -1.5 + 1e-6
+
+
 def test_truth_cpd_matches_its_definition_on_the_true_obliquity():
     sim = simulate(SimConfig(activity="walk", duration_s=30, cpd_left_deg=3, cpd_right_deg=6,
                              standing_obliquity_deg=-2.0, seed=3))
@@ -334,7 +348,8 @@ def test_trailing_standing_and_turns():
 
 
 @pytest.mark.parametrize("bad", [
-    {"activity": "swim"}, {"cpd_left_deg": -1.0}, {"cpd_right_deg": 25.0},
+    {"activity": "swim"}, {"cpd_left_deg": -11.0}, {"cpd_right_deg": 25.0},
+    {"cpd_left_deg": -3.0, "cpd_right_deg": 2.0},
     {"sampling_rate_hz": 500.0}, {"duration_s": 6.0}, {"packet_loss": 1.0},
     {"cadence_spm": 300.0},
 ])

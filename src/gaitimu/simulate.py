@@ -113,7 +113,8 @@ class SimConfig:
         Total session length in s, including the leading quiet standing.
     cpd_left_deg, cpd_right_deg
         Mean ``cpd_standing_deg`` of the left / right stances (DESIGN.md section 3). None:
-        the activity default (walk 3, run 5 deg). Allowed 0..20 deg.
+        the activity default (walk 3, run 5 deg). Allowed -10..20 deg with a sum >= 0; a
+        negative value comes from a gait-long obliquity offset (docs/simulator.md).
     cadence_spm, speed_mps
         Steps per minute and walking/running speed; None: activity default (walk 105 spm,
         1.3 m/s; run 165 spm, 3.3 m/s).
@@ -451,7 +452,10 @@ def _validate(cfg: SimConfig) -> dict[str, Any]:
     need(cfg.duration_s <= 6 * 3600, f"duration {cfg.duration_s:g} s exceeds 6 h")
     for side in ("left", "right"):
         v = r[f"cpd_{side}_deg"]
-        need(0.0 <= v <= 20.0, f"cpd_{side}_deg {v:g} outside 0-20 deg")
+        need(-10.0 <= v <= 20.0, f"cpd_{side}_deg {v:g} outside -10..20 deg")
+    need(r["cpd_left_deg"] + r["cpd_right_deg"] >= 0,
+         "cpd_left_deg + cpd_right_deg must be >= 0 (both swing sides cannot stay above "
+         "their standing height)")
     need(abs(cfg.fatigue_cpd_deg) <= 10, "fatigue_cpd_deg must be within +-10 deg")
     need(0 <= cfg.packet_loss < 0.9, f"packet_loss {cfg.packet_loss} outside [0, 0.9)")
     need(cfg.packet_loss_burst >= 1, "packet_loss_burst (mean burst length) must be >= 1")
@@ -563,11 +567,12 @@ class _Bump:
 
 
 def _obliquity_bumps(phase: Jet, gate: Jet, ic_phase: np.ndarray, sign: np.ndarray,
-                     amp: np.ndarray, peak: float, bump: _Bump, derivs: bool = True) -> Jet:
+                     amp: np.ndarray, peak: float, bump: _Bump, derivs: bool = True,
+                     offset: float = 0.0) -> Jet:
     """Sum of bumps (one per stance, in phase) times the gait gate, with time derivatives.
 
     Stance ``j`` starts at phase ``ic_phase[j] = ic_phase[0] + j / 2``; its bump peaks
-    ``peak`` later.
+    ``peak`` later. ``offset`` is a constant added before the gate (gait-long offset).
     """
     ph, dph, d2ph = phase
     j0 = np.floor((ph - ic_phase[0] - peak) * 2.0).astype(np.int64)
@@ -592,7 +597,7 @@ def _obliquity_bumps(phase: Jet, gate: Jet, ic_phase: np.ndarray, sign: np.ndarr
         f += g
         f1 += db * dph
         f2 += d2b * dph**2 + db * d2ph
-    return _jet_mul((f, f1, f2), gate)
+    return _jet_mul((f + offset, f1, f2), gate)
 
 
 def _window_extremes(x: np.ndarray, i0: np.ndarray, i1: np.ndarray, fn: Any) -> np.ndarray:
@@ -749,6 +754,7 @@ def simulate(config: SimConfig | None = None, **overrides: Any) -> SimResult:
                                       t_stop + ramp_s),
         "standing_obliquity_deg": cfg.standing_obliquity_deg,
         "standing_tilt_deg": cfg.standing_tilt_deg,
+        "gait_obliquity_offset_deg": stance_rows["gait_obliquity_offset_deg"],
         "standing_s": [0.0, float(min(cfg.standing_s, cfg.duration_s))],
         "gait_s": [float(t_gait0), float(min(t_gait1, t_stop))],
         "turns": turns,
@@ -851,6 +857,10 @@ def _solve_obliquity(t: np.ndarray, phase: Jet, gate: Jet, rows: dict[str, np.nd
     k = side.size
     sign = np.where(side == "L", 1.0, -1.0)
     mean = np.where(side == "L", r["cpd_left_deg"], r["cpd_right_deg"])
+    # A gait-long obliquity offset (relative to standing) makes negative requests possible:
+    # a left stance's CPD is offset + drop_L, a right one's -offset + drop_R, drops >= 0.
+    offset = float(np.clip(0.0, -r["cpd_right_deg"], r["cpd_left_deg"]))
+    bound = np.where(side == "L", offset, -offset)
     # Targets: side mean + centred linear fatigue drift + AR(1) variability, then shifted so
     # the mean over the complete stances of each side equals the request exactly.
     t_ic = rows["ic_s"]
@@ -859,20 +869,22 @@ def _solve_obliquity(t: np.ndarray, phase: Jet, gate: Jet, rows: dict[str, np.nd
         tau = np.clip((t_ic - a) / (b - a), 0, 1) if b > a else np.zeros(k)
     else:
         tau = np.zeros(k)
-    target = mean + cfg.fatigue_cpd_deg * (tau - 0.5) + r["cpd_sd_deg"] * _ar1(rng, k, 0.3)
+    excess = (mean - bound + cfg.fatigue_cpd_deg * (tau - 0.5)
+              + r["cpd_sd_deg"] * _ar1(rng, k, 0.3))
     for s in ("L", "R"):
         m = (side == s) & complete
         if m.any():
-            target[m] += mean[m][0] - target[m].mean()
-    target = np.maximum(target, 0.0)  # a stance's drop cannot be negative in this model
+            excess[m] += (mean - bound)[m][0] - excess[m].mean()
+    excess = np.maximum(excess, 0.0)  # a stance's drop below the offset cannot be negative
     for s in ("L", "R"):  # re-centre after the clip (a no-op unless the clip bit)
         m = (side == s) & complete
-        if m.any() and target[m].mean() > 0:
-            target[m] *= mean[m][0] / target[m].mean()
+        if m.any() and excess[m].mean() > 0:
+            excess[m] *= (mean - bound)[m][0] / excess[m].mean()
+    target = bound + excess
     # Stances after the gait stops get no bump; before the gate opens none exist.
     active = rows["ic_s"] < (rows["fc_s"][complete].max() + 1e-9 if cfg.trailing_standing_s > 0
                              and complete.any() else np.inf)
-    target = np.where(active, target, 0.0)
+    target = np.where(active, target, bound)  # no bump: inactive stances have amplitude 0
     fs = float(cfg.sampling_rate_hz)
     i0 = np.ceil(rows["ic_s"] * fs - 1e-9).astype(np.int64)
     i1 = np.floor(np.minimum(rows["fc_s"], t[-1]) * fs + 1e-9).astype(np.int64) + 1
@@ -886,9 +898,10 @@ def _solve_obliquity(t: np.ndarray, phase: Jet, gate: Jet, rows: dict[str, np.nd
     ic_phase = rows["ic_phase"]
 
     def realised(amp: np.ndarray) -> tuple[np.ndarray, np.ndarray, Jet]:
-        o = _obliquity_bumps(phase, gate, ic_phase, sign, amp, peak, width, derivs=False)
+        o = _obliquity_bumps(phase, gate, ic_phase, sign, amp, peak, width, derivs=False,
+                             offset=offset)
         o_ev = _obliquity_bumps(spl_phase, gate_ev, ic_phase, sign, amp, peak, width,
-                                derivs=False)[0]
+                                derivs=False, offset=offset)[0]
         at_ic, at_fc = o_ev[:k], o_ev[k:]
         cpd_st = np.full(k, np.nan)
         for s, fn in (("L", np.maximum), ("R", np.minimum)):
@@ -898,7 +911,7 @@ def _solve_obliquity(t: np.ndarray, phase: Jet, gate: Jet, rows: dict[str, np.nd
             cpd_st[m] = ext if s == "L" else -ext
         return cpd_st, at_ic, o
 
-    amp = target.copy()
+    amp = target - bound
     for _ in range(12):
         cpd_st, at_ic, o = realised(amp)
         err = np.where(complete, target - cpd_st, 0.0)
@@ -913,12 +926,13 @@ def _solve_obliquity(t: np.ndarray, phase: Jet, gate: Jet, rows: dict[str, np.nd
                 f"could not realise the requested CPD (off by {worst:.2f} deg); "
                 "try less asymmetric cpd_left/cpd_right"
             )
-    o = _obliquity_bumps(phase, gate, ic_phase, sign, amp, peak, width)
+    o = _obliquity_bumps(phase, gate, ic_phase, sign, amp, peak, width, offset=offset)
     obl = (o[0] + cfg.standing_obliquity_deg, o[1], o[2])
     rows = dict(rows)
     rows["cpd_standing_deg"] = cpd_st
     rows["cpd_ic_deg"] = cpd_st - sign * at_ic
     rows["target_cpd_deg"] = target
+    rows["gait_obliquity_offset_deg"] = offset
     rows["obliquity_at_ic_deg"] = at_ic + cfg.standing_obliquity_deg
     return obl, rows
 
