@@ -30,6 +30,20 @@ def test_cli_simulate_writes_a_readable_session(tmp_path, capsys):
     assert len(payloads) == 25 * 200 // 4 and np.all(np.diff(t_host) >= 0)
 
 
+def test_cli_simulate_realism_flags(tmp_path, capsys):
+    out = tmp_path / "run.gaitimu"
+    rc = main(["simulate", "--activity", "run", "--duration", "30", "--speed", "3.6", "--rate",
+               "100", "--loss", "0.05", "--misalign", "20", "--turn-every", "10", "--fatigue",
+               "2", "--standing", "4", "--seed", "1", "--out", str(out)])
+    assert rc == 0
+    s = open_session(out)
+    cfg = s.truth["config"]
+    assert (cfg["speed_mps"], cfg["sampling_rate_hz"], cfg["packet_loss"], cfg["standing_s"],
+            cfg["fatigue_cpd_deg"], cfg["turn_every_s"]) == (3.6, 100, 0.05, 4, 2, 10)
+    assert s.truth["misalignment"]["angle_deg"] == pytest.approx(20.0)
+    assert s.sample_rate_hz == 100 and s.lost_samples > 0 and len(s.truth["turns"]) >= 1
+
+
 def test_cli_simulate_records_gaps_of_lost_packets(tmp_path):
     from gaitimu.simulate import SimConfig, simulate, write_session
 
