@@ -204,8 +204,9 @@ with SessionWriter(path, {"sample_rate_hz": rate, "axes": "x=up,y=right,z=forwar
         w.write_packet(time.monotonic() - t0, bytes(10 + 12 * block))
         i += block
         print(i, flush=True)
-        # keep to real time, like a sensor stream
-        time.sleep(max(0.0, t0 + i / rate - time.monotonic()))
+        # never faster than real time, like a sensor stream (no catching up after a stall,
+        # so a loaded machine cannot hand over more than real time between two flushes)
+        time.sleep(block / rate)
 """
 
 
