@@ -57,17 +57,23 @@ def main() -> None:
     recorded_s = n / args.rate
     root = Path(tempfile.mkdtemp(prefix="bench_sessions_", dir=args.dir))
     try:
-        print(f"{n} samples ({recorded_s / 3600:.2f} h at {args.rate:g} Hz), {n // BLOCK} packets, "
-              f"in {root}")
+        print(
+            f"{n} samples ({recorded_s / 3600:.2f} h at {args.rate:g} Hz), {n // BLOCK} packets, "
+            f"in {root}"
+        )
         for fsync in (True, False):
             path = root / f"fsync_{fsync}.gaitimu"
             dt = _write(path, n, args.rate, fsync)
             size = sum(p.stat().st_size for p in path.iterdir()) / 1e6
-            print(f"write (fsync={fsync!s:5}): {dt:6.2f} s  = {recorded_s / dt:8.0f}x real time, "
-                  f"{n / dt / 1e6:.2f} M samples/s, {size:.1f} MB on disk")
+            print(
+                f"write (fsync={fsync!s:5}): {dt:6.2f} s  = {recorded_s / dt:8.0f}x real time, "
+                f"{n / dt / 1e6:.2f} M samples/s, {size:.1f} MB on disk"
+            )
         path = root / "realtime.gaitimu"
         dt = _write(path, n, args.rate, False, realtime_chunks=True)
-        print(f"write (fsync=False, one chunk per 0.5 s of data as when recording live): {dt:.2f} s")
+        print(
+            f"write (fsync=False, one chunk per 0.5 s of data as when recording live): {dt:.2f} s"
+        )
         loads, cpus, packs = [], [], []
         for _ in range(args.repeat):
             t0, c0 = time.perf_counter(), time.process_time()
@@ -79,8 +85,10 @@ def main() -> None:
             packs.append(time.perf_counter() - t0)
             assert s.n_samples == n and len(data) == n // BLOCK and not s.problems
             del s, t_host, data
-        print(f"open_session: best {min(loads):.3f} s, median {np.median(loads):.3f} s wall "
-              f"({n / min(loads) / 1e6:.1f} M samples/s); CPU best {min(cpus):.3f} s")
+        print(
+            f"open_session: best {min(loads):.3f} s, median {np.median(loads):.3f} s wall "
+            f"({n / min(loads) / 1e6:.1f} M samples/s); CPU best {min(cpus):.3f} s"
+        )
         print(f"Session.packets(): best {min(packs):.3f} s for {n // BLOCK} packets")
         s = open_session(path)
         t0 = time.perf_counter()
@@ -91,12 +99,13 @@ def main() -> None:
         t_bids = time.perf_counter() - t0
         csv = root / "csv" / "realtime_samples.csv"
         t0 = time.perf_counter()
-        back = open_session(import_csv(csv, root / "back.gaitimu", rate_hz=args.rate,
-                                       axes=s.axes))
+        back = open_session(import_csv(csv, root / "back.gaitimu", rate_hz=args.rate, axes=s.axes))
         t_imp = time.perf_counter() - t0
         assert np.array_equal(back.gyr, s.gyr)
-        print(f"export csv {t_csv:.2f} s ({csv.stat().st_size / 1e6:.0f} MB), export bids "
-              f"{t_bids:.2f} s, import of that csv {t_imp:.2f} s (exact round trip)")
+        print(
+            f"export csv {t_csv:.2f} s ({csv.stat().st_size / 1e6:.0f} MB), export bids "
+            f"{t_bids:.2f} s, import of that csv {t_imp:.2f} s (exact round trip)"
+        )
         del s, back
         tracemalloc.start()
         s = open_session(path)
@@ -105,8 +114,10 @@ def main() -> None:
         _, peak_all = tracemalloc.get_traced_memory()
         tracemalloc.stop()
         arrays = (s.t_s.nbytes + s.acc.nbytes + s.gyr.nbytes) / 1e6
-        print(f"peak memory: open_session {peak_open / 1e6:.0f} MB (result arrays {arrays:.0f} MB), "
-              f"with packets() {peak_all / 1e6:.0f} MB")
+        print(
+            f"peak memory: open_session {peak_open / 1e6:.0f} MB (result arrays {arrays:.0f} MB), "
+            f"with packets() {peak_all / 1e6:.0f} MB"
+        )
     finally:
         shutil.rmtree(root, ignore_errors=True)
 

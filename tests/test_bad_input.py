@@ -117,7 +117,9 @@ def test_bad_csv_import(case, tmp_path, capsys):
         src.write_text(text)
     rate = "200" if case == "rate_mismatch" else "100"
     out = tmp_path / "out.gaitimu"
-    code, err = _run(["import", str(src), "--rate", rate, "--axes", AXES, "--out", str(out)], capsys)
+    code, err = _run(
+        ["import", str(src), "--rate", rate, "--axes", AXES, "--out", str(out)], capsys
+    )
     assert code == 2
     _assert_one_line(err, f"{case}.csv", *needles)
     assert not out.exists()
@@ -125,26 +127,40 @@ def test_bad_csv_import(case, tmp_path, capsys):
 
 
 @pytest.mark.parametrize(
-    ("rate", "needle"), [("0", "not a valid sampling rate"), ("-5", "not a valid sampling rate"),
-                         ("nan", "not a valid sampling rate"), ("inf", "not a valid sampling rate"),
-                         ("abc", "invalid float value")])
+    ("rate", "needle"),
+    [
+        ("0", "not a valid sampling rate"),
+        ("-5", "not a valid sampling rate"),
+        ("nan", "not a valid sampling rate"),
+        ("inf", "not a valid sampling rate"),
+        ("abc", "invalid float value"),
+    ],
+)
 def test_bad_rate(rate, needle, tmp_path, capsys):
     src = _write(tmp_path, "a.csv", _csv_text(_good_csv(with_t=False)))
-    code, err = _run(["import", str(src), "--rate", rate, "--axes", AXES,
-                      "--out", str(tmp_path / "o")], capsys)
+    code, err = _run(
+        ["import", str(src), "--rate", rate, "--axes", AXES, "--out", str(tmp_path / "o")], capsys
+    )
     assert code == 2
     _assert_one_line(err, needle)
     assert not (tmp_path / "o").exists()
 
 
 @pytest.mark.parametrize(
-    ("axes", "needle"), [("x=up,y=up,z=forward", "same way"), ("x=up", "missing axis"),
-                         ("nonsense", "not AXIS=DIRECTION"), ("x=up,y=left,z=forward", "left-handed"),
-                         ("x=sideways,y=right,z=forward", "unknown direction")])
+    ("axes", "needle"),
+    [
+        ("x=up,y=up,z=forward", "same way"),
+        ("x=up", "missing axis"),
+        ("nonsense", "not AXIS=DIRECTION"),
+        ("x=up,y=left,z=forward", "left-handed"),
+        ("x=sideways,y=right,z=forward", "unknown direction"),
+    ],
+)
 def test_bad_axis_map(axes, needle, tmp_path, capsys):
     src = _write(tmp_path, "a.csv", _csv_text(_good_csv()))
-    code, err = _run(["import", str(src), "--rate", "100", "--axes", axes,
-                      "--out", str(tmp_path / "o")], capsys)
+    code, err = _run(
+        ["import", str(src), "--rate", "100", "--axes", axes, "--out", str(tmp_path / "o")], capsys
+    )
     assert code == 2
     _assert_one_line(err, "--axes", needle)
     assert not (tmp_path / "o").exists()
@@ -152,8 +168,9 @@ def test_bad_axis_map(axes, needle, tmp_path, capsys):
 
 def test_import_missing_file_dir_and_existing_out(tmp_path, capsys):
     base = ["--rate", "100", "--axes", AXES]
-    code, err = _run(["import", str(tmp_path / "nope.csv"), *base, "--out", str(tmp_path / "o")],
-                     capsys)
+    code, err = _run(
+        ["import", str(tmp_path / "nope.csv"), *base, "--out", str(tmp_path / "o")], capsys
+    )
     assert code == 2
     _assert_one_line(err, "nope.csv", "not found")
     code, err = _run(["import", str(tmp_path), *base, "--out", str(tmp_path / "o")], capsys)
@@ -170,8 +187,11 @@ def _session(tmp_path: Path) -> Path:
     path = tmp_path / "s.gaitimu"
     with SessionWriter(path, {"sample_rate_hz": 100.0, "axes": AXES}, fsync=False) as w:
         d = _good_csv()
-        w.write_samples(d.t_s.to_numpy(), d[list(SENSOR_COLS[:3])].to_numpy(),
-                        d[list(SENSOR_COLS[3:])].to_numpy())
+        w.write_samples(
+            d.t_s.to_numpy(),
+            d[list(SENSOR_COLS[:3])].to_numpy(),
+            d[list(SENSOR_COLS[3:])].to_numpy(),
+        )
     return path
 
 
@@ -187,9 +207,13 @@ def _damage(path: Path, how: str) -> None:
         meta_path.write_text("[1, 2]")
     elif how in ("future_version", "wrong_format", "bad_axes"):
         meta = json.loads(meta_path.read_text())
-        meta.update({"future_version": {"format_version": 7},
-                     "wrong_format": {"format": "something-else"},
-                     "bad_axes": {"axes": "x=up,y=up,z=up"}}[how])
+        meta.update(
+            {
+                "future_version": {"format_version": 7},
+                "wrong_format": {"format": "something-else"},
+                "bad_axes": {"axes": "x=up,y=up,z=up"},
+            }[how]
+        )
         meta_path.write_text(json.dumps(meta))
 
 
@@ -209,8 +233,9 @@ SESSION_CASES = {
 def test_bad_session(case, verb, tmp_path, capsys):
     path = _session(tmp_path)
     _damage(path, case)
-    argv = [verb, str(path)] + (["--format", "csv", "--out", str(tmp_path / "x")]
-                                if verb == "export" else [])
+    argv = [verb, str(path)] + (
+        ["--format", "csv", "--out", str(tmp_path / "x")] if verb == "export" else []
+    )
     code, err = _run(argv, capsys)
     assert code == 2
     _assert_one_line(err, "s.gaitimu", SESSION_CASES[case])
@@ -235,18 +260,24 @@ def test_export_to_a_file_or_missing_parent(tmp_path, capsys):
     code, err = _run(["export", str(path), "--format", "csv", "--out", str(f)], capsys)
     assert code == 2
     _assert_one_line(err, "file.txt", "not a directory")
-    code, err = _run(["export", str(path), "--format", "csv", "--out",
-                      str(tmp_path / "no" / "such" / "dir")], capsys)
+    code, err = _run(
+        ["export", str(path), "--format", "csv", "--out", str(tmp_path / "no" / "such" / "dir")],
+        capsys,
+    )
     assert code == 2
     _assert_one_line(err, "does not exist")
 
 
 @pytest.mark.parametrize(
     "argv",
-    [["info", "s", "--bogus"], ["export", "s", "--format", "xml", "--out", "d"],
-     ["export", "s", "--out", "d"], ["import", "f.csv", "--rate", "100", "--out", "o"],
-     ["import", "f.csv", "--rate", "100", "--axes", AXES, "--out", "o", "--acc-unit", "mg"],
-     ["import", "f.csv", "--rate", "100", "--axes", AXES, "--out", "o", "--frobnicate"]],
+    [
+        ["info", "s", "--bogus"],
+        ["export", "s", "--format", "xml", "--out", "d"],
+        ["export", "s", "--out", "d"],
+        ["import", "f.csv", "--rate", "100", "--out", "o"],
+        ["import", "f.csv", "--rate", "100", "--axes", AXES, "--out", "o", "--acc-unit", "mg"],
+        ["import", "f.csv", "--rate", "100", "--axes", AXES, "--out", "o", "--frobnicate"],
+    ],
 )
 def test_unknown_or_missing_flags(argv, capsys):
     code, err = _run(argv, capsys)
@@ -262,19 +293,41 @@ from gaitimu.errors import BadInputError  # noqa: E402
 from gaitimu.sessions import import_csv, open_session  # noqa: E402
 
 _json_values = st.recursive(
-    st.none() | st.booleans() | st.integers(-5, 10**6) | st.floats(allow_nan=False)
+    st.none()
+    | st.booleans()
+    | st.integers(-5, 10**6)
+    | st.floats(allow_nan=False)
     | st.text(max_size=12),
-    lambda inner: st.lists(inner, max_size=3) | st.dictionaries(st.text(max_size=8), inner,
-                                                               max_size=3),
+    lambda inner: (
+        st.lists(inner, max_size=3) | st.dictionaries(st.text(max_size=8), inner, max_size=3)
+    ),
     max_leaves=6,
 )
 
 
-@settings(max_examples=60, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
-@given(changes=st.dictionaries(
-    st.sampled_from(["format_version", "sample_rate_hz", "axes", "closed_cleanly", "n_samples",
-                     "file_bytes", "activity", "sensor", "subject", "notes"]),
-    _json_values, max_size=4))
+@settings(
+    max_examples=60, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture]
+)
+@given(
+    changes=st.dictionaries(
+        st.sampled_from(
+            [
+                "format_version",
+                "sample_rate_hz",
+                "axes",
+                "closed_cleanly",
+                "n_samples",
+                "file_bytes",
+                "activity",
+                "sensor",
+                "subject",
+                "notes",
+            ]
+        ),
+        _json_values,
+        max_size=4,
+    )
+)
 def test_damaged_meta_values_never_crash(tmp_path_factory, changes):
     path = _session(tmp_path_factory.mktemp("m"))
     meta = json.loads((path / "meta.json").read_text())
@@ -294,10 +347,15 @@ def test_damaged_meta_values_never_crash(tmp_path_factory, changes):
         assert all(f.exists() for f in files)
 
 
-@settings(max_examples=60, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
-@given(text=st.text(alphabet=st.sampled_from(list("acgtxyzs_,;\t\n 0123456789.-eE#naAGTXYZ")),
-                    max_size=400),
-       header=st.booleans())
+@settings(
+    max_examples=60, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture]
+)
+@given(
+    text=st.text(
+        alphabet=st.sampled_from(list("acgtxyzs_,;\t\n 0123456789.-eE#naAGTXYZ")), max_size=400
+    ),
+    header=st.booleans(),
+)
 def test_random_csv_text_is_imported_or_rejected_cleanly(tmp_path_factory, text, header):
     tmp = tmp_path_factory.mktemp("c")
     src = tmp / "f.csv"

@@ -35,8 +35,13 @@ def _session(tmp_path: Path, **meta) -> Path:
     keep = np.ones(n, bool)
     keep[300:310] = False
     path = tmp_path / "walk.gaitimu"
-    m = {"sample_rate_hz": 200.0, "axes": "x=up,y=right,z=forward", "subject": "S-01",
-         "activity": "walk", "sensor": {"name": "gaitimu-A1", "model": "v1", "firmware": "1.2"}}
+    m = {
+        "sample_rate_hz": 200.0,
+        "axes": "x=up,y=right,z=forward",
+        "subject": "S-01",
+        "activity": "walk",
+        "sensor": {"name": "gaitimu-A1", "model": "v1", "firmware": "1.2"},
+    }
     m.update(meta)
     with SessionWriter(path, m, fsync=False) as w:
         acc = rng.normal(size=(keep.sum(), 3)) + np.array([9.81, 0.0, 0.0])
@@ -49,8 +54,9 @@ def _session(tmp_path: Path, **meta) -> Path:
 def test_import_gaitimu_csv_round_trip(tmp_path):
     df = _frame()
     df.to_csv(tmp_path / "a.csv", index=False)
-    out = import_csv(tmp_path / "a.csv", tmp_path / "a.gaitimu", rate_hz=100,
-                     axes="x=up,y=right,z=forward")
+    out = import_csv(
+        tmp_path / "a.csv", tmp_path / "a.gaitimu", rate_hz=100, axes="x=up,y=right,z=forward"
+    )
     s = open_session(out)
     np.testing.assert_allclose(s.t_s, df.t_s, rtol=0, atol=1e-12)
     np.testing.assert_array_equal(s.acc, df[["acc_x", "acc_y", "acc_z"]].to_numpy())
@@ -65,20 +71,31 @@ def test_import_units_and_times_from_rate(tmp_path):
     g_df[["acc_x", "acc_y", "acc_z"]] /= G
     g_df[["gyr_x", "gyr_y", "gyr_z"]] = np.deg2rad(g_df[["gyr_x", "gyr_y", "gyr_z"]])
     g_df.to_csv(tmp_path / "g.csv", index=False)
-    s = open_session(import_csv(tmp_path / "g.csv", tmp_path / "g", rate_hz=50, acc_unit="g",
-                                gyr_unit="rad/s", axes="x=down,y=left,z=forward"))
+    s = open_session(
+        import_csv(
+            tmp_path / "g.csv",
+            tmp_path / "g",
+            rate_hz=50,
+            acc_unit="g",
+            gyr_unit="rad/s",
+            axes="x=down,y=left,z=forward",
+        )
+    )
     np.testing.assert_allclose(s.acc, df[["acc_x", "acc_y", "acc_z"]], rtol=1e-12)
     np.testing.assert_allclose(s.gyr, df[["gyr_x", "gyr_y", "gyr_z"]], rtol=1e-12)
     np.testing.assert_allclose(s.t_s, np.arange(len(df)) / 50)
     assert s.axes == "x=down,y=left,z=forward"
 
 
-@settings(max_examples=20, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
+@settings(
+    max_examples=20, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture]
+)
 @given(
     sep=st.sampled_from(["\t", ",", ";"]),
     upper=st.booleans(),
-    preamble=st.lists(st.sampled_from(["# recorded by x", "// comment", "Device: MTw",
-                                       ""]), max_size=3),
+    preamble=st.lists(
+        st.sampled_from(["# recorded by x", "// comment", "Device: MTw", ""]), max_size=3
+    ),
     extra=st.booleans(),
     with_t=st.booleans(),
     n=st.integers(2, 50),
@@ -95,7 +112,9 @@ def test_import_layout_variants(tmp_path_factory, sep, upper, preamble, extra, w
         df.columns = [c.upper() if c != "t_s" else c for c in df.columns]
     text = "\n".join([*preamble, df.to_csv(sep=sep, index=False)])
     (tmp / "f.txt").write_text(text)
-    s = open_session(import_csv(tmp / "f.txt", tmp / "s", rate_hz=100, axes="x=up,y=right,z=forward"))
+    s = open_session(
+        import_csv(tmp / "f.txt", tmp / "s", rate_hz=100, axes="x=up,y=right,z=forward")
+    )
     assert s.n_samples == n
     ref = _frame(n)
     np.testing.assert_array_equal(s.gyr, ref[["gyr_x", "gyr_y", "gyr_z"]].to_numpy())
@@ -105,8 +124,23 @@ def test_import_layout_variants(tmp_path_factory, sep, upper, preamble, extra, w
 def test_import_ipol_file_via_cli_then_info(tmp_path, capsys):
     src = shared_data_dir("ipol_lowerback", "GaitData") / "1-1_lb.txt"
     out = tmp_path / "ipol.gaitimu"
-    assert main(["import", str(src), "--rate", "100", "--axes", IPOL_AXES,
-                 "--gyr-unit", "rad/s", "--out", str(out)]) == 0
+    assert (
+        main(
+            [
+                "import",
+                str(src),
+                "--rate",
+                "100",
+                "--axes",
+                IPOL_AXES,
+                "--gyr-unit",
+                "rad/s",
+                "--out",
+                str(out),
+            ]
+        )
+        == 0
+    )
     capsys.readouterr()
     assert main(["info", str(out), "--json"]) == 0
     info = json.loads(capsys.readouterr().out)
@@ -115,8 +149,15 @@ def test_import_ipol_file_via_cli_then_info(tmp_path, capsys):
     assert info["sample_rate_hz"] == 100 and info["axes"] == IPOL_AXES
     assert info["duration_s"] == pytest.approx(n_rows / 100)
     assert info["lost_samples"] == 0 and info["gaps"] == [] and info["problems"] == []
-    for key in ("duration_s", "sample_rate_hz", "n_samples", "lost_samples", "gaps",
-                "activity", "axes"):
+    for key in (
+        "duration_s",
+        "sample_rate_hz",
+        "n_samples",
+        "lost_samples",
+        "gaps",
+        "activity",
+        "axes",
+    ):
         assert key in info
     s = open_session(out)
     raw = pd.read_csv(src, sep="\t", skiprows=1)
@@ -143,8 +184,15 @@ def test_ipol_axis_map_matches_pelvic_roll_in_early_stance(tmp_path):
     for name in ("1-1", "4-2", "7-3", "10-5", "13-2", "16-4", "19-1"):
         if not (gait / f"{name}_lb.txt").exists():
             continue
-        s = open_session(import_csv(gait / f"{name}_lb.txt", tmp_path / name, rate_hz=100,
-                                    axes=IPOL_AXES, gyr_unit="rad/s"))
+        s = open_session(
+            import_csv(
+                gait / f"{name}_lb.txt",
+                tmp_path / name,
+                rate_hz=100,
+                axes=IPOL_AXES,
+                gyr_unit="rad/s",
+            )
+        )
         gyr_pa = (s.gyr @ rot.T)[:, 2]
         ref = json.loads((gait / f"{name}.json").read_text())
 
@@ -168,8 +216,11 @@ def test_export_csv_round_trips_through_import(tmp_path, capsys):
     meta = json.loads((tmp_path / "csv" / "walk_meta.json").read_text())
     assert meta["subject"] == "S-01" and meta["events"][0]["kind"] == "gap"
     assert meta["summary"]["lost_samples"] == 10
-    back = open_session(import_csv(tmp_path / "csv" / "walk_samples.csv", tmp_path / "back",
-                                   rate_hz=200, axes=s.axes))
+    back = open_session(
+        import_csv(
+            tmp_path / "csv" / "walk_samples.csv", tmp_path / "back", rate_hz=200, axes=s.axes
+        )
+    )
     np.testing.assert_array_equal(back.gyr, s.gyr)
     assert back.lost_samples == 10  # the hole in t_s is found again
 
@@ -180,8 +231,11 @@ def test_export_bids_layout_and_content(tmp_path):
     files = export_session(s, tmp_path / "bids", "bids")
     base = tmp_path / "bids" / "sub-S01" / "motion" / "sub-S01_task-walk_tracksys-gaitimuA1"
     assert {p.name for p in files} >= {
-        f"{base.name}_motion.tsv", f"{base.name}_channels.tsv", f"{base.name}_motion.json",
-        "dataset_description.json"}
+        f"{base.name}_motion.tsv",
+        f"{base.name}_channels.tsv",
+        f"{base.name}_motion.json",
+        "dataset_description.json",
+    }
     motion = pd.read_csv(f"{base}_motion.tsv", sep="\t", header=None)  # no header row
     channels = pd.read_csv(f"{base}_channels.tsv", sep="\t")
     assert list(channels.columns[:5]) == ["name", "component", "type", "tracked_point", "units"]
@@ -217,6 +271,8 @@ def test_export_refuses_to_overwrite_and_adds_to_existing_dataset(tmp_path):
     export_session(open_session(c), tmp_path / "bids", "bids")
     scans = pd.read_csv(tmp_path / "bids" / "sub-S02" / "sub-S02_scans.tsv", sep="\t")
     assert list(scans.columns) == ["filename", "acq_time"]
-    assert sorted(scans.filename) == ["motion/sub-S02_task-run_tracksys-gaitimuA1_motion.tsv",
-                                      "motion/sub-S02_task-walk_tracksys-gaitimuA1_motion.tsv"]
+    assert sorted(scans.filename) == [
+        "motion/sub-S02_task-run_tracksys-gaitimuA1_motion.tsv",
+        "motion/sub-S02_task-walk_tracksys-gaitimuA1_motion.tsv",
+    ]
     assert not [p for p in tmp_path.iterdir() if "exporting" in p.name]

@@ -162,7 +162,9 @@ def test_exception_inside_with_still_closes(tmp_path):
     assert "boom" in s.meta["close_reason"]
 
 
-@settings(max_examples=25, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
+@settings(
+    max_examples=25, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture]
+)
 @given(
     blocks=st.lists(st.integers(0, 40), min_size=0, max_size=15),
     packet_sizes=st.lists(st.integers(0, 244), min_size=0, max_size=20),
@@ -240,7 +242,9 @@ def test_disk_error_is_a_clear_gaitimu_error_and_session_stays_readable(tmp_path
     assert "nothing lost" in s.problems[0]
 
 
-@settings(max_examples=40, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
+@settings(
+    max_examples=40, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture]
+)
 @given(
     holes=st.lists(st.tuples(st.integers(1, 40), st.booleans(), st.booleans()), max_size=12),
     seed=st.integers(0, 1000),
@@ -265,8 +269,14 @@ def test_gap_accounting_property(tmp_path_factory, holes, seed):
         n_holes += 1
         if with_event:
             start = t_all[pos] if first_missing else t_all[pos - 1]
-            events.append({"kind": "gap", "start_s": start, "end_s": t_all[pos + length],
-                           "lost_samples": length})
+            events.append(
+                {
+                    "kind": "gap",
+                    "start_s": start,
+                    "end_s": t_all[pos + length],
+                    "lost_samples": length,
+                }
+            )
         pos += length
     path = tmp_path_factory.mktemp("g") / "s"
     t_s, acc, gyr = _signals(n, rate, seed)

@@ -48,7 +48,9 @@ def _mark_unclosed(path: Path) -> None:
 
 
 # ------------------------------------------------------------------------ truncation
-@settings(max_examples=40, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
+@settings(
+    max_examples=40, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture]
+)
 @given(cut=st.integers(0, 10 * SAMPLE_CHUNK_BYTES - 1))
 def test_truncated_tail_keeps_every_complete_chunk(tmp_path_factory, cut):
     path = tmp_path_factory.mktemp("t") / "s"
@@ -122,8 +124,12 @@ def test_garbage_inserted_in_the_middle_resyncs(tmp_path):
     assert len(bad) == 1 and f"at byte {at} ({len(junk)} bytes)" in bad[0]
 
 
-@settings(max_examples=40, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
-@given(flips=st.lists(st.integers(0, 10 * SAMPLE_CHUNK_BYTES - 1), min_size=1, max_size=4, unique=True))
+@settings(
+    max_examples=40, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture]
+)
+@given(
+    flips=st.lists(st.integers(0, 10 * SAMPLE_CHUNK_BYTES - 1), min_size=1, max_size=4, unique=True)
+)
 def test_random_bit_flips_never_crash_and_lose_only_hit_chunks(tmp_path_factory, flips):
     path = tmp_path_factory.mktemp("f") / "s"
     t_s, acc, _ = _write_chunked(path)
@@ -214,8 +220,9 @@ with SessionWriter(path, {"sample_rate_hz": rate, "axes": "x=up,y=right,z=forwar
 def test_sigkill_loses_at_most_one_second(tmp_path, seed):
     path = tmp_path / "rec.gaitimu"
     env = {**os.environ, "PYTHONPATH": str(REPO / "src")}
-    proc = subprocess.Popen([sys.executable, "-c", _CHILD, str(path)], stdout=subprocess.PIPE,
-                            text=True, env=env)
+    proc = subprocess.Popen(
+        [sys.executable, "-c", _CHILD, str(path)], stdout=subprocess.PIPE, text=True, env=env
+    )
     try:
         assert proc.stdout is not None
         first = proc.stdout.readline()  # the writer is running

@@ -81,8 +81,9 @@ class ScanResult:
 _CRC = struct.Struct("<I")
 
 
-def _header_at(buf: bytes, pos: int, view: memoryview | None = None
-               ) -> tuple[int, int, int, int, int] | None:
+def _header_at(
+    buf: bytes, pos: int, view: memoryview | None = None
+) -> tuple[int, int, int, int, int] | None:
     """(kind, length, count, seq, payload_crc) if a checksummed header starts at ``pos``."""
     if pos + HEADER_SIZE > len(buf):
         return None
@@ -135,7 +136,9 @@ def scan_chunks(buf: bytes) -> ScanResult:
             continue
         if zlib.crc32(view[start:end]) != crc_payload:
             # the header checksum held, so its length is trusted when a chunk follows it
-            nxt = end if end == n or _header_at(buf, end) is not None else _next_header(buf, pos + 1)
+            nxt = (
+                end if end == n or _header_at(buf, end) is not None else _next_header(buf, pos + 1)
+            )
             out.bad.append(BadRange(pos, nxt - pos, "corrupted", count, seq))
             pos = nxt
             continue

@@ -41,8 +41,7 @@ def _label(value: Any, default: str) -> str:
     return text or default
 
 
-_AXIS_LETTERS = {"up": "S", "down": "I", "right": "R", "left": "L", "forward": "A",
-                 "backward": "P"}
+_AXIS_LETTERS = {"up": "S", "down": "I", "right": "R", "left": "L", "forward": "A", "backward": "P"}
 
 
 def _spatial_axes(axes: str) -> str:
@@ -51,8 +50,9 @@ def _spatial_axes(axes: str) -> str:
     return "".join(_AXIS_LETTERS[parts[a]] for a in "xyz")
 
 
-def _samples_text(session: Session, sep: str, header: bool, na: str = "nan",
-                  latency_fixed: bool = False) -> bytes:
+def _samples_text(
+    session: Session, sep: str, header: bool, na: str = "nan", latency_fixed: bool = False
+) -> bytes:
     """Samples as delimited text, every float in its shortest exact form (``repr``).
 
     About 3x faster than ``DataFrame.to_csv`` and exactly re-readable. NaN is written as
@@ -91,16 +91,18 @@ def _bids_files(session: Session) -> dict[str, bytes]:
     base = f"sub-{sub}/motion/sub-{sub}_task-{task}_tracksys-{tracksys}"
     tracked_point = "sacrum"
     names = ["latency", *SENSOR_COLS]
-    channels = pd.DataFrame({
-        "name": names,
-        "component": ["n/a", "x", "y", "z", "x", "y", "z"],
-        "type": ["LATENCY", "ACCEL", "ACCEL", "ACCEL", "GYRO", "GYRO", "GYRO"],
-        "tracked_point": ["n/a"] + [tracked_point] * 6,
-        "units": ["s", *["m/s^2"] * 3, *["deg/s"] * 3],
-        "sampling_frequency": [session.sample_rate_hz] * 7,
-        "reference_frame": ["n/a"] + ["sensor"] * 6,
-        "status": ["good"] * 7,
-    })
+    channels = pd.DataFrame(
+        {
+            "name": names,
+            "component": ["n/a", "x", "y", "z", "x", "y", "z"],
+            "type": ["LATENCY", "ACCEL", "ACCEL", "ACCEL", "GYRO", "GYRO", "GYRO"],
+            "tracked_point": ["n/a"] + [tracked_point] * 6,
+            "units": ["s", *["m/s^2"] * 3, *["deg/s"] * 3],
+            "sampling_frequency": [session.sample_rate_hz] * 7,
+            "reference_frame": ["n/a"] + ["sensor"] * 6,
+            "status": ["good"] * 7,
+        }
+    )
     motion_tsv = _samples_text(session, "\t", header=False, na="n/a", latency_fixed=True)
     info = session_info(session)
     sidecar: dict[str, Any] = {
@@ -112,7 +114,7 @@ def _bids_files(session: Session) -> dict[str, bytes]:
         "Manufacturer": sensor.get("manufacturer") or "n/a",
         "ManufacturersModelName": sensor.get("model") or "n/a",
         "SoftwareVersions": f"gaitimu {m.get('software_version', __version__)}; firmware "
-                            f"{sensor.get('firmware') or 'n/a'}",
+        f"{sensor.get('firmware') or 'n/a'}",
         "RecordingDuration": session.duration_s,
         "RecordingType": "continuous",
         "TrackedPointsCount": 1,
@@ -121,7 +123,7 @@ def _bids_files(session: Session) -> dict[str, bytes]:
         "GYROChannelCount": 3,
         "LATENCYChannelCount": 1,
         "MissingValues": "n/a; samples lost in transmission are absent rows (see the latency "
-                         f"column); {session.lost_samples} samples lost in {len(session.gaps)} gaps",
+        f"column); {session.lost_samples} samples lost in {len(session.gaps)} gaps",
         "SubjectArtefactDescription": "n/a",
     }
     channels_json = {
@@ -131,7 +133,7 @@ def _bids_files(session: Session) -> dict[str, bytes]:
                     "SpatialAxes": _spatial_axes(session.axes),
                     "RotationRule": "right-hand",
                     "Description": "IMU sensor frame, right-handed; on the body the axes point "
-                                   f"{session.axes} (up/right/forward of the participant)",
+                    f"{session.axes} (up/right/forward of the participant)",
                 }
             }
         }
@@ -141,25 +143,34 @@ def _bids_files(session: Session) -> dict[str, bytes]:
         f"{base}_channels.tsv": channels.to_csv(sep="\t", index=False).encode(),
         f"{base}_motion.json": _dump(sidecar).encode(),
         f"{base}_channels.json": _dump(channels_json).encode(),
-        "dataset_description.json": _dump({
-            "Name": "gaitimu export",
-            "BIDSVersion": BIDS_VERSION,
-            "DatasetType": "raw",
-            "GeneratedBy": [{"Name": "gaitimu", "Version": __version__}],
-        }).encode(),
+        "dataset_description.json": _dump(
+            {
+                "Name": "gaitimu export",
+                "BIDSVersion": BIDS_VERSION,
+                "DatasetType": "raw",
+                "GeneratedBy": [{"Name": "gaitimu", "Version": __version__}],
+            }
+        ).encode(),
     }
     acq_time = m.get("recording_start_utc") or m.get("created_utc")
     files[f"sub-{sub}/sub-{sub}_scans.tsv"] = (
         f"motion/{Path(base).name}_motion.tsv\t{acq_time or 'n/a'}\n".encode()
     )
     if session.events:
-        rows = [{"onset": ev.get("start_s", ev.get("t_s", "n/a")),
-                 "duration": (ev["end_s"] - ev["start_s"]) if "end_s" in ev and "start_s" in ev
-                 else "n/a",
-                 "trial_type": ev.get("kind"),
-                 "lost_samples": ev.get("lost_samples", "n/a")} for ev in session.events]
-        files[f"{base}_events.tsv"] = pd.DataFrame(rows).to_csv(
-            sep="\t", index=False, na_rep="n/a").encode()
+        rows = [
+            {
+                "onset": ev.get("start_s", ev.get("t_s", "n/a")),
+                "duration": (ev["end_s"] - ev["start_s"])
+                if "end_s" in ev and "start_s" in ev
+                else "n/a",
+                "trial_type": ev.get("kind"),
+                "lost_samples": ev.get("lost_samples", "n/a"),
+            }
+            for ev in session.events
+        ]
+        files[f"{base}_events.tsv"] = (
+            pd.DataFrame(rows).to_csv(sep="\t", index=False, na_rep="n/a").encode()
+        )
     return files
 
 
@@ -195,7 +206,9 @@ def export_session(session: Session, out: str | os.PathLike[str], fmt: str) -> l
         files[name] = old + (b"" if old.endswith(b"\n") else b"\n") + files[name]
     clashes = [name for name in files if (out / name).exists() and name not in appendable]
     if clashes:
-        raise BadInputError(f"{out / clashes[0]}: already exists; choose another --out or remove it")
+        raise BadInputError(
+            f"{out / clashes[0]}: already exists; choose another --out or remove it"
+        )
     tmp = out.parent / f".{out.name}.exporting-{os.getpid()}"
     shutil.rmtree(tmp, ignore_errors=True)
     try:

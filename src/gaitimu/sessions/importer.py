@@ -56,8 +56,9 @@ def _find_header(path: Path) -> tuple[int, str, list[str], float | None]:
         with open(path, encoding="utf-8-sig", errors="strict") as f:
             lines = [f.readline() for _ in range(_HEADER_SCAN_LINES)]
     except UnicodeDecodeError as e:
-        raise _fail(path, f"not a text CSV file ({e.reason} at byte {e.start}); export it as "
-                    "UTF-8 CSV") from e
+        raise _fail(
+            path, f"not a text CSV file ({e.reason} at byte {e.start}); export it as UTF-8 CSV"
+        ) from e
     except IsADirectoryError as e:
         raise _fail(path, "is a directory, not a CSV file") from e
     except FileNotFoundError as e:
@@ -65,8 +66,11 @@ def _find_header(path: Path) -> tuple[int, str, list[str], float | None]:
     except OSError as e:
         raise _fail(path, f"cannot read ({e.strerror})") from e
     if not any(line.strip() for line in lines):
-        raise _fail(path, "file is empty; expected a header with columns acc_x..gyr_z "
-                    "(optional t_s) and one row per sample")
+        raise _fail(
+            path,
+            "file is empty; expected a header with columns acc_x..gyr_z "
+            "(optional t_s) and one row per sample",
+        )
     preamble_rate = None
     for i, line in enumerate(lines):
         if not line:
@@ -78,16 +82,22 @@ def _find_header(path: Path) -> tuple[int, str, list[str], float | None]:
         m = _FREQ_RE.search(line)
         if m and preamble_rate is None:
             preamble_rate = float(m.group(1))
-    raise _fail(path, "no header line with columns acc_x, acc_y, acc_z, gyr_x, gyr_y, gyr_z "
-                "found (tab, comma or semicolon separated; names are case-insensitive); add one")
+    raise _fail(
+        path,
+        "no header line with columns acc_x, acc_y, acc_z, gyr_x, gyr_y, gyr_z "
+        "found (tab, comma or semicolon separated; names are case-insensitive); add one",
+    )
 
 
 def _read_table(path: Path) -> tuple[pd.DataFrame, int, str, float | None, list[str]]:
     header_idx, sep, cols, preamble_rate = _find_header(path)
     missing = [c for c in SENSOR_COLS if c not in cols]
     if missing:
-        raise _fail(path, f"missing column(s) {', '.join(missing)} in the header (found: "
-                    f"{', '.join(cols)}); columns acc_x..gyr_z are required")
+        raise _fail(
+            path,
+            f"missing column(s) {', '.join(missing)} in the header (found: "
+            f"{', '.join(cols)}); columns acc_x..gyr_z are required",
+        )
     dupes = sorted({c for c in cols if c and cols.count(c) > 1} & set((*SENSOR_COLS, "t_s")))
     if dupes:
         raise _fail(path, f"column(s) {', '.join(dupes)} appear more than once in the header")
@@ -95,8 +105,14 @@ def _read_table(path: Path) -> tuple[pd.DataFrame, int, str, float | None, list[
     names = [c if c and cols.index(c) == i else f"{c}__col{i}" for i, c in enumerate(cols)]
     try:  # fast path: a clean numeric table (ragged rows still raise, then the slow path)
         df = pd.read_csv(
-            path, sep=sep, skiprows=header_idx + 1, header=None, names=names, engine="c",
-            dtype={c: np.float64 for c in names if c in wanted}, skip_blank_lines=True,
+            path,
+            sep=sep,
+            skiprows=header_idx + 1,
+            header=None,
+            names=names,
+            engine="c",
+            dtype={c: np.float64 for c in names if c in wanted},
+            skip_blank_lines=True,
             encoding="utf-8-sig",
         )
         values = df[[c for c in names if c in wanted and c not in _COUNTER_NAMES]].to_numpy()
@@ -107,13 +123,21 @@ def _read_table(path: Path) -> tuple[pd.DataFrame, int, str, float | None, list[
     # slow path: read as text to say exactly which value on which line is wrong
     try:
         df = pd.read_csv(
-            path, sep=sep, skiprows=header_idx, header=0, dtype=str, keep_default_na=False,
-            skip_blank_lines=True, engine="c", encoding="utf-8-sig",
+            path,
+            sep=sep,
+            skiprows=header_idx,
+            header=0,
+            dtype=str,
+            keep_default_na=False,
+            skip_blank_lines=True,
+            engine="c",
+            encoding="utf-8-sig",
         )
     except (pd.errors.ParserError, ValueError) as e:
         msg = str(e).strip().splitlines()[-1] if str(e).strip() else type(e).__name__
-        raise _fail(path, f"malformed table ({msg}); every row needs the same columns as the "
-                    "header") from e
+        raise _fail(
+            path, f"malformed table ({msg}); every row needs the same columns as the header"
+        ) from e
     df.columns = [str(c).strip().strip('"').strip().lower() for c in df.columns]
     return df, header_idx, sep, preamble_rate, cols
 
@@ -127,11 +151,22 @@ def _numeric(path: Path, df: pd.DataFrame, col: str, first_line: int) -> np.ndar
     if bad.any():
         k = int(np.argmax(bad))
         text = raw.iloc[k] if isinstance(raw.iloc[k], str) else ""
-        what = "empty value" if text == "" else (
-            "NaN/missing value" if text.lower() in ("nan", "na", "n/a", "null", "none")
-            else f"non-numeric value {text!r}" if np.isnan(vals[k]) else f"infinite value {text!r}")
-        raise _fail(path, f"{what} in column {col} at line {first_line + k} "
-                    f"({int(bad.sum())} bad value(s) in this column); fix or remove those rows")
+        what = (
+            "empty value"
+            if text == ""
+            else (
+                "NaN/missing value"
+                if text.lower() in ("nan", "na", "n/a", "null", "none")
+                else f"non-numeric value {text!r}"
+                if np.isnan(vals[k])
+                else f"infinite value {text!r}"
+            )
+        )
+        raise _fail(
+            path,
+            f"{what} in column {col} at line {first_line + k} "
+            f"({int(bad.sum())} bad value(s) in this column); fix or remove those rows",
+        )
     return vals
 
 
@@ -176,13 +211,18 @@ def read_imu_table(
     if len(df) == 0:
         raise _fail(path, "has a header but no data rows")
     if preamble_rate is not None and abs(preamble_rate - rate) > RATE_TOLERANCE * rate:
-        raise _fail(path, f"the file says it was sampled at {preamble_rate:g} Hz but --rate is "
-                    f"{rate:g} Hz; pass --rate {preamble_rate:g}")
+        raise _fail(
+            path,
+            f"the file says it was sampled at {preamble_rate:g} Hz but --rate is "
+            f"{rate:g} Hz; pass --rate {preamble_rate:g}",
+        )
     data = np.column_stack([_numeric(path, df, c, first_line) for c in SENSOR_COLS])
     acc = data[:, :3] * ACC_UNITS[acc_unit]
     gyr = data[:, 3:] * GYR_UNITS[gyr_unit]
     counter_col = next((c for c in _COUNTER_NAMES if c in df.columns), None)
-    layout = "xsens" if counter_col and any(c.startswith("mag_") for c in header_cols) else "gaitimu"
+    layout = (
+        "xsens" if counter_col and any(c.startswith("mag_") for c in header_cols) else "gaitimu"
+    )
     events: list[dict[str, Any]] = []
     counter_info: dict[str, Any] | None = None
     if "t_s" in df.columns:
@@ -201,8 +241,11 @@ def read_imu_table(
             counter = pd.to_numeric(df[counter_col], errors="coerce").to_numpy(np.float64)
             steps = np.mod(np.diff(counter), 65536)
             jumps = np.isfinite(steps) & (steps != 1)
-            counter_info = {"column": counter_col, "irregular_steps": int(jumps.sum()),
-                            "skipped_values": int(np.nansum(np.where(jumps, steps - 1, 0)))}
+            counter_info = {
+                "column": counter_col,
+                "irregular_steps": int(jumps.sum()),
+                "skipped_values": int(np.nansum(np.where(jumps, steps - 1, 0))),
+            }
     t0 = float(t_s[0])
     t_s = t_s - t0
     _check_acc_unit(path, acc, acc_unit)
@@ -229,8 +272,10 @@ def _check_rate(rate_hz: float) -> float:
     except (TypeError, ValueError):
         raise BadInputError(f"--rate {rate_hz!r} is not a number of Hz") from None
     if not np.isfinite(rate) or rate <= 0 or rate > MAX_RATE_HZ:
-        raise BadInputError(f"--rate {rate_hz!r} Hz is not a valid sampling rate "
-                            f"(must be > 0 and <= {MAX_RATE_HZ:g} Hz)")
+        raise BadInputError(
+            f"--rate {rate_hz!r} Hz is not a valid sampling rate "
+            f"(must be > 0 and <= {MAX_RATE_HZ:g} Hz)"
+        )
     return rate
 
 
@@ -239,8 +284,11 @@ def _check_times(path: Path, t_s: np.ndarray, first_line: int, name: str) -> Non
     if np.any(dt <= 0):
         k = int(np.argmax(dt <= 0))
         kind = "duplicate" if dt[k] == 0 else "decreasing"
-        raise _fail(path, f"{kind} time in column {name} at line {first_line + k + 1} "
-                    f"({t_s[k + 1]:g} s after {t_s[k]:g} s); times must strictly increase")
+        raise _fail(
+            path,
+            f"{kind} time in column {name} at line {first_line + k + 1} "
+            f"({t_s[k + 1]:g} s after {t_s[k]:g} s); times must strictly increase",
+        )
 
 
 def _check_rate_matches(path: Path, dt: np.ndarray, rate: float, name: str) -> None:
@@ -248,19 +296,28 @@ def _check_rate_matches(path: Path, dt: np.ndarray, rate: float, name: str) -> N
         return
     implied = 1.0 / float(np.median(dt))
     if abs(implied - rate) > RATE_TOLERANCE * rate:
-        raise _fail(path, f"column {name} implies {implied:.4g} Hz (median interval) but --rate "
-                    f"is {rate:g} Hz; fix --rate or the {name} column")
+        raise _fail(
+            path,
+            f"column {name} implies {implied:.4g} Hz (median interval) but --rate "
+            f"is {rate:g} Hz; fix --rate or the {name} column",
+        )
 
 
 def _check_acc_unit(path: Path, acc: np.ndarray, acc_unit: str) -> None:
     """Catch the common unit mix-up (g read as m/s^2 or the reverse) from the median |acc|."""
     norm = float(np.median(np.linalg.norm(acc, axis=1)))
     if acc_unit != "g" and 0.5 < norm < 2.0:
-        raise _fail(path, f"median acceleration magnitude is {norm:.2f} m/s^2, which looks like "
-                    "values in g; pass --acc-unit g")
+        raise _fail(
+            path,
+            f"median acceleration magnitude is {norm:.2f} m/s^2, which looks like "
+            "values in g; pass --acc-unit g",
+        )
     if acc_unit == "g" and norm > 40.0:
-        raise _fail(path, f"median acceleration magnitude is {norm / G:.1f} g ({norm:.0f} m/s^2), "
-                    "which looks like values already in m/s^2; pass --acc-unit m/s2")
+        raise _fail(
+            path,
+            f"median acceleration magnitude is {norm / G:.1f} g ({norm:.0f} m/s^2), "
+            "which looks like values already in m/s^2; pass --acc-unit m/s2",
+        )
 
 
 def _sha256(path: Path) -> str:
@@ -298,8 +355,10 @@ def import_csv(
     try:
         rot = parse_axes(axes)
     except BadInputError as e:
-        raise BadInputError(f"--axes: {e}; say where each sensor axis points on the body, "
-                            "e.g. x=up,y=right,z=forward") from e
+        raise BadInputError(
+            f"--axes: {e}; say where each sensor axis points on the body, "
+            "e.g. x=up,y=right,z=forward"
+        ) from e
     if out.exists():
         raise BadInputError(f"{out}: already exists; choose another --out or remove it first")
     if not out.parent.exists():
@@ -308,9 +367,13 @@ def import_csv(
     events = info.pop("events")
     meta: dict[str, Any] = {
         "source": "import",
-        "sensor": {"name": "imported", "model": "Xsens (from the column layout)"
-                   if info["layout"] == "xsens" else None, "firmware": None, "address": None,
-                   "protocol_version": None},
+        "sensor": {
+            "name": "imported",
+            "model": "Xsens (from the column layout)" if info["layout"] == "xsens" else None,
+            "firmware": None,
+            "address": None,
+            "protocol_version": None,
+        },
         "sample_rate_hz": float(rate_hz),
         "acc_range_g": None,
         "gyr_range_dps": None,

@@ -84,17 +84,33 @@ def format_info(info: dict[str, Any], *, max_gaps: int = 10) -> str:
     name = sensor.get("name") or "unknown"
     rows = [
         ("session", info["path"]),
-        ("source", f"{info.get('source') or 'unknown'}, created {info.get('created_utc')} "
-                   f"by gaitimu {info.get('software_version')} (format {info.get('format_version')})"),
+        (
+            "source",
+            f"{info.get('source') or 'unknown'}, created {info.get('created_utc')} "
+            f"by gaitimu {info.get('software_version')} (format {info.get('format_version')})",
+        ),
         ("duration", _fmt_duration(info["duration_s"])),
-        ("samples", f"{info['n_samples']} at {info['sample_rate_hz']:g} Hz"
-                    + (f" (effective {info['effective_rate_hz']:.3f} Hz)"
-                       if info.get("effective_rate_hz") else "")),
-        ("loss", f"{info['lost_samples']} samples lost ({info['loss_pct']:.2f} %) in "
-                 f"{len(info['gaps'])} gap(s)"),
+        (
+            "samples",
+            f"{info['n_samples']} at {info['sample_rate_hz']:g} Hz"
+            + (
+                f" (effective {info['effective_rate_hz']:.3f} Hz)"
+                if info.get("effective_rate_hz")
+                else ""
+            ),
+        ),
+        (
+            "loss",
+            f"{info['lost_samples']} samples lost ({info['loss_pct']:.2f} %) in "
+            f"{len(info['gaps'])} gap(s)",
+        ),
         ("sensor", name + (f" ({sensor_txt})" if sensor_txt else "")),
-        ("ranges", "unknown" if not (info.get("acc_range_g") or info.get("gyr_range_dps"))
-                   else f"acc ±{info.get('acc_range_g')} g, gyr ±{info.get('gyr_range_dps')} deg/s"),
+        (
+            "ranges",
+            "unknown"
+            if not (info.get("acc_range_g") or info.get("gyr_range_dps"))
+            else f"acc ±{info.get('acc_range_g')} g, gyr ±{info.get('gyr_range_dps')} deg/s",
+        ),
         ("axes", info["axes"]),
         ("subject", info.get("subject") or "-"),
         ("activity", info.get("activity") or "-"),

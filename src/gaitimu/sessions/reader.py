@@ -112,8 +112,10 @@ class Session:
             t = np.frombuffer(buf, dtype="<f8", count=n, offset=c.start)
             lengths = np.frombuffer(buf, dtype="<u4", count=n, offset=c.start + 8 * n)
             if int(lengths.sum(dtype=np.int64)) + 12 * n != c.length:
-                msg = (f"{PACKETS_FILE}: chunk at byte {c.start - _chunks.HEADER_SIZE} has "
-                       "inconsistent packet lengths, skipped")
+                msg = (
+                    f"{PACKETS_FILE}: chunk at byte {c.start - _chunks.HEADER_SIZE} has "
+                    "inconsistent packet lengths, skipped"
+                )
                 if msg not in self.problems:
                     self.problems.append(msg)
                     log.warning("%s: %s", self.path, msg)
@@ -132,36 +134,51 @@ def _fail(path: Path, what: str) -> BadInputError:
 
 def _read_meta(path: Path) -> dict[str, Any]:
     if not path.exists():
-        raise _fail(path, "session not found (expected a session directory written by gaitimu "
-                    "record, simulate or import)")
+        raise _fail(
+            path,
+            "session not found (expected a session directory written by gaitimu "
+            "record, simulate or import)",
+        )
     if not path.is_dir():
-        raise _fail(path, "is a file, not a gaitimu session directory (to read a CSV file use "
-                    "'gaitimu import')")
+        raise _fail(
+            path,
+            "is a file, not a gaitimu session directory (to read a CSV file use 'gaitimu import')",
+        )
     meta_path = path / META_FILE
     if not meta_path.exists():
         raise _fail(path, f"no {META_FILE}: not a gaitimu session, or its metadata was deleted")
     try:
         meta = json.loads(meta_path.read_text(encoding="utf-8"))
     except (UnicodeDecodeError, json.JSONDecodeError) as e:
-        raise _fail(meta_path, f"corrupted session metadata ({e}); the session cannot be opened "
-                    "without it (restore it from a backup)") from e
+        raise _fail(
+            meta_path,
+            f"corrupted session metadata ({e}); the session cannot be opened "
+            "without it (restore it from a backup)",
+        ) from e
     except OSError as e:
         raise _fail(meta_path, f"cannot read session metadata ({e.strerror})") from e
     if not isinstance(meta, dict):
         raise _fail(meta_path, "corrupted session metadata (not a JSON object)")
     if meta.get("format") != FORMAT_NAME:
-        raise _fail(meta_path, f"not a gaitimu session (format {meta.get('format')!r}, "
-                    f"expected {FORMAT_NAME!r})")
+        raise _fail(
+            meta_path,
+            f"not a gaitimu session (format {meta.get('format')!r}, expected {FORMAT_NAME!r})",
+        )
     version = meta.get("format_version")
     if not isinstance(version, int) or isinstance(version, bool) or version < 1:
         raise _fail(meta_path, f"invalid format_version {version!r}")
     if version > FORMAT_VERSION:
-        raise _fail(path, f"session format version {version} is newer than this gaitimu "
-                    f"understands ({FORMAT_VERSION}); upgrade gaitimu to open it")
+        raise _fail(
+            path,
+            f"session format version {version} is newer than this gaitimu "
+            f"understands ({FORMAT_VERSION}); upgrade gaitimu to open it",
+        )
     return meta
 
 
-def _read_log(path: Path, problems: list[str], *, required: bool) -> tuple[bytes, _chunks.ScanResult]:
+def _read_log(
+    path: Path, problems: list[str], *, required: bool
+) -> tuple[bytes, _chunks.ScanResult]:
     if not path.exists():
         if required:
             problems.append(f"{path.name} is missing: no data of this kind recovered")
@@ -181,12 +198,20 @@ def _rewritten(bad: _chunks.BadRange, chunks: list[_chunks.Chunk]) -> bool:
     return k < len(chunks) and chunks[k].seq == bad.seq
 
 
-def _bad_range_text(name: str, bad: _chunks.BadRange, unit: str, count: int | None,
-                    t_before: float | None, t_after: float | None,
-                    rewritten: bool = False) -> str:
+def _bad_range_text(
+    name: str,
+    bad: _chunks.BadRange,
+    unit: str,
+    count: int | None,
+    t_before: float | None,
+    t_after: float | None,
+    rewritten: bool = False,
+) -> str:
     if rewritten:
-        return (f"{name}: incomplete write at byte {bad.offset} ({bad.length} bytes) that the "
-                "writer retried in the next chunk; nothing lost")
+        return (
+            f"{name}: incomplete write at byte {bad.offset} ({bad.length} bytes) that the "
+            "writer retried in the next chunk; nothing lost"
+        )
     what = "truncated tail" if bad.reason == "truncated" else "corrupted data"
     lost = f", ~{count} {unit} lost" if count is not None else ""
     where = ""
@@ -207,19 +232,26 @@ def _missing_seq(name: str, chunks: list[_chunks.Chunk], problems: list[str], n_
     jumps = np.flatnonzero(np.diff(seqs) != 1)
     missing = int(np.sum(np.diff(seqs)[jumps] - 1)) + int(seqs[0])
     if (missing > 0 or jumps.size) and n_bad == 0:
-        problems.append(f"{name}: {missing} chunk(s) missing from the sequence (file edited or "
-                        "partly overwritten?)")
+        problems.append(
+            f"{name}: {missing} chunk(s) missing from the sequence (file edited or "
+            "partly overwritten?)"
+        )
 
 
 def _load_samples(
     path: Path, problems: list[str]
 ) -> tuple[np.ndarray, np.ndarray, np.ndarray, int]:
     buf, scan = _read_log(path / SAMPLES_FILE, problems, required=True)
-    good = [c for c in scan.chunks if c.kind == _chunks.KIND_SAMPLES
-            and c.length == c.count * SAMPLE_BYTES]
+    good = [
+        c
+        for c in scan.chunks
+        if c.kind == _chunks.KIND_SAMPLES and c.length == c.count * SAMPLE_BYTES
+    ]
     if len(good) != len(scan.chunks):
-        problems.append(f"{SAMPLES_FILE}: {len(scan.chunks) - len(good)} chunk(s) of the wrong "
-                        "kind or size ignored")
+        problems.append(
+            f"{SAMPLES_FILE}: {len(scan.chunks) - len(good)} chunk(s) of the wrong "
+            "kind or size ignored"
+        )
     # one C-level join of the payloads, then the source bytes are dropped before the columns
     # are copied out (peak memory ~2x the samples)
     view = memoryview(buf)
@@ -242,8 +274,11 @@ def _load_samples(
             count = bad.count
             if count is None and bad.reason == "truncated":
                 count = max(0, (bad.length - _chunks.HEADER_SIZE) // SAMPLE_BYTES)
-            problems.append(_bad_range_text(SAMPLES_FILE, bad, "samples", count, t_before, t_after,
-                                            _rewritten(bad, good)))
+            problems.append(
+                _bad_range_text(
+                    SAMPLES_FILE, bad, "samples", count, t_before, t_after, _rewritten(bad, good)
+                )
+            )
     _missing_seq(SAMPLES_FILE, good, problems, len(scan.bad))
     return t_s, acc, gyr, len(scan.bad)
 
@@ -255,13 +290,18 @@ def _load_events(path: Path, problems: list[str]) -> tuple[list[dict[str, Any]],
         try:
             ev = json.loads(buf[c.start : c.start + c.length])
         except (UnicodeDecodeError, json.JSONDecodeError):
-            problems.append(f"{EVENTS_FILE}: event chunk at byte {c.start} is not valid JSON, skipped")
+            problems.append(
+                f"{EVENTS_FILE}: event chunk at byte {c.start} is not valid JSON, skipped"
+            )
             continue
         if isinstance(ev, dict):
             events.append(ev)
     for bad in scan.bad:
-        problems.append(_bad_range_text(EVENTS_FILE, bad, "events", bad.count, None, None,
-                                        _rewritten(bad, scan.chunks)))
+        problems.append(
+            _bad_range_text(
+                EVENTS_FILE, bad, "events", bad.count, None, None, _rewritten(bad, scan.chunks)
+            )
+        )
     return events, len(scan.bad)
 
 
@@ -323,11 +363,15 @@ def _open(path: Path) -> Session:
 
     if n > 1 and not np.all(np.diff(t_s) > 0):
         k = int(np.argmax(np.diff(t_s) <= 0))
-        problems.append(f"{SAMPLES_FILE}: sample times are not strictly increasing "
-                        f"(first at sample {k + 1}, t={t_s[k + 1]:.3f} s)")
+        problems.append(
+            f"{SAMPLES_FILE}: sample times are not strictly increasing "
+            f"(first at sample {k + 1}, t={t_s[k + 1]:.3f} s)"
+        )
     if n and not (np.all(np.isfinite(acc)) and np.all(np.isfinite(gyr))):
-        problems.append(f"{SAMPLES_FILE}: {int(np.sum(~np.isfinite(acc).all(1) | ~np.isfinite(gyr).all(1)))} "
-                        "samples contain NaN or infinite values")
+        problems.append(
+            f"{SAMPLES_FILE}: {int(np.sum(~np.isfinite(acc).all(1) | ~np.isfinite(gyr).all(1)))} "
+            "samples contain NaN or infinite values"
+        )
 
     rate = meta.get("sample_rate_hz")
     try:
@@ -338,8 +382,11 @@ def _open(path: Path) -> Session:
         dt = np.diff(t_s)
         dt = dt[dt > 0]
         if dt.size == 0:
-            raise _fail(path, f"metadata has no valid sample_rate_hz ({meta.get('sample_rate_hz')!r}) "
-                        "and there are too few samples to estimate it") from None
+            raise _fail(
+                path,
+                f"metadata has no valid sample_rate_hz ({meta.get('sample_rate_hz')!r}) "
+                "and there are too few samples to estimate it",
+            ) from None
         rate = float(1.0 / np.median(dt))
         problems.append(f"{META_FILE}: no valid sample_rate_hz; estimated {rate:.3f} Hz from t_s")
 
@@ -357,10 +404,15 @@ def _open(path: Path) -> Session:
     # (the lengths inside each chunk are checked when packets() decodes them)
     pgood = [c for c in pscan.chunks if c.kind == _chunks.KIND_PACKETS and c.length >= 12 * c.count]
     if len(pgood) != len(pscan.chunks):
-        problems.append(f"{PACKETS_FILE}: {len(pscan.chunks) - len(pgood)} malformed chunk(s) ignored")
+        problems.append(
+            f"{PACKETS_FILE}: {len(pscan.chunks) - len(pgood)} malformed chunk(s) ignored"
+        )
     for bad in pscan.bad:
-        problems.append(_bad_range_text(PACKETS_FILE, bad, "packets", bad.count, None, None,
-                                        _rewritten(bad, pgood)))
+        problems.append(
+            _bad_range_text(
+                PACKETS_FILE, bad, "packets", bad.count, None, None, _rewritten(bad, pgood)
+            )
+        )
     _missing_seq(PACKETS_FILE, pgood, problems, len(pscan.bad))
 
     events, n_bad_events = _load_events(path, problems)
@@ -369,32 +421,51 @@ def _open(path: Path) -> Session:
 
     if not closed:
         last = f"up to t={t_s[-1]:.3f} s" if n else "no samples"
-        problems.insert(0, f"session was not closed cleanly (the writer was killed or crashed, or "
-                        f"is still running); recovered {n} samples, {last}")
+        problems.insert(
+            0,
+            f"session was not closed cleanly (the writer was killed or crashed, or "
+            f"is still running); recovered {n} samples, {last}",
+        )
     else:
         expected = meta.get("n_samples")
         if isinstance(expected, int) and expected != n:
-            problems.append(f"metadata says {expected} samples were written but {n} were "
-                            "recovered")
+            problems.append(f"metadata says {expected} samples were written but {n} were recovered")
         sizes = meta.get("file_bytes")
         sizes = sizes if isinstance(sizes, dict) else {}
         for name, n_bad_here in n_bad_by_file.items():
             size, p = sizes.get(name), path / name
             if isinstance(size, int) and p.exists() and p.stat().st_size != size and not n_bad_here:
-                problems.append(f"{name}: {p.stat().st_size} bytes on disk, {size} written "
-                                "(file changed after the session was closed)")
+                problems.append(
+                    f"{name}: {p.stat().st_size} bytes on disk, {size} written "
+                    "(file changed after the session was closed)"
+                )
 
     truth, truth_arrays = _load_truth(path, problems)
     for msg in problems:
         log.info("%s: %s", path, msg)
     return Session(
-        path=path, meta=meta, t_s=t_s, acc=acc, gyr=gyr, sample_rate_hz=rate, axes=str(axes),
-        events=events, gaps=gaps, lost_samples=int(lost), truth=truth, truth_arrays=truth_arrays,
-        problems=problems, closed_cleanly=closed, _packet_buf=pbuf, _packet_chunks=pgood,
+        path=path,
+        meta=meta,
+        t_s=t_s,
+        acc=acc,
+        gyr=gyr,
+        sample_rate_hz=rate,
+        axes=str(axes),
+        events=events,
+        gaps=gaps,
+        lost_samples=int(lost),
+        truth=truth,
+        truth_arrays=truth_arrays,
+        problems=problems,
+        closed_cleanly=closed,
+        _packet_buf=pbuf,
+        _packet_chunks=pgood,
     )
 
 
-def _load_truth(path: Path, problems: list[str]) -> tuple[dict[str, Any] | None, dict[str, np.ndarray]]:
+def _load_truth(
+    path: Path, problems: list[str]
+) -> tuple[dict[str, Any] | None, dict[str, np.ndarray]]:
     truth = None
     arrays: dict[str, np.ndarray] = {}
     tp = path / TRUTH_FILE

@@ -143,7 +143,9 @@ class SessionWriter:
         try:
             self.path.mkdir(parents=True, exist_ok=True)
         except OSError as e:
-            raise BadInputError(f"{self.path}: cannot create session directory ({e.strerror})") from e
+            raise BadInputError(
+                f"{self.path}: cannot create session directory ({e.strerror})"
+            ) from e
         self._fsync = fsync
         self._lock = threading.RLock()
         self._closed = False
@@ -266,7 +268,9 @@ class SessionWriter:
             self.meta.update(changes)
             self._write_meta()
 
-    def write_truth(self, truth: dict[str, Any], arrays: dict[str, np.ndarray] | None = None) -> None:
+    def write_truth(
+        self, truth: dict[str, Any], arrays: dict[str, np.ndarray] | None = None
+    ) -> None:
         """Store simulator ground truth: a JSON-able dict and named numpy arrays."""
         with self._lock:
             self._check_open()
@@ -336,8 +340,10 @@ class SessionWriter:
         # Large batches are split so one damaged chunk never costs more than ~4k samples or
         # ~1 MiB of packets.
         if self._sample_buf:
-            block = self._sample_buf[0] if len(self._sample_buf) == 1 else np.concatenate(
-                self._sample_buf
+            block = (
+                self._sample_buf[0]
+                if len(self._sample_buf) == 1
+                else np.concatenate(self._sample_buf)
             )
             for i in range(0, block.shape[0], _MAX_CHUNK_SAMPLES):
                 part = block[i : i + _MAX_CHUNK_SAMPLES]
@@ -347,15 +353,21 @@ class SessionWriter:
             self._n_sample_buf = 0
         if self._packet_t:
             times = np.asarray(self._packet_t, dtype="<f8")
-            lengths = np.fromiter((len(p) for p in self._packet_data), dtype="<u4",
-                                  count=len(self._packet_data))
+            lengths = np.fromiter(
+                (len(p) for p in self._packet_data), dtype="<u4", count=len(self._packet_data)
+            )
             start, n = 0, len(self._packet_data)
             while start < n:
                 # as many packets as fit in ~1 MiB (at least one)
                 sizes = np.cumsum(lengths[start:], dtype=np.int64)
                 stop = start + max(1, int(np.searchsorted(sizes, _MAX_CHUNK_PACKET_BYTES, "right")))
-                payload = b"".join([times[start:stop].tobytes(), lengths[start:stop].tobytes(),
-                                    *self._packet_data[start:stop]])
+                payload = b"".join(
+                    [
+                        times[start:stop].tobytes(),
+                        lengths[start:stop].tobytes(),
+                        *self._packet_data[start:stop],
+                    ]
+                )
                 self._packets.append(stop - start, payload)
                 start = stop
             self.n_packets += n
@@ -383,4 +395,3 @@ class SessionWriter:
                 failed = True
             else:
                 failed = False
-
