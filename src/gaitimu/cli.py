@@ -113,7 +113,10 @@ def _cmd_import(args: argparse.Namespace) -> int:
     from gaitimu.sessions import import_csv
 
     out = import_csv(args.file, args.out, rate_hz=args.rate, axes=args.axes,
-                     acc_unit=args.acc_unit, gyr_unit=args.gyr_unit)
+                     acc_unit=args.acc_unit, gyr_unit=args.gyr_unit,
+                     # used as soon as the import parser offers these flags
+                     subject=getattr(args, "subject", None),
+                     activity=getattr(args, "activity", None), notes=getattr(args, "notes", None))
     print(f"wrote session {out} (see 'gaitimu info {out}')")
     return 0
 
