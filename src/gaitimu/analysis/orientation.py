@@ -450,14 +450,15 @@ def align_to_pelvis(
     warnings: list[str] = []
 
     r_nom = parse_axes(axes)  # declared (up, right, forward) <- sensor
-    acc_n = acc @ r_nom.T
-    gyr_n = gyr @ r_nom.T
 
-    # Detection and estimation run on a ~50-100 Hz subsample (gait content is far below 50 Hz;
-    # this keeps a 1 h session fast). Indices are mapped back to the full rate.
+    # Detection and estimation run on a ~50-100 Hz subsample, in the declared frame (gait
+    # content is far below 25 Hz; this keeps a 1 h session fast). Indices are mapped back
+    # to the full rate.
     dec = max(int(fs // 50), 1)
     fs_d = fs / dec
-    acc_d, gyr_d, ok_d = acc_n[::dec], gyr_n[::dec], ok[::dec]
+    acc_d = acc[::dec] @ r_nom.T
+    gyr_d = gyr[::dec] @ r_nom.T
+    ok_d = ok[::dec]
 
     # -- up: standing gravity, else mean specific force over the movement
     standing = detect_standing(
@@ -560,7 +561,7 @@ def align_to_pelvis(
             b = np.median(sm[sel], axis=0)
             b_nom = b - up * (up @ b)
             bias_prior = r_nom.T @ b_nom  # back to the sensor frame
-    del acc_n, gyr_n, acc_d, gyr_d
+    del acc_d, gyr_d
     # The output block doubles as scratch space to keep the peak memory of 1 h data low.
     block = np.empty((n, len(SIGNAL_COLUMNS)))
     gyr_rad = np.empty((n, 3))  # C-contiguous, as VQF needs
