@@ -113,10 +113,8 @@ def _cmd_import(args: argparse.Namespace) -> int:
     from gaitimu.sessions import import_csv
 
     out = import_csv(args.file, args.out, rate_hz=args.rate, axes=args.axes,
-                     acc_unit=args.acc_unit, gyr_unit=args.gyr_unit,
-                     # used as soon as the import parser offers these flags
-                     subject=getattr(args, "subject", None),
-                     activity=getattr(args, "activity", None), notes=getattr(args, "notes", None))
+                     acc_unit=args.acc_unit, gyr_unit=args.gyr_unit, subject=args.subject,
+                     activity=args.activity, notes=args.notes)
     print(f"wrote session {out} (see 'gaitimu info {out}')")
     return 0
 
@@ -259,6 +257,9 @@ def build_parser() -> argparse.ArgumentParser:
     s.add_argument("--acc-unit", choices=("m/s2", "g"), default="m/s2")
     s.add_argument("--gyr-unit", choices=("deg/s", "rad/s"), default="deg/s")
     s.add_argument("--out", required=True, metavar="SESSION")
+    s.add_argument("--subject", default=None, metavar="ID", help="pseudonymous subject ID")
+    s.add_argument("--activity", choices=("walk", "run"), default=None)
+    s.add_argument("--notes", default=None, help="free-text notes stored with the session")
     s.set_defaults(func=_cmd_import)
 
     s = sub.add_parser("analyze", help="detect gait events and compute per-stance pelvic drop")
