@@ -1,54 +1,39 @@
-"""Private signal helpers shared by `bouts` and `events` (pure numpy/scipy, no I/O).
+"""Private signal helpers shared by `bouts` and `events` (pure numpy, no I/O).
 
-All filters are zero-phase (``sosfiltfilt``) so that event times are not delayed, and every
-cut-off is clipped below the Nyquist frequency so the same code runs from 50 to 400 Hz.
+No scipy here on purpose: importing ``scipy.signal`` costs 0.5-1 s of process start-up, a
+large part of the 2 s budget of ``gaitimu analyze``. The zero-phase Butterworth filters
+and the moving mean are the ones of `gaitimu.analysis.conditioning` (FFT-based,
+power response ``1 / (1 + (f / fc)^(2 order))`` = a forward-backward pass of an
+order-``order`` Butterworth); peaks are found with `find_peaks` below. Every cut-off is
+clipped below the Nyquist frequency so the same code runs from 50 to 400 Hz.
 """
 
 from __future__ import annotations
 
 import numpy as np
-from scipy.ndimage import maximum_filter1d, minimum_filter1d, uniform_filter1d
-from scipy.signal import butter, sosfiltfilt
+
+from gaitimu.analysis import conditioning as _cond
 
 
 def lowpass(x: np.ndarray, cutoff_hz: float, fs: float, order: int = 2) -> np.ndarray:
     """Zero-phase Butterworth low-pass along axis 0 (cut-off clipped to 0.45 fs)."""
-    cutoff_hz = min(cutoff_hz, 0.45 * fs)
-    sos = butter(order, cutoff_hz, btype="low", fs=fs, output="sos")
-    if x.shape[0] <= 3 * (2 * len(sos) + 1):
-        return np.asarray(x, dtype=float).copy()
-    return sosfiltfilt(sos, x, axis=0)
+    x = np.asarray(x, dtype=float)
+    if x.shape[0] < 8:
+        return x.copy()
+    return _cond.lowpass(x, cutoff_hz, sampling_rate_hz=fs, order=order)
 
 
 def bandpass(x: np.ndarray, low_hz: float, high_hz: float, fs: float, order: int = 2) -> np.ndarray:
     """Zero-phase Butterworth band-pass along axis 0 (high cut-off clipped to 0.45 fs)."""
-    high_hz = min(high_hz, 0.45 * fs)
-    sos = butter(order, [low_hz, high_hz], btype="band", fs=fs, output="sos")
-    if x.shape[0] <= 3 * (2 * len(sos) + 1):
-        return np.asarray(x, dtype=float) - np.mean(x, axis=0)
-    return sosfiltfilt(sos, x, axis=0)
+    x = np.asarray(x, dtype=float)
+    if x.shape[0] < 8:
+        return x - np.mean(x, axis=0)
+    return _cond.bandpass(x, low_hz, high_hz, sampling_rate_hz=fs, order=order)
 
 
 def moving_mean(x: np.ndarray, n: int) -> np.ndarray:
     """Centred moving mean over ``n`` samples (edges use the nearest value)."""
-    return uniform_filter1d(np.asarray(x, dtype=float), size=max(int(n), 1), mode="nearest")
-
-
-def moving_std(x: np.ndarray, n: int) -> np.ndarray:
-    """Centred moving standard deviation over ``n`` samples."""
-    m = moving_mean(x, n)
-    m2 = moving_mean(np.asarray(x, dtype=float) ** 2, n)
-    return np.sqrt(np.clip(m2 - m * m, 0.0, None))
-
-
-def moving_max(x: np.ndarray, n: int) -> np.ndarray:
-    """Centred moving maximum over ``n`` samples."""
-    return maximum_filter1d(x, size=max(int(n), 1), mode="nearest")
-
-
-def moving_min(x: np.ndarray, n: int) -> np.ndarray:
-    """Centred moving minimum over ``n`` samples."""
-    return minimum_filter1d(x, size=max(int(n), 1), mode="nearest")
+    return _cond.moving_mean(np.asarray(x, dtype=float), max(int(n), 1))
 
 
 def runs(mask: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
@@ -79,3 +64,37 @@ def window_argext(
     last = np.maximum(hi - lo - 1, 0)
     interior = (k > 0) & (k < last) & (hi > lo)
     return lo + k, interior
+
+
+def find_peaks(x: np.ndarray, *, distance: int, wlen: int) -> tuple[np.ndarray, np.ndarray]:
+    """Local maxima at least ``distance`` samples apart, with their prominences.
+
+    Close to ``scipy.signal.find_peaks(x, distance=distance, prominence=0, wlen=wlen)``:
+    local maxima (first sample of a plateau) that are the highest sample within
+    ``distance - 1`` samples on either side (scipy's greedy rule can also keep the lower
+    end of a chain of three close peaks; this rule does not); prominence = height above the
+    higher of the two minima within ``wlen // 2`` samples on either side.
+
+    Returns
+    -------
+    peaks : ndarray of int
+    prominences : ndarray of float
+    """
+    x = np.asarray(x, dtype=float)
+    if x.size < 3:
+        return np.zeros(0, dtype=int), np.zeros(0)
+    rise = np.diff(x)
+    # a local maximum: rises into it, then falls (or stays flat and then falls)
+    cand = np.flatnonzero((rise[:-1] > 0) & (rise[1:] <= 0)) + 1
+    if cand.size == 0:
+        return cand, np.zeros(0)
+    distance = max(int(distance), 1)
+    if distance > 1 and cand.size > 1:
+        # keep a maximum only if it is the highest sample within +-(distance - 1)
+        k, _ = window_argext(x, cand - distance + 1, cand + distance, mode="max")
+        cand = cand[k == cand]
+    half = max(int(wlen) // 2, 1)
+    k_left, _ = window_argext(x, cand - half, cand + 1, mode="min")
+    k_right, _ = window_argext(x, cand, cand + half + 1, mode="min")
+    prom = x[cand] - np.maximum(x[k_left], x[k_right])
+    return cand, prom
