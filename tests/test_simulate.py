@@ -10,6 +10,8 @@ from itertools import pairwise
 
 import numpy as np
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 from gaitimu.errors import BadInputError
 from gaitimu.sensors.protocol import Scales, decode_packet, encode_packet
@@ -383,3 +385,34 @@ def test_impact_vibration_follows_each_ic_and_leaves_the_truth_alone():
         assert diff[after].max() > 1.0 * 9.81
         before = (s1.t_s > e["ic_s"] - 0.15) & (s1.t_s < e["ic_s"] - 0.005)
         assert diff[before].max() < 0.1
+
+
+@settings(max_examples=15, deadline=None, derandomize=True)
+@given(
+    activity=st.sampled_from(["walk", "run"]),
+    cpd=st.tuples(st.floats(-4, 20), st.floats(0, 20)),
+    cadence_frac=st.floats(0, 1),
+    rate=st.sampled_from([50.0, 100.0, 200.0, 400.0]),
+    standing=st.floats(0, 6),
+    stride_cv=st.floats(0, 0.1),
+    first_side=st.sampled_from(["L", "R"]),
+    loss=st.floats(0, 0.3),
+    seed=st.integers(0, 2**16),
+)
+def test_any_valid_config_gives_exact_means_and_alternating_sides(
+        activity, cpd, cadence_frac, rate, standing, stride_cv, first_side, loss, seed):
+    lo, hi = (60, 140) if activity == "walk" else (120, 220)
+    cpd_l, cpd_r = cpd if seed % 2 else cpd[::-1]
+    cpd_r = max(cpd_r, -cpd_l)  # both sides negative is rejected (tested elsewhere)
+    sim = simulate(SimConfig(activity=activity, duration_s=standing + 14, cpd_left_deg=cpd_l,
+                             cpd_right_deg=cpd_r, cadence_spm=lo + cadence_frac * (hi - lo),
+                             sampling_rate_hz=rate, standing_s=standing, stride_cv=stride_cv,
+                             first_side=first_side, packet_loss=loss, seed=seed))
+    ev = _stances(sim)
+    assert ev and ev[0]["side"] == first_side
+    assert all(a["side"] != b["side"] for a, b in pairwise(ev))
+    for side, want in (("L", cpd_l), ("R", cpd_r)):
+        vals = [e["cpd_standing_deg"] for e in ev if e["side"] == side]
+        assert not vals or abs(np.mean(vals) - want) < 0.01
+    assert np.isfinite(sim.acc).all() and np.isfinite(sim.gyr).all()
+    assert sim.t_s.size + sim.truth["lost_samples"] == sim.truth["n_samples_generated"]

@@ -642,7 +642,7 @@ def simulate(config: SimConfig | None = None, **overrides: Any) -> SimResult:
     stride0 = 120.0 / cadence
     duty = _duty_factor(cfg.activity, cadence, speed)
 
-    # ---- timing: strides with AR(1) durations, phase spline through the left ICs
+    # ---- timing: strides with AR(1) durations, phase spline through the first side's ICs
     t_gait0 = cfg.standing_s
     t_gait1 = cfg.duration_s - cfg.trailing_standing_s
     phase0 = 0.0 if cfg.first_side == "L" else 0.5
@@ -650,8 +650,9 @@ def simulate(config: SimConfig | None = None, **overrides: Any) -> SimResult:
     n_str = int(np.ceil((cfg.duration_s - t_gait0) / stride0 * 1.15)) + 8
     durs = stride0 * (1 + r["stride_cv"] * _ar1(rng, n_pre + n_str))
     cum = np.concatenate([[0.0], np.cumsum(durs)])
-    knots_t = (t_gait0 - phase0 * stride0) + cum - cum[n_pre]
-    knots_phi = np.arange(knots_t.size, dtype=float) - n_pre
+    # Knots at the ICs of the first side, the first truth IC exactly at the end of standing.
+    knots_t = t_gait0 + cum - cum[n_pre]
+    knots_phi = np.arange(knots_t.size, dtype=float) - n_pre + phase0
     spl = make_interp_spline(knots_t, knots_phi, k=5)
     phase: Jet = (spl(t), spl.derivative(1)(t), spl.derivative(2)(t))
     d3phi = spl.derivative(3)(t)
@@ -817,7 +818,7 @@ def _stances(t: np.ndarray, phase: Jet, phase0: float, duty: float, t_gait0: flo
     stride_end_s = np.interp(ic_phase + 1.0, ph, t, right=np.inf)  # same foot
     side = np.where(np.isclose(np.mod(ic_phase, 1.0), 0.0), "L", "R")
     # Complete stances inside the gait window are the truth; the rest only shape the signal.
-    complete = (ic_s >= t_gait0 - 1e-9) & (fc_s <= min(t_gait1, duration_s - 1 / fs))
+    complete = (ic_s >= t_gait0 - 1e-4) & (fc_s <= min(t_gait1, duration_s - 1 / fs))
     return {"ic_phase": ic_phase, "ic_s": ic_s, "fc_s": fc_s, "next_ic_s": next_ic_s,
             "stride_end_s": stride_end_s,
             "side": side, "complete": complete}
