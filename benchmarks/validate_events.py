@@ -138,7 +138,11 @@ def run_ipol_trial(name: str) -> dict:
     out_nt = score_trial(ic[keep], side[keep], fc_after[keep], ev, (lo, hi))
     # the two straight walking passes separately (before / after the U-turn)
     passes = {}
-    for key, (p0, p1) in (("first_pass", (lo, u0)), ("second_pass", (u1, hi))):
+    for key, (p0, p1) in (
+        ("first_pass", (lo, u0)),
+        ("second_pass", (u1, hi)),
+        ("uturn", (u0, u1)),
+    ):
         m = inside & (ic >= p0) & (ic <= p1)
         ev_p = res.events[(res.events["ic_s"] >= p0) & (res.events["ic_s"] <= p1)]
         passes[key] = score_trial(ic[m], side[m], fc_after[m], ev_p, (p0, p1))
@@ -222,6 +226,7 @@ def validate_ipol(jobs: int = 2, names: list[str] | None = None) -> tuple[dict, 
         "all_without_uturn": summarize([r["no_turn"] for r in rows]),
         "first_pass": summarize([r["first_pass"] for r in rows]),
         "second_pass": summarize([r["second_pass"] for r in rows]),
+        "uturn": summarize([r["uturn"] for r in rows]),
         "detect_time_s_mean": float(np.mean([r["time_s"] for r in rows])),
     }
     return out, rows
@@ -328,6 +333,7 @@ def main(argv: list[str] | None = None) -> int:
         "all_without_uturn",
         "first_pass",
         "second_pass",
+        "uturn",
     ):
         if ipol[key]["n_trials"]:
             print("  " + fmt(key, ipol[key]))
