@@ -52,7 +52,9 @@ class AnalysisResult:
     info : dict
         ``alignment`` (what `align_to_pelvis` corrected and found), ``conditioning``
         (``n_interpolated``, ``gaps_s``), ``events`` (what the event detector reports),
-        ``activity``, ``cadence_spm``, ``n_strides`` {L, R}, ``n_excluded``, ``warnings``.
+        ``activity``, ``cadence_spm``, ``n_strides`` {L, R}, ``n_excluded`` (alias
+        ``excluded_strides``), ``excluded_reasons`` {reason: count}, ``gaps`` ([start_s,
+        end_s] of unbridged gaps), ``duration_s``, ``sampling_rate_hz``, ``warnings``.
     """
 
     strides: pd.DataFrame
@@ -204,6 +206,8 @@ def analyze(
         "cadence_spm": cadence,
         "n_strides": {s: int((good["side"] == s).sum()) for s in ("L", "R")},
         "n_excluded": int((~strides["valid"]).sum()),
+        "excluded_strides": int((~strides["valid"]).sum()),  # same, architecture.md name
+        "gaps": [list(g) for g in cond.gaps_s],
         "excluded_reasons": strides.loc[~strides["valid"], "invalid_reason"]
         .value_counts()
         .to_dict(),
