@@ -21,7 +21,7 @@ as it is final, computed by the SAME stage functions as `gaitimu.pipeline.analyz
    run on the trailing `StreamConfig.window_s` of pelvis signals (window starts on a 0.5 s
    grid so the detector's own 4 s / 0.5 s windows fall where they fall offline). A stance
    row is *final* once its next same-side IC (the last instant its row depends on) is
-   `StreamConfig.lag_s` older than the newest data and its IC is at least
+   `StreamConfig.lag_s` (or one step) older than the newest data and its IC is at least
    `StreamConfig.margin_s` after the window start (or the window starts at the stream
    start). Final rows newer than the last emitted IC are emitted (deduplication by IC time);
    bout ids are renumbered over the whole stream. `flush` (end of stream) runs one last
@@ -86,11 +86,14 @@ class StreamConfig:
         Trailing window the event detector sees on each run.
     hop_s
         Longest data time between two runs of the event detector. Runs are scheduled
-        adaptively: when the next pending row is due (its next same-side IC + `lag_s`),
+        adaptively: when the next pending row is due (its next same-side IC + the lag),
         but not more often than every `batch_s`.
-    lag_s
-        A row is final when its next same-side IC is this much older than the newest data
-        (the detector's filters need a little future to place the last contacts stably).
+    lag_s, lag_steps
+        A row is final when its next same-side IC is ``max(lag_s, lag_steps * step)``
+        older than the newest data (``step``: the median step time in the window). The
+        detector needs a little future to place the last contacts and, mostly, to settle
+        the side of an ambiguous step (its two-state Viterbi pass looks ahead); one step
+        of look-ahead removed the rare side flips seen with 0.3 s.
     margin_s
         Rows whose IC is closer than this to the window start are left to a later window
         (bout edges inside the window are not real bout edges).
@@ -106,6 +109,7 @@ class StreamConfig:
     window_s: float = 20.0
     hop_s: float = 1.0
     lag_s: float = 0.3
+    lag_steps: float = 1.0
     margin_s: float = 6.0
     calibration_s: float = 20.0
     buffer_s: float = 40.0
@@ -496,20 +500,21 @@ class StreamingAnalyzer:
             ready = np.ones(len(rows), dtype=bool)
         else:
             # A row depends on the data up to its next same-side IC (stride_s, step_s,
-            # obliquity range); +lag_s for the detector to settle. A row without one is the
+            # obliquity range); + the lag for the detector to settle. A row without one is the
             # end of a bout (or the newest step): final once nothing followed for a while.
             step_est = float(np.nanmedian(rows["step_s"])) if rows["step_s"].notna().any() \
                 else 0.6
             need = (rows["ic_s"] + rows["stride_s"]).to_numpy()
             open_end = ~np.isfinite(need)
             need_open = ic + 2.0 * step_est + 2.0 * self.cfg.hop_s + 2.0
-            due = np.where(open_end, need_open, need) + self.cfg.lag_s
+            lag = max(self.cfg.lag_s, self.cfg.lag_steps * step_est)
+            due = np.where(open_end, need_open, need) + lag
             ready = due <= t_end
             waiting = ~ready & unseen
             if waiting.any():
                 # expected time of the next same-side IC of the first waiting row
                 k = int(np.flatnonzero(waiting)[0])
-                expect = due[k] if not open_end[k] else ic[k] + 2.0 * step_est + self.cfg.lag_s
+                expect = due[k] if not open_end[k] else ic[k] + 2.0 * step_est + lag
                 self._pending_due_t = float(max(expect, t_end + self.cfg.batch_s))
         new = ready & unseen
         if not new.any():
