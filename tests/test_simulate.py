@@ -176,6 +176,26 @@ def test_specific_force_is_the_second_derivative_of_the_sensor_position():
     assert np.abs(sim.ideal["acc"]).max() > 3  # it is not trivially small
 
 
+def test_sensor_point_displacement_truth():
+    sim = simulate(SimConfig(duration_s=20, seed=1, **QUIET))
+    ta = sim.truth_arrays
+    rest = ta["t_s"] < 3
+    for k in ("sensor_vertical_m", "sensor_ml_m", "sensor_ap_m"):
+        assert np.allclose(ta[k][rest], 0.0, atol=1e-12)
+    gait = ta["t_s"] > 8
+    # The sacrum sways with the pelvis origin plus the lever arm of yaw and obliquity.
+    ml, ml0 = np.ptp(ta["sensor_ml_m"][gait]), np.ptp(ta["ml_m"][gait])
+    assert 0.5 * ml0 < ml < 1.5 * ml0
+    assert np.corrcoef(ta["sensor_vertical_m"][gait], ta["vertical_m"][gait])[0, 1] > 0.9
+    # Its vertical acceleration (numerical) matches the gravity-free accelerometer reading.
+    fs = sim.sample_rate_hz
+    az = np.gradient(np.gradient(ta["sensor_vertical_m"], 1 / fs), 1 / fs)
+    r_ws = rotation_world_sensor(ta, np.eye(3))
+    f_up = np.einsum("nj,nj->n", r_ws[:, 2, :], sim.ideal["acc"]) - 9.81
+    inner = gait & (ta["t_s"] < ta["t_s"][-1] - 0.05)  # np.gradient is one-sided at the end
+    assert np.abs(az[inner] - f_up[inner]).max() < 0.02
+
+
 def test_at_rest_the_accelerometer_reads_plus_g_on_x():
     sim = simulate(SimConfig(duration_s=20, standing_s=6.0, seed=0, **QUIET))
     rest = sim.ideal["t_s"] < 3.0

@@ -253,7 +253,9 @@ class SimResult:
         ``lost_packets``, ``gaps``, ``config`` (docs/simulator.md lists everything).
     truth_arrays
         True signals on the full sample grid: ``t_s``, ``obliquity_deg``, ``tilt_deg``,
-        ``rotation_deg``, ``heading_deg``, ``phase``, ``vertical_m``, ``ml_m``, ``ap_m``,
+        ``rotation_deg``, ``heading_deg``, ``phase``, ``vertical_m``, ``ml_m``, ``ap_m`` (pelvis
+        origin, path frame, right/up/forward +), ``sensor_vertical_m``, ``sensor_ml_m``,
+        ``sensor_ap_m`` (the sensor point, i.e. the sacrum, relative to quiet standing),
         ``speed_mps``.
     ideal
         Noise-free sensor-frame signals on the full grid before bias, noise, quantisation and
@@ -747,6 +749,8 @@ def simulate(config: SimConfig | None = None, **overrides: Any) -> SimResult:
         "ap_m": d_fwd[0],
         "speed_mps": speed_jet[0],
     }
+    truth_arrays.update(_sensor_displacement(truth_arrays, np.asarray(cfg.sensor_offset_m, float),
+                                             cfg.standing_obliquity_deg, cfg.standing_tilt_deg))
     truth = {
         "source": "gaitimu.simulate",
         "activity": cfg.activity,
@@ -961,6 +965,17 @@ def _impacts(t: np.ndarray, ic_s: np.ndarray, gate: np.ndarray, cfg: SimConfig) 
         out[idx, 0] += amp * w
         out[idx, 2] -= 0.5 * amp * w  # braking component
     return out
+
+
+def _sensor_displacement(ta: dict[str, np.ndarray], r_sensor: np.ndarray, obl0: float,
+                         tilt0: float) -> dict[str, np.ndarray]:
+    """Sensor-point (sacrum) displacement in the path frame, relative to quiet standing."""
+    zero = np.zeros(1)
+    lever = rotation_world_pelvis(ta["obliquity_deg"], ta["tilt_deg"], ta["rotation_deg"]) @ r_sensor
+    lever0 = (rotation_world_pelvis(zero + obl0, zero + tilt0, zero) @ r_sensor)[0]
+    d = lever - lever0  # path axes: forward, left, up
+    return {"sensor_ap_m": ta["ap_m"] + d[:, 0], "sensor_ml_m": ta["ml_m"] - d[:, 1],
+            "sensor_vertical_m": ta["vertical_m"] + d[:, 2]}
 
 
 def _turns(t: np.ndarray, cfg: SimConfig, p: dict[str, float], t0: float, t1: float,
