@@ -75,11 +75,11 @@ FORWARD_EVIDENCE_MIN = 0.3  # |correlation| needed to overrule the declared forw
 
 SIGNAL_COLUMNS = (
     "t_s",
+    *BODY_ACC,
+    *BODY_GYR,
     "obliquity_deg",
     "tilt_deg",
     "yaw_deg",
-    *BODY_ACC,
-    *BODY_GYR,
 )
 
 
@@ -89,12 +89,12 @@ class Alignment(NamedTuple):
     Attributes
     ----------
     body : DataFrame
-        One row per sample, columns `SIGNAL_COLUMNS`: ``t_s``; ``obliquity_deg`` (> 0 =
-        left hemipelvis higher), ``tilt_deg`` (> 0 = anterior tilt, forward axis below the
+        One row per sample: ``t_s``; ``acc_is, acc_ml, acc_pa`` (m/s^2, specific force
+        incl. gravity, so ``acc_is`` ~ +9.81 at rest); ``gyr_is, gyr_ml, gyr_pa`` (deg/s,
+        gyroscope bias removed as estimated by the fusion); ``obliquity_deg`` (> 0 = left
+        hemipelvis higher), ``tilt_deg`` (> 0 = anterior tilt, forward axis below the
         horizontal), ``yaw_deg`` (heading, unwrapped, relative to the first sample; drifts,
-        6D fusion has no absolute heading); ``acc_is, acc_ml, acc_pa`` (m/s^2, specific
-        force incl. gravity, so ``acc_is`` ~ +9.81 at rest); ``gyr_is, gyr_ml, gyr_pa``
-        (deg/s, gyroscope bias removed as estimated by the fusion).
+        6D fusion has no absolute heading).
     info : dict
         ``R_body_sensor`` (3x3 list, v_body = R @ v_sensor, the full map incl. the
         declared axes), ``R_correction`` (3x3 list, declared frame -> pelvis frame),
@@ -583,9 +583,9 @@ def align_to_pelvis(
     del acc_c
     s_axes = r_body_sensor.T  # columns: pelvis up, right, forward in sensor coordinates
     up_z, right_e, fwd_z = _rotate_axes(out.pop("quat6D"), s_axes)
-    block[:, 1], block[:, 2], block[:, 3] = _angles(up_z, right_e, fwd_z)
+    block[:, 7], block[:, 8], block[:, 9] = _angles(up_z, right_e, fwd_z)
     del up_z, right_e, fwd_z
-    block[:, 3] -= block[0, 3]
+    block[:, 9] -= block[0, 9]
 
     # bias-free rate in deg/s, reusing the radian buffer
     gyr_rad -= out.pop("bias")
@@ -593,12 +593,12 @@ def align_to_pelvis(
     del out
 
     block[:, 0] = t
-    np.matmul(acc, r_body_sensor.T, out=block[:, 4:7])
-    np.matmul(gyr_rad, r_body_sensor.T, out=block[:, 7:10])
+    np.matmul(acc, r_body_sensor.T, out=block[:, 1:4])
+    np.matmul(gyr_rad, r_body_sensor.T, out=block[:, 4:7])
     del gyr_rad
     body = pd.DataFrame(block, columns=list(SIGNAL_COLUMNS), copy=False)
-    obliquity = block[:, 1]
-    tilt = block[:, 2]
+    obliquity = block[:, 7]
+    tilt = block[:, 8]
 
     rv = _rotvec_deg(r_corr)
     if standing is not None:
