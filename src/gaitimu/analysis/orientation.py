@@ -73,6 +73,7 @@ __all__ = [
 ONLINE_TAU_ACC_S = 8.0
 FORWARD_EVIDENCE_MIN = 0.3  # |correlation| needed to overrule the declared forward axis
 
+# Column order is relied on: live/stream.py fills blocks of this layout by position.
 SIGNAL_COLUMNS = (
     "t_s",
     *BODY_ACC,
