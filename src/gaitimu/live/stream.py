@@ -147,6 +147,28 @@ class LiveSnapshot:
     stats: dict[str, Any] = field(default_factory=dict)
 
 
+_STAGE_LOGGERS = ("gaitimu.analysis.events", "gaitimu.analysis.bouts",
+                  "gaitimu.analysis.metrics", "gaitimu.analysis._gaitsignal")
+
+
+class _StageLogFilter(logging.Filter):
+    """Keeps the stage loggers quiet during windowed runs: the detector runs on every
+    window, so its per-run warnings would repeat every second. Each distinct message (digits
+    ignored) is kept once in ``messages`` and logged once by this module (INFO)."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.messages: dict[str, str] = {}
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        msg = record.getMessage()
+        key = "".join(c for c in msg if not c.isdigit())
+        if key not in self.messages:
+            self.messages[key] = msg
+            log.info("stream (%s): %s", record.name.rsplit(".", 1)[-1], msg)
+        return False
+
+
 def _online_fusion(fs: float) -> vqf.VQF:
     """The online VQF exactly as `align_to_pelvis` configures it (same parameters)."""
     from gaitimu.analysis import orientation
@@ -258,6 +280,7 @@ class StreamingAnalyzer:
         self._last_ic_window_bout: tuple[int, float] | None = None
         self._bout = -1
         self.n_runs = 0
+        self._log_filter = _StageLogFilter()
         self.busy_s = 0.0  # processing time spent in push/flush (benchmarks)
         self.emit_log: list[tuple[float, float, float]] = []  # (fc_s, data_t_s, wall) per row
 
@@ -268,6 +291,11 @@ class StreamingAnalyzer:
         if self._t0 is None or self._k_next == 0:
             return float("nan")
         return self._t0 + (self._k_next - 1) / self.fs
+
+    @property
+    def stage_messages(self) -> list[str]:
+        """Distinct warnings the stages raised on the windows (first occurrence each)."""
+        return list(self._log_filter.messages.values())
 
     @property
     def strides(self) -> pd.DataFrame:
@@ -292,9 +320,10 @@ class StreamingAnalyzer:
             raise BadInputError("stream: push after flush")
         c0 = time.perf_counter()
         t = np.asarray(t_s, dtype=float).ravel()
-        v = np.hstack([np.asarray(acc, dtype=float), np.asarray(gyr, dtype=float)])
-        if v.shape != (t.size, 6):
-            raise BadInputError(f"stream: block t_s ({t.size},), acc/gyr {v.shape[0]} rows")
+        a, g = np.asarray(acc, dtype=float), np.asarray(gyr, dtype=float)
+        if a.shape != (t.size, 3) or g.shape != (t.size, 3):
+            raise BadInputError(f"stream: block t_s ({t.size},), acc {a.shape}, gyr {g.shape}")
+        v = np.hstack([a, g])
         keep = np.isfinite(t) & np.isfinite(v).all(axis=1)
         if not keep.any():
             return self._empty
@@ -456,6 +485,16 @@ class StreamingAnalyzer:
         return out
 
     def _run(self, *, final: bool) -> pd.DataFrame:
+        loggers = [logging.getLogger(n) for n in _STAGE_LOGGERS]
+        for lg in loggers:
+            lg.addFilter(self._log_filter)
+        try:
+            return self._run_window(final=final)
+        finally:
+            for lg in loggers:
+                lg.removeFilter(self._log_filter)
+
+    def _run_window(self, *, final: bool) -> pd.DataFrame:
         self._pending_due_t = np.inf
         fs = self.fs
         body = self._ring.view()
