@@ -22,6 +22,7 @@ Run from the repository root::
     .venv/bin/python benchmarks/validate_events.py            # all data sets
     .venv/bin/python benchmarks/validate_events.py --ipol-only --jobs 2
     .venv/bin/python benchmarks/validate_events.py --json out.json
+    .venv/bin/python benchmarks/validate_events.py --plot 2-3 --plot-window 19 27  # matplotlib
 """
 
 from __future__ import annotations
@@ -309,6 +310,55 @@ def validate_simulated(seeds: tuple[int, ...] = (0, 1, 2)) -> dict | None:
     return out
 
 
+def plot_ipol(name: str, out: Path, window_s: tuple[float, float] | None = None) -> None:
+    """Save a figure of one IPOL trial: pelvis signals, reference events, our events.
+
+    Needs matplotlib (not a gaitimu dependency: ``pip install matplotlib``).
+    """
+    try:
+        import matplotlib
+
+        matplotlib.use("Agg")
+        import matplotlib.pyplot as plt
+    except ImportError as exc:
+        raise SystemExit(f"--plot needs matplotlib ({exc}); pip install matplotlib") from exc
+    from gaitimu.analysis._gaitsignal import lowpass
+    from gaitimu.analysis.events import detect_events
+
+    t_s, acc, gyr, meta = load_ipol(name)
+    body = to_body(t_s, acc, gyr, IPOL_FS, IPOL_AXES)
+    ev = detect_events(body, sampling_rate_hz=IPOL_FS).events
+    ic, side, _fc_after = ipol_reference(meta)
+    lo, hi = window_s or (
+        meta["TrialBoundaries"][0] / IPOL_FS,
+        meta["TrialBoundaries"][1] / IPOL_FS,
+    )
+    sel = (t_s >= lo) & (t_s <= hi)
+    cols = ("acc_is", "acc_pa", "acc_ml", "gyr_pa", "gyr_is")
+    fig, axes = plt.subplots(len(cols), 1, figsize=(16, 2.4 * len(cols)), sharex=True)
+    colour = {"L": "tab:blue", "R": "tab:red"}
+    for ax, col in zip(axes, cols, strict=True):
+        ax.plot(t_s[sel], lowpass(body[col].to_numpy(), 10.0, IPOL_FS)[sel], "k", lw=1)
+        ax.set_ylabel(col)
+        ax.grid(alpha=0.3)
+        for t, sd in zip(ic, side, strict=True):
+            if lo <= t <= hi:
+                ax.axvline(t, color=colour[sd], lw=2.5, alpha=0.45)
+        for _, r in ev[(ev["ic_s"] >= lo) & (ev["ic_s"] <= hi)].iterrows():
+            ax.axvline(r["ic_s"], color=colour[r["side"]], ls=":", lw=2)
+    u0, u1 = (b / IPOL_FS for b in meta["UTurnBoundaries"])
+    for ax in axes:
+        ax.axvspan(u0, u1, color="0.9", zorder=-1)
+    axes[0].set_title(
+        f"IPOL {name}: reference IC (thick, blue L / red R) vs gaitimu IC (dotted); "
+        "grey = U-turn; signals 10 Hz low-pass, pelvis frame"
+    )
+    axes[-1].set_xlabel("t (s)")
+    fig.tight_layout()
+    fig.savefig(out, dpi=70)
+    print(f"wrote {out}")
+
+
 def main(argv: list[str] | None = None) -> int:
     ap = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     ap.add_argument("--ipol-only", action="store_true")
@@ -316,7 +366,13 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--jobs", type=int, default=2)
     ap.add_argument("--json", type=Path, help="write all metrics to this JSON file")
     ap.add_argument("--worst", type=int, default=0, help="list the N worst IPOL trials")
+    ap.add_argument("--plot", metavar="TRIAL", help="plot one IPOL trial (e.g. 2-3) and exit")
+    ap.add_argument("--plot-out", type=Path, default=Path("events_plot.png"))
+    ap.add_argument("--plot-window", type=float, nargs=2, metavar=("T0", "T1"))
     args = ap.parse_args(argv)
+    if args.plot:
+        plot_ipol(args.plot, args.plot_out, tuple(args.plot_window) if args.plot_window else None)
+        return 0
     if not IPOL.exists():
         print(f"reference data not found at {IPOL}", file=sys.stderr)
         return 2
