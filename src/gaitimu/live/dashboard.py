@@ -377,6 +377,7 @@ _PAGE = r"""<!doctype html>
 <html lang="en"><head><meta charset="utf-8">
 <meta name="viewport" content="width=device-width, initial-scale=1">
 <title>gaitimu live</title>
+<link rel="icon" href="data:,">
 <style>
 body{font-family:system-ui,sans-serif;margin:0;padding:.5rem 1rem;color:#222;background:#fafafa}
 h1{font-size:1.2rem;margin:.3rem 0}

@@ -1,0 +1,179 @@
+"""Live dashboard: loopback only, routes, SSE updates, and a real render in headless Chromium."""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import socket
+import threading
+import urllib.error
+import urllib.request
+
+import pytest
+
+from browser import ARTIFACTS, Browser, require_browser
+from gaitimu.errors import BadInputError
+from gaitimu.live.dashboard import LiveDashboard, live_summary
+from gaitimu.live.replay import replay_live
+from gaitimu.simulate import SimConfig, simulate, write_session
+
+
+@pytest.fixture(scope="module")
+def walk(tmp_path_factory):
+    path = tmp_path_factory.mktemp("dash") / "walk"
+    write_session(simulate(SimConfig(activity="walk", duration_s=45, cpd_left_deg=3,
+                                     cpd_right_deg=8, seed=31)), path)
+    return path
+
+
+class _Replay:
+    """Run `replay_live --live` in a background thread with its own event loop."""
+
+    def __init__(self, session, speed):
+        self.session, self.speed = session, speed
+        self.url: str | None = None
+        self.ready = threading.Event()
+        self.result = None
+        self.error: BaseException | None = None
+        self.thread = threading.Thread(target=self._main, daemon=True)
+
+    def _main(self):
+        def on_ready(url):
+            self.url = url
+            self.ready.set()
+
+        try:
+            self.result = asyncio.run(replay_live(
+                self.session, speed=self.speed, live=True, print_rows=False, port=0,
+                on_ready=on_ready, install_signal_handlers=False))
+        except BaseException as e:  # reported by the test
+            self.error = e
+            self.ready.set()
+
+    def __enter__(self):
+        self.thread.start()
+        assert self.ready.wait(30), "dashboard did not start"
+        assert self.error is None, self.error
+        return self
+
+    def __exit__(self, *exc):
+        self.thread.join(120)
+
+
+def _get(url: str) -> tuple[int, str, bytes]:
+    with urllib.request.urlopen(url, timeout=10) as r:
+        return r.status, r.headers.get("Content-Type", ""), r.read()
+
+
+def test_refuses_non_loopback_hosts():
+    for host in ("0.0.0.0", "::", "192.168.1.10", "example.org"):
+        with pytest.raises(BadInputError, match=r"127\.0\.0\.1"):
+            LiveDashboard(host=host)
+    assert LiveDashboard(host="localhost").host == "127.0.0.1"
+
+
+def test_binds_loopback_and_serves_routes():
+    async def run():
+        d = await LiveDashboard(port=0).start()
+        try:
+            addrs = [s.getsockname()[0] for s in d.sockets]
+            assert addrs and all(a == "127.0.0.1" for a in addrs)
+            loop = asyncio.get_running_loop()
+            page = await loop.run_in_executor(None, _get, d.url)
+            js = await loop.run_in_executor(None, _get, d.url + "plotly.min.js")
+            state = await loop.run_in_executor(None, _get, d.url + "state")
+            with pytest.raises(urllib.error.HTTPError) as e:
+                await loop.run_in_executor(None, _get, d.url + "../etc/passwd")
+            assert e.value.code == 404
+            # not reachable on another interface of this host
+            other = socket.gethostbyname(socket.gethostname())
+            if not other.startswith("127."):
+                with pytest.raises(OSError):
+                    socket.create_connection((other, d.port), timeout=1).close()
+            return page, js, state
+        finally:
+            await d.close()
+
+    page, js, state = asyncio.run(run())
+    assert page[0] == 200 and "text/html" in page[1] and b"EventSource" in page[2]
+    assert b"cdn" not in page[2].lower() and b"https://" not in page[2]
+    assert js[0] == 200 and len(js[2]) > 1_000_000  # plotly.js from the installed package
+    assert json.loads(state[2])["type"] == "full"
+
+
+def test_sse_stream_sends_full_then_deltas(walk):
+    async def run():
+        msgs = []
+        ready = asyncio.Event()
+        box = {}
+
+        def on_ready(url):
+            box["url"] = url
+            ready.set()
+
+        async def client():
+            await ready.wait()
+            port = int(box["url"].rsplit(":", 1)[1].strip("/"))
+            r, w = await asyncio.open_connection("127.0.0.1", port)
+            w.write(b"GET /events HTTP/1.1\r\nHost: x\r\n\r\n")
+            await w.drain()
+            await r.readuntil(b"\r\n\r\n")
+            while len(msgs) < 6:
+                line = await asyncio.wait_for(r.readline(), 20)
+                if line.startswith(b"data: "):
+                    msgs.append(json.loads(line[6:]))
+            w.close()
+
+        task = asyncio.create_task(client())
+        res = await replay_live(walk, speed=30.0, live=True, print_rows=False, port=0,
+                                on_ready=on_ready, install_signal_handlers=False)
+        await asyncio.wait_for(task, 5)
+        return msgs, res
+
+    msgs, res = asyncio.run(run())
+    assert msgs[0]["type"] == "full"
+    assert all(m["type"] == "delta" for m in msgs[1:])
+    assert sum(len(m["trace"]["t"]) for m in msgs[1:]) > 0
+    assert {"summary", "status", "strides", "state"} <= set(msgs[-1])
+    assert len(res.strides) > 20
+
+
+def test_dashboard_renders_and_updates_in_chromium(walk):
+    exe = require_browser()
+    with _Replay(walk, speed=6.0) as rp, Browser(exe) as b:
+        page = b.open(rp.url)
+        page.wait_for("document.querySelectorAll('.js-plotly-plot').length === 3")
+        page.wait_for("(window.gaitimuMessages || 0) >= 2")
+        n_obl = "document.getElementById('obl').data[0].x.length"
+        n_cpd = ("document.getElementById('cpd').data[0].x.length + "
+                 "document.getElementById('cpd').data[1].x.length")
+        last_t = "(d => d.x.length ? d.x[d.x.length - 1] : -1)(document.getElementById('obl').data[0])"
+        page.wait_for(f"{n_obl} > 0", timeout_s=30)
+        first_t = page.evaluate(last_t)
+        page.wait_for(f"{n_cpd} > 0", timeout_s=40)
+        first_cpd = page.evaluate(n_cpd)
+        page.wait_for(f"{n_cpd} > {first_cpd}", timeout_s=30)  # strides keep arriving
+        msgs = page.evaluate("window.gaitimuMessages")
+        page.wait_for(f"window.gaitimuMessages > {msgs}", timeout_s=10)
+        page.wait_for(f"{last_t} > {first_t}", timeout_s=10)  # the trace moves on
+        page.wait_for("document.getElementById('cpdL').textContent !== '-'", timeout_s=30)
+        assert page.errors == []
+        assert all(u.startswith(rp.url) or u.startswith("data:") for u in page.requests)
+        ARTIFACTS.mkdir(exist_ok=True)
+        page.screenshot(ARTIFACTS / "live_dashboard.png")
+
+
+def test_live_summary_running_numbers(walk):
+    from gaitimu.pipeline import analyze_session
+    from gaitimu.sessions import open_session
+
+    strides = analyze_session(open_session(walk)).strides
+    sm = live_summary(strides)
+    assert sm["cpd_column"] == "cpd_standing_deg"
+    for s in ("L", "R"):
+        d = sm["sides"][s]
+        assert d["n"] > 10 and d["ci95_low"] < d["mean"] < d["ci95_high"]
+    assert sm["sides"]["R"]["mean"] > sm["sides"]["L"]["mean"]
+    assert 80 < sm["cadence_spm"] < 140
+    empty = live_summary(strides.iloc[:0])
+    assert empty["sides"]["L"]["n"] == 0 and empty["cadence_spm"] is None
