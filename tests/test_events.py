@@ -260,25 +260,28 @@ def _ipol(name: str):
     gyr = np.rad2deg(df[["Gyr_X", "Gyr_Y", "Gyr_Z"]].to_numpy(float))
     t = np.arange(len(df)) / 100.0
     body = align_to_pelvis(t, acc, gyr, sampling_rate_hz=100.0, axes="x=up,y=left,z=backward").body
-    ics, sides = [], []
+    ics, sides, fcs = [], [], []
     for side, key in (("L", "LeftFootEvents"), ("R", "RightFootEvents")):
-        for _, end in meta[key]:  # [toe-off, heel strike]
+        steps = meta[key]  # [toe-off, heel strike] per footstep
+        for k, (_, end) in enumerate(steps):
             ics.append(end / 100.0)
             sides.append(side)
+            # the stance this heel strike starts ends at the next toe-off of the same foot
+            fcs.append(steps[k + 1][0] / 100.0 if k + 1 < len(steps) else np.nan)
     o = np.argsort(ics)
     lo, hi = (b / 100.0 for b in meta["TrialBoundaries"])
-    ic, side = np.asarray(ics)[o], np.asarray(sides)[o]
+    ic, side, fc = np.asarray(ics)[o], np.asarray(sides)[o], np.asarray(fcs)[o]
     keep = (ic >= lo) & (ic <= hi)
-    return body, ic[keep], side[keep], (lo, hi)
+    return body, ic[keep], side[keep], fc[keep], (lo, hi)
 
 
 def test_ipol_regression_snapshot():
     """Real L5 IMU with foot-sensor reference: accuracy must stay near what we measured
     (benchmarks/validate_events.py); margins, not exact numbers."""
     tp = fn = fp = 0
-    errs, sides_ok = [], []
+    errs, fc_errs, sides_ok = [], [], []
     for name in IPOL_TRIALS:
-        body, ic, side, (lo, hi) = _ipol(name)
+        body, ic, side, fc, (lo, hi) = _ipol(name)
         ev = detect_events(body, sampling_rate_hz=100.0).events
         det = ev[(ev["ic_s"] >= lo - 0.1) & (ev["ic_s"] <= hi + 0.1)]
         r, c = _match(ic, det["ic_s"].to_numpy())
@@ -287,9 +290,12 @@ def test_ipol_regression_snapshot():
         fp += len(det) - np.unique(c).size
         errs.append(np.abs(det["ic_s"].to_numpy()[c] - ic[r]))
         sides_ok.append(det["side"].to_numpy()[c] == side[r])
+        d_fc = det["fc_s"].to_numpy()[c] - fc[r]
+        fc_errs.append(np.abs(d_fc[np.isfinite(d_fc)]))
     f1 = 2 * tp / (2 * tp + fn + fp)
     assert f1 >= 0.9
     assert np.median(np.concatenate(errs)) <= 0.03
+    assert np.median(np.concatenate(fc_errs)) <= 0.05
     assert np.mean(np.concatenate(sides_ok)) >= 0.95
 
 
