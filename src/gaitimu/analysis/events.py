@@ -294,7 +294,6 @@ def detect_events(body: pd.DataFrame, *, sampling_rate_hz: float) -> GaitEvents:
 
     acc_is = np.asarray(body["acc_is"], dtype=float)
     ap = lowpass(np.asarray(body["acc_pa"], dtype=float), 10.0, fs)
-    av = lowpass(acc_is, 15.0, fs)
     ml = np.asarray(body["acc_ml"], dtype=float)
     gis = np.asarray(body["gyr_is"], dtype=float)
     gpa = np.asarray(body["gyr_pa"], dtype=float) if "gyr_pa" in body.columns else None
@@ -314,7 +313,7 @@ def detect_events(body: pd.DataFrame, *, sampling_rate_hz: float) -> GaitEvents:
     ic = _walk_ic(ap, anchors, step_n, fs, bout)
     fc = np.full(anchors.size, np.nan)
     if np.any(run_step):
-        ic_r, fc_r = _run_ic_fc(av, anchors, step_n)
+        ic_r, fc_r = _run_ic_fc(lowpass(acc_is, 15.0, fs), anchors, step_n)
         ic = np.where(run_step, ic_r, ic)
         fc = np.where(run_step, fc_r, fc)
     # walking FC: after the next IC in the same bout
