@@ -294,6 +294,7 @@ def _ml_axis_from_symmetry(
     moving: np.ndarray,
     fs: float,
     window_s: float = 8.0,
+    max_chunks: int = 64,
 ) -> tuple[np.ndarray | None, float, float]:
     """ML direction in a 2D horizontal basis from step-to-step mirror symmetry.
 
@@ -308,6 +309,11 @@ def _ml_axis_from_symmetry(
         k = max(int(np.ceil((e0 - s0) / w)), 1)
         bounds = np.linspace(s0, e0, k + 1).astype(int)
         chunks.extend(itertools.pairwise(bounds))
+    if len(chunks) > max_chunks:
+        # The mounting is one fixed rotation: a spread sample of the gait estimates it as
+        # well as all of it (64 chunks = up to ~8.5 min of gait) and keeps 1 h cheap.
+        pick = np.unique(np.linspace(0, len(chunks) - 1, max_chunks).round().astype(int))
+        chunks = [chunks[i] for i in pick]
     m_total = np.zeros((2, 2))
     steps = []
     for c0, c1 in chunks:
@@ -388,11 +394,20 @@ def pelvis_angles(r_earth_body: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.
 def _angles(
     up_z: np.ndarray, right: np.ndarray, fwd_z: np.ndarray
 ) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
-    obliquity = np.degrees(np.arcsin(np.clip(right[:, 2], -1.0, 1.0)))
-    np.negative(obliquity, out=obliquity)
-    tilt = np.degrees(np.arctan2(-fwd_z, up_z))
+    deg = 180.0 / np.pi
+    obliquity = np.clip(right[:, 2], -1.0, 1.0)
+    np.arcsin(obliquity, out=obliquity)
+    obliquity *= -deg
+    tilt = np.arctan2(-fwd_z, up_z)
+    tilt *= deg
     # Heading of the (horizontal projection of the) right axis; forward = right rotated +90.
-    yaw = np.degrees(np.unwrap(np.arctan2(right[:, 1], right[:, 0]) + np.pi / 2))
+    # Unwrapped with whole turns counted from the sample-to-sample steps (as np.unwrap).
+    yaw = np.arctan2(right[:, 1], right[:, 0])
+    if yaw.size > 1:
+        turns = np.cumsum(np.round(np.diff(yaw) / (2 * np.pi)))
+        yaw[1:] -= 2 * np.pi * turns
+    yaw += np.pi / 2
+    yaw *= deg
     return obliquity, tilt, yaw
 
 
@@ -594,8 +609,8 @@ def align_to_pelvis(
     del out
 
     block[:, 0] = t
-    np.matmul(acc, r_body_sensor.T, out=block[:, 1:4])
-    np.matmul(gyr_rad, r_body_sensor.T, out=block[:, 4:7])
+    block[:, 1:4] = acc @ r_body_sensor.T  # (a strided matmul output is slow: copy)
+    block[:, 4:7] = gyr_rad @ r_body_sensor.T
     del gyr_rad
     body = pd.DataFrame(block, columns=list(SIGNAL_COLUMNS), copy=False)
     obliquity = block[:, 7]
