@@ -139,7 +139,7 @@ def _imports(repeat: int) -> dict[str, tuple[float, float]]:
             "gaitimu.cli, gaitimu.sessions, gaitimu.pipeline",
         ),
         (
-            "... + analysis.events (scipy.signal/ndimage)",
+            "... + analysis.events",
             "gaitimu.cli, gaitimu.sessions, gaitimu.pipeline, gaitimu.analysis.events",
         ),
     ):
