@@ -75,7 +75,7 @@ def test_short_session_inconclusive_via_cli(sessions, tmp_path, capsys):
     s = json.loads(js.read_text())
     validate(s)
     assert {v["status"] for v in s["verdict"].values()} == {"inconclusive"}
-    assert "inconclusive" in capsys.readouterr().out
+    assert "INCONCLUSIVE" in capsys.readouterr().out
 
 
 def test_cli_progress_over_sessions(sessions, tmp_path):

@@ -33,7 +33,8 @@ def _not_ready(verb: str, issue: int) -> int:
 # --------------------------------------------------------------------------- handlers
 def _print_verdicts(summary: dict) -> None:
     for side in ("L", "R"):
-        print(summary["verdict"][side]["text"])
+        v = summary["verdict"][side]
+        print(f"{side}: {v['status'].replace('_', ' ').upper()}. {v['text']}")
 
 
 def _cmd_demo(args: argparse.Namespace) -> int:
