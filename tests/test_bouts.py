@@ -89,3 +89,46 @@ def test_turn_steps_are_flagged():
     assert not ev["turn"].all()
     # steps in turns are less certain
     assert ev.loc[ev["turn"], "confidence"].mean() < ev.loc[~ev["turn"], "confidence"].mean()
+
+
+def test_activity_change_inside_a_bout_splits_it():
+    """Treadmill speeding up: 10 walking steps, then 12 running steps with flight, no stop."""
+    from gaitimu.analysis.bouts import _split_by_activity
+
+    fs = 100.0
+    walk = np.arange(10) * 55
+    run = walk[-1] + 40 + np.arange(12) * 36
+    anchors = np.concatenate([walk, run]) + 100
+    acc = np.full(anchors[-1] + 200, G)
+    acc[anchors] = 1.6 * G  # loading peaks
+    acc[(run[:-1] + 100 + 18)] = 0.05 * G  # flight between running steps
+    bout, activity = _split_by_activity(anchors, np.zeros(anchors.size, int), acc, fs)
+    assert activity == ["walk", "run"]
+    assert list(bout[:10]) == [0] * 10 and list(bout[11:]) == [1] * 11
+
+
+def test_walking_then_running_without_stop():
+    simulate_mod = pytest.importorskip("gaitimu.simulate")
+    from gaitimu.analysis.conditioning import resample_uniform
+    from gaitimu.analysis.orientation import align_to_pelvis
+
+    parts = []
+    for activity, seed, standing in (("walk", 1, 5.0), ("run", 2, 0.0)):
+        sim = simulate_mod.simulate(
+            simulate_mod.SimConfig(activity=activity, duration_s=25, seed=seed, standing_s=standing)
+        )
+        u = resample_uniform(sim.t_s, sim.acc, sim.gyr, sampling_rate_hz=200.0)
+        parts.append((u, sim))
+    (uw, sw), (ur, sr) = parts
+    t = np.concatenate([uw.t_s, ur.t_s + uw.t_s[-1] + 0.005])
+    acc = np.concatenate([uw.acc, ur.acc])
+    gyr = np.concatenate([uw.gyr, ur.gyr])
+    body = align_to_pelvis(t, acc, gyr, sampling_rate_hz=200.0).body
+    res = detect_events(body, sampling_rate_hz=200.0)
+    assert list(res.bouts["activity"]) == ["walk", "run"]
+    n_walk = len(sw.truth["events"])
+    n_run = len(sr.truth["events"])
+    got = res.bouts.set_index("activity")["n_steps"]
+    # a few steps at the abrupt junction may be lost, none invented
+    assert n_walk - 4 <= got["walk"] <= n_walk + 1
+    assert n_run - 4 <= got["run"] <= n_run + 1

@@ -66,14 +66,17 @@ def window_argext(
     return lo + k, interior
 
 
-def find_peaks(x: np.ndarray, *, distance: int, wlen: int) -> tuple[np.ndarray, np.ndarray]:
+def find_peaks(
+    x: np.ndarray, *, distance: int | np.ndarray, wlen: int | np.ndarray
+) -> tuple[np.ndarray, np.ndarray]:
     """Local maxima at least ``distance`` samples apart, with their prominences.
 
     Close to ``scipy.signal.find_peaks(x, distance=distance, prominence=0, wlen=wlen)``:
     local maxima (first sample of a plateau) that are the highest sample within
     ``distance - 1`` samples on either side (scipy's greedy rule can also keep the lower
     end of a chain of three close peaks; this rule does not); prominence = height above the
-    higher of the two minima within ``wlen // 2`` samples on either side.
+    higher of the two minima within ``wlen // 2`` samples on either side. ``distance`` and
+    ``wlen`` may be arrays with one value per sample of ``x`` (local step period).
 
     Returns
     -------
@@ -88,12 +91,12 @@ def find_peaks(x: np.ndarray, *, distance: int, wlen: int) -> tuple[np.ndarray, 
     cand = np.flatnonzero((rise[:-1] > 0) & (rise[1:] <= 0)) + 1
     if cand.size == 0:
         return cand, np.zeros(0)
-    distance = max(int(distance), 1)
-    if distance > 1 and cand.size > 1:
-        # keep a maximum only if it is the highest sample within +-(distance - 1)
-        k, _ = window_argext(x, cand - distance + 1, cand + distance, mode="max")
-        cand = cand[k == cand]
-    half = max(int(wlen) // 2, 1)
+    dist = np.maximum(np.broadcast_to(np.asarray(distance, dtype=int), x.shape)[cand], 1)
+    # keep a maximum only if it is the highest sample within +-(distance - 1)
+    k, _ = window_argext(x, cand - dist + 1, cand + dist, mode="max")
+    keep = k == cand
+    cand = cand[keep]
+    half = np.maximum(np.broadcast_to(np.asarray(wlen, dtype=int), x.shape)[cand] // 2, 1)
     k_left, _ = window_argext(x, cand - half, cand + 1, mode="min")
     k_right, _ = window_argext(x, cand, cand + half + 1, mode="min")
     prom = x[cand] - np.maximum(x[k_left], x[k_right])

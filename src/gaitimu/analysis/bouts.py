@@ -68,6 +68,7 @@ MAX_STEP_CV = 0.25  # robust coefficient of variation of the step intervals in a
 FLIGHT_G = 0.35
 TURN_RATE_DPS = 25.0
 EXTEND_PROMINENCE = 0.1
+TYPICAL_WINDOW_S = 10  # window of the local typical step prominence
 EXTEND_MAX_STEPS = 1
 
 
@@ -215,6 +216,59 @@ def _extend_bouts(
     return anchors[o], periods[o], bout[o]
 
 
+def _step_is_running(anchors: np.ndarray, acc_lp10: np.ndarray, fs: float) -> np.ndarray:
+    """Per-step running evidence inside one bout (anchors sorted, >= 2 of them)."""
+    d = np.diff(anchors).astype(float)
+    step_n = np.empty(anchors.size)  # local step: mean of the neighbouring intervals
+    step_n[1:-1] = 0.5 * (d[1:] + d[:-1])
+    step_n[0], step_n[-1] = d[0], d[-1]
+    half = np.maximum((0.5 * step_n).astype(int), 1)
+    k_min, _ = window_argext(acc_lp10, anchors - half, anchors + half, mode="min")
+    flight = acc_lp10[k_min] < FLIGHT_G * G
+    bouncy = (60.0 * fs / step_n >= 150) & (acc_lp10[anchors] >= 2.2 * G)
+    return flight | bouncy
+
+
+def _split_by_activity(
+    anchors: np.ndarray, bout: np.ndarray, acc_lp10: np.ndarray, fs: float
+) -> tuple[np.ndarray, list[str]]:
+    """Label bouts walk/run and split a bout where the activity changes (e.g. a treadmill
+    session speeding up from walking to running without a stop).
+
+    Per-step evidence (flight, or >= 150 steps/min with >= 2.2 g peaks) is smoothed by a
+    running majority over 5 steps; runs of one activity shorter than `MIN_BOUT_STEPS` join
+    their neighbour. Returns the new bout index per anchor and the activity per bout.
+    """
+    new_bout = np.zeros(anchors.size, dtype=int)
+    activity: list[str] = []
+    next_id = 0
+    for b in range(int(bout.max()) + 1 if bout.size else 0):
+        idx = np.flatnonzero(bout == b)
+        a = anchors[idx]
+        if a.size < 2:
+            new_bout[idx] = next_id
+            activity.append("walk")
+            next_id += 1
+            continue
+        run = _step_is_running(a, acc_lp10, fs).astype(float)
+        k = min(5, a.size)
+        pad = np.concatenate([np.repeat(run[:1], k // 2), run, np.repeat(run[-1:], k - 1 - k // 2)])
+        smooth = np.convolve(pad, np.ones(k) / k, mode="valid") >= 0.5
+        label = smooth.copy()  # True = running
+        seg_start = np.flatnonzero(np.diff(np.concatenate([[-1], label.astype(int)])) != 0)
+        seg_end = np.concatenate([seg_start[1:], [a.size]])
+        # short stretches take the activity of the preceding one (or the next, at the start)
+        for s0, s1 in zip(seg_start, seg_end, strict=True):
+            if s1 - s0 < MIN_BOUT_STEPS and a.size >= MIN_BOUT_STEPS:
+                label[s0:s1] = label[s0 - 1] if s0 > 0 else label[min(s1, a.size - 1)]
+        change = np.concatenate([[0], np.cumsum(label[1:] != label[:-1])])
+        new_bout[idx] = next_id + change
+        for c in range(int(change.max()) + 1):
+            activity.append("run" if label[change == c][0] else "walk")
+        next_id += int(change.max()) + 1
+    return new_bout, activity
+
+
 def _turn_mask(gyr_is: np.ndarray, step_s: float, fs: float) -> np.ndarray:
     rate = moving_mean(gyr_is, round(2 * step_s * fs))
     return np.abs(rate) > TURN_RATE_DPS
@@ -295,15 +349,25 @@ def find_steps(
         sel = is_gait & (centre >= s) & (centre < e)
         if not np.any(sel):
             continue
-        step_s = float(np.median(period_s[sel]))
-        cutoff = float(np.clip(1.6 / step_s, 2.5, 6.0))
+        # local step period at every sample (the activity may change within a stretch)
+        local_step_s = np.interp(np.arange(s, e), centre[sel], period_s[sel])
+        cutoff = float(np.clip(1.6 / np.median(period_s[sel]), 2.5, 6.0))
         x = lowpass(acc_is[s:e] - np.median(acc_is[s:e]), cutoff, fs)
         pk, prom = find_peaks(
-            x, distance=max(1, int(0.6 * step_s * fs)), wlen=max(3, int(2 * step_s * fs))
+            x,
+            distance=np.maximum((0.6 * local_step_s * fs).astype(int), 1),
+            wlen=np.maximum((2 * local_step_s * fs).astype(int), 3),
         )
         if pk.size == 0:
             continue
-        typical = float(np.median(prom[prom >= np.percentile(prom, 50)]))
+        # typical step prominence around each peak (+-5 s): a quieter activity next to a
+        # livelier one (walking into running) keeps its own scale
+        typical = (
+            pd.Series(prom, index=pd.to_timedelta(pk / fs, unit="s"))
+            .rolling(f"{TYPICAL_WINDOW_S}s", center=True, min_periods=1)
+            .quantile(0.75)
+            .to_numpy()
+        )
         keep = (prom >= 0.3 * typical) & (prom >= 0.4)
         weak = (prom >= EXTEND_PROMINENCE * typical) & (prom >= 0.2) & ~keep
         weak_all.append(pk[weak] + s)
@@ -349,20 +413,7 @@ def find_steps(
     if valid is not None:
         weak = weak[valid[weak]]
     anchors, periods, bout = _extend_bouts(anchors, periods, bout, weak, fs)
-    n_bouts = int(bout.max()) + 1 if bout.size else 0
-    # refine the per-bout step period with the anchors themselves (robust median interval)
-    activity: list[str] = []
-    for b in range(n_bouts):
-        a = anchors[bout == b]
-        step_b = float(np.median(np.diff(a))) / fs
-        half = int(0.5 * step_b * fs)
-        k_min, _ = window_argext(acc_lp10, a - half, a + half, mode="min")
-        mins = acc_lp10[k_min]
-        peaks = acc_lp10[a]
-        flight_frac = float(np.mean(mins < FLIGHT_G * G))
-        cadence = 60.0 / step_b
-        is_run = flight_frac >= 0.5 or (cadence >= 150 and np.median(peaks) >= 2.2 * G)
-        activity.append("run" if is_run else "walk")
+    bout, activity = _split_by_activity(anchors, bout, acc_lp10, fs)
     step_global = float(np.median(periods)) if periods.size else 0.6
     turning = _turn_mask(gyr_is, step_global, fs)
     return StepStructure(
