@@ -241,20 +241,27 @@ def _viterbi_sides(score: np.ndarray, penalty: float) -> np.ndarray:
     m = score.size
     if m == 0:
         return np.zeros(0, dtype=int)
-    emit = np.stack([-score, score], axis=1)  # cost of labelling L / R
-    cost = emit[0].copy()
-    back = np.zeros((m, 2), dtype=int)
+    sc = [float(v) for v in score]  # plain floats: this loop runs once per step
+    c_l, c_r = -sc[0], sc[0]  # cost of labelling the first step L / R
+    back_l = [0] * m  # predecessor state of L at step k (0 = L, 1 = R)
+    back_r = [1] * m
     for k in range(1, m):
-        stay = cost + penalty
-        # to state s from state 1-s (alternate, free) or from s (repeat, penalty)
-        from_alt = cost[::-1]
-        choose_alt = from_alt <= stay
-        back[k] = np.where(choose_alt, [1, 0], [0, 1])
-        cost = np.where(choose_alt, from_alt, stay) + emit[k]
+        # to L: from R (alternate, free) or from L (repeat, penalty); likewise to R
+        if c_r <= c_l + penalty:
+            new_l, back_l[k] = c_r, 1
+        else:
+            new_l, back_l[k] = c_l + penalty, 0
+        if c_l <= c_r + penalty:
+            new_r, back_r[k] = c_l, 0
+        else:
+            new_r, back_r[k] = c_r + penalty, 1
+        c_l, c_r = new_l - sc[k], new_r + sc[k]
     states = np.zeros(m, dtype=int)
-    states[-1] = int(np.argmin(cost))
+    state = 0 if c_l <= c_r else 1
+    states[-1] = state
     for k in range(m - 1, 0, -1):
-        states[k - 1] = back[k, states[k]]
+        state = back_l[k] if state == 0 else back_r[k]
+        states[k - 1] = state
     return states
 
 
@@ -397,19 +404,19 @@ def detect_events(body: pd.DataFrame, *, sampling_rate_hz: float) -> GaitEvents:
         }
     )
     rows = []
+    ic_t, fc_t, turn_arr = events["ic_s"].to_numpy(), events["fc_s"].to_numpy(), turn
     for b in range(n_bouts):
-        e = events[events["bout_id"] == b]
-        step_s = float(np.median(np.diff(e["ic_s"]))) if len(e) > 1 else np.nan
-        end = np.nanmax(np.r_[e["fc_s"].to_numpy(), e["ic_s"].to_numpy()])
+        m = np.flatnonzero(bout == b)
+        step_s = float(np.median(np.diff(ic_t[m]))) if m.size > 1 else np.nan
         rows.append(
             {
                 "bout_id": b,
-                "start_s": float(e["ic_s"].iloc[0]),
-                "end_s": float(end),
+                "start_s": float(ic_t[m[0]]),
+                "end_s": float(np.nanmax(np.r_[fc_t[m], ic_t[m]])),
                 "activity": st.activity[b],
                 "cadence_spm": 60.0 / step_s if step_s > 0 else np.nan,
-                "n_steps": len(e),
-                "n_turn_steps": int(e["turn"].sum()),
+                "n_steps": int(m.size),
+                "n_turn_steps": int(turn_arr[m].sum()),
             }
         )
     bouts = pd.DataFrame(rows, columns=list(BOUT_COLUMNS)).astype(
