@@ -16,18 +16,22 @@ Method (our own combination of standard ingredients):
    sitting down or single movements fail the second.
 2. **Step anchors.** Inside each gait stretch the vertical acceleration, low-passed just
    above the step frequency, has one dominant peak per step (loading response in walking,
-   mid-stance in running); peaks are found with a minimum distance of 0.6 step periods and a
-   prominence relative to the stretch's typical step, so one step never yields two anchors
-   (this is what keeps a U-turn, with its irregular small steps, free of false steps).
+   mid-stance in running); peaks are found with a minimum distance of 0.6 local step
+   periods and a prominence of at least 30 % of the typical step prominence around it
+   (75th percentile within +-5 s), so one step never yields two anchors (this is what keeps
+   a U-turn, with its irregular small steps, free of false steps). All of this runs on
+   ~50 Hz block means of the signal; event times are refined at the full rate.
 3. **Bouts.** Anchors chain into a bout while consecutive intervals stay within 0.4-1.75
    step periods; a bout needs at least 4 steps and a rhythm (robust CV of its step
    intervals <= 0.25: random movement has none). Each bout then grows by at most one softer
    step at its end (gait termination) where the rhythm predicts one (0.7-1.4 step periods
    after the last step) and a weaker peak (>= 10 % of the typical prominence) is there.
 4. **Walk or run.** Running has a flight phase: the specific force along the vertical falls
-   towards 0 g (free fall). A bout is ``run`` when at least half of its steps reach below
-   0.35 g, or when cadence >= 150 steps/min with vertical peaks >= 2.2 g (runners with
-   little flight); otherwise ``walk``.
+   towards 0 g (free fall). A step is running when its vertical acceleration dips below
+   0.35 g, or at >= 150 steps/min with vertical peaks >= 2.2 g (runners with little
+   flight). The per-step evidence is smoothed over 5 steps and a bout is split where it
+   changes for at least 4 steps (a treadmill speeding up from walking to running without a
+   stop gives a walk bout and a run bout).
 5. **Turns.** Heading rate = ``gyr_is`` averaged over one stride (2 step periods, which
    cancels the pelvis' own step-to-step yaw oscillation); samples turning faster than
    25 deg/s are turns. Steps in turns are kept (they are real steps) but flagged.

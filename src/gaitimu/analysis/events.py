@@ -163,15 +163,6 @@ def _clean(body: pd.DataFrame) -> tuple[pd.DataFrame, np.ndarray | None]:
     return body, valid
 
 
-def _crossing(x: np.ndarray, i0: np.ndarray, level: np.ndarray) -> np.ndarray:
-    """Sub-sample position where x crosses ``level`` between samples i0 and i0+1."""
-    x0 = x[i0]
-    x1 = x[np.minimum(i0 + 1, x.size - 1)]
-    d = np.where(np.abs(x1 - x0) > 1e-12, x1 - x0, np.nan)
-    frac = np.clip((level - x0) / d, 0.0, 1.0)
-    return i0 + np.where(np.isfinite(frac), frac, 0.5)
-
-
 def _latest_strong_max(
     sig: np.ndarray, lo: np.ndarray, hi: np.ndarray, frac: float
 ) -> tuple[np.ndarray, np.ndarray]:
