@@ -32,7 +32,7 @@ import json
 import logging
 import math
 import time
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from typing import Any
 
 import numpy as np
@@ -144,6 +144,8 @@ class LiveDashboard:
         self._clients: set[asyncio.Queue] = set()
         self._full: dict[str, Any] = {"type": "full", "trace": {"t": [], "obl": []},
                                       "strides": [], "summary": None, "status": {}}
+        #: builds the full state on demand (new clients, /state); set by `LiveFeed`
+        self.state_provider: Callable[[], dict[str, Any]] | None = None
         self._js: bytes | None = None
         self.n_messages = 0
 
@@ -174,9 +176,17 @@ class LiveDashboard:
                 await asyncio.wait_for(self._server.wait_closed(), 2.0)
             self._server = None
 
-    def publish(self, full: dict[str, Any], delta: dict[str, Any]) -> None:
-        """Keep `full` as the state for new clients and send `delta` to connected ones."""
-        self._full = full
+    def full_state(self) -> dict[str, Any]:
+        """The state a new client starts from."""
+        if self.state_provider is not None:
+            try:
+                self._full = self.state_provider()
+            except Exception as e:
+                log.debug("dashboard state failed: %s", e)
+        return self._full
+
+    def publish(self, delta: dict[str, Any]) -> None:
+        """Send `delta` (what is new) to the connected clients."""
         data = json.dumps(delta, separators=(",", ":")).encode()
         self.n_messages += 1
         for q in list(self._clients):
@@ -202,7 +212,7 @@ class LiveDashboard:
                                  cache=True)
             elif path == "/state":
                 await self._send(writer, 200, "application/json",
-                                 json.dumps(self._full, separators=(",", ":")).encode())
+                                 json.dumps(self.full_state(), separators=(",", ":")).encode())
             elif path == "/events":
                 await self._sse(writer)
             else:
@@ -239,7 +249,7 @@ class LiveDashboard:
         q: asyncio.Queue = asyncio.Queue()
         self._clients.add(q)
         try:
-            writer.write(b"data: " + json.dumps(self._full, separators=(",", ":")).encode()
+            writer.write(b"data: " + json.dumps(self.full_state(), separators=(",", ":")).encode()
                          + b"\n\n")
             await writer.drain()
             while True:
@@ -284,6 +294,7 @@ class LiveFeed:
 
     async def start(self) -> LiveFeed:
         if self.dashboard is not None:
+            self.dashboard.state_provider = self.full_state
             await self.dashboard.start()
         return self
 
@@ -349,27 +360,35 @@ class LiveFeed:
         except Exception as e:  # never let the view stop the analysis
             log.debug("dashboard publish failed: %s", e)
 
+    def _info(self, snap) -> dict[str, Any]:
+        sm = self.summary()
+        return {"state": snap.state, "data_t_s": _num(snap.data_t_s), "summary": sm,
+                "status": _status_json(self.status), "cpd_column": sm["cpd_column"]}
+
+    def full_state(self) -> dict[str, Any]:
+        """Everything a newly connected page needs (recent trace, all strides, numbers)."""
+        snap = self.analyzer.snapshot(trace_s=TRACE_S, max_points=MAX_TRACE_POINTS)
+        info = self._info(snap)
+        return {"type": "full", **info,
+                "trace": {"t": np.round(snap.t_s, 3).tolist(),
+                          "obl": np.round(snap.obliquity_deg, 3).tolist()},
+                "strides": _rows_json(snap.strides, info["cpd_column"])}
+
     def _publish(self) -> None:
         snap = self.analyzer.snapshot(trace_s=TRACE_S, max_points=MAX_TRACE_POINTS)
-        sm = self.summary()
-        col = sm["cpd_column"]
+        info = self._info(snap)
         strides = snap.strides
         new_rows = strides.iloc[self._sent_rows :]
         self._sent_rows = len(strides)
         new_pts = snap.t_s > self._sent_t
         if new_pts.any():
             self._sent_t = float(snap.t_s[-1])
-        info = {"state": snap.state, "data_t_s": _num(snap.data_t_s), "summary": sm,
-                "status": _status_json(self.status), "cpd_column": col}
-        delta = {"type": "delta", **info,
-                 "trace": {"t": np.round(snap.t_s[new_pts], 3).tolist(),
-                           "obl": np.round(snap.obliquity_deg[new_pts], 3).tolist()},
-                 "strides": _rows_json(new_rows, col)}
-        full = {"type": "full", **info,
-                "trace": {"t": np.round(snap.t_s, 3).tolist(),
-                          "obl": np.round(snap.obliquity_deg, 3).tolist()},
-                "strides": _rows_json(strides, col)}
-        self.dashboard.publish(full, delta)
+        self.dashboard.publish({
+            "type": "delta", **info,
+            "trace": {"t": np.round(snap.t_s[new_pts], 3).tolist(),
+                      "obl": np.round(snap.obliquity_deg[new_pts], 3).tolist()},
+            "strides": _rows_json(new_rows, info["cpd_column"]),
+        })
 
 
 # --------------------------------------------------------------------------- page

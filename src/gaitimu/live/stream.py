@@ -587,6 +587,8 @@ class StreamingAnalyzer:
         for fc in out["fc_s"].fillna(out["ic_s"]).to_numpy():
             self.emit_log.append((float(fc), t_end, wall))
         self._rows.append(out)
+        if len(self._rows) > 64:  # keep concatenation cheap on long streams
+            self._rows = [pd.concat(self._rows, ignore_index=True)]
         self._strides_cache = None
         if self.on_stride is not None:
             try:
