@@ -132,3 +132,29 @@ def test_walking_then_running_without_stop():
     # a few steps at the abrupt junction may be lost, none invented
     assert n_walk - 4 <= got["walk"] <= n_walk + 1
     assert n_run - 4 <= got["run"] <= n_run + 1
+
+
+@pytest.mark.parametrize("seed", range(5))
+def test_own_find_peaks_agrees_with_scipy(seed):
+    """Our scipy-free peak finder finds the same dominant peaks as scipy.signal.find_peaks."""
+    signal = pytest.importorskip("scipy.signal")
+    from gaitimu.analysis._gaitsignal import find_peaks, lowpass
+
+    rng = np.random.default_rng(seed)
+    fs = 50.0
+    t = np.arange(int(60 * fs)) / fs
+    step_s = rng.uniform(0.35, 0.8)
+    x = np.sin(2 * np.pi * t / step_s) + 0.4 * np.sin(4 * np.pi * t / step_s + 1.0)
+    x = lowpass(x + rng.normal(0, 0.3, t.size), 4.0, fs)
+    dist, wlen = int(0.6 * step_s * fs), int(2 * step_s * fs)
+    ours, prom = find_peaks(x, distance=dist, wlen=wlen)
+    ref, props = signal.find_peaks(x, distance=dist, prominence=0.0, wlen=wlen)
+    big_ours = set(ours[prom >= 0.3 * np.percentile(prom, 75)])
+    big_ref = set(ref[props["prominences"] >= 0.3 * np.percentile(props["prominences"], 75)])
+    assert len(big_ours ^ big_ref) <= max(1, 0.02 * len(big_ref))
+    common = np.array(sorted(big_ours & big_ref))
+    np.testing.assert_allclose(
+        prom[np.searchsorted(ours, common)],
+        props["prominences"][np.searchsorted(ref, common)],
+        atol=1e-9,
+    )
