@@ -181,11 +181,13 @@ def test_short_input_is_empty_not_error():
     assert res.events.empty
 
 
-def test_class_wrapper_returns_self():
+def test_class_wrapper_returns_self_and_uses_its_parameters():
     body, _, _ = synthetic_walk(seed=5)
     det = EventDetector()
     assert det.detect(body, sampling_rate_hz=100.0) is det
     assert len(det.events_) > 0 and len(det.bouts_) == 1
+    later = EventDetector(ic_lag_s=0.05).detect(body, sampling_rate_hz=100.0)
+    np.testing.assert_allclose(later.events_["ic_s"] - det.events_["ic_s"], 0.03, atol=1e-9)
 
 
 def test_viterbi_tolerates_one_contrary_step_and_allows_missed_step():

@@ -188,12 +188,17 @@ def _latest_strong_max(
 
 
 def _walk_ic(
-    ap: np.ndarray, anchors: np.ndarray, step_n: np.ndarray, fs: float, bout: np.ndarray
+    ap: np.ndarray,
+    anchors: np.ndarray,
+    step_n: np.ndarray,
+    fs: float,
+    bout: np.ndarray,
+    lag_s: float = IC_AP_LAG_S,
 ) -> np.ndarray:
     lo = anchors - np.round(IC_AP_SEARCH_STEPS * step_n).astype(int)
     hi = anchors + 1
     k, interior = _latest_strong_max(ap, lo, hi, IC_AP_PEAK_FRACTION)
-    ic = k.astype(float) + IC_AP_LAG_S * fs
+    ic = k.astype(float) + lag_s * fs
     off = ic - anchors
     for b in np.unique(bout):
         m = bout == b
@@ -263,15 +268,30 @@ def _step_means(x: np.ndarray, starts: np.ndarray, ends: np.ndarray) -> np.ndarr
     return (c[e] - c[s]) / (e - s)
 
 
-def detect_events(body: pd.DataFrame, *, sampling_rate_hz: float) -> GaitEvents:
+def detect_events(
+    body: pd.DataFrame,
+    *,
+    sampling_rate_hz: float,
+    ic_lag_s: float = IC_AP_LAG_S,
+    double_support_fraction: float = DOUBLE_SUPPORT_FRACTION,
+    side_repeat_penalty: float = SIDE_REPEAT_PENALTY,
+) -> GaitEvents:
     """Detect gait bouts and, per stance, IC, FC and side.
 
     Parameters
     ----------
     body : DataFrame
-        Body (pelvis) frame signals, see the module docstring. Optional ``t_s`` column.
+        Body (pelvis) frame signals, see the module docstring. Optional ``t_s`` column and
+        optional boolean ``valid`` column (False in data gaps).
     sampling_rate_hz : float
         Uniform sampling rate of ``body``, Hz (50-400 Hz tested).
+    ic_lag_s : float
+        Walking: heel strike follows the forward-acceleration peak by this much.
+    double_support_fraction : float
+        Walking: FC = next IC + this x step time.
+    side_repeat_penalty : float
+        Cost (in units of a typical step's side evidence) of giving two consecutive steps
+        the same side.
 
     Returns
     -------
@@ -307,7 +327,7 @@ def detect_events(body: pd.DataFrame, *, sampling_rate_hz: float) -> GaitEvents:
     is_run_bout = np.array([a == "run" for a in st.activity])
     run_step = is_run_bout[bout]
 
-    ic = _walk_ic(ap, anchors, step_n, fs, bout)
+    ic = _walk_ic(ap, anchors, step_n, fs, bout, ic_lag_s)
     fc = np.full(anchors.size, np.nan)
     if np.any(run_step):
         ic_r, fc_r = _run_ic_fc(lowpass(acc_is, 15.0, fs), anchors, step_n)
@@ -317,7 +337,7 @@ def detect_events(body: pd.DataFrame, *, sampling_rate_hz: float) -> GaitEvents:
     same_next = np.concatenate([bout[1:] == bout[:-1], [False]])
     next_ic = np.where(same_next, np.concatenate([ic[1:], [np.nan]]), np.nan)
     walk = ~run_step
-    prior = next_ic + DOUBLE_SUPPORT_FRACTION * step_n
+    prior = next_ic + double_support_fraction * step_n
     ok = walk & np.isfinite(prior)
     fc[ok] = prior[ok]
 
@@ -360,7 +380,7 @@ def detect_events(body: pd.DataFrame, *, sampling_rate_hz: float) -> GaitEvents:
         main = max(weights, key=weights.get)
         strength[b] = float(np.median(np.abs(cues[main][m])))
         score[m] = sc
-        states = _viterbi_sides(sc, SIDE_REPEAT_PENALTY)
+        states = _viterbi_sides(sc, side_repeat_penalty)
         sides[m] = np.where(states == 0, "L", "R")
         agree[m] = np.sign(sc) == np.where(states == 0, 1.0, -1.0)
     turn = st.turning[np.clip(s0_full, 0, n - 1)]
@@ -425,8 +445,18 @@ def detect_events(body: pd.DataFrame, *, sampling_rate_hz: float) -> GaitEvents:
 
 
 class EventDetector:
-    """Class-style wrapper of `detect_events` (STYLE.md: parameters in ``__init__``, action
-    method returns ``self``, results with a trailing underscore).
+    """Class-style wrapper of `detect_events` (STYLE.md: parameters in ``__init__``, one
+    action method returning ``self``, results with a trailing underscore).
+
+    Parameters
+    ----------
+    ic_lag_s, double_support_fraction, side_repeat_penalty
+        As in `detect_events`.
+
+    Attributes
+    ----------
+    bouts_, events_, info_
+        The `GaitEvents` fields after `detect`.
 
     Examples
     --------
@@ -434,13 +464,27 @@ class EventDetector:
     >>> det.events_.head()  # doctest: +SKIP
     """
 
-    def __init__(self) -> None:
-        self.bouts_: pd.DataFrame | None = None
-        self.events_: pd.DataFrame | None = None
-        self.info_: dict | None = None
+    def __init__(
+        self,
+        *,
+        ic_lag_s: float = IC_AP_LAG_S,
+        double_support_fraction: float = DOUBLE_SUPPORT_FRACTION,
+        side_repeat_penalty: float = SIDE_REPEAT_PENALTY,
+    ) -> None:
+        self.ic_lag_s = ic_lag_s
+        self.double_support_fraction = double_support_fraction
+        self.side_repeat_penalty = side_repeat_penalty
 
     def detect(self, data: pd.DataFrame, *, sampling_rate_hz: float) -> EventDetector:
         """Run `detect_events` on ``data`` and store ``bouts_``, ``events_``, ``info_``."""
-        res = detect_events(data, sampling_rate_hz=sampling_rate_hz)
-        self.bouts_, self.events_, self.info_ = res.bouts, res.events, res.info
+        res = detect_events(
+            data,
+            sampling_rate_hz=sampling_rate_hz,
+            ic_lag_s=self.ic_lag_s,
+            double_support_fraction=self.double_support_fraction,
+            side_repeat_penalty=self.side_repeat_penalty,
+        )
+        self.bouts_: pd.DataFrame = res.bouts
+        self.events_: pd.DataFrame = res.events
+        self.info_: dict = res.info
         return self
