@@ -190,7 +190,7 @@ def analyze(
     steps = good["step_s"].dropna()
     cadence = float(60.0 / steps.median()) if len(steps) else float("nan")
     acts = good["activity"].value_counts()
-    warnings = list(align_info["warnings"])
+    warnings = list(align_info["warnings"]) + list(ev_info.get("warnings", []))
     if cond.gaps_s:
         warnings.append(f"{len(cond.gaps_s)} data gap(s) longer than 50 ms left unbridged")
     info = {
