@@ -73,9 +73,12 @@ ACTIVITY_DEFAULTS: dict[str, dict[str, float]] = {
         "obliquity_rise": 0.07,  # bump SD before the peak, fraction of stride
         "obliquity_fall": 0.16,  # bump SD after the peak
         "rotation_amp_deg": 5.0,  # +-5 deg pelvic rotation
+        "rotation_peak_phase": 0.12,  # left hemipelvis furthest forward 0.12 stride after left IC
         "tilt_amp_deg": 1.5,  # +-1.5 deg pelvic tilt, two cycles per stride
-        "vertical_acc_mps2": 2.3,  # 2nd-harmonic vertical acceleration at nominal speed
-        "forward_acc_mps2": 2.0,
+        # 2nd-harmonic amplitudes of the vertical / forward acceleration at nominal speed (the
+        # shapes are in _WALK_ACC_HARMONICS)
+        "vertical_acc_mps2": 2.34,
+        "forward_acc_mps2": 1.49,
         "ml_acc_mps2": 0.9,
         "turn_s": 2.0,  # duration of a 180-degree turn
         "turn_speed_factor": 0.5,  # walking speed during a turn, fraction of the speed
@@ -98,6 +101,23 @@ ACTIVITY_DEFAULTS: dict[str, dict[str, float]] = {
         "turn_s": 3.0,
         "turn_speed_factor": 0.4,
     },
+}
+
+
+#: Walking vertical and forward acceleration of the pelvis as stride harmonics
+#: ``(k, amplitude_mps2, phase_cycles)``: ``sum_k a_k cos(2 pi (k phi + phase_k))``, phi = 0 at
+#: the left IC. Measured (docs/simulator.md, docs/scripts/sim_vs_real.py): the mean stride of
+#: 613 straight-walking strides of the 19 IPOL subjects (real L5 IMU, foot-sensor events,
+#: gravity-aligned, time-normalised left IC to left IC), even harmonics 2-16 (both steps
+#: alike). The OpenSim walk agrees on the 2nd and 6th harmonics. The forward acceleration
+#: peaks ~1 % of the stride before each IC and brakes after it; the vertical one rises steeply
+#: at IC (loading response) to a peak ~3 % of the stride after it.
+_WALK_ACC_HARMONICS: dict[str, tuple[tuple[int, float, float], ...]] = {
+    "vertical": ((2, 2.338, -0.105), (4, 0.312, 0.029), (6, 0.774, -0.022), (8, 0.730, -0.253),
+                 (10, 0.557, -0.404), (12, 0.286, -0.472), (14, 0.105, -0.469),
+                 (16, 0.087, -0.463)),
+    "forward": ((2, 1.485, 0.190), (4, 0.783, 0.129), (6, 0.775, 0.028), (8, 0.408, -0.028),
+                (10, 0.192, 0.035), (12, 0.123, 0.020), (14, 0.072, 0.095), (16, 0.078, 0.094)),
 }
 
 
@@ -501,18 +521,24 @@ def _templates(activity: str, duty: float, speed_mps: float) -> dict[str, _Perio
     tpl: dict[str, _PeriodicTemplate] = {}
     v = speed_mps / p["speed_mps"]
     if activity == "walk":
-        # Vertical: highest at midstance (inverted pendulum) -> acceleration peaks just after
-        # each IC (loading response) and is lowest at midstance; 4th harmonic sharpens the peaks.
-        av = p["vertical_acc_mps2"] * v * (np.cos(2 * two_pi * (x - 0.05))
-                                           + 0.30 * np.cos(4 * two_pi * (x - 0.05)))
-        # Forward: braking after each IC, propulsion late in single support (sawtooth-like).
-        af = p["forward_acc_mps2"] * v * (np.cos(2 * two_pi * (x - 0.40))
-                                          + 0.35 * np.cos(4 * two_pi * (x - 0.45)))
+        # Vertical: highest at midstance (inverted pendulum) -> acceleration lowest at
+        # midstance, rising steeply at each IC to a loading-response peak just after it.
+        # Forward: propulsion peaking just before each IC, braking right after it.
+        # Both from measured harmonics (_WALK_ACC_HARMONICS), scaled with speed.
+        def harmonics(name: str) -> np.ndarray:
+            rows = _WALK_ACC_HARMONICS[name]
+            out = sum(a * np.cos(two_pi * (k * x + ph)) for k, a, ph in rows)
+            return np.asarray(out) / rows[0][1]  # unit 2nd harmonic
+
+        av = p["vertical_acc_mps2"] * v * harmonics("vertical")
+        af = p["forward_acc_mps2"] * v * harmonics("forward")
         # Medio-lateral: pelvis furthest over the stance foot at midstance (acceleration towards
         # the other side then), one cycle per stride; right = +.
         # Not scaled with speed: the ML excursion shrinks as speed (and frequency) grows.
         am = p["ml_acc_mps2"] * (np.cos(two_pi * (x - 0.30)) + 0.25 * np.cos(3 * two_pi * (x - 0.25)))
-        rot = -p["rotation_amp_deg"] * np.cos(two_pi * x)  # left hemipelvis forward at left IC
+        # Left hemipelvis furthest forward in the left loading response (yaw rate measured on
+        # IPOL and the OpenSim walk: first harmonic 0.12 stride later than a peak at IC).
+        rot = -p["rotation_amp_deg"] * np.cos(two_pi * (x - p["rotation_peak_phase"]))
         # Anterior tilt highest late in each single support (gyro about +right peaks after IC).
         tilt = p["tilt_amp_deg"] * np.cos(2 * two_pi * (x - 0.445))
     else:
