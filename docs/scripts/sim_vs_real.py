@@ -10,6 +10,12 @@ standing posture and mean CPD as each reference trial, and writes docs/img/sim_v
 and docs/img/sim_vs_real_run.png: every channel in the nominal pelvis frame (misalignment
 removed), time-normalised to the stride (left IC to left IC), reference strides as thin lines,
 simulated strides as mean +- SD band.
+
+It also writes docs/img/sim_ic_locked.png and prints the walking IC-locked timing table of
+docs/simulator.md: forward and vertical acceleration averaged around every initial contact
+(-300..+300 ms) on real data (IPOL lower back, ../shared/data/ipol_lowerback, first straight
+pass of all 110 trials; the OpenSim walk) and on the simulator, and the stride harmonics of
+the IPOL mean stride that `gaitimu.simulate._WALK_ACC_HARMONICS` holds.
 """
 
 from __future__ import annotations
@@ -117,6 +123,7 @@ def main():
             a, b = real[key].mean(0), simd[key].mean(0)
             print(f"| {label} | {np.corrcoef(a, b)[0, 1]:.2f} | {np.ptp(a):.1f} | {np.ptp(b):.1f} |")
     example()
+    ic_locked()
 
 
 def example():
@@ -155,6 +162,124 @@ def example():
     fig.savefig(OUT / "sim_example.png", dpi=80)
     plt.close(fig)
     print("wrote", OUT / "sim_example.png")
+
+
+IPOL = REPO.parent / "shared" / "data" / "ipol_lowerback" / "GaitData"
+LAGS_S = np.arange(-0.30, 0.30 + 1e-9, 0.005)
+
+
+def _ipol_trials():
+    """Each IPOL trial as (acc (n, 3) in a gravity-aligned (up, right, forward) frame, meta).
+
+    Axis map x=up, y=left, z=backward; rows are 100 Hz. "Up" is the mean specific force over
+    the first straight pass (the mean acceleration of steady walking is zero), "forward" the
+    nominal forward axis orthogonalised to it.
+    """
+    for f in sorted(IPOL.glob("*_lb.txt")):
+        meta = json.loads(f.with_name(f.name.replace("_lb.txt", ".json")).read_text())
+        d = pd.read_csv(f, sep="\t", skiprows=1)
+        acc = d[["Acc_X", "Acc_Y", "Acc_Z"]].to_numpy() * np.array([1.0, -1.0, -1.0])
+        start, u_turn = meta["TrialBoundaries"][0], meta["UTurnBoundaries"][0]
+        up = acc[start:u_turn].mean(axis=0)
+        up /= np.linalg.norm(up)
+        fwd = np.array([0.0, 0.0, 1.0]) - up[2] * up
+        fwd /= np.linalg.norm(fwd)
+        yield np.stack([acc @ up - 9.81, acc @ np.cross(fwd, up), acc @ fwd], axis=1), meta
+
+
+def ipol_ic_locked():
+    """IC-locked mean (up, forward) acceleration over the first straight pass of every trial."""
+    lag_rows = np.arange(-30, 31)  # 100 Hz rows, -300..+300 ms
+    rows = []
+    for acc, meta in _ipol_trials():
+        start, u_turn = meta["TrialBoundaries"][0], meta["UTurnBoundaries"][0]
+        for steps in (meta["LeftFootEvents"], meta["RightFootEvents"]):
+            ic = np.array(steps)[:, 1]  # footstep = [toe-off, heel strike]
+            for i in ic[(ic > start + 100) & (ic < u_turn - 60)].tolist():
+                rows.append(acc[i + lag_rows][:, [0, 2]])
+    m = np.mean(rows, axis=0)  # onto the common 5 ms lag grid for plotting
+    return np.stack([np.interp(LAGS_S, lag_rows / 100, m[:, j]) for j in (0, 1)], 1), len(rows)
+
+
+def ipol_stride_harmonics(n_harmonics=16):
+    """Even stride harmonics of the IPOL mean stride (left IC to left IC), up and forward."""
+    grid = np.arange(200) / 200
+    rows = []
+    for acc, meta in _ipol_trials():
+        start, u_turn = meta["TrialBoundaries"][0], meta["UTurnBoundaries"][0]
+        left, right = np.array(meta["LeftFootEvents"]), np.array(meta["RightFootEvents"])
+        for i0, i1 in pairwise(left[:, 1].tolist()):
+            one_right = ((right[:, 1] > i0) & (right[:, 1] < i1)).sum() == 1
+            if i0 < start + 100 or i1 > u_turn - 30 or not 80 <= i1 - i0 <= 160 or not one_right:
+                continue
+            tt = i0 + grid * (i1 - i0)
+            rows.append([np.interp(tt, np.arange(len(acc)), acc[:, c]) for c in (0, 2)])
+    mean = np.mean(rows, axis=0)
+    c = np.fft.rfft(mean, axis=1) / grid.size * 2
+    out = {}
+    for j, name in enumerate(("vertical", "forward")):
+        out[name] = [(k, round(float(abs(c[j, k])), 3), round(float(np.angle(c[j, k]) / 2 / np.pi), 3))
+                     for k in range(2, n_harmonics + 1, 2)]
+    return out, len(rows)
+
+
+def _sim_ic_locked(seed=1):
+    sim = simulate(SimConfig(activity="walk", duration_s=120, seed=seed,
+                             misalignment_random_deg=20))
+    r = np.array(sim.truth["misalignment"]["R_sensor_to_nominal"])
+    acc = sim.ideal["acc"] @ r.T
+    t = sim.ideal["t_s"]
+    ic = np.array([e["ic_s"] for e in sim.truth["events"]])[2:]
+    ic = ic[ic + LAGS_S[-1] < t[-1]]
+    rows = [np.stack([np.interp(x + LAGS_S, t, acc[:, 0]) - 9.81,
+                      np.interp(x + LAGS_S, t, acc[:, 2])], axis=1) for x in ic]
+    return np.mean(rows, axis=0), len(rows)
+
+
+def _virtual_ic_locked():
+    name = TRIALS["walk"]
+    d = pd.read_csv(DATA / name / "imu.csv")
+    tj = json.loads((DATA / name / "truth.json").read_text())
+    r = np.array(tj["mounting_misalignment"]["R_sensor_to_nominal"])
+    acc = d[["acc_x", "acc_y", "acc_z"]].to_numpy() @ r.T
+    t = d["t_s"].to_numpy()
+    ic = np.array(tj["events"]["IC"]["left"] + tj["events"]["IC"]["right"])
+    ic = ic[(ic + LAGS_S[0] > tj["time_base"]["gait_start_s"]) & (ic + LAGS_S[-1] < t[-1])]
+    rows = [np.stack([np.interp(x + LAGS_S, t, acc[:, 0]) - 9.81,
+                      np.interp(x + LAGS_S, t, acc[:, 2])], axis=1) for x in ic]
+    return np.mean(rows, axis=0), len(rows)
+
+
+def ic_locked():
+    """Walking: forward and vertical acceleration around IC, real vs simulated."""
+    curves = {"IPOL lower back (real IMU)": ipol_ic_locked(),
+              "OpenSim walk (virtual IMU)": _virtual_ic_locked(),
+              "simulator (105 spm)": _sim_ic_locked()}
+    fig, axes = plt.subplots(2, 1, figsize=(7, 6), sharex=True)
+    colors = ("tab:orange", "tab:green", "tab:blue")
+    print("| data | ICs | forward peak (ms) | forward min (ms) | vertical peak (ms) |")
+    print("|---|---|---|---|---|")
+    for (label, (m, n)), color in zip(curves.items(), colors, strict=True):
+        ms = LAGS_S * 1000
+        for ax, j in zip(axes, (1, 0), strict=True):
+            ax.plot(ms, m[:, j] - m[:, j].mean(), color=color, lw=1.5, label=f"{label}, {n} ICs")
+        late = LAGS_S > 0
+        print(f"| {label} | {n} | {ms[np.argmax(m[:, 1])]:+.0f} | "
+              f"{ms[late][np.argmin(m[late, 1])]:+.0f} | {ms[np.argmax(m[:, 0])]:+.0f} |")
+    for ax, lab in zip(axes, ("forward acc − mean (m/s²)", "vertical acc − mean (m/s²)"),
+                       strict=True):
+        ax.axvline(0, color="grey", lw=0.6, ls=":")
+        ax.set_ylabel(lab, fontsize=8)
+        ax.tick_params(labelsize=8)
+    axes[0].legend(fontsize=7, loc="lower left")
+    axes[0].set_title("walking, averaged around every initial contact (IC at 0)", fontsize=9)
+    axes[1].set_xlabel("time from IC (ms)")
+    fig.tight_layout()
+    fig.savefig(OUT / "sim_ic_locked.png", dpi=80)
+    plt.close(fig)
+    print("wrote", OUT / "sim_ic_locked.png")
+    harm, n = ipol_stride_harmonics()
+    print(f"IPOL mean-stride harmonics ({n} strides): {harm}")
 
 
 if __name__ == "__main__":
