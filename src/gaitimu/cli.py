@@ -14,7 +14,7 @@ import sys
 from collections.abc import Sequence
 
 from gaitimu import __version__
-from gaitimu.errors import GaitimuError, NotReadyError
+from gaitimu.errors import GaitimuError
 
 log = logging.getLogger("gaitimu")
 
@@ -24,10 +24,6 @@ class _Parser(argparse.ArgumentParser):
 
     def error(self, message: str) -> None:  # type: ignore[override]
         self.exit(2, f"{self.prog}: error: {message} (see '{self.prog} --help')\n")
-
-
-def _not_ready(verb: str, issue: int) -> int:
-    raise NotReadyError(f"'gaitimu {verb}' is not available in this version yet (issue #{issue})")
 
 
 # --------------------------------------------------------------------------- handlers
@@ -96,12 +92,12 @@ def _cmd_record(args: argparse.Namespace) -> int:
 def _cmd_simulate(args: argparse.Namespace) -> int:
     from gaitimu.simulate import SimConfig, simulate, summary, write_session
 
-    # Optional extra flags (used when the parser defines them; see docs/simulator.md).
+    # Realism flags left at None keep the simulator's defaults (docs/simulator.md).
     extra = {key: getattr(args, flag) for key, flag in (
         ("speed_mps", "speed"), ("sampling_rate_hz", "rate"), ("packet_loss", "loss"),
         ("misalignment_random_deg", "misalign"), ("turn_every_s", "turn_every"),
         ("fatigue_cpd_deg", "fatigue"), ("standing_s", "standing"),
-    ) if getattr(args, flag, None) is not None}
+    ) if getattr(args, flag) is not None}
     cfg = SimConfig(activity=args.activity, duration_s=args.duration, cpd_left_deg=args.cpd_left,
                     cpd_right_deg=args.cpd_right, cadence_spm=args.cadence, seed=args.seed, **extra)
     sim = simulate(cfg)
@@ -131,7 +127,7 @@ def _cmd_analyze(args: argparse.Namespace) -> int:
 def _cmd_report(args: argparse.Namespace) -> int:
     from gaitimu.report import default_csv_path, report_sessions
 
-    csv = getattr(args, "csv", None) or default_csv_path(args.out)
+    csv = args.csv or default_csv_path(args.out)
     summary = report_sessions(args.sessions, args.out, args.json, csv)
     _print_verdicts(summary)
     print(f"report: {args.out}  strides: {csv}" + (f"  summary: {args.json}" if args.json else ""))

@@ -29,10 +29,11 @@ import numpy as np
 import pandas as pd
 
 from gaitimu.analysis.conditioning import resample_uniform
+from gaitimu.analysis.events import detect_events
 from gaitimu.analysis.metrics import empty_strides, stance_metrics
 from gaitimu.analysis.orientation import align_to_pelvis
 from gaitimu.consts import DEFAULT_AXES
-from gaitimu.errors import NoGaitError, NotReadyError
+from gaitimu.errors import NoGaitError
 
 log = logging.getLogger(__name__)
 
@@ -60,44 +61,6 @@ class AnalysisResult:
     strides: pd.DataFrame
     signals: pd.DataFrame
     info: dict[str, Any] = field(default_factory=dict)
-
-
-# --------------------------------------------------------------------------- events stage
-def _detect_events_placeholder(body: pd.DataFrame, *, sampling_rate_hz: float) -> pd.DataFrame:
-    """Stand-in until `gaitimu.analysis.events.detect_events` exists: fails clearly."""
-    raise NotReadyError(
-        "gait event detection (gaitimu.analysis.events.detect_events) is not available in "
-        "this version yet"
-    )
-
-
-def _event_detector():
-    try:
-        from gaitimu.analysis.events import detect_events
-    except ImportError:
-        return _detect_events_placeholder
-    return detect_events
-
-
-def _as_events_table(detected: Any) -> tuple[pd.DataFrame, dict[str, Any]]:
-    """Normalise what the event detector returns to a stance table and an info dict."""
-    info: dict[str, Any] = {}
-    table = detected
-    if not isinstance(detected, pd.DataFrame):
-        for name in ("stances", "events", "stances_", "events_"):
-            if hasattr(detected, name):
-                table = getattr(detected, name)
-                break
-        for name in ("info", "info_"):
-            if isinstance(getattr(detected, name, None), dict):
-                info = dict(getattr(detected, name))
-        for name in ("bouts", "bouts_"):
-            bouts = getattr(detected, name, None)
-            if isinstance(bouts, pd.DataFrame):
-                info.setdefault("n_bouts", len(bouts))
-    if not isinstance(table, pd.DataFrame):
-        raise TypeError(f"event detector returned {type(detected).__name__}, not a stance table")
-    return table, info
 
 
 def _jsonable(obj: Any) -> Any:
@@ -163,8 +126,8 @@ def analyze(
     body["valid"] = cond.valid
 
     if events is None:
-        detected = _event_detector()(body, sampling_rate_hz=fs)
-        events, ev_info = _as_events_table(detected)
+        detected = detect_events(body, sampling_rate_hz=fs)
+        events, ev_info = detected.events, dict(detected.info)
     else:
         ev_info = {"source": "given"}
     if "activity" not in events and activity:
