@@ -106,6 +106,7 @@ def bench_live(root: Path, seconds: float, activity: str) -> dict:
         "lat_fc_median": float(np.median(lat_fc)), "lat_fc_p95": float(np.percentile(lat_fc, 95)),
         "lat_fc_max": float(lat_fc.max()),
         "lat_fc_over_stride_max": float(np.max(lat_fc / stride[ok])),
+        "within_one_stride": float(np.mean(lat_fc <= stride[ok])),
         "lat_next_median": float(np.median(lat_next)), "lat_next_max": float(lat_next.max()),
         "first_row_s": float(emit.min()),
     }
@@ -137,7 +138,8 @@ def main() -> None:
                       f"core (analysis {r['analysis_busy_pct']:.1f} %); stride "
                       f"{r['stride_s']:.2f} s; latency FC->row median {r['lat_fc_median']:.2f} "
                       f"p95 {r['lat_fc_p95']:.2f} max {r['lat_fc_max']:.2f} s "
-                      f"(max {r['lat_fc_over_stride_max']:.2f} strides); next same-side IC->row "
+                      f"(max {r['lat_fc_over_stride_max']:.2f} strides; {100 * r['within_one_stride']:.0f} % "
+                      f"of rows within one stride); next same-side IC->row "
                       f"median {r['lat_next_median']:.2f} max {r['lat_next_max']:.2f} s; "
                       f"first row after {r['first_row_s']:.1f} s; n={r['n']}", flush=True)
 
