@@ -440,3 +440,38 @@ def test_any_valid_config_gives_exact_means_and_alternating_sides(
         assert not vals or abs(np.mean(vals) - want) < 0.01
     assert np.isfinite(sim.acc).all() and np.isfinite(sim.gyr).all()
     assert sim.t_s.size + sim.truth["lost_samples"] == sim.truth["n_samples_generated"]
+
+
+@pytest.mark.parametrize("activity", ["walk", "run"])
+def test_phase_stays_monotonic_for_irregular_strides(activity):
+    # Regression: the phase used to be an interpolating quintic spline through the ICs, which
+    # rang between knots and went non-monotonic for irregular strides (seen as "non-monotonic
+    # phase" for run, seed 1, 25 deg misalignment). Now the stride frequency is exp(spline).
+    for seed in range(3):
+        sim = simulate(SimConfig(activity=activity, duration_s=300, seed=seed, stride_cv=0.1,
+                                 misalignment_random_deg=25, sampling_rate_hz=50))
+        rate = np.diff(sim.truth_arrays["phase"]) * 50 * 120 / sim.truth["cadence_spm"]
+        assert rate.min() > 0.5  # never slower than half the nominal stride frequency
+        assert sim.truth["events"][0]["ic_s"] == pytest.approx(5.0, abs=1e-6)
+        strides = np.array([e["stride_s"] for e in sim.truth["events"] if e["stride_s"]])
+        assert 0.07 < strides.std() / strides.mean() < 0.12
+
+
+def test_phase_rate_is_positive_by_construction():
+    from gaitimu.simulate import _ar1, _phase_from_strides
+
+    stride0 = 120 / 165
+    durs = stride0 * (1 + 0.1 * _ar1(np.random.default_rng(13), 2000))
+    knots = np.concatenate([[0.0], np.cumsum(durs)])
+    # Up to the ends of the knots (an interpolating spline of the phase rang there; the
+    # simulator's knots extend several strides beyond the session on both sides).
+    t = np.arange(0.0, knots[-1], 0.005)
+    (phase, rate, _), _ = _phase_from_strides(t, knots, durs, 5.0, 0.0)
+    assert rate.min() > 0
+    assert np.diff(phase).min() > 0
+    inner = (t > knots[1]) & (t < knots[-2])
+    assert rate[inner].min() * stride0 > 0.5
+    assert np.interp(5.0, t, phase) == pytest.approx(0.0, abs=1e-9)
+    # Stride k still lasts about durs[k]: the phase advances by ~1 over it.
+    adv = np.diff(np.interp(knots[5:-5], t, phase))
+    assert np.abs(adv - 1).max() < 0.15
