@@ -3,8 +3,9 @@
 The model (docs/simulator.md has the full description, parameters and sources):
 
 1. **Gait timing.** A continuous stride phase ``phi(t)`` (0 at a left initial contact, 0.5 at
-   the right one) is a quintic spline through the initial contacts of strides whose durations
-   vary from stride to stride (AR(1) noise). Final contacts sit at ``phi_IC + duty_factor``.
+   the right one): the integral of a smooth, positive stride frequency through strides whose
+   durations vary from stride to stride (AR(1) noise). Final contacts sit at
+   ``phi_IC + duty_factor``.
 2. **Pelvis and sacrum kinematics** as smooth periodic functions of the phase, scaled by
    smooth per-stride amplitude envelopes: pelvic obliquity (one bump per stance whose height
    is set so that each stance has exactly its target ``cpd_standing_deg``), tilt, rotation
