@@ -511,8 +511,8 @@ def _phase_from_strides(t: np.ndarray, knots_t: np.ndarray, durs: np.ndarray, t0
 
     The stride frequency is ``exp`` of a quintic spline through ``-log(duration)`` at the
     stride midpoints, so it is positive and C4 for any stride series (an interpolating
-    spline of the phase itself rings between knots and went non-monotonic for irregular
-    strides). The phase is its integral on the uniform grid ``t`` (trapezoid with the
+    spline of the phase itself rings, and for irregular strides its rate can go negative
+    near its ends). The phase is its integral on the uniform grid ``t`` (trapezoid with the
     Euler-Maclaurin end correction, O(dt^4): < 1e-9 cycles at 200 Hz), shifted so that
     ``phase(t0) = phase0`` exactly; its rate and higher derivatives are closed form.
     """
