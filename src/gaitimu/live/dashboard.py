@@ -440,9 +440,11 @@ Plotly.newPlot("means", [{x:["left","right"], y:[null,null], type:"bar",
   title:{text:"Mean CPD, 95 % CI (deg)", font:{size:14}}, yaxis:{title:"deg"}}, cfg);
 const TRACE_S = 20;
 function fmt(v, nd, unit){ return (v === null || v === undefined) ? "-" : v.toFixed(nd) + (unit||""); }
+let lastIc = -Infinity;  // a new client's full state and the next delta may overlap
 function addStrides(rows){
   const L = {x:[], y:[]}, R = {x:[], y:[]};
-  for (const r of rows){ if (!r.valid || r.cpd_deg === null) continue;
+  for (const r of rows){ if (r.ic_s <= lastIc) continue; lastIc = r.ic_s;
+    if (!r.valid || r.cpd_deg === null) continue;
     const d = r.side === "L" ? L : R; d.x.push(r.ic_s); d.y.push(r.cpd_deg); }
   if (L.x.length || R.x.length) Plotly.extendTraces("cpd", {x:[L.x, R.x], y:[L.y, R.y]}, [0, 1]);
 }
@@ -472,8 +474,11 @@ function onMessage(m){
   if (m.type === "full"){
     Plotly.restyle("obl", {x:[m.trace.t], y:[m.trace.obl]}, [0]);
     Plotly.restyle("cpd", {x:[[],[]], y:[[],[]]}, [0, 1]);
+    lastIc = -Infinity;
   } else if (m.trace.t.length){
-    Plotly.extendTraces("obl", {x:[m.trace.t], y:[m.trace.obl]}, [0]);
+    const keep = m.trace.t.map((t, i) => i).filter(i => m.trace.t[i] > lastT);
+    if (keep.length) Plotly.extendTraces("obl", {x:[keep.map(i => m.trace.t[i])],
+                                                 y:[keep.map(i => m.trace.obl[i])]}, [0]);
   }
   const gd = document.getElementById("obl");
   const xs = gd.data[0].x;
