@@ -19,7 +19,8 @@ def test_demo_records_analyses_and_flags_the_weak_side(tmp_path, capsys):
     assert len(session.packets()[1]) > 0  # raw packets kept for replay
     summary = json.loads((out / "summary.json").read_text())
     verdict = {side: summary["verdict"][side]["status"] for side in ("L", "R")}
-    assert verdict == {"L": "not_flagged", "R": "flagged"}
+    assert verdict == {"L": "not_flagged", "R": "flagged"}, (
+        summary["verdict"], summary["cpd_deg"], session.lost_samples, session.problems)
     html = (out / "report.html").read_text()
     assert "Not a medical device" in html or "not a medical device" in html
     assert (out / "strides.csv").stat().st_size > 0

@@ -55,7 +55,8 @@ async def _record(opts: DemoOptions, session: Path, on_status: Any) -> Any:
         cpd_left_deg=opts.cpd_left_deg, cpd_right_deg=opts.cpd_right_deg,
         misalignment_random_deg=opts.misalignment_deg,
     )
-    sensor = VirtualSensor(radio.link, source_factory=factory, speed=opts.speed)
+    sensor = VirtualSensor(radio.link, source_factory=factory, speed=opts.speed,
+                           source_from_stream_start=True)
     await sensor.start()
     scanner_backend, client_backend = make_backends(radio)
     try:

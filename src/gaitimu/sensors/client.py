@@ -642,7 +642,7 @@ async def record_session(options: RecordOptions, *, scanner_backend=None, client
         radio = VirtualRadio()
         sim_s = min(600.0, max(60.0, (options.duration_s or 0.0) + 5.0))
         sensor = VirtualSensor(radio.link, source_factory=simulated_factory(
-            options.activity or "walk", duration_s=sim_s))
+            options.activity or "walk", duration_s=sim_s), source_from_stream_start=True)
         await sensor.start()
         scanner_backend, client_backend = make_backends(radio)
         options.device = VIRTUAL_NAME

@@ -155,6 +155,11 @@ class VirtualSensor:
         Sensor clock reading at power on (e.g. close to 2**32 to exercise the wrap-around).
     battery_pct, require_pairing, faults
         Battery level served, refuse control writes from an unencrypted link, injected faults.
+    source_from_stream_start
+        Serve the source from its first sample when streaming first starts (the demo and
+        ``record --device virtual``: a recording then begins with the simulated quiet standing
+        however long scanning and connecting took). Off, sample k of the sensor clock since
+        power-on is source sample k, as the tests that compare against the source expect.
     """
 
     def __init__(
@@ -171,6 +176,7 @@ class VirtualSensor:
         require_pairing: bool = False,
         faults: Faults | None = None,
         advertising_interval_ms: float = 100.0,
+        source_from_stream_start: bool = False,
     ) -> None:
         if len(name.encode()) > 31 - 3 - 2:
             raise ValueError(f"name {name!r} does not fit the advertising packet")
@@ -185,6 +191,8 @@ class VirtualSensor:
         self.require_pairing = require_pairing
         self.faults = faults or Faults()
         self.advertising_interval_ms = advertising_interval_ms
+        self.source_from_stream_start = source_from_stream_start
+        self._source_origin_k: int | None = None
         self.config = P.SensorConfig(
             rate_hz=P.DEFAULT_RATE_HZ,
             samples_per_packet=P.default_samples_per_packet(P.DEFAULT_RATE_HZ),
@@ -294,6 +302,7 @@ class VirtualSensor:
         self.config = P.SensorConfig(**{**self.config.__dict__, **changes})
         if (self.config.rate_hz, self.config.scales) != old:  # sources can be slow to build
             self.source = self.source_factory(self.config.rate_hz, self.config.scales)
+            self._source_origin_k = None  # sample indices count at the new rate
         if streaming:
             self._start_stream()
 
@@ -398,6 +407,8 @@ class VirtualSensor:
         rate = cfg.rate_hz
         spp = cfg.samples_per_packet
         k = math.ceil(self.sensor_time_s() * rate)  # first sample not yet taken
+        if self._source_origin_k is None:
+            self._source_origin_k = k if self.source_from_stream_start else 0
         try:
             while True:
                 k_last = k + spp - 1
@@ -405,7 +416,7 @@ class VirtualSensor:
                 delay = due - self._loop_s()
                 if delay > 0:
                     await asyncio.sleep(delay)
-                raw = self.source.read(k, spp)
+                raw = self.source.read(k - self._source_origin_k, spp)
                 t0_us = round(k * 1e6 / rate) + self.t0_offset_us
                 packet = P.encode_packet(self._seq, t0_us, raw,
                                          P.FLAG_OVERFLOW if self._overflowed else 0)
