@@ -69,19 +69,17 @@ def _cmd_scan(args: argparse.Namespace) -> int:
 
 
 def _cmd_record(args: argparse.Namespace) -> int:
-    import asyncio
     from pathlib import Path
 
-    from gaitimu.live.status import LiveStatus
-    from gaitimu.sensors.client import RecordOptions, default_session_path, record_session
+    from gaitimu.live.recording import record_with_live_analysis
+    from gaitimu.sensors.client import RecordOptions, default_session_path
 
     opts = RecordOptions(
         out=Path(args.out) if args.out else default_session_path(args.subject),
         device=args.device, duration_s=args.duration, subject=args.subject,
         activity=args.activity, rate_hz=args.rate, notes=args.notes,
     )
-    with LiveStatus() as view:
-        r = asyncio.run(record_session(opts, on_status=view, install_signal_handlers=True))
+    r, _feed = record_with_live_analysis(opts, live=args.live)
     s = r.stats
     print(f"recorded {r.n_samples} samples ({r.duration_s:.1f} s) to {r.path}; lost "
           f"{s['lost_samples']} samples ({100 * s['loss_fraction']:.2f} %) in {s['gaps']} gap(s), "
@@ -219,6 +217,8 @@ def build_parser() -> argparse.ArgumentParser:
     s.add_argument("--activity", choices=("walk", "run"), default=None)
     s.add_argument("--rate", type=int, default=200, metavar="HZ", help="sample rate 50-400 Hz")
     s.add_argument("--notes", default=None, help="free-text notes stored with the session")
+    s.add_argument("--live", action="store_true",
+                   help="serve the live dashboard on 127.0.0.1 while recording")
     s.set_defaults(func=_cmd_record)
 
     s = sub.add_parser("simulate", help="write a synthetic sacral-IMU session with ground truth")
