@@ -1,0 +1,15 @@
+#!/usr/bin/env bash
+# Regenerate the committed example: a 60 s run recorded from the virtual BLE sensor
+# (recordings/example_run.gaitimu) and its report (dashboards/example_run_report.html,
+# summary and strides). Run from the repository root:  bash dashboards/make_recording_example.sh
+set -euo pipefail
+cd "$(dirname "$0")/.."
+G=${GAITIMU:-.venv/bin/gaitimu}
+tmp=$(mktemp -d)
+"$G" demo --out "$tmp" --duration 60 --activity run --speed 6 >/dev/null
+rm -rf recordings/example_run.gaitimu
+mv "$tmp/demo.gaitimu" recordings/example_run.gaitimu
+# the report is regenerated from the committed session, as a user would
+"$G" report recordings/example_run.gaitimu --out dashboards/example_run_report.html \
+    --json dashboards/example_run_summary.json --csv dashboards/example_run_strides.csv
+rm -rf "$tmp"
