@@ -23,7 +23,7 @@ import contextlib
 import logging
 import time
 from collections.abc import AsyncIterator, Callable
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
@@ -31,6 +31,7 @@ import numpy as np
 import pandas as pd
 
 from gaitimu.errors import BadInputError
+from gaitimu.live.status import Status
 from gaitimu.live.stream import StreamConfig, StreamingAnalyzer
 from gaitimu.sensors import protocol as P
 
@@ -54,21 +55,8 @@ FAST_SPEED = 8.0
 SYNTH_SAMPLES_PER_PACKET = 4
 
 
-@dataclass
-class ReplayStatus:
-    """Snapshot for the live views; field names follow `gaitimu.sensors.client.Status`."""
-
-    device: str = "replay"
-    state: str = "starting"
-    elapsed_s: float = 0.0
-    samples: int = 0
-    rate_hz: float = 0.0
-    lost_samples: int = 0
-    loss_fraction: float = 0.0
-    gaps: int = 0
-    battery_pct: int | None = None
-    reconnects: int = 0
-    extra: dict[str, str] = field(default_factory=dict)
+#: Replay publishes the same snapshots as the recorder.
+ReplayStatus = Status
 
 
 @dataclass

@@ -26,7 +26,7 @@ import re
 import signal
 import time
 from collections.abc import Callable
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
@@ -34,6 +34,7 @@ import numpy as np
 
 from gaitimu.consts import DEFAULT_AXES
 from gaitimu.errors import BadInputError, DeviceError
+from gaitimu.live.status import Status
 from gaitimu.sensors import protocol as P
 from gaitimu.sensors.clock import ClockMap
 
@@ -92,23 +93,6 @@ class RecordResult:
     battery_pct: int | None
     drift_ppm: float
     stopped_by: str
-
-
-@dataclass
-class Status:
-    """A snapshot for the live view (`gaitimu.live.status`)."""
-
-    device: str = ""
-    state: str = "starting"
-    elapsed_s: float = 0.0
-    samples: int = 0
-    rate_hz: float = 0.0
-    lost_samples: int = 0
-    loss_fraction: float = 0.0
-    gaps: int = 0
-    battery_pct: int | None = None
-    reconnects: int = 0
-    extra: dict[str, str] = field(default_factory=dict)
 
 
 def default_session_path(subject: str | None) -> Path:
