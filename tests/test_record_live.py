@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import urllib.request
 
 import pytest
@@ -17,28 +18,21 @@ def test_record_with_live_analysis_and_dashboard(tmp_path, monkeypatch):
     seen = {}
     original = recording._record
 
-    async def spy(opts, feed, view):
-        seen["url"] = None
+    async def fetch_dashboard(feed):
+        while not feed.url:
+            await asyncio.sleep(0.05)
+        seen["url"] = feed.url
+        seen["page"] = await asyncio.get_running_loop().run_in_executor(
+            None, lambda: urllib.request.urlopen(feed.url, timeout=10).read())
 
-        async def fetch_later():
-            import asyncio
-
-            while not feed.url:
-                await asyncio.sleep(0.05)
-            seen["url"] = feed.url
-            loop = asyncio.get_running_loop()
-            seen["page"] = await loop.run_in_executor(
-                None, lambda: urllib.request.urlopen(feed.url, timeout=10).read())
-
-        import asyncio
-
-        task = asyncio.ensure_future(fetch_later())
+    async def record_and_fetch(opts, feed, view):
+        task = asyncio.ensure_future(fetch_dashboard(feed))
         try:
             return await original(opts, feed, view)
         finally:
             await task
 
-    monkeypatch.setattr(recording, "_record", spy)
+    monkeypatch.setattr(recording, "_record", record_and_fetch)
     out = tmp_path / "live.gaitimu"
     opts = RecordOptions(out=out, device="virtual", duration_s=30.0, activity="walk")
     result, feed = recording.record_with_live_analysis(opts, live=True)
