@@ -48,22 +48,32 @@ TOL_S = 0.1
 
 
 def load_ipol(name: str) -> tuple[np.ndarray, np.ndarray, np.ndarray, dict]:
-    """Return ``t_s, acc (m/s^2), gyr (deg/s), meta`` for one IPOL trial (sensor frame)."""
-    df = pd.read_csv(IPOL / f"{name}_lb.txt", sep="\t", skiprows=1)
+    """Return ``t_s, acc (m/s^2), gyr (deg/s), meta`` for one IPOL trial (sensor frame).
+
+    Read with the product's importer (`read_imu_table`), so the clock is the PacketCounter:
+    lost packets are holes in ``t_s``, and a reference index ``i`` is the time ``i / 100``.
+    """
+    from gaitimu.sessions.importer import read_imu_table
+
+    t_s, acc, gyr, _ = read_imu_table(IPOL / f"{name}_lb.txt", rate_hz=IPOL_FS, gyr_unit="rad/s")
     meta = json.loads((IPOL / f"{name}.json").read_text())
-    acc = df[["Acc_X", "Acc_Y", "Acc_Z"]].to_numpy(float)
-    gyr = np.rad2deg(df[["Gyr_X", "Gyr_Y", "Gyr_Z"]].to_numpy(float))
-    t_s = np.arange(len(df)) / IPOL_FS
     return t_s, acc, gyr, meta
 
 
 def to_body(
     t_s: np.ndarray, acc: np.ndarray, gyr: np.ndarray, fs: float, axes: str
 ) -> pd.DataFrame:
-    """Sensor -> pelvis frame with the project's `align_to_pelvis`."""
+    """Raw samples -> uniform grid -> pelvis frame, as `gaitimu.pipeline.analyze` does it
+    (`resample_uniform`, then `align_to_pelvis`; ``valid`` False in unbridged gaps)."""
+    from gaitimu.analysis.conditioning import resample_uniform
     from gaitimu.analysis.orientation import align_to_pelvis
 
-    return align_to_pelvis(t_s, acc, gyr, sampling_rate_hz=fs, axes=axes).body
+    cond = resample_uniform(t_s, acc, gyr, sampling_rate_hz=fs)
+    body = align_to_pelvis(
+        cond.t_s, cond.acc, cond.gyr, sampling_rate_hz=fs, axes=axes, valid=cond.valid
+    ).body
+    body["valid"] = cond.valid
+    return body
 
 
 def match(ref: np.ndarray, det: np.ndarray, tol: float = TOL_S) -> tuple[np.ndarray, np.ndarray]:

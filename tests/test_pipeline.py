@@ -13,6 +13,7 @@ from conftest import shared_data_dir
 from gaitimu.analysis.metrics import STRIDE_COLUMNS
 from gaitimu.errors import NoGaitError
 from gaitimu.pipeline import AnalysisResult, analyze, analyze_session
+from gaitimu.sessions.importer import read_imu_table
 
 HAS_EVENTS = importlib.util.find_spec("gaitimu.analysis.events") is not None
 HAS_SIM = importlib.util.find_spec("gaitimu.simulate") is not None
@@ -228,11 +229,9 @@ def test_real_lower_back_walking_end_to_end(trial: str) -> None:
     # x=up,y=left,z=backward assumed (x reads ~+8 m/s^2 at rest). 10-4 and 14-1 stand with
     # visible sway (gyro SD up to ~4 deg/s) before walking.
     d = shared_data_dir("ipol_lowerback", "GaitData")
-    df = pd.read_csv(d / f"{trial}_lb.txt", sep="\t", skiprows=1)
-    acc = df[["Acc_X", "Acc_Y", "Acc_Z"]].to_numpy()
-    gyr = np.degrees(df[["Gyr_X", "Gyr_Y", "Gyr_Z"]].to_numpy())
+    t_s, acc, gyr, _ = read_imu_table(d / f"{trial}_lb.txt", rate_hz=100.0, gyr_unit="rad/s")
     res = analyze(
-        np.arange(len(df)) / 100.0,
+        t_s,
         acc,
         gyr,
         sampling_rate_hz=100.0,

@@ -391,13 +391,13 @@ def find_steps(
         )
     anchors = np.concatenate(anchors_all)
     periods = np.concatenate(periods_all)
-    gap_before = np.zeros(anchors.size, dtype=bool)
     if valid is not None and not np.all(valid):
         keep_a = valid[anchors]
         anchors, periods = anchors[keep_a], periods[keep_a]
+    gap_before = np.zeros(anchors.size, dtype=bool)
+    if valid is not None and not np.all(valid):
         n_bad = np.concatenate([[0], np.cumsum(~valid)])
         gap_before[1:] = n_bad[anchors[1:]] > n_bad[anchors[:-1]]
-        gap_before = gap_before[: anchors.size]
     # chain anchors into bouts
     dt = np.diff(anchors) / fs
     ref = 0.5 * (periods[1:] + periods[:-1])

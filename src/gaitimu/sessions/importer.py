@@ -5,9 +5,9 @@ Accepted layouts (docs/sessions.md, "Import"):
 - gaitimu CSV: columns ``acc_x acc_y acc_z gyr_x gyr_y gyr_z`` and optional ``t_s``.
 - Xsens export (e.g. the IPOL lower-back files): comment/preamble lines, then a header with
   ``PacketCounter Acc_X Acc_Y Acc_Z Gyr_X Gyr_Y Gyr_Z [Mag_X ...]``. Column names are matched
-  case-insensitively (``Acc_X`` -> ``acc_x``); extra columns are ignored. Rows are taken as evenly
-  sampled at ``--rate``; ``PacketCounter`` irregularities are recorded in the metadata only
-  (see `read_imu_table` and docs/sessions.md for why).
+  case-insensitively (``Acc_X`` -> ``acc_x``); extra columns are ignored. The ``PacketCounter``
+  is the clock (one count per sample at ``--rate``): skipped values are lost packets and become
+  gaps in the session, as a ``t_s`` column with missing rows would (docs/sessions.md).
 
 Tab, comma or semicolon separated; lines before the header that start with ``#``, ``//``, ``%``
 or carry no column names are skipped. A preamble line such as ``Acquisition frequency: 100 Hz``
@@ -36,6 +36,7 @@ log = logging.getLogger(__name__)
 ACC_UNITS = {"m/s2": 1.0, "m/s^2": 1.0, "g": G}
 GYR_UNITS = {"deg/s": 1.0, "rad/s": 180.0 / np.pi}
 MAX_RATE_HZ = 10_000.0
+MAX_COUNTER_JUMP_S = 60.0  # a larger counter jump is a reset, not lost packets
 RATE_TOLERANCE = 0.02  # relative disagreement allowed between --rate and the file's own timing
 _HEADER_SCAN_LINES = 200
 _FREQ_RE = re.compile(r"(?:frequency|rate)\D{0,20}?([0-9]+(?:\.[0-9]+)?)\s*hz", re.IGNORECASE)
@@ -231,10 +232,11 @@ def read_imu_table(
         _check_times(path, t_s, first_line, "t_s")
         _check_rate_matches(path, np.diff(t_s), rate, "t_s")
     else:
-        # Rows are taken as evenly sampled at --rate. A PacketCounter is NOT used as the clock:
-        # in the IPOL Xsens files it skips values although the rows are evenly spaced in time
-        # (stride times computed from row indices are far more regular than from the counter,
-        # and the reference event indices count rows); its jumps are only recorded in the meta.
+        # Without t_s the clock is the sample counter when there is one (Xsens PacketCounter,
+        # 16 bit, wraps at 65536): a skipped counter value is a packet the receiver lost, so
+        # the samples after it are later than their row number says. In the IPOL files the
+        # reference event indices count packets, not rows (docs/sessions.md). Without a
+        # counter, rows are taken as evenly sampled at --rate.
         t_s = np.arange(len(df), dtype=np.float64) / rate
         time_source = "rate"
         if counter_col:
@@ -244,8 +246,24 @@ def read_imu_table(
             counter_info = {
                 "column": counter_col,
                 "irregular_steps": int(jumps.sum()),
-                "skipped_values": int(np.nansum(np.where(jumps, steps - 1, 0))),
+                "skipped_values": int(np.nansum(np.where(jumps & (steps > 1), steps - 1, 0))),
+                "repeated_values": int(np.count_nonzero(steps == 0)),
             }
+            usable = np.all(np.isfinite(steps)) and not np.any(steps > MAX_COUNTER_JUMP_S * rate)
+            if usable:
+                keep = np.concatenate([[True], steps > 0])  # a repeated counter is a duplicate
+                t_s = np.concatenate([[0.0], np.cumsum(steps)])[keep] / rate
+                acc, gyr = acc[keep], gyr[keep]
+                time_source = counter_col
+            else:
+                log.warning(
+                    "%s: %s is not a usable clock (missing values or a jump of more than %g s); "
+                    "rows are taken as evenly sampled at %g Hz",
+                    path.name,
+                    counter_col,
+                    MAX_COUNTER_JUMP_S,
+                    rate,
+                )
     t0 = float(t_s[0])
     t_s = t_s - t0
     _check_acc_unit(path, acc, acc_unit)
