@@ -45,6 +45,7 @@ VIRT = DATA / "virtual_imu_dev"
 IPOL_AXES = "x=up,y=left,z=backward"
 IPOL_FS = 100.0
 TOL_S = 0.1
+MAX_STANCE_S = 1.5  # longer "stances" in the reference are standing, not gait
 
 
 def load_ipol(name: str) -> tuple[np.ndarray, np.ndarray, np.ndarray, dict]:
@@ -125,7 +126,10 @@ def ipol_reference(meta: dict) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
         for k, (_, ic) in enumerate(steps):
             ics.append(ic / IPOL_FS)
             sides.append(side)
-            fcs.append(steps[k + 1, 0] / IPOL_FS if k + 1 < len(steps) else np.nan)
+            # the stance ends at this foot's next toe-off; none when the walk stops here (a
+            # toe-off seconds later belongs to the next walk, not to this stance)
+            fc = steps[k + 1, 0] / IPOL_FS if k + 1 < len(steps) else np.nan
+            fcs.append(fc if fc - ic / IPOL_FS <= MAX_STANCE_S else np.nan)
     o = np.argsort(ics)
     return np.asarray(ics)[o], np.asarray(sides)[o], np.asarray(fcs)[o]
 
@@ -343,6 +347,7 @@ def plot_ipol(name: str, out: Path, window_s: tuple[float, float] | None = None)
         meta["TrialBoundaries"][0] / IPOL_FS,
         meta["TrialBoundaries"][1] / IPOL_FS,
     )
+    t_s = body["t_s"].to_numpy()  # the uniform grid (lost packets make the raw clock sparse)
     sel = (t_s >= lo) & (t_s <= hi)
     cols = ("acc_is", "acc_pa", "acc_ml", "gyr_pa", "gyr_is")
     fig, axes = plt.subplots(len(cols), 1, figsize=(16, 2.4 * len(cols)), sharex=True)

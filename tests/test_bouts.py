@@ -158,3 +158,28 @@ def test_own_find_peaks_agrees_with_scipy(seed):
         props["prominences"][np.searchsorted(ref, common)],
         atol=1e-9,
     )
+
+
+@pytest.mark.parametrize("amp", [0.9, 0.35])  # 0.35: below the bout-extension threshold
+def test_closing_step_of_a_stop_is_found(amp):
+    """Gait termination: the trailing foot lands next to the other with a soft contact (a
+    vertical bump a fraction of a normal step's), then the walker stands. That contact is a
+    step (opposite side), and the stance before it has no final contact (the foot stays)."""
+    body, ic, sides = synthetic_walk(n_steps=16, trailing_s=4.0, seed=3)
+    t = body["t_s"].to_numpy()
+    t_close = ic[-1] + 0.55
+    close = amp * np.exp(-0.5 * ((t - t_close - 0.03) / 0.04) ** 2)
+    close -= 0.4 * amp * np.exp(-0.5 * ((t - t_close - 0.15) / 0.05) ** 2)
+    plain = detect_events(body, sampling_rate_hz=100.0).events
+    body["acc_is"] += close
+    ev = detect_events(body, sampling_rate_hz=100.0).events
+    assert len(ev) == len(plain) + 1
+    last = ev.iloc[-1]
+    assert abs(last["ic_s"] - t_close) < 0.1
+    assert last["side"] != sides[-1]
+    assert np.isnan(ev.iloc[-2]["fc_s"])
+    # a walk that runs into the end of the recording has no closing step: every stance but
+    # the last has its final contact
+    body2, _, _ = synthetic_walk(n_steps=16, trailing_s=0.3, seed=3)
+    ev2 = detect_events(body2, sampling_rate_hz=100.0).events
+    assert np.isfinite(ev2["fc_s"].iloc[:-1]).all()

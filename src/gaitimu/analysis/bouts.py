@@ -74,6 +74,15 @@ TURN_RATE_DPS = 25.0
 EXTEND_PROMINENCE = 0.1
 TYPICAL_WINDOW_S = 10  # window of the local typical step prominence
 EXTEND_MAX_STEPS = 1
+# Gait termination: the closing step when the walker comes to rest (see `_closing_steps`)
+REST_AFTER_STEPS = 1.5  # rest is looked for from this many step periods after the last step
+REST_S = 1.0  # ... for this long
+REST_MAX_SD_RATIO = 0.25  # rest: SD of the vertical acc <= this x its SD in the last steps
+MOTION_SD_FACTOR = 4.0  # motion: deviating from the rest level by > 4 rest SDs ...
+MOTION_GAIT_FRACTION = 0.1  # ... and by > 10 % of the gait SD
+CLOSING_MIN_MOTION_STEPS = 0.7  # motion must go on this long after the last step
+CLOSING_WINDOW_STEPS = (0.5, 1.3)  # where the closing contact is searched, step periods
+CLOSING_MIN_PEAK_MPS2 = 0.25  # its vertical peak above the rest level (a light heel contact)
 
 
 def empty_bouts() -> pd.DataFrame:
@@ -109,6 +118,8 @@ class StepStructure:
         Per-sample turn mask.
     gait_mask : ndarray of bool, shape (n,)
         Per-sample gait-window mask (periodic movement).
+    closing : ndarray of bool, optional
+        Per anchor: the closing step of a bout that ends in rest (`_closing_steps`).
     """
 
     anchors: np.ndarray
@@ -117,6 +128,11 @@ class StepStructure:
     activity: list[str]
     turning: np.ndarray
     gait_mask: np.ndarray
+    closing: np.ndarray | None = None
+
+    def __post_init__(self) -> None:
+        if self.closing is None:
+            self.closing = np.zeros(self.anchors.size, dtype=bool)
 
 
 def _window_step_period(
@@ -218,6 +234,88 @@ def _extend_bouts(
     bout = np.concatenate([bout, add_b])
     o = np.lexsort((anchors, bout))
     return anchors[o], periods[o], bout[o]
+
+
+def _closing_steps(
+    anchors: np.ndarray,
+    periods: np.ndarray,
+    bout: np.ndarray,
+    acc_lp10: np.ndarray,
+    valid: np.ndarray | None,
+    fs: float,
+) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
+    """Find the closing step of each bout that ends in rest (gait termination).
+
+    When a walker stops, the trailing foot swings forward once more and lands next to the
+    other: a real contact, but often a soft one (its vertical peak can be a fraction of a
+    normal step's, below the extension threshold of `_extend_bouts`). A bout ends in rest
+    when the vertical acceleration is quiet from `REST_AFTER_STEPS` step periods after its
+    last step on (SD <= `REST_MAX_SD_RATIO` x its SD over the last steps). Then:
+
+    * if motion went on for at least `CLOSING_MIN_MOTION_STEPS` step periods after the last
+      step (after a closing step the pelvis settles within about a third of a step), the
+      closing contact is still to come: it is the vertical-acceleration maximum
+      `CLOSING_WINDOW_STEPS` after the last step, provided it is a peak inside that window
+      rising above the rest level by the motion threshold and `CLOSING_MIN_PEAK_MPS2`; the
+      event refinement then treats it like any other step;
+    * the bout's last step (found here or before) is marked as its closing step.
+
+    A bout that ends in a data gap, runs into another bout or the end of the recording
+    gets none. Returns anchors, periods and bouts with the closing steps added, and the
+    per-anchor closing mask.
+    """
+    closing = np.zeros(anchors.size, dtype=bool)
+    if anchors.size == 0:
+        return anchors, periods, bout, closing
+    n = acc_lp10.size
+    rest_n = round(REST_S * fs)
+    add_a: list[int] = []
+    add_p: list[float] = []
+    add_b: list[int] = []
+    for b in range(int(bout.max()) + 1):
+        idx = np.flatnonzero(bout == b)
+        a = anchors[idx]
+        if a.size < 3:
+            continue
+        step_n = float(np.median(np.diff(a)))
+        last = int(a[-1])
+        r0 = last + round(REST_AFTER_STEPS * step_n)
+        r1 = r0 + rest_n
+        if r1 > n or (bout.max() > b and anchors[bout == b + 1][0] < r1):
+            continue
+        if valid is not None and not valid[last:r1].all():
+            continue
+        rest = acc_lp10[r0:r1]
+        gait_sd = float(np.std(acc_lp10[int(a[max(0, a.size - 5)]) : last]))
+        rest_sd = float(np.std(rest))
+        if rest_sd > REST_MAX_SD_RATIO * gait_sd:
+            continue
+        closing[idx[-1]] = True  # ends in rest: unless another contact follows, this one
+        level = float(np.median(rest))
+        thr = max(MOTION_SD_FACTOR * rest_sd, MOTION_GAIT_FRACTION * gait_sd)
+        w = acc_lp10[last + 1 : last + round(2 * step_n)]
+        moving = np.flatnonzero(np.abs(w - level) > thr)
+        if moving.size == 0 or (moving[-1] + 1) < CLOSING_MIN_MOTION_STEPS * step_n:
+            continue
+        lo = last + round(CLOSING_WINDOW_STEPS[0] * step_n)
+        seg = acc_lp10[lo : last + round(CLOSING_WINDOW_STEPS[1] * step_n) + 1]
+        k = int(np.argmax(seg))
+        # a contact is a loading peak inside the window, above the rest level, not the tail
+        # of the last step's own loading pattern running into the window's edge
+        if k == 0 or k == seg.size - 1 or seg[k] - level < max(thr, CLOSING_MIN_PEAK_MPS2):
+            continue
+        closing[idx[-1]] = False
+        add_a.append(lo + k)
+        add_p.append(step_n / fs)
+        add_b.append(b)
+    if not add_a:
+        return anchors, periods, bout, closing
+    closing = np.concatenate([closing, np.ones(len(add_a), dtype=bool)])
+    anchors = np.concatenate([anchors, add_a]).astype(int)
+    periods = np.concatenate([periods, add_p])
+    bout = np.concatenate([bout, add_b]).astype(int)
+    o = np.lexsort((anchors, bout))
+    return anchors[o], periods[o], bout[o], closing[o]
 
 
 def _step_is_running(anchors: np.ndarray, acc_lp10: np.ndarray, fs: float) -> np.ndarray:
@@ -417,9 +515,16 @@ def find_steps(
     if valid is not None:
         weak = weak[valid[weak]]
     anchors, periods, bout = _extend_bouts(anchors, periods, bout, weak, fs)
+    anchors, periods, bout, closing = _closing_steps(anchors, periods, bout, acc_lp10, valid, fs)
     bout, activity = _split_by_activity(anchors, bout, acc_lp10, fs)
     step_global = float(np.median(periods)) if periods.size else 0.6
     turning = _turn_mask(gyr_is, step_global, fs)
     return StepStructure(
-        to_full(anchors), bout, periods, activity, mask_to_full(turning), mask_to_full(gait_mask)
+        to_full(anchors),
+        bout,
+        periods,
+        activity,
+        mask_to_full(turning),
+        mask_to_full(gait_mask),
+        closing,
     )

@@ -338,7 +338,9 @@ def detect_events(
     next_ic = np.where(same_next, np.concatenate([ic[1:], [np.nan]]), np.nan)
     walk = ~run_step
     prior = next_ic + double_support_fraction * step_n
-    ok = walk & np.isfinite(prior)
+    # before a closing step (gait termination) the stance foot stays down: no FC
+    before_closing = same_next & np.concatenate([st.closing[1:], [False]])
+    ok = walk & np.isfinite(prior) & ~before_closing
     fc[ok] = prior[ok]
 
     # sides: per-step cues are window means, computed on ~50 Hz block means (4x less work at
