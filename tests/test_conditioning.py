@@ -51,6 +51,62 @@ def test_short_hole_is_interpolated_long_gap_is_masked_not_bridged() -> None:
     assert np.all(out.acc[inside] == acc[keep][t[keep] <= 10.0][-1])
 
 
+def test_three_hole_classes_interpolated_bridged_held() -> None:
+    """<= 50 ms: interpolated, valid. 50 ms - 0.2 s: interpolated, invalid, bridged.
+    Longer: held at the last sample, invalid, not bridged."""
+    from gaitimu.analysis.conditioning import DEFAULT_MAX_BRIDGE_GAP_S, DEFAULT_MAX_INTERP_GAP_S
+
+    assert DEFAULT_MAX_INTERP_GAP_S < DEFAULT_MAX_BRIDGE_GAP_S <= 0.25
+    fs = 100.0
+    t = np.arange(0, 20, 1 / fs)
+    acc, gyr = _signals(t)
+    k = np.arange(t.size)
+    holes = {  # first lost sample -> number of lost samples (hole = (n + 1) / fs)
+        200: 4,  # 50 ms: interpolated, valid
+        400: 6,  # 70 ms: bridged
+        600: 19,  # 200 ms: bridged (the limit)
+        800: 20,  # 210 ms: held
+        1000: 50,  # 0.51 s: held
+    }
+    lost = np.zeros(t.size, dtype=bool)
+    for k0, n in holes.items():
+        lost[k0 : k0 + n] = True
+    out = resample_uniform(t[~lost], acc[~lost], gyr[~lost], sampling_rate_hz=fs)
+    assert out.t_s.size == t.size
+    short, bridged = (k >= 200) & (k < 204), lost & (k >= 400) & (k < 700)
+    held = lost & (k >= 800)
+    # valid: measured and short holes; bridged: also the 70 ms and 200 ms holes
+    assert np.array_equal(out.valid, ~lost | short)
+    assert np.array_equal(out.bridged, ~held)
+    assert out.n_interpolated == 4 and out.n_bridged == 6 + 19
+    # gaps_s keeps its meaning: every run where metrics must not look (bridged ones too)
+    assert len(out.gaps_s) == 4
+    # values: linear interpolation between the received neighbours in short and bridged
+    # holes, held at the last received sample in long ones
+    kept_t, kept_acc = t[~lost], acc[~lost]
+    interp = np.interp(t, kept_t, kept_acc[:, 0])
+    assert np.allclose(out.acc[short | bridged, 0], interp[short | bridged])
+    assert not np.allclose(out.acc[bridged, 0], acc[bridged, 0])  # not the lost truth
+    for k0 in (800, 1000):
+        run = held & (k >= k0) & (k < k0 + holes[k0])
+        assert np.all(out.acc[run] == acc[k0 - 1]) and np.all(out.gyr[run] == gyr[k0 - 1])
+
+
+def test_bridge_limit_is_a_parameter_and_uniform_input_is_fast_path() -> None:
+    fs = 100.0
+    t = np.arange(0, 10, 1 / fs)
+    acc, gyr = _signals(t)
+    lost = (t > 5.0) & (t < 5.1)  # 110 ms hole
+    strict = resample_uniform(
+        t[~lost], acc[~lost], gyr[~lost], sampling_rate_hz=fs, max_bridge_gap_s=0.05
+    )
+    assert np.array_equal(strict.bridged, strict.valid)  # as before bridging existed
+    assert np.all(strict.acc[lost] == acc[t <= 5.0][-1])  # held
+    uniform = resample_uniform(t, acc, gyr, sampling_rate_hz=fs)
+    assert uniform.valid.all() and uniform.bridged.all()
+    assert uniform.n_bridged == 0 and uniform.gaps_s == []
+
+
 def test_unsorted_and_duplicate_timestamps_are_tolerated() -> None:
     fs = 100.0
     t = np.arange(0, 2, 1 / fs)

@@ -167,6 +167,35 @@ def test_gaps_and_implausible_rows_are_invalid_with_reason() -> None:
     ]
 
 
+def test_timing_next_to_unmeasured_data_is_nan() -> None:
+    """A contact next to (or in) a hole may be misplaced: step/stride/flight times whose
+    interval spans an invalid sample, or has one within TIMING_GAP_GUARD_S of its ends, are
+    NaN; the stances keep their own validity."""
+    from gaitimu.analysis.metrics import TIMING_GAP_GUARD_S
+
+    assert TIMING_GAP_GUARD_S == pytest.approx(0.1)
+    sig = _signals(lambda t: 0 * t)
+    sig["valid"] = ~((sig["t_s"] > 2.845) & (sig["t_s"] < 2.925))  # hole 2.85-2.92 s
+    ev = pd.DataFrame(
+        {
+            "side": ["L", "R", "L", "R", "L", "R", "L"],
+            "ic_s": [1.0, 1.5, 2.0, 2.5, 3.0, 3.5, 4.0],
+            "fc_s": [1.3, 1.8, 2.3, 2.6, 3.3, 3.8, 4.3],
+            "activity": "run",
+        }
+    )
+    st = stance_metrics(ev, sig, sampling_rate_hz=FS)
+    assert st["valid"].all()  # no stance contains the hole (it ends 80 ms before IC 3.0)
+    # step 3.0-3.5 starts at the contact 80 ms after the hole: NaN by the guard
+    assert st["step_s"].iloc[1:].isna().tolist() == [False, False, False, True, True, False]
+    assert st["stride_s"].isna().tolist() == [False, False, True, True, True, True, True]
+    assert st["flight_s"].isna().tolist() == [False, False, False, True, False, False, True]
+    # without the guard only the intervals that contain the hole lose their time
+    st0 = stance_metrics(ev, sig, sampling_rate_hz=FS, timing_gap_guard_s=0.0)
+    assert st0["step_s"].iloc[1:].isna().tolist() == [False, False, False, True, False, False]
+    assert st0["stride_s"].isna().tolist() == [False, False, True, True, False, True, True]
+
+
 def test_empty_events_keep_columns_and_dtypes() -> None:
     st = stance_metrics(pd.DataFrame(columns=["side", "ic_s", "fc_s"]), _signals(lambda t: t))
     assert st.empty

@@ -222,6 +222,71 @@ def test_rates_50_to_400_hz_with_packet_loss(rate_hz: float) -> None:
     assert (m["cpd_standing_deg"] - m["cpd_standing_deg_true"]).abs().median() <= 1.0
 
 
+def _drop_holes(t: np.ndarray, holes: list[tuple[float, float]]) -> np.ndarray:
+    """Keep-mask of the samples outside the holes ``(centre_s, length_s)``."""
+    drop = np.zeros(t.size, dtype=bool)
+    for c, d in holes:
+        drop |= (t > c - d / 2 - 1e-9) & (t < c + d / 2)
+    return ~drop
+
+
+@pytest.mark.skipif(not (HAS_SIM and HAS_EVENTS), reason="simulator or event detector missing")
+def test_short_holes_do_not_split_the_walk_long_gap_does() -> None:
+    """Lossy link: 60-200 ms holes (some on an IC) are bridged for the event detector, so the
+    walk stays one bout with (nearly) all its steps; stances containing a hole are excluded
+    ("data gap in the stance"). A 1 s gap still splits the bout."""
+    from gaitimu.simulate import SimConfig, simulate
+
+    fs = 100.0
+    sim = simulate(SimConfig(activity="walk", duration_s=40, seed=21, sampling_rate_hz=fs))
+    t = sim.t_s
+    true_ic = np.array([e["ic_s"] for e in sim.truth["events"]])
+    rng = np.random.default_rng(3)
+    centres = np.concatenate([true_ic[3:-3:5], np.arange(8.0, 38.0, 2.7)])  # ~1 hole / 1.2 s
+    holes = list(zip(centres, rng.uniform(0.06, 0.2, centres.size), strict=True))
+
+    def run(hs):
+        keep = _drop_holes(t, hs)
+        return analyze(t[keep], sim.acc[keep], sim.gyr[keep], sampling_rate_hz=fs)
+
+    full = run([])
+    res = run(holes)
+    s, sig = res.strides, res.signals
+    assert res.info["conditioning"]["n_bridged"] > 0
+    assert len(res.info["gaps"]) >= 20  # the bridged holes are still gaps for the metrics
+    assert s["bout_id"].nunique() == full.strides["bout_id"].nunique() == 1
+    assert len(s) >= len(full.strides) - 1  # nearly all steps found across the holes
+    err = np.min(np.abs(s["ic_s"].to_numpy()[:, None] - true_ic[None, :]), axis=0)
+    hidden = np.array([any(abs(ic - c) < d / 2 + 0.02 for c, d in holes) for ic in true_ic])
+    assert np.all(err[~hidden] <= 0.05)  # measured contacts: found, on time
+    assert np.mean(err[hidden] <= 0.2) >= 0.9  # contacts lost in a hole: found nearby
+    # stances over a hole are excluded with the gap reason; the others stay valid
+    assert (s["invalid_reason"] == "data gap in the stance").sum() >= 15
+    good = s[s["valid"]]
+    assert len(good) >= 25
+    # timing of valid stances never uses a contact placed next to a hole (TIMING_GAP_GUARD_S)
+    truth = pd.DataFrame(sim.truth["events"]).sort_values("ic_s")
+    m = pd.merge_asof(
+        good, truth, on="ic_s", direction="nearest", tolerance=0.05, suffixes=("", "_true")
+    )
+    for col in ("step_s", "stride_s"):
+        assert m[col].notna().sum() >= 10
+        assert np.nanmax(np.abs(m[col] - m[col + "_true"])) <= 0.04, col
+    # an IC placed inside a bridged hole: its stance is excluded, with the gap reason
+    k = np.round((s["ic_s"].to_numpy() - sig["t_s"].iloc[0]) * fs).astype(int)
+    on_hole = ~sig["valid"].to_numpy()[k]
+    assert on_hole.any()
+    assert (s.loc[on_hole, "invalid_reason"] == "data gap in the stance").all()
+    # signals.valid stays strict: False in every bridged hole
+    for c, d in holes:
+        inside = (sig["t_s"] > c - d / 2 + 0.011) & (sig["t_s"] < c + d / 2 - 0.011)
+        assert not sig.loc[inside, "valid"].any()
+
+    split = run([*holes, (20.3, 1.0)])
+    assert split.strides["bout_id"].nunique() == 2
+    assert any("split gait bouts" in w for w in split.info["warnings"])
+
+
 @pytest.mark.skipif(not HAS_EVENTS, reason="event detector (gaitimu.analysis.events) missing")
 @pytest.mark.parametrize("trial", ["1-1", "10-4", "14-1"])
 def test_real_lower_back_walking_end_to_end(trial: str) -> None:

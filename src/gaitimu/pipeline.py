@@ -14,9 +14,16 @@ usable is found.
 ``yaw_deg``        pelvis heading, > 0 = turned left, zero at the start; drifts (6D fusion)
 ``acc_is ..``      body-frame specific force (m/s^2; ``acc_is`` ~ +9.81 at rest)
 ``gyr_is ..``      body-frame angular rate (deg/s, gyroscope bias removed)
-``valid``          False inside data gaps longer than 50 ms (values there are held, not
-                   measured)
+``valid``          False inside data gaps longer than 50 ms (not measured: linearly
+                   interpolated in holes up to 0.2 s, held in longer ones)
 =================  ==========================================================================
+
+Data gaps (`gaitimu.analysis.conditioning.resample_uniform`): holes up to 50 ms are
+interpolated and count as data. Holes up to 0.2 s (`DEFAULT_MAX_BRIDGE_GAP_S`) are
+interpolated and *bridged* for event detection only: the detector sees them as valid, so a
+lost packet or three does not split a walking bout or lose the steps around it, but
+``signals.valid`` stays False there and a stance containing one is excluded ("data gap in
+the stance"). Longer gaps split bouts.
 """
 
 from __future__ import annotations
@@ -28,7 +35,7 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
-from gaitimu.analysis.conditioning import resample_uniform
+from gaitimu.analysis.conditioning import gap_intervals, resample_uniform
 from gaitimu.analysis.events import detect_events
 from gaitimu.analysis.metrics import empty_strides, stance_metrics
 from gaitimu.analysis.orientation import align_to_pelvis
@@ -37,7 +44,7 @@ from gaitimu.errors import NoGaitError
 
 log = logging.getLogger(__name__)
 
-__all__ = ["AnalysisResult", "analyze", "analyze_session"]
+__all__ = ["AnalysisResult", "analyze", "analyze_session", "detection_body"]
 
 
 @dataclass
@@ -52,8 +59,8 @@ class AnalysisResult:
         Per-sample pelvis signals (see the module docstring).
     info : dict
         ``alignment`` (what `align_to_pelvis` corrected and found), ``conditioning``
-        (``n_interpolated``, ``gaps_s``), ``events`` (what the event detector reports),
-        ``activity``, ``cadence_spm``, ``n_strides`` {L, R}, ``n_excluded`` (alias
+        (``n_interpolated``, ``n_bridged``, ``gaps_s``), ``events`` (what the event detector
+        reports), ``activity``, ``cadence_spm``, ``n_strides`` {L, R}, ``n_excluded`` (alias
         ``excluded_strides``), ``excluded_reasons`` {reason: count}, ``gaps`` ([start_s,
         end_s] of unbridged gaps), ``duration_s``, ``sampling_rate_hz``, ``warnings``.
     """
@@ -81,6 +88,16 @@ def _jsonable(obj: Any) -> Any:
 
 
 # --------------------------------------------------------------------------- pipeline
+def detection_body(body: pd.DataFrame, bridged: np.ndarray) -> pd.DataFrame:
+    """The pelvis signals as the event detector sees them: ``valid`` = `bridged` (short
+    holes, interpolated, count as valid so that bouts continue across them).
+
+    The returned frame shares its signal columns with `body` (no copy of the data);
+    ``body["valid"]`` is left as it is (strict, for the metrics).
+    """
+    return body.assign(valid=np.asarray(bridged, dtype=bool))
+
+
 def analyze(
     t_s: np.ndarray,
     acc: np.ndarray,
@@ -126,7 +143,9 @@ def analyze(
     body["valid"] = cond.valid
 
     if events is None:
-        detected = detect_events(body, sampling_rate_hz=fs)
+        # Short holes are bridged for the detector (bouts continue across them); the
+        # metrics below use the strict mask.
+        detected = detect_events(detection_body(body, cond.bridged), sampling_rate_hz=fs)
         events, ev_info = detected.events, dict(detected.info)
     else:
         ev_info = {"source": "given"}
@@ -155,13 +174,19 @@ def analyze(
     acts = good["activity"].value_counts()
     warnings = list(align_info["warnings"]) + list(ev_info.get("warnings", []))
     if cond.gaps_s:
-        warnings.append(f"{len(cond.gaps_s)} data gap(s) longer than 50 ms left unbridged")
+        n_long = len(gap_intervals(cond.bridged, cond.t_s, fs))
+        warnings.append(
+            f"{len(cond.gaps_s)} data gap(s) longer than 50 ms (no metrics on them; "
+            f"{len(cond.gaps_s) - n_long} up to 0.2 s bridged for event detection, "
+            f"{n_long} longer split gait bouts)"
+        )
     info = {
         "sampling_rate_hz": fs,
         "duration_s": float(cond.t_s[-1] - cond.t_s[0] + 1.0 / fs),
         "alignment": align_info,
         "conditioning": {
             "n_interpolated": cond.n_interpolated,
+            "n_bridged": cond.n_bridged,
             "gaps_s": [list(g) for g in cond.gaps_s],
         },
         "events": ev_info,

@@ -4,11 +4,23 @@ Sensor timestamps jitter and packets get lost. Everything downstream (orientatio
 event detection, metrics) assumes samples on a uniform grid at the nominal rate, so the
 first stage resamples onto that grid:
 
-* holes up to `max_interp_gap_s` (default 50 ms) are bridged by linear interpolation;
-* longer holes are *never* bridged: grid points inside them are marked invalid in the
-  returned mask (their values are held at the last good sample so that filters and the
-  orientation filter see no jump, and every consumer must respect the mask);
+* holes up to `max_interp_gap_s` (default 50 ms, `DEFAULT_MAX_INTERP_GAP_S`) are filled by
+  linear interpolation and count as measured data (``valid``);
+* holes longer than that but up to `max_bridge_gap_s` (default 0.2 s,
+  `DEFAULT_MAX_BRIDGE_GAP_S`) are *bridged*: also linearly interpolated, but marked invalid
+  (no metric may be computed on them) and True in the separate ``bridged`` mask. The bridged
+  mask is what the event detector uses as its validity: a short hole must not split a
+  walking bout or drop the steps on both sides of it (lossy Bluetooth/Xsens links lose
+  packets in runs of 20-150 ms), while a stance that contains such a hole is still voided by
+  the stance metrics ("data gap in the stance"). 0.2 s is well under a walking step
+  (0.45-0.65 s) and the longest hole in the IPOL recordings is 150 ms;
+* longer holes are *never* bridged: grid points inside them are invalid in both masks
+  (their values are held at the last good sample so that filters and the orientation filter
+  see no jump, and every consumer must respect the mask);
 * 50 Hz to 400 Hz nominal rates are supported.
+
+The per-grid-point rules are in `grid_masks`, shared with the streaming driver
+(`gaitimu.live.stream`), which applies them incrementally.
 
 Filters are zero-phase Butterworth magnitude responses applied in the frequency domain
 (numpy FFT with reflected padding): the same |H|^2 as a forward-backward (``filtfilt``) pass
@@ -31,13 +43,20 @@ log = logging.getLogger(__name__)
 
 MIN_RATE_HZ = 50.0
 MAX_RATE_HZ = 400.0
+#: Longest hole (between two received samples) filled by interpolation and treated as data.
 DEFAULT_MAX_INTERP_GAP_S = 0.05
+#: Longest hole bridged for event detection: interpolated (not held), ``valid`` False (no
+#: metrics on it) but ``bridged`` True, so gait bouts continue across it. Longer holes are
+#: held and split bouts.
+DEFAULT_MAX_BRIDGE_GAP_S = 0.2
 
 __all__ = [
+    "DEFAULT_MAX_BRIDGE_GAP_S",
     "DEFAULT_MAX_INTERP_GAP_S",
     "UniformSignals",
     "bandpass",
     "gap_intervals",
+    "grid_masks",
     "lowpass",
     "resample_uniform",
 ]
@@ -56,14 +75,22 @@ class UniformSignals:
     gyr : ndarray, shape (n, 3)
         Gyroscope, deg/s, sensor frame.
     valid : ndarray of bool, shape (n,)
-        False inside gaps longer than the interpolation limit (values there are held, not
-        measured, and must not be used for metrics).
+        False inside holes longer than `max_interp_gap_s` (values there are not measured
+        and must not be used for metrics).
+    bridged : ndarray of bool, shape (n,)
+        `valid`, or inside a hole up to `max_bridge_gap_s` (values there are linearly
+        interpolated). The validity mask for event detection: bouts continue across such
+        holes. False only in long gaps, where values are held.
     sampling_rate_hz : float
         Nominal rate of the grid.
     gaps_s : list of (start_s, end_s)
-        Unbridged gaps, half-open ``[start_s, end_s)`` in grid time.
+        Runs where `valid` is False (not measured, no metrics), half-open
+        ``[start_s, end_s)`` in grid time; includes the holes bridged for event detection.
     n_interpolated : int
-        Grid points filled by interpolation across short holes.
+        Grid points filled by interpolation across short (valid) holes.
+    n_bridged : int
+        Grid points inside holes bridged for event detection only (`bridged` and not
+        `valid`).
     """
 
     t_s: np.ndarray
@@ -73,6 +100,8 @@ class UniformSignals:
     sampling_rate_hz: float
     gaps_s: list[tuple[float, float]]
     n_interpolated: int
+    bridged: np.ndarray
+    n_bridged: int = 0
 
 
 def _check_rate(sampling_rate_hz: float) -> float:
@@ -85,6 +114,42 @@ def _check_rate(sampling_rate_hz: float) -> float:
     return fs
 
 
+def grid_masks(
+    exact: np.ndarray,
+    hole_s: np.ndarray,
+    sampling_rate_hz: float,
+    *,
+    max_interp_gap_s: float = DEFAULT_MAX_INTERP_GAP_S,
+    max_bridge_gap_s: float = DEFAULT_MAX_BRIDGE_GAP_S,
+) -> tuple[np.ndarray, np.ndarray]:
+    """The gap rules of a grid point: ``(valid, bridged)`` masks.
+
+    Parameters
+    ----------
+    exact : ndarray of bool
+        The grid point coincides with a received sample.
+    hole_s : ndarray
+        Time between the received samples around the grid point (the one at or after it and
+        the one before it).
+    sampling_rate_hz : float
+        Rate of the grid.
+    max_interp_gap_s, max_bridge_gap_s : float
+        See `resample_uniform`.
+
+    Returns
+    -------
+    valid, bridged : ndarray of bool
+        `valid`: measured or interpolated across a hole up to `max_interp_gap_s` (or a
+        jittered one-sample step, up to 1.5 periods); `bridged`: `valid` or inside a hole up
+        to `max_bridge_gap_s`. Half a period of slack on both limits (grid vs sample times).
+    """
+    dt = 1.0 / float(sampling_rate_hz)
+    # Jitter: a nominal one-sample step can be up to ~1.5 dt; never call that a gap.
+    valid = exact | (hole_s <= max_interp_gap_s + 0.5 * dt) | (hole_s <= 1.5 * dt)
+    bridged = valid | (hole_s <= max(max_bridge_gap_s, max_interp_gap_s) + 0.5 * dt)
+    return valid, bridged
+
+
 def resample_uniform(
     t_s: np.ndarray,
     acc: np.ndarray,
@@ -92,6 +157,7 @@ def resample_uniform(
     *,
     sampling_rate_hz: float,
     max_interp_gap_s: float = DEFAULT_MAX_INTERP_GAP_S,
+    max_bridge_gap_s: float = DEFAULT_MAX_BRIDGE_GAP_S,
 ) -> UniformSignals:
     """Resample irregularly timestamped samples onto a uniform grid at the nominal rate.
 
@@ -107,7 +173,11 @@ def resample_uniform(
         of the timestamps.
     max_interp_gap_s : float
         Longest hole between two received samples that is bridged by linear
-        interpolation (default 50 ms). Longer holes are marked invalid.
+        interpolation and treated as data (default 50 ms). Longer holes are invalid.
+    max_bridge_gap_s : float
+        Longest hole bridged for event detection (default 0.2 s): linearly interpolated,
+        invalid, but True in ``bridged``. Longer holes are held at the last value and False
+        in both masks.
 
     Returns
     -------
@@ -139,18 +209,23 @@ def resample_uniform(
     grid = t[0] + np.arange(n_grid) * dt
     if n_grid == t.size and np.max(np.abs(t - grid)) <= 1e-6 * dt:
         # Already uniform (the usual case for sensor-clocked samples): no interpolation.
-        return UniformSignals(grid, a, g, np.ones(n_grid, dtype=bool), fs, [], 0)
+        ones = np.ones(n_grid, dtype=bool)
+        return UniformSignals(grid, a, g, ones, fs, [], 0, ones)
 
     # Index of the received sample at or before each grid point, and the hole around it.
     right = np.searchsorted(t, grid, side="left")
     right = np.clip(right, 0, t.size - 1)
     left = np.clip(right - 1, 0, t.size - 1)
-    exact = np.isclose(t[right], grid, rtol=0, atol=1e-9 * max(1.0, abs(t[-1])))
+    # a received sample at the grid point (either neighbour: float round-off can put the
+    # grid point a hair after the sample that starts a hole)
+    atol = 1e-9 * max(1.0, abs(t[-1]))
+    exact = np.isclose(t[right], grid, rtol=0, atol=atol) | np.isclose(
+        t[left], grid, rtol=0, atol=atol
+    )
     hole = t[right] - t[left]
-    # A grid point is bridged when the hole it sits in is short enough.
-    valid = exact | (hole <= max_interp_gap_s + 0.5 * dt)
-    # Jitter: a nominal one-sample step can be up to ~1.5 dt; never call that a gap.
-    valid |= hole <= 1.5 * dt
+    valid, bridged = grid_masks(
+        exact, hole, fs, max_interp_gap_s=max_interp_gap_s, max_bridge_gap_s=max_bridge_gap_s
+    )
 
     acc_u = np.empty((n_grid, 3))
     gyr_u = np.empty((n_grid, 3))
@@ -158,16 +233,24 @@ def resample_uniform(
         acc_u[:, k] = np.interp(grid, t, a[:, k])
         gyr_u[:, k] = np.interp(grid, t, g[:, k])
     # Inside long gaps hold the last good value (no invented motion).
-    if not valid.all():
-        held = left[~valid]
-        acc_u[~valid] = a[held]
-        gyr_u[~valid] = g[held]
+    if not bridged.all():
+        held = left[~bridged]
+        acc_u[~bridged] = a[held]
+        gyr_u[~bridged] = g[held]
 
     n_interp = int(np.count_nonzero(valid & ~exact & (hole > 1.5 * dt)))
+    n_bridged = int(np.count_nonzero(bridged & ~valid))
     gaps = gap_intervals(valid, grid, fs)
     if gaps:
-        log.info("%d gaps longer than %.0f ms left unbridged", len(gaps), 1e3 * max_interp_gap_s)
-    return UniformSignals(grid, acc_u, gyr_u, valid, fs, gaps, n_interp)
+        log.info(
+            "%d gaps longer than %.0f ms (%d grid points bridged for event detection, "
+            "up to %.0f ms)",
+            len(gaps),
+            1e3 * max_interp_gap_s,
+            n_bridged,
+            1e3 * max_bridge_gap_s,
+        )
+    return UniformSignals(grid, acc_u, gyr_u, valid, fs, gaps, n_interp, bridged, n_bridged)
 
 
 def gap_intervals(

@@ -56,6 +56,12 @@ STRIDE_COLUMNS: dict[str, str] = {
 MIN_STANCE_S = 0.08
 MAX_STANCE_S = 2.0
 MAX_ABS_OBLIQUITY_DEG = 30.0
+#: Timing across unmeasured data: ``step_s``, ``stride_s`` and ``flight_s`` are NaN when a
+#: sample that is not ``valid`` lies between their two events or within this distance of
+#: either. An event next to (or inside) a short hole bridged for the detector
+#: (`gaitimu.analysis.conditioning.DEFAULT_MAX_BRIDGE_GAP_S`) may sit on a wrong feature
+#: when the true contact was lost in the hole (IPOL/simulated: up to ~0.15 s off).
+TIMING_GAP_GUARD_S = 0.1
 
 
 def empty_strides() -> pd.DataFrame:
@@ -185,6 +191,7 @@ def stance_metrics(
     standing_obliquity_deg: float = float("nan"),
     sampling_rate_hz: float | None = None,
     exclude_turns: bool = True,
+    timing_gap_guard_s: float = TIMING_GAP_GUARD_S,
 ) -> pd.DataFrame:
     """Strides table: one row per stance with timing, obliquity, CPD and ML excursion.
 
@@ -212,6 +219,10 @@ def stance_metrics(
         have different pelvic mechanics, and the centripetal acceleration of a turn tilts
         the 6D fusion's vertical (up to ~3 deg in running turns on simulated data), so
         their CPD is not comparable with straight gait.
+    timing_gap_guard_s : float
+        ``step_s``, ``stride_s`` and ``flight_s`` are NaN when a sample with ``valid``
+        False lies between their two events or within this distance (s) of either
+        (`TIMING_GAP_GUARD_S`).
 
     Returns
     -------
@@ -309,22 +320,30 @@ def stance_metrics(
     else:
         ml_exc = np.full(ic.size, np.nan)
 
-    # timing
-    stance = fc - ic
-    step = ic - ev["_prev_other_ic_s"].to_numpy(float)
-    stride = np.where(has_next, nxt - ic, np.nan)
-    activity = ev["activity"].astype(str).to_numpy()
-    flight = np.where(
-        activity == "run",
-        np.clip(nxt_any - fc, 0.0, None),
-        np.nan,
-    )
-
     # validity (first reason wins)
     bad = np.cumsum(np.concatenate([[0], (~ok).astype(np.int64)]))
 
     def has_gap(a: np.ndarray, b: np.ndarray) -> np.ndarray:
         return (bad[np.clip(b, 0, n)] - bad[np.clip(a, 0, n)]) > 0
+
+    def gap_near(t_a: np.ndarray, t_b: np.ndarray) -> np.ndarray:
+        """Unmeasured samples in ``[t_a - guard, t_b + guard]`` (False when t_a/t_b NaN)."""
+        fin = np.isfinite(t_a) & np.isfinite(t_b)
+        a = first_at_or_after(np.where(fin, t_a, t0) - timing_gap_guard_s)
+        b = last_at_or_before(np.where(fin, t_b, t0) + timing_gap_guard_s) + 1
+        return fin & has_gap(a, np.maximum(a, b))
+
+    # timing (NaN where an event may sit next to unmeasured data: TIMING_GAP_GUARD_S)
+    stance = fc - ic
+    prev_other = ev["_prev_other_ic_s"].to_numpy(float)
+    step = np.where(gap_near(prev_other, ic), np.nan, ic - prev_other)
+    stride = np.where(has_next & ~gap_near(ic, nxt), nxt - ic, np.nan)
+    activity = ev["activity"].astype(str).to_numpy()
+    flight = np.where(
+        (activity == "run") & ~gap_near(fc, nxt_any),
+        np.clip(nxt_any - fc, 0.0, None),
+        np.nan,
+    )
 
     gap = has_gap(i0, i1)
     # a gap later in the stride only spoils the stride-wide numbers

@@ -5,9 +5,11 @@ blocks (live sensor, virtual sensor or a replayed session) and emits each stride
 as it is final, computed by the SAME stage functions as `gaitimu.pipeline.analyze`:
 
 1. **Grid.** Incoming samples are put on the uniform grid ``t0 + k / sampling_rate_hz``
-   with the rules of `gaitimu.analysis.conditioning.resample_uniform` (holes up to 50 ms
-   bridged linearly, longer ones marked invalid and held), grid point by grid point as
-   soon as the next received sample is known.
+   with the rules of `gaitimu.analysis.conditioning.resample_uniform` (its `grid_masks`:
+   holes up to 50 ms interpolated and valid; up to 0.2 s interpolated, invalid but bridged
+   for the event detector; longer ones invalid and held), grid point by grid point as soon
+   as the next received sample is known. The orientation filter runs on the grid values
+   (interpolated in bridged holes), as offline.
 2. **Calibration (once).** The first `StreamConfig.calibration_s` seconds of grid data go
    through `gaitimu.analysis.orientation.align_to_pelvis` exactly as offline. This fixes the
    mounting correction ``R_body_sensor``, the gyroscope-bias prior and the standing neutral.
@@ -17,10 +19,12 @@ as it is final, computed by the SAME stage functions as `gaitimu.pipeline.analyz
    obliquity, tilt, yaw) are formed exactly as `align_to_pelvis` forms them. These are kept
    in a bounded ring buffer (`StreamConfig.buffer_s`).
 4. **Events and metrics (windowed).** Every `StreamConfig.hop_s` of data,
-   `gaitimu.analysis.events.detect_events` and `gaitimu.analysis.metrics.stance_metrics`
-   run on the trailing `StreamConfig.window_s` of pelvis signals (window starts on a 0.5 s
+   `gaitimu.analysis.events.detect_events` (validity = the bridged mask) and
+   `gaitimu.analysis.metrics.stance_metrics` (validity = the strict mask) run on the
+   trailing `StreamConfig.window_s` of pelvis signals (window starts on a 0.5 s
    grid so the detector's own 4 s / 0.5 s windows fall where they fall offline). A stance
-   row is *final* once its next same-side IC (the last instant its row depends on) is
+   row is *final* once its next same-side IC plus
+   `gaitimu.analysis.metrics.TIMING_GAP_GUARD_S` (the last instant its row depends on) is
    `StreamConfig.lag_s` (or one step) older than the newest data and its IC is at least
    `StreamConfig.margin_s` after the window start (or the window starts at the stream
    start). Final rows newer than the last emitted IC are emitted (deduplication by IC time);
@@ -53,9 +57,14 @@ import numpy as np
 import pandas as pd
 import vqf
 
-from gaitimu.analysis.conditioning import DEFAULT_MAX_INTERP_GAP_S, _check_rate
+from gaitimu.analysis.conditioning import DEFAULT_MAX_BRIDGE_GAP_S, _check_rate, grid_masks
 from gaitimu.analysis.events import detect_events
-from gaitimu.analysis.metrics import STRIDE_COLUMNS, empty_strides, stance_metrics
+from gaitimu.analysis.metrics import (
+    STRIDE_COLUMNS,
+    TIMING_GAP_GUARD_S,
+    empty_strides,
+    stance_metrics,
+)
 from gaitimu.analysis.orientation import SIGNAL_COLUMNS, _angles, _rotate_axes, align_to_pelvis
 from gaitimu.consts import DEFAULT_AXES
 from gaitimu.errors import BadInputError
@@ -73,10 +82,19 @@ __all__ = [
 #: matched by IC; times within 1 sample, CPD within 0.3 deg, same side, bout and validity.
 #: Walking FC is placed from the bout's median step, which a stream only knows up to now:
 #: FC may then move by one sample, and the CPD with it when the pelvis still moves at FC
-#: (largest seen 0.20 deg; typically < 0.05 deg).
-EQUIVALENCE_TOLERANCE = {"time_samples": 1.0, "cpd_deg": 0.3}
+#: (largest seen 0.20 deg; typically < 0.05 deg). Exception: a contact the detector places
+#: on a short hole bridged by interpolation (lost packets) is not measured, and the windowed
+#: and whole-session detectors may place it differently, within the hole
+#: (``gap_stance_time_s``). Such stances are excluded in both ("data gap in the stance");
+#: their IC/FC and the FC/next IC of the stance before agree within that time only.
+EQUIVALENCE_TOLERANCE = {
+    "time_samples": 1.0,
+    "cpd_deg": 0.3,
+    "gap_stance_time_s": DEFAULT_MAX_BRIDGE_GAP_S,
+}
 
-_BODY_COLUMNS = (*SIGNAL_COLUMNS, "valid")  # t_s, acc_*, gyr_*, obliquity, tilt, yaw, valid
+# t_s, acc_*, gyr_*, obliquity, tilt, yaw, valid (strict: metrics), bridged (event detection)
+_BODY_COLUMNS = (*SIGNAL_COLUMNS, "valid", "bridged")
 
 
 @dataclass(frozen=True)
@@ -353,8 +371,7 @@ class StreamingAnalyzer:
         c0 = time.perf_counter()
         self._drain_pending()
         if self._raw_t.size:
-            grid_t, grid_v, grid_ok = self._to_grid(self._raw_t, self._raw_v, final=True)
-            self._consume_grid(grid_t, grid_v, grid_ok)
+            self._consume_grid(*self._to_grid(self._raw_t, self._raw_v, final=True))
         if self.calibration is None and self._cal_n >= round(self.fs):
             self._calibrate()
         out = self._maybe_run(final=True)
@@ -386,11 +403,11 @@ class StreamingAnalyzer:
         t = np.concatenate([p[0] for p in self._pending])
         v = np.concatenate([p[1] for p in self._pending])
         self._pending, self._pending_t0 = [], None
-        grid_t, grid_v, grid_ok = self._to_grid(t, v, final=False)
-        self._consume_grid(grid_t, grid_v, grid_ok)
+        self._consume_grid(*self._to_grid(t, v, final=False))
 
     def _to_grid(self, t: np.ndarray, v: np.ndarray, *, final: bool):
-        """New grid points covered by the raw samples so far (resample_uniform's rules)."""
+        """New grid points covered by the raw samples so far (resample_uniform's rules):
+        ``(t, values (m, 6), valid, bridged)``."""
         if self._t0 is None:
             self._t0 = float(t[0])
         new = t > self._last_raw_t
@@ -411,37 +428,43 @@ class StreamingAnalyzer:
         grid = self._t0 + ks * dt
         right = np.clip(np.searchsorted(rt, grid, side="left"), 0, rt.size - 1)
         left = np.clip(right - 1, 0, rt.size - 1)
-        exact = np.isclose(rt[right], grid, rtol=0, atol=1e-9 * max(1.0, abs(rt[-1])))
+        atol = 1e-9 * max(1.0, abs(rt[-1]))
+        exact = np.isclose(rt[right], grid, rtol=0, atol=atol) | np.isclose(
+            rt[left], grid, rtol=0, atol=atol
+        )
         hole = rt[right] - rt[left]
-        ok = exact | (hole <= DEFAULT_MAX_INTERP_GAP_S + 0.5 * dt) | (hole <= 1.5 * dt)
+        ok, bridged = grid_masks(exact, hole, self.fs)
         vals = np.empty((ks.size, 6))
         for j in range(6):
             vals[:, j] = np.interp(grid, rt, rv[:, j])
-        if not ok.all():
-            vals[~ok] = rv[left[~ok]]
+        if not bridged.all():  # long gaps: held at the last received sample
+            vals[~bridged] = rv[left[~bridged]]
         self._k_next = k_end
         # keep the raw samples still needed: the last one at or before the newest grid point
         keep_from = max(int(np.searchsorted(rt, grid[-1] if grid.size else rt[-1],
                                             side="right")) - 1, 0)
         self._raw_t, self._raw_v = rt[keep_from:], rv[keep_from:]
-        return grid, vals, ok
+        return grid, vals, ok, bridged
 
     # ------------------------------------------------------------------ orientation
-    def _consume_grid(self, t: np.ndarray, v: np.ndarray, ok: np.ndarray) -> None:
+    def _consume_grid(
+        self, t: np.ndarray, v: np.ndarray, ok: np.ndarray, bridged: np.ndarray
+    ) -> None:
         if t.size == 0:
             return
         if self.calibration is None:
-            self._cal.append(np.column_stack([t, v, ok]))
+            self._cal.append(np.column_stack([t, v, ok, bridged]))
             self._cal_n += t.size
             if self._cal_n >= round(self.cfg.calibration_s * self.fs):
                 self._calibrate()
             return
-        self._orient(t, v, ok)
+        self._orient(t, v, ok, bridged)
 
     def _calibrate(self) -> None:
         cal = np.concatenate(self._cal)
         self._cal, self._cal_n = [], 0
-        t, acc, gyr, ok = cal[:, 0], cal[:, 1:4], cal[:, 4:7], cal[:, 7] > 0.5
+        t, acc, gyr = cal[:, 0], cal[:, 1:4], cal[:, 4:7]
+        ok, bridged = cal[:, 7] > 0.5, cal[:, 8] > 0.5
         al = align_to_pelvis(t, acc, gyr, sampling_rate_hz=self.fs, axes=self.axes, valid=ok)
         info = al.info
         self.calibration = info
@@ -450,9 +473,9 @@ class StreamingAnalyzer:
         log.info("stream calibrated on %.1f s: correction %.1f deg, up from %s",
                  t[-1] - t[0], info["correction_deg"]["angle"], info["up_source"])
         self._vqf = _online_fusion(self.fs)
-        self._orient(t, cal[:, 1:7], ok)
+        self._orient(t, cal[:, 1:7], ok, bridged)
 
-    def _orient(self, t: np.ndarray, v: np.ndarray, ok: np.ndarray) -> None:
+    def _orient(self, t: np.ndarray, v: np.ndarray, ok: np.ndarray, bridged: np.ndarray) -> None:
         """Pelvis signals for grid samples, as `align_to_pelvis` forms them (online VQF)."""
         n = t.size
         acc = np.ascontiguousarray(v[:, 0:3])
@@ -476,6 +499,7 @@ class StreamingAnalyzer:
         block[:, 4:7] = gyr_b @ r.T
         block[:, 7], block[:, 8], block[:, 9] = obl, tilt, yaw - self._yaw0
         block[:, 10] = ok
+        block[:, 11] = bridged
         self._ring.extend(block)
         self._n_body += n
 
@@ -520,8 +544,9 @@ class StreamingAnalyzer:
         if w.shape[0] < round(4 * fs):
             return self._empty
         frame = pd.DataFrame(w[:, :10], columns=list(SIGNAL_COLUMNS))
-        frame["valid"] = w[:, 10] > 0.5
-        ev = detect_events(frame, sampling_rate_hz=fs).events
+        frame["valid"] = w[:, 10] > 0.5  # strict: the metrics
+        # short holes bridged for the detector, as `gaitimu.pipeline.detection_body`
+        ev = detect_events(frame.assign(valid=w[:, 11] > 0.5), sampling_rate_hz=fs).events
         if ev.empty:
             return self._empty
         if "activity" not in ev and self.activity:
@@ -547,23 +572,33 @@ class StreamingAnalyzer:
             ready = np.ones(len(rows), dtype=bool)
         else:
             # A row depends on the data up to its next same-side IC (stride_s, step_s,
-            # obliquity range); + the lag for the detector to settle. A row without one is the
-            # end of a bout (or the newest step): final once nothing followed for a while.
+            # obliquity range) + TIMING_GAP_GUARD_S (timing is NaN next to a data gap); + the
+            # lag for the detector to settle. A row without one is the end of a bout (or the
+            # newest step): final once nothing followed for a while.
             step_est = float(np.nanmedian(rows["step_s"])) if rows["step_s"].notna().any() \
                 else 0.6
-            need = (rows["ic_s"] + rows["stride_s"]).to_numpy()
+            # (the next same-side IC itself, not ic + stride_s: stride_s is NaN next to a gap)
+            next_same = rows.groupby(["bout_id", "side"], sort=False)["ic_s"].shift(-1)
+            need = next_same.to_numpy(float) + TIMING_GAP_GUARD_S
             open_end = ~np.isfinite(need)
-            need_open = ic + 2.0 * step_est + 2.0 * self.cfg.hop_s + 2.0
             lag_long = max(self.cfg.lag_s, self.cfg.lag_steps * step_est)
             conf = rows["event_confidence"].to_numpy(float)
             lag = np.where(conf >= self.cfg.confident, self.cfg.lag_s, lag_long)
+            # ... but final before it can leave the emission zone (IC >= window start +
+            # margin_s; the next run may come hop_s + batch_s later): a row waiting longer
+            # would never be emitted (bouts ended by a long data gap mid-stream)
+            zone = self.cfg.window_s - self.cfg.margin_s - self.cfg.hop_s - self.cfg.batch_s
+            open_wait = min(2.0 * step_est + 2.0 * self.cfg.hop_s + 2.0,
+                            max(zone - 0.5 - lag_long, 2.0 * step_est))
+            need_open = ic + open_wait
             due = np.where(open_end, need_open, need) + lag
             ready = due <= t_end
             waiting = ~ready & unseen
             if waiting.any():
                 # expected time of the next same-side IC of the first waiting row
                 k = int(np.flatnonzero(waiting)[0])
-                expect = due[k] if not open_end[k] else ic[k] + 2.0 * step_est + lag[k]
+                expect = due[k] if not open_end[k] else ic[k] + min(2.0 * step_est, open_wait) \
+                    + lag[k]
                 self._pending_due_t = float(max(expect, t_end + self.cfg.batch_s))
         new = ready & unseen
         if not new.any():
