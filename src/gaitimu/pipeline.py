@@ -35,7 +35,12 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
-from gaitimu.analysis.conditioning import gap_intervals, resample_uniform
+from gaitimu.analysis.conditioning import (
+    DEFAULT_MAX_BRIDGE_GAP_S,
+    DEFAULT_MAX_INTERP_GAP_S,
+    gap_intervals,
+    resample_uniform,
+)
 from gaitimu.analysis.events import detect_events
 from gaitimu.analysis.metrics import empty_strides, stance_metrics
 from gaitimu.analysis.orientation import align_to_pelvis
@@ -62,7 +67,8 @@ class AnalysisResult:
         (``n_interpolated``, ``n_bridged``, ``gaps_s``), ``events`` (what the event detector
         reports), ``activity``, ``cadence_spm``, ``n_strides`` {L, R}, ``n_excluded`` (alias
         ``excluded_strides``), ``excluded_reasons`` {reason: count}, ``gaps`` ([start_s,
-        end_s] of unbridged gaps), ``duration_s``, ``sampling_rate_hz``, ``warnings``.
+        end_s] of the gaps longer than 50 ms: no metrics there), ``duration_s``,
+        ``sampling_rate_hz``, ``warnings``.
     """
 
     strides: pd.DataFrame
@@ -176,9 +182,10 @@ def analyze(
     if cond.gaps_s:
         n_long = len(gap_intervals(cond.bridged, cond.t_s, fs))
         warnings.append(
-            f"{len(cond.gaps_s)} data gap(s) longer than 50 ms (no metrics on them; "
-            f"{len(cond.gaps_s) - n_long} up to 0.2 s bridged for event detection, "
-            f"{n_long} longer split gait bouts)"
+            f"{len(cond.gaps_s)} data gap(s) longer than "
+            f"{1e3 * DEFAULT_MAX_INTERP_GAP_S:.0f} ms (no metrics on them; "
+            f"{len(cond.gaps_s) - n_long} up to {DEFAULT_MAX_BRIDGE_GAP_S:g} s bridged for "
+            f"event detection, {n_long} longer split gait bouts)"
         )
     info = {
         "sampling_rate_hz": fs,

@@ -197,7 +197,8 @@ def stance_metrics(
 
     Data requirements: `signals` on a uniform grid with ``t_s`` and ``obliquity_deg``
     (degrees, > 0 = left higher); optionally ``acc_ml`` (m/s^2, body-frame specific force,
-    for ``ml_excursion_m``) and ``valid`` (bool, False in unbridged gaps).
+    for ``ml_excursion_m``) and ``valid`` (bool, False where the data are not measured:
+    `gaitimu.analysis.conditioning.UniformSignals.valid`).
 
     Parameters
     ----------
