@@ -58,9 +58,13 @@ from gaitimu.errors import BadInputError
 log = logging.getLogger(__name__)
 
 __all__ = [
+    "ONLINE_TAU_ACC_S",
+    "SIGNAL_COLUMNS",
     "Alignment",
+    "OnlinePelvisSignals",
     "align_to_pelvis",
     "detect_standing",
+    "online_fusion",
     "pelvis_angles",
 ]
 
@@ -73,7 +77,8 @@ __all__ = [
 ONLINE_TAU_ACC_S = 8.0
 FORWARD_EVIDENCE_MIN = 0.3  # |correlation| needed to overrule the declared forward axis
 
-# Column order is relied on: live/stream.py fills blocks of this layout by position.
+# Column order is relied on: `OnlinePelvisSignals.update` and live/stream.py fill blocks of
+# this layout by position.
 SIGNAL_COLUMNS = (
     "t_s",
     *BODY_ACC,
@@ -591,7 +596,7 @@ def align_to_pelvis(
         fusion = "online" if standing is not None else "offline"
     acc_c = np.ascontiguousarray(acc)
     if fusion == "online":
-        out = vqf.VQF(1.0 / fs, tauAcc=ONLINE_TAU_ACC_S).updateBatch(gyr_rad, acc_c)
+        out = online_fusion(fs).updateBatch(gyr_rad, acc_c)
     elif fusion == "offline":
         out = vqf.offlineVQF(gyr_rad, acc_c, None, 1.0 / fs)
     else:
@@ -649,3 +654,110 @@ def align_to_pelvis(
     for w_ in warnings:
         log.info(w_)  # also in info["warnings"], printed by the caller
     return Alignment(body, info)
+
+
+# --------------------------------------------------------------------------- streaming
+def online_fusion(sampling_rate_hz: float) -> vqf.VQF:
+    """The causal 6D VQF exactly as `align_to_pelvis` configures it (``fusion="online"``)."""
+    return vqf.VQF(1.0 / float(sampling_rate_hz), tauAcc=ONLINE_TAU_ACC_S)
+
+
+class OnlinePelvisSignals:
+    """Pelvis signals computed causally, block by block, from a fixed calibration.
+
+    The incremental counterpart of `align_to_pelvis` for a streaming driver
+    (`gaitimu.live.stream`): the mounting correction and gyroscope-bias prior come from a
+    calibration (the ``info`` of `align_to_pelvis` on the first seconds of data: quiet
+    standing + some gait); every `update` then runs the online VQF (`online_fusion`) on the
+    new samples and forms the pelvis signals exactly as `align_to_pelvis` does with
+    ``fusion="online"``. Feeding a session in blocks of any size gives the same values as
+    one block.
+
+    Parameters
+    ----------
+    calibration : dict
+        `Alignment.info`; uses ``R_body_sensor`` and ``gyr_bias_prior_dps`` (as stored
+        there, i.e. rounded to 1e-6 and 1e-4 deg/s).
+    sampling_rate_hz : float
+        Rate of the uniform grid the samples are on.
+
+    Examples
+    --------
+    >>> ps = OnlinePelvisSignals.calibrate(t[:n], acc[:n], gyr[:n],  # doctest: +SKIP
+    ...                                    sampling_rate_hz=200.0, axes="x=up,y=right,z=forward")
+    >>> block = ps.update(t_block, acc_block, gyr_block)  # doctest: +SKIP
+    """
+
+    def __init__(self, calibration: dict, *, sampling_rate_hz: float) -> None:
+        self.calibration = calibration
+        self.sampling_rate_hz = float(sampling_rate_hz)
+        self.r_body_sensor = np.asarray(calibration["R_body_sensor"], dtype=float)
+        self.gyr_bias_prior_dps = np.asarray(calibration["gyr_bias_prior_dps"], dtype=float)
+        self._fusion = online_fusion(self.sampling_rate_hz)
+        self._yaw0: float | None = None  # yaw of the first sample (the zero, as offline)
+        self._yaw_last = 0.0
+        self._yaw_offset = 0.0  # whole turns carried across blocks
+
+    @classmethod
+    def calibrate(
+        cls,
+        t_s: np.ndarray,
+        acc: np.ndarray,
+        gyr: np.ndarray,
+        *,
+        sampling_rate_hz: float,
+        axes: str = DEFAULT_AXES,
+        valid: np.ndarray | None = None,
+    ) -> OnlinePelvisSignals:
+        """Calibrate on a window of grid samples (`align_to_pelvis` on it; its ``info`` is
+        `calibration`). The window's samples are not consumed: pass them to `update`."""
+        info = align_to_pelvis(
+            t_s, acc, gyr, sampling_rate_hz=sampling_rate_hz, axes=axes, valid=valid
+        ).info
+        return cls(info, sampling_rate_hz=sampling_rate_hz)
+
+    def update(
+        self, t_s: np.ndarray, acc: np.ndarray, gyr: np.ndarray, *, out: np.ndarray | None = None
+    ) -> np.ndarray:
+        """Pelvis signals of the next samples (consecutive grid points).
+
+        Parameters
+        ----------
+        t_s : ndarray, shape (m,)
+            Grid times, s.
+        acc, gyr : ndarray, shape (m, 3)
+            Sensor-frame accelerometer (m/s^2) and gyroscope (deg/s).
+        out : ndarray, shape (m, k >= len(SIGNAL_COLUMNS)), optional
+            Written in its first ``len(SIGNAL_COLUMNS)`` columns (the rest untouched).
+
+        Returns
+        -------
+        ndarray, shape (m, len(SIGNAL_COLUMNS))
+            Columns `SIGNAL_COLUMNS` (``yaw_deg`` relative to the very first sample).
+        """
+        t = np.asarray(t_s, dtype=float)
+        n = t.size
+        k = len(SIGNAL_COLUMNS)
+        block = np.empty((n, k)) if out is None else out
+        if n == 0:
+            return block[:, :k]
+        acc = np.ascontiguousarray(acc, dtype=float)
+        gyr_rad = np.radians(np.asarray(gyr, dtype=float) - self.gyr_bias_prior_dps)
+        res = self._fusion.updateBatch(np.ascontiguousarray(gyr_rad), acc)
+        r = self.r_body_sensor
+        up_z, right_e, fwd_z = _rotate_axes(res["quat6D"], r.T)
+        obl, tilt, yaw = _angles(up_z, right_e, fwd_z)
+        # continue the unwrapped yaw across blocks; zero at the first sample (as offline)
+        if self._yaw0 is None:
+            self._yaw0 = float(yaw[0])
+        else:
+            jump = yaw[0] + self._yaw_offset - self._yaw_last
+            self._yaw_offset -= 360.0 * np.round(jump / 360.0)
+        yaw = yaw + self._yaw_offset
+        self._yaw_last = float(yaw[-1])
+        gyr_b = np.degrees(gyr_rad - res["bias"])
+        block[:, 0] = t
+        block[:, 1:4] = acc @ r.T
+        block[:, 4:7] = gyr_b @ r.T
+        block[:, 7], block[:, 8], block[:, 9] = obl, tilt, yaw - self._yaw0
+        return block if out is None else block[:, :k]

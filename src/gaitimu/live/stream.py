@@ -11,13 +11,15 @@ as it is final, computed by the SAME stage functions as `gaitimu.pipeline.analyz
    as the next received sample is known. The orientation filter runs on the grid values
    (interpolated in bridged holes), as offline.
 2. **Calibration (once).** The first `StreamConfig.calibration_s` seconds of grid data go
-   through `gaitimu.analysis.orientation.align_to_pelvis` exactly as offline. This fixes the
+   through `gaitimu.analysis.orientation.align_to_pelvis` exactly as offline
+   (`OnlinePelvisSignals.calibrate`). This fixes the
    mounting correction ``R_body_sensor``, the gyroscope-bias prior and the standing neutral.
-3. **Orientation (causal, incremental).** The online VQF filter (the variant offline
-   analysis uses whenever the session has quiet standing) is run block by block from the
-   first sample with that bias prior, and the pelvis signals (body-frame acc/gyr,
-   obliquity, tilt, yaw) are formed exactly as `align_to_pelvis` forms them. These are kept
-   in a bounded ring buffer (`StreamConfig.buffer_s`).
+3. **Orientation (causal, incremental).** `gaitimu.analysis.orientation.OnlinePelvisSignals`
+   runs the online VQF filter (the variant offline analysis uses whenever the session has
+   quiet standing) block by block from the first sample with that bias prior, and forms
+   the pelvis signals (body-frame acc/gyr, obliquity, tilt, yaw) exactly as
+   `align_to_pelvis` forms them. These are kept in a bounded ring buffer
+   (`StreamConfig.buffer_s`).
 4. **Events and metrics (windowed).** Every `StreamConfig.hop_s` of data,
    `gaitimu.analysis.events.detect_events` (validity = the bridged mask) and
    `gaitimu.analysis.metrics.stance_metrics` (validity = the strict mask) run on the
@@ -55,7 +57,6 @@ from typing import Any
 
 import numpy as np
 import pandas as pd
-import vqf
 
 from gaitimu.analysis.conditioning import DEFAULT_MAX_BRIDGE_GAP_S, _check_rate, grid_masks
 from gaitimu.analysis.events import detect_events
@@ -65,7 +66,7 @@ from gaitimu.analysis.metrics import (
     empty_strides,
     stance_metrics,
 )
-from gaitimu.analysis.orientation import SIGNAL_COLUMNS, _angles, _rotate_axes, align_to_pelvis
+from gaitimu.analysis.orientation import SIGNAL_COLUMNS, OnlinePelvisSignals
 from gaitimu.consts import DEFAULT_AXES
 from gaitimu.errors import BadInputError
 
@@ -195,14 +196,6 @@ class _StageLogFilter(logging.Filter):
         return False
 
 
-def _online_fusion(fs: float) -> vqf.VQF:
-    """The online VQF exactly as `align_to_pelvis` configures it (same parameters)."""
-    from gaitimu.analysis import orientation
-
-    tau = getattr(orientation, "ONLINE_TAU_ACC_S", None)
-    return vqf.VQF(1.0 / fs) if tau is None else vqf.VQF(1.0 / fs, tauAcc=tau)
-
-
 class _Ring:
     """Fixed-capacity ring of (n, k) float rows; oldest rows are overwritten."""
 
@@ -286,13 +279,8 @@ class StreamingAnalyzer:
         # calibration buffer (grid samples before calibration): lists of arrays
         self._cal: list[np.ndarray] = []
         self._cal_n = 0
-        # orientation state
-        self._vqf: vqf.VQF | None = None
-        self._bias_prior = np.zeros(3)
-        self._r_body_sensor = np.eye(3)
-        self._yaw0: float | None = None
-        self._yaw_last = 0.0
-        self._yaw_offset = 0.0
+        # orientation state (after calibration)
+        self._pelvis: OnlinePelvisSignals | None = None
         # pelvis signals
         self._ring = _Ring(round(self.cfg.buffer_s * self.fs), len(_BODY_COLUMNS))
         self._n_body = 0  # grid samples turned into pelvis signals so far
@@ -465,43 +453,24 @@ class StreamingAnalyzer:
         self._cal, self._cal_n = [], 0
         t, acc, gyr = cal[:, 0], cal[:, 1:4], cal[:, 4:7]
         ok, bridged = cal[:, 7] > 0.5, cal[:, 8] > 0.5
-        al = align_to_pelvis(t, acc, gyr, sampling_rate_hz=self.fs, axes=self.axes, valid=ok)
-        info = al.info
+        self._pelvis = OnlinePelvisSignals.calibrate(
+            t, acc, gyr, sampling_rate_hz=self.fs, axes=self.axes, valid=ok
+        )
+        info = self._pelvis.calibration
         self.calibration = info
-        self._r_body_sensor = np.asarray(info["R_body_sensor"], dtype=float)
-        self._bias_prior = np.asarray(info["gyr_bias_prior_dps"], dtype=float)
         log.info("stream calibrated on %.1f s: correction %.1f deg, up from %s",
                  t[-1] - t[0], info["correction_deg"]["angle"], info["up_source"])
-        self._vqf = _online_fusion(self.fs)
         self._orient(t, cal[:, 1:7], ok, bridged)
 
     def _orient(self, t: np.ndarray, v: np.ndarray, ok: np.ndarray, bridged: np.ndarray) -> None:
-        """Pelvis signals for grid samples, as `align_to_pelvis` forms them (online VQF)."""
-        n = t.size
-        acc = np.ascontiguousarray(v[:, 0:3])
-        gyr_rad = np.radians(v[:, 3:6] - self._bias_prior)
-        out = self._vqf.updateBatch(np.ascontiguousarray(gyr_rad), acc)
-        r = self._r_body_sensor
-        up_z, right_e, fwd_z = _rotate_axes(out["quat6D"], r.T)
-        obl, tilt, yaw = _angles(up_z, right_e, fwd_z)
-        # continue the unwrapped yaw across blocks; zero at the first sample (as offline)
-        if self._yaw0 is None:
-            self._yaw0 = float(yaw[0])
-        else:
-            jump = yaw[0] + self._yaw_offset - self._yaw_last
-            self._yaw_offset -= 360.0 * np.round(jump / 360.0)
-        yaw = yaw + self._yaw_offset
-        self._yaw_last = float(yaw[-1])
-        gyr_b = np.degrees(gyr_rad - out["bias"])
-        block = np.empty((n, len(_BODY_COLUMNS)))
-        block[:, 0] = t
-        block[:, 1:4] = acc @ r.T
-        block[:, 4:7] = gyr_b @ r.T
-        block[:, 7], block[:, 8], block[:, 9] = obl, tilt, yaw - self._yaw0
+        """Pelvis signals for grid samples (`OnlinePelvisSignals`: as `align_to_pelvis`
+        forms them with the online VQF) + the two validity masks, into the ring."""
+        block = np.empty((t.size, len(_BODY_COLUMNS)))
+        self._pelvis.update(t, v[:, 0:3], v[:, 3:6], out=block)
         block[:, 10] = ok
         block[:, 11] = bridged
         self._ring.extend(block)
-        self._n_body += n
+        self._n_body += t.size
 
     # ------------------------------------------------------------------ events + metrics
     def _maybe_run(self, *, final: bool) -> pd.DataFrame:
