@@ -64,17 +64,18 @@ def load_ipol(name: str) -> tuple[np.ndarray, np.ndarray, np.ndarray, dict]:
 def to_body(
     t_s: np.ndarray, acc: np.ndarray, gyr: np.ndarray, fs: float, axes: str
 ) -> pd.DataFrame:
-    """Raw samples -> uniform grid -> pelvis frame, as `gaitimu.pipeline.analyze` does it
-    (`resample_uniform`, then `align_to_pelvis`; ``valid`` False in unbridged gaps)."""
+    """Raw samples -> uniform grid -> pelvis frame, as `gaitimu.pipeline.analyze` gives them
+    to the event detector (`resample_uniform`, `align_to_pelvis`, `detection_body`: ``valid``
+    is the bridged mask, so holes up to 0.2 s do not split bouts)."""
     from gaitimu.analysis.conditioning import resample_uniform
     from gaitimu.analysis.orientation import align_to_pelvis
+    from gaitimu.pipeline import detection_body
 
     cond = resample_uniform(t_s, acc, gyr, sampling_rate_hz=fs)
     body = align_to_pelvis(
         cond.t_s, cond.acc, cond.gyr, sampling_rate_hz=fs, axes=axes, valid=cond.valid
     ).body
-    body["valid"] = cond.valid
-    return body
+    return detection_body(body, cond.bridged)
 
 
 def match(ref: np.ndarray, det: np.ndarray, tol: float = TOL_S) -> tuple[np.ndarray, np.ndarray]:
