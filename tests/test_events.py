@@ -389,3 +389,30 @@ def test_many_short_unbridged_gaps_do_not_crash():
     assert len(res.events) > 0
     k = np.clip(np.round((res.events["ic_s"].to_numpy() - t[0]) * 100).astype(int), 0, t.size - 1)
     assert cond.valid[k].all()  # no IC placed inside an unbridged gap
+
+
+def test_ipol_all_110_trials_meet_the_targets():
+    """The whole IPOL set (3,746 reference ICs) through the same path as
+    benchmarks/validate_events.py (importer clock, conditioning, alignment, detector).
+    Thresholds sit just under the issue's targets and the measured values in
+    docs/VALIDATION.md (F1 0.951, sides 98.0 %, 10 / 16 ms), so a real regression fails."""
+    import importlib.util
+    from pathlib import Path
+
+    shared_data_dir("ipol_lowerback", "GaitData")
+    path = Path(__file__).resolve().parents[1] / "benchmarks" / "validate_events.py"
+    spec = importlib.util.spec_from_file_location("validate_events", path)
+    ve = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(ve)
+    out, rows = ve.validate_ipol(jobs=1)
+    assert len(rows) == 110
+    s = out["all"]
+    print(
+        f"IPOL: F1 {s['ic_f1']:.3f}, sides {s['side_accuracy']:.3f}, "
+        f"IC {s['ic_median_abs_err_ms']:.0f} ms, FC {s['fc_median_abs_err_ms']:.0f} ms"
+    )
+    assert s["ic_f1"] >= 0.94
+    assert s["side_accuracy"] >= 0.97
+    assert s["ic_median_abs_err_ms"] <= 30
+    assert s["fc_median_abs_err_ms"] <= 50
+    assert out["first_pass"]["ic_f1"] >= 0.98
