@@ -277,3 +277,24 @@ def test_clock_map_refuses_implausible_drift():
         sensor_t = np.array([i * 0.05])
         cm.map_block(0, sensor_t, sensor_t[-1] / 10)
     assert cm.unreliable and cm.drift_ppm == 0.0
+
+
+@pytest.mark.parametrize("stall_at_s", [1.0, 2.0, 3.0, 4.5])
+def test_clock_map_survives_an_early_host_stall(stall_at_s):
+    """A loaded host (another process, GC) delays every packet for a while early in the
+    recording: the drift estimate must not lock a wrong slope into the map (the map is
+    re-anchored at each refit, so an early error would stay in every later time)."""
+    rng = np.random.default_rng(11)
+    cm = ClockMap()
+    spp, rate, drift_ppm = 10, 200.0, 60.0
+    out = []
+    for i in range(1200):
+        sensor_t = (i * spp + np.arange(spp)) / rate
+        true_t = sensor_t / (1 + drift_ppm * 1e-6)
+        stall = 0.004 if stall_at_s <= true_t[-1] < stall_at_s + 0.6 else 0.0
+        host = true_t[-1] + 0.004 + stall + rng.exponential(0.001)
+        out.append(cm.map_block(0, sensor_t, host))
+    t = np.concatenate(out)
+    true_all = np.arange(t.size) / rate / (1 + drift_ppm * 1e-6)
+    err = (t - t[0]) - true_all
+    assert np.abs(err).max() < 0.5e-3, f"{1e3 * np.abs(err).max():.2f} ms"

@@ -45,10 +45,15 @@ class ClockMap:
     bin_s
         Width of the bins whose minimum latency forms the lower envelope.
     min_span_s
-        Sensor-time span needed before the drift is estimated at all.
+        Sensor-time span (and at least 8 bins) needed before the drift is estimated at all.
+        Every refit re-anchors the map, so an early slope error stays in all later times: a
+        host stall of half a second within the first 2 s used to lock in more than 1 ms; from
+        5 s on the lower-envelope fit rejects such bins (the uncorrected drift before that is
+        at most 0.25 ms for a 50 ppm crystal).
     max_drift_ppm
         Larger estimates are implausible for a crystal (e.g. a virtual sensor running faster
-        than real time) and are not applied; ``drift_ppm`` then stays 0 and ``unreliable`` is set.
+        than real time) and are not applied; ``drift_ppm`` then stays 0 and ``unreliable`` is set
+        (once the fit spans ``implausible_after_s``; before that it waits for more data).
     update_every_s
         How often (sensor time) the drift estimate is refreshed.
     window_s
@@ -59,8 +64,9 @@ class ClockMap:
     """
 
     bin_s: float = 0.5
-    min_span_s: float = 2.0
+    min_span_s: float = 5.0
     max_drift_ppm: float = 1000.0
+    implausible_after_s: float = 20.0
     update_every_s: float = 1.0
     window_s: float = 600.0
     enabled: bool = True
@@ -104,7 +110,7 @@ class ClockMap:
             self._refit(sensor_last_s)
 
     def _refit(self, now_sensor_s: float) -> None:
-        if len(self._bins) < 4:
+        if len(self._bins) < 8:
             return
         xs = np.fromiter(self._bin_sensor.values(), float)
         if xs.max() - xs.min() < self.min_span_s:
@@ -112,7 +118,7 @@ class ClockMap:
         ys = np.fromiter(self._bins.values(), float)
         ppm = float(lower_envelope_slope(xs, ys) * 1e6)
         if abs(ppm) > self.max_drift_ppm:
-            if xs.max() - xs.min() < 10 * self.min_span_s:
+            if xs.max() - xs.min() < self.implausible_after_s:
                 return  # early, few bins (e.g. delayed first packets): wait for more data
             if not self.unreliable:
                 log.warning("sensor clock drift estimate %.0f ppm is implausible; not corrected", ppm)
