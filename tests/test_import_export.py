@@ -16,6 +16,7 @@ from gaitimu.cli import main
 from gaitimu.consts import SENSOR_COLS, G, parse_axes
 from gaitimu.errors import BadInputError
 from gaitimu.sessions import SessionWriter, export_session, import_csv, open_session
+from gaitimu.sessions.importer import read_imu_table
 
 IPOL_AXES = "x=up,y=left,z=backward"  # documented in docs/sessions.md
 
@@ -282,3 +283,23 @@ def test_export_refuses_to_overwrite_and_adds_to_existing_dataset(tmp_path):
         "motion/sub-S02_task-walk_tracksys-gaitimuA1_motion.tsv",
     ]
     assert not [p for p in tmp_path.iterdir() if "exporting" in p.name]
+
+
+def test_packet_counter_is_the_clock_with_wrap_loss_and_repeats(tmp_path):
+    """Xsens PacketCounter (16 bit): lost packets become holes, the wrap at 65536 is not a
+    jump back, a repeated value is a duplicate row; an unusable counter falls back to rows."""
+    df = _frame(8).drop(columns="t_s")
+    df.insert(0, "PacketCounter", [65533, 65534, 65535, 0, 3, 4, 4, 5])
+    (tmp_path / "x.txt").write_text(df.to_csv(sep="\t", index=False))
+    t, acc, _, info = read_imu_table(tmp_path / "x.txt", rate_hz=100)
+    np.testing.assert_allclose(t, np.array([0, 1, 2, 3, 6, 7, 8]) / 100)
+    kept = _frame(8)[["acc_x", "acc_y", "acc_z"]].to_numpy()[[0, 1, 2, 3, 4, 5, 7]]
+    np.testing.assert_array_equal(acc, kept)
+    assert info["time_source"] == "packetcounter"
+    assert info["counter"]["skipped_values"] == 2 and info["counter"]["repeated_values"] == 1
+    # a counter with a hole of more than a minute is a reset, not lost packets: rows
+    df["PacketCounter"] = [0, 1, 2, 3, 9000, 9001, 9002, 9003]
+    (tmp_path / "y.txt").write_text(df.to_csv(sep="\t", index=False))
+    t2, _, _, info2 = read_imu_table(tmp_path / "y.txt", rate_hz=100)
+    np.testing.assert_allclose(t2, np.arange(8) / 100)
+    assert info2["time_source"] == "rate"
