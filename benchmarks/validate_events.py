@@ -45,6 +45,7 @@ VIRT = DATA / "virtual_imu_dev"
 IPOL_AXES = "x=up,y=left,z=backward"
 IPOL_FS = 100.0
 TOL_S = 0.1
+RESAMPLE_HZ: float | None = None  # --rate: the IPOL trials as a sensor at another rate
 MAX_STANCE_S = 1.5  # longer "stances" in the reference are standing, not gait
 
 
@@ -135,13 +136,38 @@ def ipol_reference(meta: dict) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
     return np.asarray(ics)[o], np.asarray(sides)[o], np.asarray(fcs)[o]
 
 
+def resample_ipol(
+    t_s: np.ndarray, acc: np.ndarray, gyr: np.ndarray, rate_hz: float
+) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """The trial as a sensor at ``rate_hz`` would have delivered it: linear interpolation
+    of the received samples onto the new clock (after an anti-alias low-pass when going
+    down), keeping the lost-packet holes (no new sample inside a hole longer than 1.5
+    original periods)."""
+    from gaitimu.analysis.conditioning import lowpass
+
+    if rate_hz < IPOL_FS:
+        acc, gyr = (lowpass(x, 0.4 * rate_hz, sampling_rate_hz=IPOL_FS) for x in (acc, gyr))
+    t_new = np.arange(t_s[0], t_s[-1], 1.0 / rate_hz)
+    right = np.clip(np.searchsorted(t_s, t_new), 1, t_s.size - 1)
+    ok = (t_s[right] - t_s[right - 1]) <= 1.5 / IPOL_FS
+    t_new = t_new[ok]
+    return (
+        t_new,
+        np.column_stack([np.interp(t_new, t_s, acc[:, k]) for k in range(3)]),
+        np.column_stack([np.interp(t_new, t_s, gyr[:, k]) for k in range(3)]),
+    )
+
+
 def run_ipol_trial(name: str) -> dict:
     from gaitimu.analysis.events import detect_events
 
     t_s, acc, gyr, meta = load_ipol(name)
-    body = to_body(t_s, acc, gyr, IPOL_FS, IPOL_AXES)
+    fs = RESAMPLE_HZ or IPOL_FS
+    if RESAMPLE_HZ:
+        t_s, acc, gyr = resample_ipol(t_s, acc, gyr, RESAMPLE_HZ)
+    body = to_body(t_s, acc, gyr, fs, IPOL_AXES)
     t0 = time.perf_counter()
-    res = detect_events(body, sampling_rate_hz=IPOL_FS)
+    res = detect_events(body, sampling_rate_hz=fs)
     dt = time.perf_counter() - t0
     ic, side, fc_after = ipol_reference(meta)
     lo, hi = (b / IPOL_FS for b in meta["TrialBoundaries"])
@@ -385,7 +411,12 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--plot", metavar="TRIAL", help="plot one IPOL trial (e.g. 2-3) and exit")
     ap.add_argument("--plot-out", type=Path, default=Path("events_plot.png"))
     ap.add_argument("--plot-window", type=float, nargs=2, metavar=("T0", "T1"))
+    ap.add_argument(
+        "--rate", type=float, help="resample the IPOL trials to this rate (Hz) first, e.g. 50"
+    )
     args = ap.parse_args(argv)
+    global RESAMPLE_HZ
+    RESAMPLE_HZ = args.rate
     if args.plot:
         plot_ipol(args.plot, args.plot_out, tuple(args.plot_window) if args.plot_window else None)
         return 0
