@@ -26,6 +26,9 @@ Method (our own combination of standard ingredients):
    intervals <= 0.25: random movement has none). Each bout then grows by at most one softer
    step at its end (gait termination) where the rhythm predicts one (0.7-1.4 step periods
    after the last step) and a weaker peak (>= 10 % of the typical prominence) is there.
+   A bout that ends in rest gets its closing step (the trailing foot landing next to the
+   other, often softer still) and marks it (`_closing_steps`): the stance before it has no
+   final contact.
 4. **Walk or run.** Running has a flight phase: the specific force along the vertical falls
    towards 0 g (free fall). A step is running when its vertical acceleration dips below
    0.35 g, or at >= 150 steps/min with vertical peaks >= 2.2 g (runners with little
