@@ -163,7 +163,7 @@ def test_gaps_and_implausible_rows_are_invalid_with_reason() -> None:
         "",
         "data gap in the stance",
         "implausible stance time",
-        "fc_s missing or not after ic_s",
+        "end of a walk (no final contact)",
     ]
 
 

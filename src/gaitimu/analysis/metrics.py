@@ -353,8 +353,13 @@ def stance_metrics(
     ml_exc = np.where(stride_gap, np.nan, ml_exc)
     in_range = (ic_c >= t0) & (fc_c <= t[-1])
     turn = ev["turn"].to_numpy(bool) if "turn" in ev else np.zeros(ic.size, bool)
+    # the last two stances of a walk have no final contact: the closing step's foot and the
+    # one it joins both stay down (gait termination, `gaitimu.analysis.bouts`)
+    from_end = ev.groupby("bout_id", sort=False).cumcount(ascending=False).to_numpy()
+    walk_ends = ~np.isfinite(fc) & (from_end < 2)
     reasons = np.select(
         [
+            walk_ends,
             ~good_times,
             ~in_range,
             gap,
@@ -363,6 +368,7 @@ def stance_metrics(
             turn & exclude_turns,
         ],
         [
+            "end of a walk (no final contact)",
             "fc_s missing or not after ic_s",
             "outside the recording",
             "data gap in the stance",

@@ -290,7 +290,11 @@ class LiveFeed:
 
     @property
     def url(self) -> str | None:
-        return self.dashboard.url if self.dashboard else None
+        """The dashboard's address once it listens (None before: the port is only known
+        after binding, since a taken default port falls back to a free one)."""
+        if self.dashboard is None or not self.dashboard.sockets:
+            return None
+        return self.dashboard.url
 
     async def start(self) -> LiveFeed:
         if self.dashboard is not None:
