@@ -55,6 +55,7 @@ __all__ = [
     "DEFAULT_MAX_INTERP_GAP_S",
     "UniformSignals",
     "bandpass",
+    "check_rate",
     "gap_intervals",
     "grid_masks",
     "lowpass",
@@ -104,7 +105,8 @@ class UniformSignals:
     n_bridged: int = 0
 
 
-def _check_rate(sampling_rate_hz: float) -> float:
+def check_rate(sampling_rate_hz: float) -> float:
+    """The rate as a float, or `BadInputError` outside the supported 50-400 Hz."""
     fs = float(sampling_rate_hz)
     if not np.isfinite(fs) or not (MIN_RATE_HZ <= fs <= MAX_RATE_HZ):
         raise BadInputError(
@@ -183,7 +185,7 @@ def resample_uniform(
     -------
     UniformSignals
     """
-    fs = _check_rate(sampling_rate_hz)
+    fs = check_rate(sampling_rate_hz)
     t = np.asarray(t_s, dtype=float).ravel()
     a = np.asarray(acc, dtype=float)
     g = np.asarray(gyr, dtype=float)

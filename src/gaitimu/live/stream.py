@@ -58,7 +58,7 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
-from gaitimu.analysis.conditioning import DEFAULT_MAX_BRIDGE_GAP_S, _check_rate, grid_masks
+from gaitimu.analysis.conditioning import DEFAULT_MAX_BRIDGE_GAP_S, check_rate, grid_masks
 from gaitimu.analysis.events import detect_events
 from gaitimu.analysis.metrics import (
     STRIDE_COLUMNS,
@@ -260,7 +260,7 @@ class StreamingAnalyzer:
         config: StreamConfig | None = None,
         on_stride: Callable[[pd.DataFrame], None] | None = None,
     ) -> None:
-        self.fs = _check_rate(sampling_rate_hz)
+        self.fs = check_rate(sampling_rate_hz)
         self.axes = axes or DEFAULT_AXES
         self.activity = activity
         self.cfg = config or StreamConfig()
