@@ -249,6 +249,22 @@ def _match(strides: pd.DataFrame, ref: pd.DataFrame, tol_s: float = 0.1) -> pd.D
     return pd.concat(out) if out else pd.DataFrame()
 
 
+
+def _analyze_both_ways(sim, ev_true: pd.DataFrame, activity: str):
+    """``("reference", result)`` with the simulator's true events, then ``("detected",
+    result)`` with the pipeline's own: the same session analysed both ways."""
+    from gaitimu.pipeline import analyze
+
+    for label, events in (("reference", ev_true[["side", "ic_s", "fc_s"]]), ("detected", None)):
+        yield label, analyze(
+            sim.t_s,
+            sim.acc,
+            sim.gyr,
+            sampling_rate_hz=sim.sample_rate_hz,
+            activity=activity,
+            events=events,
+        )
+
 def run_accuracy(args: argparse.Namespace) -> None:
     from gaitimu.pipeline import analyze
 
@@ -307,18 +323,7 @@ def run_accuracy(args: argparse.Namespace) -> None:
             ev_true = pd.DataFrame(sim.truth["events"])
             ta = sim.truth_arrays
             g0, g1 = sim.truth["gait_s"]
-            for label, events in (
-                ("reference", ev_true[["side", "ic_s", "fc_s"]]),
-                ("detected", None),
-            ):
-                res = analyze(
-                    sim.t_s,
-                    sim.acc,
-                    sim.gyr,
-                    sampling_rate_hz=cfg.sampling_rate_hz,
-                    activity=activity,
-                    events=events,
-                )
+            for label, res in _analyze_both_ways(sim, ev_true, activity):
                 rmse, dyn, off = _obl_errors(res, ta["t_s"], ta["obliquity_deg"], g0, g1)
                 ref = ev_true.rename(columns={"cpd_standing_deg": "ref_st", "cpd_ic_deg": "ref_ic"})[
                     ["side", "ic_s", "ref_st", "ref_ic"]
@@ -352,15 +357,7 @@ def run_accuracy(args: argparse.Namespace) -> None:
         ev_true = pd.DataFrame(sim.truth["events"])
         ta = sim.truth_arrays
         g0, g1 = sim.truth["gait_s"]
-        for label, events in (("reference", ev_true[["side", "ic_s", "fc_s"]]), ("detected", None)):
-            res = analyze(
-                sim.t_s,
-                sim.acc,
-                sim.gyr,
-                sampling_rate_hz=cfg.sampling_rate_hz,
-                activity=activity,
-                events=events,
-            )
+        for label, res in _analyze_both_ways(sim, ev_true, activity):
             obl = np.interp(ta["t_s"], res.signals["t_s"], res.signals["obliquity_deg"])
             gait = (ta["t_s"] >= g0) & (ta["t_s"] <= g1)
             e = obl[gait] - ta["obliquity_deg"][gait]
