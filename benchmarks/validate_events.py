@@ -65,17 +65,11 @@ def load_ipol(name: str) -> tuple[np.ndarray, np.ndarray, np.ndarray, dict]:
 def to_body(
     t_s: np.ndarray, acc: np.ndarray, gyr: np.ndarray, fs: float, axes: str
 ) -> pd.DataFrame:
-    """Raw samples -> uniform grid -> pelvis frame, as `gaitimu.pipeline.analyze` gives them
-    to the event detector (`resample_uniform`, `align_to_pelvis`, `detection_body`: ``valid``
-    is the bridged mask, so holes up to 0.2 s do not split bouts)."""
-    from gaitimu.analysis.conditioning import resample_uniform
-    from gaitimu.analysis.orientation import align_to_pelvis
-    from gaitimu.pipeline import detection_body
+    """Raw samples -> the pelvis signals the pipeline's event detector sees
+    (`pelvis_signals`, then `detection_body`: holes up to 0.2 s do not split bouts)."""
+    from gaitimu.pipeline import detection_body, pelvis_signals
 
-    cond = resample_uniform(t_s, acc, gyr, sampling_rate_hz=fs)
-    body = align_to_pelvis(
-        cond.t_s, cond.acc, cond.gyr, sampling_rate_hz=fs, axes=axes, valid=cond.valid
-    ).body
+    body, cond, _ = pelvis_signals(t_s, acc, gyr, sampling_rate_hz=fs, axes=axes)
     return detection_body(body, cond.bridged)
 
 
@@ -319,11 +313,7 @@ def validate_virtual() -> dict:
 
 def sim_body(sim) -> pd.DataFrame:
     """Simulated sensor samples -> uniform grid -> pelvis frame (as the pipeline does)."""
-    from gaitimu.analysis.conditioning import resample_uniform
-
-    fs = float(sim.sample_rate_hz)
-    u = resample_uniform(sim.t_s, sim.acc, sim.gyr, sampling_rate_hz=fs)
-    return to_body(u.t_s, u.acc, u.gyr, fs, "x=up,y=right,z=forward")
+    return to_body(sim.t_s, sim.acc, sim.gyr, float(sim.sample_rate_hz), "x=up,y=right,z=forward")
 
 
 def validate_simulated(seeds: tuple[int, ...] = (0, 1, 2)) -> dict | None:

@@ -203,12 +203,10 @@ def test_viterbi_tolerates_one_contrary_step_and_allows_missed_step():
 
 # --------------------------------------------------------------------------- simulator
 def _sim_body(sim):
-    from gaitimu.analysis.conditioning import resample_uniform
-    from gaitimu.analysis.orientation import align_to_pelvis
+    from gaitimu.pipeline import pelvis_signals
 
     fs = float(sim.sample_rate_hz)
-    u = resample_uniform(sim.t_s, sim.acc, sim.gyr, sampling_rate_hz=fs)
-    return align_to_pelvis(u.t_s, u.acc, u.gyr, sampling_rate_hz=fs).body, fs
+    return pelvis_signals(sim.t_s, sim.acc, sim.gyr, sampling_rate_hz=fs)[0], fs
 
 
 @pytest.mark.parametrize("activity", ["walk", "run"])
@@ -253,20 +251,17 @@ IPOL_TRIALS = ("5-2", "9-2", "10-1", "18-4")  # four subjects, odd and even
 
 
 def _ipol(name: str):
-    from gaitimu.analysis.conditioning import resample_uniform
-    from gaitimu.analysis.orientation import align_to_pelvis
+    from gaitimu.pipeline import detection_body, pelvis_signals
     from gaitimu.sessions.importer import read_imu_table
 
     d = shared_data_dir("ipol_lowerback", "GaitData")
     meta = json.loads((d / f"{name}.json").read_text())
     # the importer's clock is the PacketCounter (lost packets are gaps), as the reference's
     t, acc, gyr, _ = read_imu_table(d / f"{name}_lb.txt", rate_hz=100.0, gyr_unit="rad/s")
-    cond = resample_uniform(t, acc, gyr, sampling_rate_hz=100.0)
-    body = align_to_pelvis(
-        cond.t_s, cond.acc, cond.gyr, sampling_rate_hz=100.0, axes="x=up,y=left,z=backward",
-        valid=cond.valid,
-    ).body
-    body["valid"] = cond.valid
+    strict, cond, _ = pelvis_signals(
+        t, acc, gyr, sampling_rate_hz=100.0, axes="x=up,y=left,z=backward"
+    )
+    body = detection_body(strict, cond.bridged)  # as `analyze` gives it to the detector
     ics, sides, fcs = [], [], []
     for side, key in (("L", "LeftFootEvents"), ("R", "RightFootEvents")):
         steps = meta[key]  # [toe-off, heel strike] per footstep

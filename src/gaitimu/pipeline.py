@@ -49,7 +49,7 @@ from gaitimu.errors import NoGaitError
 
 log = logging.getLogger(__name__)
 
-__all__ = ["AnalysisResult", "analyze", "analyze_session", "detection_body"]
+__all__ = ["AnalysisResult", "analyze", "analyze_session", "detection_body", "pelvis_signals"]
 
 
 @dataclass
@@ -104,6 +104,34 @@ def detection_body(body: pd.DataFrame, bridged: np.ndarray) -> pd.DataFrame:
     return body.assign(valid=np.asarray(bridged, dtype=bool))
 
 
+def pelvis_signals(
+    t_s: np.ndarray,
+    acc: np.ndarray,
+    gyr: np.ndarray,
+    *,
+    sampling_rate_hz: float,
+    axes: str = DEFAULT_AXES,
+) -> tuple[pd.DataFrame, Any, dict[str, Any]]:
+    """Raw sensor-frame samples -> uniform grid -> pelvis frame: the first stages of
+    `analyze`.
+
+    Returns ``(body, cond, align_info)``: the pelvis signals with the strict ``valid`` mask
+    (for metrics; `detection_body` with ``cond.bridged`` gives what the event detector
+    sees), the `resample_uniform` result and what `align_to_pelvis` found.
+    """
+    cond = resample_uniform(t_s, acc, gyr, sampling_rate_hz=sampling_rate_hz)
+    body, align_info = align_to_pelvis(
+        cond.t_s,
+        cond.acc,
+        cond.gyr,
+        sampling_rate_hz=cond.sampling_rate_hz,
+        axes=axes,
+        valid=cond.valid,
+    )
+    body["valid"] = cond.valid
+    return body, cond, align_info
+
+
 def analyze(
     t_s: np.ndarray,
     acc: np.ndarray,
@@ -141,12 +169,10 @@ def analyze(
     NoGaitError
         When no stance is found.
     """
-    cond = resample_uniform(t_s, acc, gyr, sampling_rate_hz=sampling_rate_hz)
-    fs = cond.sampling_rate_hz
-    body, align_info = align_to_pelvis(
-        cond.t_s, cond.acc, cond.gyr, sampling_rate_hz=fs, axes=axes, valid=cond.valid
+    body, cond, align_info = pelvis_signals(
+        t_s, acc, gyr, sampling_rate_hz=sampling_rate_hz, axes=axes
     )
-    body["valid"] = cond.valid
+    fs = cond.sampling_rate_hz
 
     if events is None:
         # Short holes are bridged for the detector (bouts continue across them); the
