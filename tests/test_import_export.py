@@ -303,3 +303,12 @@ def test_packet_counter_is_the_clock_with_wrap_loss_and_repeats(tmp_path):
     t2, _, _, info2 = read_imu_table(tmp_path / "y.txt", rate_hz=100)
     np.testing.assert_allclose(t2, np.arange(8) / 100)
     assert info2["time_source"] == "rate"
+
+
+def test_export_bids_long_free_text_labels_are_capped(tmp_path):
+    """A long free-text subject/activity (found by hypothesis: a nested dict) must not make
+    a file name longer than the file system allows (OSError ENAMETOOLONG)."""
+    path = _session(tmp_path, subject="Subject " * 60, activity="walking " * 60)
+    files = export_session(open_session(path), tmp_path / "bids", "bids")
+    assert files and all(len(p.name) < 255 for p in files)
+    assert any(p.name.startswith("sub-" + "Subject" * 9 + "S_task-") for p in files)

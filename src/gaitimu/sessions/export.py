@@ -35,9 +35,14 @@ def _dump(obj: Any) -> str:
     return json.dumps(obj, indent=2, default=json_default, allow_nan=False) + "\n"
 
 
+MAX_LABEL_CHARS = 64  # file names carry sub/task labels twice; most file systems stop at 255
+
+
 def _label(value: Any, default: str) -> str:
-    """A BIDS label: letters and digits only (``S-01_a`` -> ``S01a``)."""
-    text = re.sub(r"[^A-Za-z0-9]", "", str(value or ""))
+    """A BIDS label: letters and digits only (``S-01_a`` -> ``S01a``), at most
+    `MAX_LABEL_CHARS` long (a free-text subject or activity must not make a file name
+    longer than the file system allows)."""
+    text = re.sub(r"[^A-Za-z0-9]", "", str(value or ""))[:MAX_LABEL_CHARS]
     return text or default
 
 
