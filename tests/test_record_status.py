@@ -86,3 +86,4 @@ def test_options_validation_and_helpers(tmp_path):
     assert not is_address("gaitimu-3F2A")
     p = default_session_path("P 07/x")
     assert p.suffix == ".gaitimu" and p.name.startswith("P_07_x_")
+    assert len(default_session_path("x" * 500).name) < 100  # a file name the OS accepts

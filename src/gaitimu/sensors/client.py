@@ -96,9 +96,10 @@ class RecordResult:
 
 
 def default_session_path(subject: str | None) -> Path:
-    """``<subject or session>_<UTC time>.gaitimu`` in the current directory."""
+    """``<subject or session>_<UTC time>.gaitimu`` in the current directory (the subject
+    part made file-name safe and at most 64 characters)."""
     stamp = dt.datetime.now(dt.UTC).strftime("%Y%m%dT%H%M%SZ")
-    safe = re.sub(r"[^A-Za-z0-9_.-]", "_", subject) if subject else "session"
+    safe = re.sub(r"[^A-Za-z0-9_.-]", "_", subject)[:64] if subject else "session"
     return Path(f"{safe}_{stamp}.gaitimu")
 
 
