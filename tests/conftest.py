@@ -2,9 +2,18 @@
 
 from __future__ import annotations
 
+import os
 from pathlib import Path
 
 import pytest
+from hypothesis import settings
+
+# Property tests explore new random inputs on every local run (that is how they find bugs);
+# in CI (.ci/run sets GAITIMU_CI=1) they replay a fixed, derandomized set so that a landing
+# does not depend on luck. A failure found locally is kept by hypothesis' example database.
+settings.register_profile("ci", derandomize=True, print_blob=True)
+if os.environ.get("GAITIMU_CI"):
+    settings.load_profile("ci")
 
 REPO = Path(__file__).resolve().parents[1]
 SHARED_DATA = REPO.parent / "shared" / "data"
