@@ -117,7 +117,8 @@ def _cmd_import(args: argparse.Namespace) -> int:
 def _cmd_analyze(args: argparse.Namespace) -> int:
     from gaitimu.pipeline import analyze_path, format_result
 
-    res = analyze_path(args.session, strides_csv=args.strides, signals_csv=args.signals)
+    res = analyze_path(args.session, strides_csv=args.strides, signals_csv=args.signals,
+                       axes=args.axes)
     print(format_result(res))
     return 0
 
@@ -126,7 +127,7 @@ def _cmd_report(args: argparse.Namespace) -> int:
     from gaitimu.report import default_csv_path, report_sessions
 
     csv = args.csv or default_csv_path(args.out)
-    summary = report_sessions(args.sessions, args.out, args.json, csv)
+    summary = report_sessions(args.sessions, args.out, args.json, csv, axes=args.axes)
     _print_verdicts(summary)
     print(f"report: {args.out}  strides: {csv}" + (f"  summary: {args.json}" if args.json else ""))
     return 0
@@ -178,6 +179,10 @@ def _positive(text: str) -> float:
     if not value > 0:
         raise argparse.ArgumentTypeError(f"{text!r} must be > 0")
     return value
+
+
+_AXES_HELP = ("axis map overriding the session's, e.g. x=up,y=left,z=backward; 'auto' = "
+              "mounting unknown, the gait decides heading and forward")
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -263,6 +268,7 @@ def build_parser() -> argparse.ArgumentParser:
     s.add_argument("session", metavar="SESSION")
     s.add_argument("--strides", default=None, metavar="strides.csv")
     s.add_argument("--signals", default=None, metavar="signals.csv")
+    s.add_argument("--axes", default=None, metavar="MAP|auto", help=_AXES_HELP)
     s.set_defaults(func=_cmd_analyze)
 
     s = sub.add_parser("report", help="asymmetry report (HTML, JSON, CSV)")
@@ -271,6 +277,7 @@ def build_parser() -> argparse.ArgumentParser:
     s.add_argument("--json", default=None, metavar="summary.json")
     s.add_argument("--csv", default=None, metavar="strides.csv",
                    help="strides table (default: <report>_strides.csv beside the HTML)")
+    s.add_argument("--axes", default=None, metavar="MAP|auto", help=_AXES_HELP)
     s.set_defaults(func=_cmd_report)
 
     s = sub.add_parser("replay", help="replay a session through the live pipeline")

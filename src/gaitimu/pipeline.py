@@ -42,7 +42,7 @@ from gaitimu.analysis.conditioning import (
     resample_uniform,
 )
 from gaitimu.analysis.events import detect_events
-from gaitimu.analysis.metrics import empty_strides, stance_metrics
+from gaitimu.analysis.metrics import NO_SIDE_REASON, empty_strides, stance_metrics
 from gaitimu.analysis.orientation import align_to_pelvis
 from gaitimu.consts import DEFAULT_AXES
 from gaitimu.errors import NoGaitError
@@ -68,7 +68,10 @@ class AnalysisResult:
         reports), ``activity``, ``cadence_spm``, ``n_strides`` {L, R}, ``n_excluded`` (alias
         ``excluded_strides``), ``excluded_reasons`` {reason: count}, ``gaps`` ([start_s,
         end_s] of the gaps longer than 50 ms: no metrics there), ``duration_s``,
-        ``sampling_rate_hz``, ``warnings``.
+        ``sampling_rate_hz``, ``warnings``, ``n_no_side`` (gait stances the detector gave
+        no side: left/right evidence too weak; never in the per-side numbers),
+        ``no_side_reasons`` {reason: count}, ``sides`` (the detector's per-bout side
+        decisions, ``info["events"]["sides"]``; [] when it reports none).
     """
 
     strides: pd.DataFrame
@@ -91,6 +94,15 @@ def _jsonable(obj: Any) -> Any:
     if isinstance(obj, np.floating):
         return float(obj)
     return obj
+
+
+def _no_side_reasons(reasons: pd.Series) -> dict[str, int]:
+    """{reason: count} of the stances without a side ("no side: " prefix removed)."""
+    prefix = f"{NO_SIDE_REASON}: "
+    text = reasons.fillna("").astype(str)
+    text = text.where(~text.str.startswith(prefix), text.str[len(prefix):])
+    text = text.where(text != "", "left/right uncertain")
+    return {str(k): int(v) for k, v in text.value_counts().items()}
 
 
 # --------------------------------------------------------------------------- pipeline
@@ -167,7 +179,7 @@ def analyze(
     Raises
     ------
     NoGaitError
-        When no stance is found.
+        When no stance is found (no valid stance and no stance without a side).
     """
     body, cond, align_info = pelvis_signals(
         t_s, acc, gyr, sampling_rate_hz=sampling_rate_hz, axes=axes
@@ -195,15 +207,19 @@ def analyze(
         else empty_strides()
     )
     good = strides[strides["valid"]]
-    if good.empty:
+    # Stances without a side are gait whose left/right was withheld: a session of them is
+    # analysed (and reported "left/right uncertain"), not "no gait".
+    no_side = ~strides["side"].isin(["L", "R"])
+    if good.empty and not no_side.any():
         raise NoGaitError(
             "no usable gait found (no valid stance); record at least a few steps of walking "
             "or running"
         )
 
-    steps = good["step_s"].dropna()
+    gait = strides[strides["valid"] | no_side]
+    steps = gait["step_s"].dropna()
     cadence = float(60.0 / steps.median()) if len(steps) else float("nan")
-    acts = good["activity"].value_counts()
+    acts = gait["activity"].value_counts()
     warnings = list(align_info["warnings"]) + list(ev_info.get("warnings", []))
     if cond.gaps_s:
         n_long = len(gap_intervals(cond.bridged, cond.t_s, fs))
@@ -226,6 +242,9 @@ def analyze(
         "activity": str(acts.index[0]) if len(acts) else (activity or "unknown"),
         "cadence_spm": cadence,
         "n_strides": {s: int((good["side"] == s).sum()) for s in ("L", "R")},
+        "n_no_side": int(no_side.sum()),
+        "no_side_reasons": _no_side_reasons(strides.loc[no_side, "invalid_reason"]),
+        "sides": list(ev_info.get("sides") or []),
         "n_excluded": int((~strides["valid"]).sum()),
         "excluded_strides": int((~strides["valid"]).sum()),  # same, architecture.md name
         "gaps": [list(g) for g in cond.gaps_s],
@@ -237,22 +256,41 @@ def analyze(
     return AnalysisResult(strides=strides, signals=body, info=_jsonable(info))
 
 
-def analyze_session(session: Any, *, events: pd.DataFrame | None = None) -> AnalysisResult:
+def analyze_session(
+    session: Any,
+    *,
+    events: pd.DataFrame | None = None,
+    axes: str | None = None,
+) -> AnalysisResult:
     """Analyse an opened session (`gaitimu.sessions.open_session`).
 
     Uses the session's samples, nominal rate, axis map and declared activity.
+
+    Parameters
+    ----------
+    session
+        An opened session.
+    events : DataFrame, optional
+        Known stances (see `analyze`).
+    axes : str, optional
+        Axis map overriding the session's declared one (e.g. ``x=up,y=left,z=backward``),
+        or ``"auto"`` (mounting unknown: the alignment takes the sensor's axes from the
+        gait). ``info["axes_override"]`` records it.
     """
     meta = getattr(session, "meta", {}) or {}
+    use_axes = axes if axes is not None else (session.axes or DEFAULT_AXES)
     res = analyze(
         session.t_s,
         session.acc,
         session.gyr,
         sampling_rate_hz=session.sample_rate_hz,
-        axes=session.axes or DEFAULT_AXES,
+        axes=use_axes,
         activity=meta.get("activity"),
         events=events,
     )
     res.info["session"] = str(getattr(session, "path", ""))
+    if axes is not None:
+        res.info["axes_override"] = {"axes": axes, "session_axes": session.axes}
     problems = list(getattr(session, "problems", []) or [])
     if problems:
         res.info["session_problems"] = problems
@@ -260,27 +298,53 @@ def analyze_session(session: Any, *, events: pd.DataFrame | None = None) -> Anal
 
 
 # --------------------------------------------------------------------------- CLI helpers
+AUTO_AXES = "auto"
+
+
+def check_axes_option(axes: str | None) -> str | None:
+    """An ``--axes`` value: None (use the session's map), "auto" (unknown mounting: the
+    alignment decides from the gait; passed on as is) or an axis map, checked with
+    `gaitimu.consts.parse_axes` (`BadInputError` naming the option when it is not one)."""
+    from gaitimu.consts import parse_axes
+    from gaitimu.errors import BadInputError
+
+    if axes is None:
+        return None
+    text = str(axes).strip()
+    if text.lower() == AUTO_AXES:
+        return AUTO_AXES
+    try:
+        parse_axes(text)
+    except BadInputError as e:
+        raise BadInputError(f"--axes: {e} (or 'auto' when the mounting is unknown)") from e
+    return text
+
+
 def analyze_path(
     session_path: str,
     *,
     strides_csv: str | None = None,
     signals_csv: str | None = None,
+    axes: str | None = None,
 ) -> AnalysisResult:
     """Open a session, analyse it and write the requested CSV files (``gaitimu analyze``).
 
     ``strides_csv``: one row per stance (`STRIDE_COLUMNS`); ``signals_csv``: the per-sample
     ``signals`` table (module docstring). Floats are written with 6 significant digits.
+    ``axes`` overrides the session's axis map (`check_axes_option`; "auto" = unknown
+    mounting).
     """
     from pathlib import Path
 
     from gaitimu.errors import BadInputError
     from gaitimu.sessions import open_session
 
+    axes = check_axes_option(axes)
     session = open_session(session_path)
     if session.n_samples < 2:
         raise BadInputError(f"{session_path}: the session holds no samples")
     try:
-        res = analyze_session(session)
+        res = analyze_session(session) if axes is None else analyze_session(session, axes=axes)
     except NoGaitError as e:
         raise NoGaitError(f"{session_path}: {e}") from e
     for path, table in ((strides_csv, res.strides), (signals_csv, res.signals)):
@@ -291,6 +355,93 @@ def analyze_path(
                 raise BadInputError(f"{path}: cannot write ({e.strerror})") from e
     res.info["outputs"] = {"strides_csv": strides_csv, "signals_csv": signals_csv}
     return res
+
+
+def _num(x: Any) -> float | None:
+    """A finite float, or None (missing, null, NaN, not a number)."""
+    try:
+        v = float(x)
+    except (TypeError, ValueError):
+        return None
+    return v if np.isfinite(v) else None
+
+
+def _deg(x: Any, signed: bool = True) -> str:
+    v = _num(x)
+    return "?" if v is None else (f"{v:+.1f}" if signed else f"{v:.1f}")
+
+
+def heading_text(align: Any) -> str | None:
+    """One line on the sensor heading (``info["alignment"]["heading"]``): where it came
+    from, the gait estimate with its SE, what was applied, and the note. None when the
+    alignment does not report it."""
+    h = align.get("heading") if isinstance(align, dict) else None
+    if not isinstance(h, dict) or not h:
+        return None
+    parts = [f"{h.get('source') or align.get('heading_source') or '?'}"]
+    est = _num(h.get("estimate_deg"))
+    if est is not None:
+        se = _num(h.get("se_deg"))
+        parts.append(f"gait estimate {est:+.1f}" + (f" ± {se:.1f}" if se is not None else "")
+                     + " deg from the declared forward")
+    else:
+        parts.append("no gait estimate")
+    if _num(h.get("applied_deg")) is not None:
+        cone = _num(h.get("cone_deg"))
+        parts.append(f"applied {_deg(h.get('applied_deg'))} deg"
+                     + (f" (cone ±{cone:.0f} deg)" if cone is not None else ""))
+    line = ", ".join(parts)
+    if h.get("note"):
+        line += f"; {h['note']}"
+    return line
+
+
+def forward_text(align: Any) -> str | None:
+    """One line on the forward direction (``info["alignment"]["forward"]``): the decision,
+    each cue (value, t, steps) and why; plus "sides withheld" when ``side_trust`` is
+    "uncertain". None when the alignment does not report it."""
+    f = align.get("forward") if isinstance(align, dict) else None
+    if not isinstance(f, dict) or not f:
+        return None
+    cues = []
+    for name, c in (f.get("cues") or {}).items():
+        if isinstance(c, dict):
+            n = c.get("n")
+            cues.append(f"{str(name).replace('_', ' ')} {_deg(c.get('value'))} "
+                        f"(t {_deg(c.get('t'))}" + (f", n {n})" if n is not None else ")"))
+        else:
+            cues.append(f"{str(name).replace('_', ' ')} {_deg(c)}")
+    line = f"{f.get('decision') or '?'}"
+    if cues:
+        line += " [" + "; ".join(cues) + "]"
+    if f.get("why"):
+        line += f"; {f['why']}"
+    if align.get("side_trust") == "uncertain":
+        line += "; forward direction uncertain: every side withheld"
+    return line
+
+
+def sides_text(info: dict, n_stances: int | None = None) -> str | None:
+    """One line on the left/right decisions: bouts decided / withheld, stances without a
+    side and the main reasons. None when the detector reports no per-bout decisions and
+    every stance has a side."""
+    bouts = [b for b in (info.get("sides") or []) if isinstance(b, dict)]
+    n_no = int(info.get("n_no_side") or 0)
+    if not bouts and not n_no:
+        return None
+    parts = []
+    if bouts:
+        decided = sum(bool(b.get("decided")) for b in bouts)
+        parts.append(f"{decided} of {len(bouts)} bouts decided, {len(bouts) - decided} withheld")
+    if n_no:
+        reasons = sorted((info.get("no_side_reasons") or {}).items(), key=lambda kv: -kv[1])
+        why = "; ".join(f"{r} ({k})" for r, k in reasons[:2])
+        of = f" of {n_stances}" if n_stances else ""
+        parts.append(f"{n_no}{of} stances without a side, left out of the per-side numbers"
+                     + (f" ({why})" if why else ""))
+    else:
+        parts.append("every stance has a side")
+    return "; ".join(parts)
 
 
 def format_result(res: AnalysisResult) -> str:
@@ -309,16 +460,25 @@ def format_result(res: AnalysisResult) -> str:
             f"{g['cpd_standing_deg'].mean():>21.2f}  {g['stance_s'].mean():>10.3f}"
         )
     if info.get("n_excluded"):
-        reasons = ", ".join(f"{k}: {v}" for k, v in info.get("excluded_reasons", {}).items())
+        # the reasons of stances without a side are on the "sides" line
+        counts: dict[str, int] = {}
+        for k, v in (info.get("excluded_reasons") or {}).items():
+            key = NO_SIDE_REASON if str(k).startswith(NO_SIDE_REASON) else str(k)
+            counts[key] = counts.get(key, 0) + int(v)
+        reasons = ", ".join(f"{k}: {v}" for k, v in counts.items())
         lines.append(f"excluded stances: {info['n_excluded']} ({reasons})")
-    al = info.get("alignment", {})
-    c = al.get("correction_deg", {})
+    al = info.get("alignment") or {}
+    c = al.get("correction_deg") or {}
     if c:
         lines.append(
             f"mounting correction: {c['angle']:.1f} deg (about up {c['about_is']:+.1f}, "
             f"right {c['about_ml']:+.1f}, forward {c['about_pa']:+.1f}); "
             f"vertical from {al.get('up_source')}, heading from {al.get('heading_source')}"
         )
+    for label, text in (("heading", heading_text(al)), ("forward", forward_text(al)),
+                        ("sides", sides_text(info, len(res.strides)))):
+        if text:
+            lines.append(f"{label}: {text}")
     for w in info.get("warnings", []):
         lines.append(f"warning: {w}")
     outs = [p for p in (info.get("outputs") or {}).values() if p]

@@ -11,6 +11,13 @@ it (``truth.json`` "cpd_definition"), over the stance ``[IC_S, FC_S]``:
 ``obl`` is `obliquity_deg` (> 0 = left hemipelvis higher), linearly interpolated at IC and
 FC; the extremum includes both end points, so ``cpd_ic_deg >= 0``.
 
+A stance without a side (``side`` empty, NaN or None: the event detector withheld it because
+the bout's left/right evidence was weak, its cues disagreed or the sensor's forward direction
+is uncertain, see ``side_reason``) keeps its side-free measures (times, obliquity at IC and
+range, ML excursion) but gets NaN CPD and drop time (CPD needs the stance side) and
+``valid = False`` with ``invalid_reason`` "no side: <reason>": it never enters per-side
+statistics. Its ``side`` column stays empty in the strides table.
+
 Everything is vectorised over stances (no Python loop over rows).
 """
 
@@ -26,7 +33,12 @@ from gaitimu.errors import BadInputError
 
 log = logging.getLogger(__name__)
 
-__all__ = ["STRIDE_COLUMNS", "empty_strides", "stance_metrics"]
+__all__ = ["NO_SIDE_REASON", "STRIDE_COLUMNS", "empty_strides", "normalise_sides",
+           "stance_metrics"]
+
+#: ``invalid_reason`` prefix of a stance without a side; followed by the detector's
+#: ``side_reason`` (or "left/right uncertain" when it gives none).
+NO_SIDE_REASON = "no side"
 
 #: Columns of the strides table and their dtypes (docs/VALIDATION.md, DESIGN.md section 5).
 STRIDE_COLUMNS: dict[str, str] = {
@@ -67,6 +79,16 @@ TIMING_GAP_GUARD_S = 0.1
 def empty_strides() -> pd.DataFrame:
     """An empty strides table with the right columns and dtypes."""
     return pd.DataFrame({c: pd.Series(dtype=d) for c, d in STRIDE_COLUMNS.items()})
+
+
+def normalise_sides(side: pd.Series) -> pd.Series:
+    """Stance sides as "L", "R" or "" (no side).
+
+    Accepts "L"/"R", "left"/"right" in any case; empty strings, NaN, None and anything else
+    become "" (the stance has no side).
+    """
+    text = side.where(side.notna(), "").astype(str).str.strip().str.upper().str[:1]
+    return text.where(text.isin(["L", "R"]), "")
 
 
 def _segment_reduce(
@@ -177,6 +199,15 @@ def _neighbour_ics(ev: pd.DataFrame) -> pd.DataFrame:
             k = np.searchsorted(ic[other], ic[mine], side="left")
             pi = other[np.clip(k - 1, 0, other.size - 1)]
             prev_other[mine] = np.where((k > 0) & (bout[pi] == bout[mine]), ic[pi], np.nan)
+    # A stance without a side: the bout still alternates (only its labels were withheld),
+    # so its step starts at the previous IC and its stride ends two ICs later, in the bout.
+    none = np.flatnonzero((side != "L") & (side != "R"))
+    if none.size:
+        prev_i, next2_i = none - 1, none + 2
+        ok_prev = (prev_i >= 0) & (bout[np.clip(prev_i, 0, n - 1)] == bout[none])
+        ok_next = (next2_i < n) & (bout[np.clip(next2_i, 0, n - 1)] == bout[none])
+        prev_other[none] = np.where(ok_prev, ic[np.clip(prev_i, 0, n - 1)], np.nan)
+        next_same[none] = np.where(ok_next, ic[np.clip(next2_i, 0, n - 1)], np.nan)
     ev["_next_same_ic_s"] = next_same
     ev["_prev_other_ic_s"] = prev_other
     if "next_ic_s" not in ev:
@@ -204,7 +235,8 @@ def stance_metrics(
     ----------
     events : DataFrame
         One row per stance, as `gaitimu.analysis.events.detect_events` gives them:
-        ``side`` ("L"/"R"), ``ic_s``, ``fc_s``; optional ``next_ic_s`` (next IC of either
+        ``side`` ("L"/"R", or "" / NaN = no side), ``ic_s``, ``fc_s``; optional
+        ``side_reason`` (why a stance has no side), ``next_ic_s`` (next IC of either
         foot = end of the step; inferred within the bout when absent), ``bout_id`` (or
         ``bout``; default 0), ``activity`` ("walk"/"run", default "walk"), ``turn`` (bool),
         ``confidence`` (0-1, copied to ``event_confidence``).
@@ -237,7 +269,8 @@ def stance_metrics(
         peak-to-peak ML sacrum displacement over the stance (gravity removed with the
         obliquity, double integration made drift-free per stride); ``valid`` False with a
         reason (``invalid_reason``) for stances over data gaps, with implausible timing or
-        obliquity, or in turns (see `exclude_turns`).
+        obliquity, in turns (see `exclude_turns`), or without a side ("no side: <reason>";
+        CPD and ``peak_drop_t_s`` NaN, ``side`` ""; see the module docstring).
     """
     if events is None or len(events) == 0:
         return empty_strides()
@@ -248,7 +281,11 @@ def stance_metrics(
         raise BadInputError("stance_metrics: signals need columns t_s and obliquity_deg")
 
     ev = events.copy()
-    ev["side"] = ev["side"].astype(str).str.upper().str[0]
+    ev["side"] = normalise_sides(ev["side"])
+    if "side_reason" in ev:
+        ev["side_reason"] = ev["side_reason"].where(ev["side_reason"].notna(), "").astype(str)
+    else:
+        ev["side_reason"] = ""
     if "bout_id" not in ev:
         ev["bout_id"] = ev["bout"] if "bout" in ev else 0
     if "activity" not in ev:
@@ -268,6 +305,7 @@ def stance_metrics(
     nxt = ev["_next_same_ic_s"].to_numpy(float)
     side = ev["side"].to_numpy(str)
     is_right = side == "R"
+    no_side = (side != "L") & ~is_right
 
     def first_at_or_after(ts: np.ndarray) -> np.ndarray:
         return np.clip(np.ceil((ts - t0) * fs - 1e-9), 0, n).astype(np.int64)
@@ -357,8 +395,14 @@ def stance_metrics(
     # one it joins both stay down (gait termination, `gaitimu.analysis.bouts`)
     from_end = ev.groupby("bout_id", sort=False).cumcount(ascending=False).to_numpy()
     walk_ends = ~np.isfinite(fc) & (from_end < 2)
+    side_reason = ev["side_reason"].str.strip().to_numpy(str)
+    no_side_reason = np.char.add(
+        f"{NO_SIDE_REASON}: ",
+        np.where(side_reason != "", side_reason, "left/right uncertain").astype(str),
+    )
     reasons = np.select(
         [
+            no_side,
             walk_ends,
             ~good_times,
             ~in_range,
@@ -368,6 +412,7 @@ def stance_metrics(
             turn & exclude_turns,
         ],
         [
+            no_side_reason,
             "end of a walk (no final contact)",
             "fc_s missing or not after ic_s",
             "outside the recording",
@@ -380,6 +425,7 @@ def stance_metrics(
     )
     valid = reasons == ""
     nan_if_bad = np.where(good_times & in_range, 1.0, np.nan)
+    nan_if_no_side = np.where(no_side, np.nan, nan_if_bad)  # CPD needs the stance side
 
     out = pd.DataFrame(
         {
@@ -395,9 +441,9 @@ def stance_metrics(
             "flight_s": flight,
             "obliquity_ic_deg": obl_ic * nan_if_bad,
             "obliquity_range_deg": obl_range * nan_if_bad,
-            "peak_drop_t_s": peak_t * nan_if_bad,
-            "cpd_ic_deg": cpd_ic * nan_if_bad,
-            "cpd_standing_deg": cpd_st * nan_if_bad,
+            "peak_drop_t_s": peak_t * nan_if_no_side,
+            "cpd_ic_deg": cpd_ic * nan_if_no_side,
+            "cpd_standing_deg": cpd_st * nan_if_no_side,
             "ml_excursion_m": ml_exc * nan_if_bad,
             "turn": turn,
             "event_confidence": (

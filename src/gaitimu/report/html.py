@@ -225,6 +225,38 @@ def _alignment_text(align: Any) -> str:
     return "; ".join(parts) + "".join(f"<br>warning: {_e(w)}" for w in warn)
 
 
+def _sides_rows(summary: dict) -> str:
+    """Data-quality rows on left/right: stances without a side, per-bout decisions, the
+    sensor heading and forward direction evidence (HTML-escaped table rows)."""
+    from gaitimu.pipeline import forward_text, heading_text
+
+    rows = []
+    sd = summary.get("sides") or {}
+    n_no, n_st = sd.get("n_no_side") or 0, sd.get("n_stances") or 0
+    txt = f"{n_no} of {n_st}"
+    if n_no:
+        txt += " (left out of the per-side numbers"
+        reasons = sorted((sd.get("reasons") or {}).items(), key=lambda kv: -kv[1])
+        if reasons:
+            txt += ": " + "; ".join(f"{r} ({k})" for r, k in reasons[:3])
+        txt += ")"
+    bouts = sd.get("bouts") or []
+    if bouts:
+        txt += (f"; {sd.get('bouts_decided', 0)} of {len(bouts)} gait bouts had their sides "
+                f"decided, {sd.get('bouts_withheld', 0)} withheld")
+    rows.append(("Stances without a side", _e(txt)))
+    if sd.get("attribution") == "uncertain":
+        rows.append(("Left/right attribution",
+                     f"<b>uncertain</b>: {_e(sd.get('why'))}; no side is flagged"))
+    al = summary.get("alignment") or {}
+    for name, text in (("Sensor heading", heading_text(al)),
+                       ("Forward direction", forward_text(al))):
+        if text:
+            rows.append((name, _e(text)))
+    return "".join(f"<tr data-row='{_e(name.lower())}'><td>{_e(name)}</td><td>{v}</td></tr>"
+                   for name, v in rows)
+
+
 def _quality_html(summary: dict) -> str:
     q = summary["data_quality"]
     reasons = ", ".join(f"{_e(k)}: {v}" for k, v in q["strides_excluded"]["by_reason"].items())
@@ -237,6 +269,7 @@ def _quality_html(summary: dict) -> str:
         f"({_f(q.get('loss_pct'), 2)} %)</td></tr>"
         f"<tr><td>Gaps</td><td>{q['gaps']} ({_f(q['gap_total_s'], 2)} s in total)</td></tr>"
         f"<tr><td>Mounting alignment correction</td><td>{align_txt}</td></tr>"
+        + _sides_rows(summary) +
         f"<tr><td>Strides excluded</td><td>{q['strides_excluded']['total']}"
         f"{' (' + reasons + ')' if reasons else ''}</td></tr>"
         f"<tr><td>Strides of another activity (not summarised)</td>"
@@ -248,7 +281,12 @@ def _quality_html(summary: dict) -> str:
 def _guidance_html(summary: dict) -> str:
     ex = refs.EXERCISES
     flagged = [f for f in summary["flags"] if f["kind"] in ("cpd_asymmetry", "cpd_elevated")]
-    if not flagged:
+    if (summary.get("sides") or {}).get("attribution") == "uncertain":
+        lead = ("Left and right could not be told apart in this session, so no side is "
+                "singled out. General hip-abductor strength work below is optional "
+                "maintenance; repeat the measurement with the sensor worn as described.")
+        order = ("loaded", "early")
+    elif not flagged:
         lead = ("No side is flagged. General hip-abductor strength work below is optional "
                 "maintenance; repeat the measurement to track your control over time.")
         order = ("loaded", "early")
@@ -282,10 +320,12 @@ def _context_line(summary: dict) -> str:
     act = {"walk": "Walking", "run": "Running"}.get(summary.get("activity") or "",
                                                     str(summary.get("activity")))
     s = summary["session"]
+    no_side = (summary.get("sides") or {}).get("n_no_side") or 0
     parts = [f"<b>{_e(act)}</b>", f"{_f((summary.get('duration_s') or 0) / 60.0, 1)} min",
              f"cadence {_f(summary.get('cadence_spm'), 0)} steps/min"
              + (f", speed {_f(summary['speed_mps'], 1)} m/s" if summary.get("speed_mps") else ""),
-             f"{summary['strides']['L']} left + {summary['strides']['R']} right valid strides"]
+             f"{summary['strides']['L']} left + {summary['strides']['R']} right valid strides"
+             + (f" ({no_side} without a side, left out)" if no_side else "")]
     if s.get("subject"):
         parts.insert(0, f"subject {_e(s['subject'])}")
     if s.get("created_utc"):
@@ -481,23 +521,29 @@ def report_sessions(
     out_html: str | os.PathLike = "report.html",
     out_json: str | os.PathLike | None = None,
     out_csv: str | os.PathLike | None = None,
+    *,
+    axes: str | None = None,
     **thresholds: Any,
 ) -> dict:
     """Open, analyse and report on session directories (what ``gaitimu report`` does).
 
     Sessions are ordered by their ``created_utc`` (then by the order given), so the progress
-    view runs oldest to newest. Raises `BadInputError` for an unreadable session and
-    `NoGaitError` (naming the session) when one has no usable gait.
+    view runs oldest to newest. ``axes`` overrides every session's axis map ("auto":
+    mounting unknown; `gaitimu.pipeline.check_axes_option`). Raises `BadInputError` for an
+    unreadable session or a bad ``axes`` and `NoGaitError` (naming the session) when one has
+    no usable gait.
     """
     from gaitimu.errors import NoGaitError
-    from gaitimu.pipeline import analyze_session
+    from gaitimu.pipeline import analyze_session, check_axes_option
     from gaitimu.sessions import open_session
 
+    axes = check_axes_option(axes)
     items = []
     for p in paths:
         session = open_session(p)
         try:
-            result = analyze_session(session)
+            result = (analyze_session(session) if axes is None
+                      else analyze_session(session, axes=axes))
         except NoGaitError as e:
             raise NoGaitError(f"{p}: {e}") from e
         items.append((session, result))

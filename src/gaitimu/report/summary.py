@@ -12,6 +12,13 @@ Decision rules (docs/report.md has the reasoning):
   (when an absolute threshold is configured) the side's CI lies above it.
 - When the CI of the difference lies entirely inside +-threshold the sides are *not flagged*;
   when it straddles the threshold the result is *inconclusive*, with the reason.
+- Never the wrong hip: stances without a side (the event detector withheld a weak or
+  contradictory left/right decision) never enter per-side statistics. When side attribution
+  is uncertain (the alignment could not establish the sensor's forward direction,
+  ``side_trust == "uncertain"``, or more than half of the gait stances have no side) no side
+  is flagged: both verdicts are "inconclusive: left/right uncertain ..." and the only flag is
+  one ``inconclusive`` flag on "both" sides. With fewer stances without a side the verdict
+  comes from the sided stances and says how many were left out.
 """
 
 from __future__ import annotations
@@ -94,6 +101,59 @@ def _gaps_summary(gaps: Any) -> tuple[int, float]:
         if a is not None and b is not None:
             total += max(float(b) - float(a), 0.0)
     return n, total
+
+
+def _side_attribution(df: pd.DataFrame, side_arr: np.ndarray, info: Mapping) -> dict:
+    """The ``sides`` section: stances without a side, per-bout decisions, whether left and
+    right can be trusted at all (``attribution`` "ok"/"uncertain" with ``why``)."""
+    n_stances = int(side_arr.size)
+    no_side = ~np.isin(side_arr, SIDES)
+    n_no_side = int(no_side.sum())
+    reasons: dict[str, int] = {}
+    if n_no_side and "invalid_reason" in df.columns:
+        prefix = "no side: "
+        for r in df.loc[no_side, "invalid_reason"].fillna("").astype(str):
+            r = r[len(prefix):] if r.startswith(prefix) else ""
+            key = r or "left/right uncertain"
+            reasons[key] = reasons.get(key, 0) + 1
+    elif n_no_side:
+        reasons = {"left/right uncertain": n_no_side}
+    align = info.get("alignment")
+    trust = align.get("side_trust") if isinstance(align, Mapping) else None
+    events = info.get("events")
+    bouts = info.get("sides")
+    if not bouts and isinstance(events, Mapping):
+        bouts = events.get("sides")
+    bouts = [b for b in (bouts or []) if isinstance(b, Mapping)]
+    why = []
+    if n_no_side and (trust == "uncertain" or n_no_side * 2 > n_stances):
+        why.append(f"{n_no_side} of {n_stances} stances had no side")
+    if trust == "uncertain":
+        why.append("the sensor's forward direction could not be established")
+    uncertain = trust == "uncertain" or (n_stances > 0 and n_no_side * 2 > n_stances)
+    return {
+        "n_stances": n_stances,
+        "n_no_side": n_no_side,
+        "attribution": "uncertain" if uncertain else "ok",
+        "why": "; ".join(why) if uncertain else None,
+        "reasons": reasons,
+        "bouts_decided": sum(bool(b.get("decided")) for b in bouts),
+        "bouts_withheld": sum(not b.get("decided") for b in bouts),
+        "bouts": [dict(b) for b in bouts],
+    }
+
+
+def _uncertain_verdict(sides: dict) -> tuple[list[dict], dict]:
+    """Flags and verdicts when left and right cannot be trusted: no side is flagged."""
+    why = sides["why"] or "left and right could not be told apart"
+    text = (f"inconclusive: left/right uncertain; {why}. Which hip lets the pelvis drop is not "
+            "reported: a left/right swap would be worse than no answer. Check how the sensor "
+            "was worn (or give its axes with --axes) and record straight walking or running.")
+    share = sides["n_no_side"] / sides["n_stances"] if sides["n_stances"] else None
+    # value: share of the stances without a side (threshold 0.5, "more than half")
+    flags = [_flag("both", "inconclusive", share, 0.5 if share and share > 0.5 else None,
+                   f"Left/right attribution uncertain ({why}); no side is flagged.")]
+    return flags, {s: {"status": "inconclusive", "text": text} for s in SIDES}
 
 
 def _side_stats(values: dict[str, np.ndarray]) -> dict[str, MeanCI]:
@@ -216,6 +276,16 @@ def summarize(
         min_n=min_strides_per_side, thr=asymmetry_threshold_deg,
         abs_thr=absolute_threshold_deg, trend_thr=trend_threshold_deg,
     )
+    sides = _side_attribution(df, side_arr, info)
+    if sides["attribution"] == "uncertain":
+        flags, verdict = _uncertain_verdict(sides)
+    elif sides["n_no_side"]:
+        left_out = (f" {sides['n_no_side']} stance{'s' if sides['n_no_side'] > 1 else ''} "
+                    "without a side (left/right uncertain) were left out.")
+        for v in verdict.values():
+            v["text"] += left_out
+    align = info.get("alignment")
+    align = align if isinstance(align, Mapping) else {}
 
     # data quality
     reasons: dict[str, int] = {}
@@ -248,6 +318,9 @@ def summarize(
         "duration_s": duration_s,
         "strides": n_valid,
         "strides_total": n_total,
+        "sides": sides,
+        "alignment": {"heading": align.get("heading"), "forward": align.get("forward"),
+                      "side_trust": align.get("side_trust")},
         "cadence_spm": cadence,
         "speed_mps": info.get("speed_mps", meta.get("speed_mps")),
         "cpd_reference": reference,
@@ -289,6 +362,7 @@ def summarize(
             "gap_total_s": gap_s,
             "alignment": info.get("alignment", info.get("alignment_correction")),
             "strides_excluded": {"total": int((~valid_mask).sum()), "by_reason": reasons},
+            "strides_without_side": sides["n_no_side"],
             "strides_other_activity": other_activity,
             "warnings": list(info.get("warnings", []) or []),
             "problems": list(meta.get("problems", []) or []),
@@ -301,7 +375,9 @@ def summarize(
             "effective sample sizes; symmetry index 100*(R-L)/((R+L)/2).",
             "decision": "flag only when both sides have enough valid strides and the whole "
             "95 % CI clears the threshold; CI within +-threshold: not flagged; otherwise "
-            "inconclusive.",
+            "inconclusive. Stances without a side never enter per-side statistics; when "
+            "left/right is uncertain (forward direction not established, or more than half "
+            "of the stances without a side) no side is flagged.",
         },
         "references": refs.REFERENCES,
         "disclaimer": refs.DISCLAIMER,
