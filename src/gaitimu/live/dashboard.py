@@ -56,7 +56,9 @@ def live_summary(strides: pd.DataFrame) -> dict[str, Any]:
 
     The CPD reference follows the report (`gaitimu.report.summary`): ``cpd_standing_deg``
     when both sides have finite values, else ``cpd_ic_deg``; the CI is the report's
-    autocorrelation-aware interval (`gaitimu.report.stats.mean_ci`).
+    autocorrelation-aware interval (`gaitimu.report.stats.mean_ci`). Stances without a side
+    (left/right withheld by the detector) are in no side's numbers; ``n_no_side`` counts
+    them.
     """
     from gaitimu.report.stats import mean_ci
 
@@ -72,9 +74,11 @@ def live_summary(strides: pd.DataFrame) -> dict[str, Any]:
     recent = good.tail(20)
     steps = recent["step_s"].dropna()
     cadence = 60.0 / float(steps.median()) if len(steps) else math.nan
+    n_no_side = int((~strides["side"].isin(["L", "R"])).sum()) if len(strides) else 0
     return {
         "cpd_column": col,
         "sides": sides,
+        "n_no_side": n_no_side,
         "n_strides": len(strides),
         "n_excluded": int((~strides["valid"]).sum()) if len(strides) else 0,
         "cadence_spm": _num(cadence),
@@ -345,6 +349,7 @@ class LiveFeed:
         return {
             "analysis": state,
             "strides L/R": f"{sides['L']['n']} / {sides['R']['n']}"
+                           + (f", no side: {sm['n_no_side']}" if sm.get("n_no_side") else "")
                            + (f" ({sm['n_excluded']} excluded)" if sm["n_excluded"] else ""),
             "CPD L": cpd("L"),
             "CPD R": cpd("R"),
@@ -448,7 +453,7 @@ let lastIc = -Infinity;  // a new client's full state and the next delta may ove
 function addStrides(rows){
   const L = {x:[], y:[]}, R = {x:[], y:[]};
   for (const r of rows){ if (r.ic_s <= lastIc) continue; lastIc = r.ic_s;
-    if (!r.valid || r.cpd_deg === null) continue;
+    if (!r.valid || r.cpd_deg === null || (r.side !== "L" && r.side !== "R")) continue;
     const d = r.side === "L" ? L : R; d.x.push(r.ic_s); d.y.push(r.cpd_deg); }
   if (L.x.length || R.x.length) Plotly.extendTraces("cpd", {x:[L.x, R.x], y:[L.y, R.y]}, [0, 1]);
 }
@@ -459,7 +464,8 @@ function numbers(m){
     for (const side of ["L","R"]){ const d = s.sides[side];
       document.getElementById("cpd"+side).textContent = d.mean === null ? "-" :
         fmt(d.mean,1,"°") + (d.ci95_low === null ? "" : " [" + fmt(d.ci95_low,1) + ", " + fmt(d.ci95_high,1) + "]"); }
-    document.getElementById("nLR").textContent = s.sides.L.n + " / " + s.sides.R.n;
+    document.getElementById("nLR").textContent = s.sides.L.n + " / " + s.sides.R.n +
+      (s.n_no_side ? " (no side: " + s.n_no_side + ")" : "");
     document.getElementById("cad").textContent = fmt(s.cadence_spm, 0, " steps/min");
     document.getElementById("act").textContent = s.activity || "-";
     const mean = [s.sides.L.mean, s.sides.R.mean];

@@ -298,11 +298,14 @@ async def replay_session(
 
 # --------------------------------------------------------------------------- CLI driver
 def format_row(row: Any) -> str:
-    """One stride row as a short line for the terminal."""
+    """One stride row as a short line for the terminal (side "?" when the stance has none:
+    left/right withheld, no CPD)."""
+    side = row.side if row.side in ("L", "R") else "?"
     cpd = row.cpd_standing_deg if np.isfinite(row.cpd_standing_deg) else row.cpd_ic_deg
     ref = "standing" if np.isfinite(row.cpd_standing_deg) else "IC"
+    cpd_txt = f"CPD {cpd:5.1f}° (vs {ref})" if np.isfinite(cpd) else "CPD     -"
     ok = "" if row.valid else f"  (excluded: {row.invalid_reason})"
-    return (f"{row.ic_s:8.2f} s  {row.side}  {row.activity:<4}  CPD {cpd:5.1f}° (vs {ref})  "
+    return (f"{row.ic_s:8.2f} s  {side}  {row.activity:<4}  {cpd_txt}  "
             f"stance {row.stance_s:.2f} s{ok}")
 
 
@@ -413,7 +416,9 @@ def summary_text(res: ReplayResult) -> str:
         d = sm["sides"][s]
         mean = "-" if d["mean"] is None else f"{d['mean']:.1f}°"
         parts.append(f"{name} {d['n']} stances, mean CPD {mean}")
+    no_side = (f"; {sm['n_no_side']} without a side (left/right uncertain)"
+               if sm.get("n_no_side") else "")
     how = "stopped early" if res.stopped_by == "stopped" else "replayed"
     return (f"{how} {res.n_samples} samples ({res.data_duration_s:.1f} s of data) in "
             f"{res.wall_s:.1f} s ({res.speedup:.0f}x); {len(res.strides)} stride rows: "
-            + "; ".join(parts) + f" ({sm['cpd_column']})")
+            + "; ".join(parts) + f" ({sm['cpd_column']}){no_side}")

@@ -548,6 +548,12 @@ class StreamingAnalyzer:
                 else 0.6
             # (the next same-side IC itself, not ic + stride_s: stride_s is NaN next to a gap)
             next_same = rows.groupby(["bout_id", "side"], sort=False)["ic_s"].shift(-1)
+            # a stance without a side ("") ends its stride two ICs later in the bout
+            # (`stance_metrics`), not at the next stance that also lacks one
+            no_side = ~rows["side"].isin(["L", "R"])
+            if no_side.any():
+                two_on = rows.groupby("bout_id", sort=False)["ic_s"].shift(-2)
+                next_same = next_same.where(~no_side, two_on)
             need = next_same.to_numpy(float) + TIMING_GAP_GUARD_S
             open_end = ~np.isfinite(need)
             lag_long = max(self.cfg.lag_s, self.cfg.lag_steps * step_est)
