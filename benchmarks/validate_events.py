@@ -103,8 +103,11 @@ def score_trial(
     fc_det = det["fc_s"].to_numpy()[c]
     fc_ref = ref_fc_after[r]
     fc_ok = np.isfinite(fc_det) & np.isfinite(fc_ref)
-    side_ok = det["side"].to_numpy()[c] == ref_side[r]
+    det_side = det["side"].fillna("").astype(str).to_numpy()[c]
+    sided = det_side != ""  # "" = no side given (left/right withheld)
+    side_ok = det_side[sided] == ref_side[r][sided]
     return {
+        "n_no_side": int((~sided).sum()),
         "tp": len(r),
         "fn": int(ref_ic.size - len(r)),
         "fp": fp,
@@ -199,6 +202,7 @@ def summarize(rows: list[dict]) -> dict:
     fc_err = np.abs(np.concatenate([r["fc_err"] for r in rows] or [[]]))
     fc_signed = np.concatenate([r["fc_err"] for r in rows] or [[]])
     side_ok = np.concatenate([r["side_ok"] for r in rows] or [[]])
+    no_side = sum(r.get("n_no_side", 0) for r in rows)
     prec = tp / max(tp + fp, 1)
     rec = tp / max(tp + fn, 1)
     return {
@@ -223,6 +227,7 @@ def summarize(rows: list[dict]) -> dict:
         "fc_mean_err_ms": 1000 * float(np.mean(fc_signed)) if fc_signed.size else float("nan"),
         "n_fc": int(fc_err.size),
         "side_accuracy": float(np.mean(side_ok)) if side_ok.size else float("nan"),
+        "no_side_fraction": no_side / max(tp, 1),
     }
 
 
@@ -232,7 +237,8 @@ def fmt(label: str, s: dict) -> str:
         f"(P {s['precision']:.3f} R {s['recall']:.3f})  |IC| {s['ic_median_abs_err_ms']:5.1f} ms "
         f"(mean {s['ic_mean_abs_err_ms']:4.1f}, p90 {s['ic_p90_abs_err_ms']:4.1f}, "
         f"bias {s['ic_mean_err_ms']:+5.1f})  |FC| {s['fc_median_abs_err_ms']:5.1f} ms "
-        f"(bias {s['fc_mean_err_ms']:+5.1f})  side {100 * s['side_accuracy']:.1f} %"
+        f"(bias {s['fc_mean_err_ms']:+5.1f})  side {100 * s['side_accuracy']:.1f} % "
+        f"(none {100 * s['no_side_fraction']:.1f} %)"
     )
 
 

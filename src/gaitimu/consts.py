@@ -37,6 +37,14 @@ DIRECTIONS = {
 DIRECTION_ALIASES = {"front": "forward", "back": "backward", "fwd": "forward", "bwd": "backward"}
 
 DEFAULT_AXES = "x=up,y=right,z=forward"
+# Axis map of a sensor whose mounting is unknown: gravity gives up, the gait gives the heading
+# and which way is forward (`gaitimu.analysis.orientation.align_to_pelvis`).
+AUTO_AXES = "auto"
+
+
+def is_auto_axes(spec: object) -> bool:
+    """True for the axis map ``auto`` (unknown mounting)."""
+    return isinstance(spec, str) and spec.strip().lower() == AUTO_AXES
 
 
 def parse_axes(spec: str) -> np.ndarray:

@@ -189,7 +189,11 @@ def analyze(
     if events is None:
         # Short holes are bridged for the detector (bouts continue across them); the
         # metrics below use the strict mask.
-        detected = detect_events(detection_body(body, cond.bridged), sampling_rate_hz=fs)
+        detected = detect_events(
+            detection_body(body, cond.bridged),
+            sampling_rate_hz=fs,
+            forward_trusted=align_info.get("side_trust", "ok") != "uncertain",
+        )
         events, ev_info = detected.events, dict(detected.info)
     else:
         ev_info = {"source": "given"}

@@ -51,6 +51,7 @@ running).
 from __future__ import annotations
 
 import logging
+import math
 from dataclasses import dataclass, field
 
 import numpy as np
@@ -62,7 +63,9 @@ from gaitimu.errors import BadInputError
 
 log = logging.getLogger(__name__)
 
-EVENT_COLUMNS = ("side", "ic_s", "fc_s", "next_ic_s", "bout_id", "activity", "confidence", "turn")
+EVENT_COLUMNS = (
+    "side", "ic_s", "fc_s", "next_ic_s", "bout_id", "activity", "confidence", "turn", "side_reason",
+)
 
 # Method constants; see the module docstring for where each comes from.
 IC_AP_LAG_S = 0.02
@@ -74,15 +77,34 @@ SIDE_REPEAT_PENALTY = 3.0
 # sign relative to the stance side differs between people; it agreed with the IPOL reference
 # in only 70 % of steps. See the module docstring.
 SIDE_CUE_WEIGHTS = {
-    "walk": {"roll": 1.0, "ml": 0.5},
+    "walk": {"roll": 1.0, "ml": 1.0},
     "run": {"obliquity": 1.0},
 }
 SIDE_ROLL_WINDOW_STEPS = 0.3
+CUE_NAMES = {
+    "roll": "the pelvic roll in early stance",
+    "ml": "the lateral acceleration",
+    "obliquity": "the pelvic obliquity",
+}
 # Below these bout medians of the main side cue (walking: roll rate, deg/s; running: obliquity,
 # deg) the pelvis barely rolls and the sides cannot be told: confidence is capped at 0.5 and a
 # warning is given. Healthy IPOL walkers: >= 9.8 deg/s; simulated 1 deg CPD: 5.5 deg/s
 # walking, 0.76 deg running.
 SIDE_MIN_STRENGTH = {"walk": 3.0, "run": 0.5}
+# Per-bout abstention (`_decide_sides`): a bout keeps its sides when its combined margin
+# reaches SIDE_MIN_MARGIN and every cue supports the labelling with a margin of at least
+# SIDE_CUE_MIN_MARGIN. A margin is about a standard normal variate when the cue is noise: a
+# bout of pure noise passes 1.5 in 13 % of cases, and a second independent cue agreeing
+# (>= 0.5) in about a third of those. On IPOL (odd subjects, where they were chosen) 1.1 % /
+# 0.9 % of the steps of whole / 4-8 step walks lose their side; held-out even subjects: see
+# docs/VALIDATION.md.
+SIDE_MIN_MARGIN = 1.5
+SIDE_CUE_MIN_MARGIN = 0.5
+
+
+def norm_cdf(x: float) -> float:
+    """Standard normal CDF."""
+    return 0.5 * (1.0 + math.erf(x / math.sqrt(2.0)))
 
 
 def empty_events() -> pd.DataFrame:
@@ -97,6 +119,7 @@ def empty_events() -> pd.DataFrame:
             "activity": pd.Series(dtype="object"),
             "confidence": pd.Series(dtype="float64"),
             "turn": pd.Series(dtype="bool"),
+            "side_reason": pd.Series(dtype="object"),
         }
     )
 
@@ -268,6 +291,157 @@ def _step_means(x: np.ndarray, starts: np.ndarray, ends: np.ndarray) -> np.ndarr
     return (c[e] - c[s]) / (e - s)
 
 
+def _side_cues(
+    body: pd.DataFrame, ic: np.ndarray, next_ic: np.ndarray, step_n: np.ndarray, fs: float
+) -> dict[str, np.ndarray]:
+    """Per-step left/right cues, each > 0 for a LEFT stance (see the module docstring).
+
+    Window means, computed on ~50 Hz block means (4x less work at 200 Hz, same values to
+    within the block length).
+    """
+    n = len(body)
+    q = max(1, round(fs / 50.0))
+    nq = n // q
+
+    def blocks(x: np.ndarray) -> np.ndarray:
+        return x[: nq * q].reshape(nq, q).mean(axis=1)
+
+    s0_full = np.round(ic).astype(int)
+    s1_full = np.where(np.isfinite(next_ic), np.round(next_ic), np.round(ic + step_n)).astype(int)
+    s0 = np.clip(s0_full // q, 0, max(nq - 1, 0))
+    s1 = np.maximum(s1_full // q, s0 + 1)
+    mid = np.maximum((s0 + s1) // 2, s0 + 1)
+    early = np.maximum(s0 + np.round(SIDE_ROLL_WINDOW_STEPS * (s1 - s0)).astype(int), s0 + 1)
+    detrend_n = max(round(2 * np.median(step_n) / q), 1)  # one stride: removes turns, drift
+    ml = np.asarray(body["acc_ml"], dtype=float)
+    if "obliquity_deg" in body.columns:
+        # Horizontal lateral acceleration: the pelvis ML axis is tilted by the obliquity, so
+        # it also senses part of the vertical specific force (g in walking, 0 in flight, up to
+        # 3 g in running stance). Turning the frontal plane back by the obliquity removes it:
+        # lat = acc_ml cos(obl) + acc_is sin(obl). In the raw acc_ml this part has the opposite
+        # sign to the lateral acceleration (left stance: left side up, body pushed right) and
+        # with 5 deg of obliquity (0.85 m/s^2 in walking) can outweigh it.
+        obl = np.radians(np.nan_to_num(np.asarray(body["obliquity_deg"], dtype=float)))
+        ml = ml * np.cos(obl) + np.asarray(body["acc_is"], dtype=float) * np.sin(obl)
+    ml_q = blocks(ml)
+    cues = {"ml": _step_means(ml_q - moving_mean(ml_q, detrend_n), s0, s1)}
+    if "gyr_pa" in body.columns:
+        gpa_q = blocks(np.asarray(body["gyr_pa"], dtype=float))
+        gpa_d = gpa_q - moving_mean(gpa_q, detrend_n)
+        cues["roll"] = _step_means(gpa_d, s0, early)
+        obl_i = np.cumsum(gpa_d) * (q / fs)  # obliquity up to drift (deg)
+        cues["obliquity"] = _step_means(obl_i - moving_mean(obl_i, detrend_n), s0, mid)
+    return cues
+
+
+def _decide_sides(
+    cues: dict[str, np.ndarray],
+    bout: np.ndarray,
+    activity: list[str],
+    *,
+    turning: np.ndarray,
+    side_repeat_penalty: float = SIDE_REPEAT_PENALTY,
+    forward_trusted: bool = True,
+) -> tuple[np.ndarray, np.ndarray, np.ndarray, list[dict], np.ndarray, np.ndarray, list[str]]:
+    """Sides per bout from the per-step cues, with abstention.
+
+    The cues of a bout are scaled by their robust spread, weighted (`SIDE_CUE_WEIGHTS`) and
+    labelled by the two-state Viterbi pass. The bout's evidence for its labelling against the
+    mirror labelling (every side swapped) is, per cue and combined, the margin
+    ``sum(score * label) / sqrt(sum(score^2))`` (label +1 = L, -1 = R): about sqrt(n) when
+    every step agrees, about 1 when the cue is noise. A bout keeps its sides only when the
+    combined margin reaches `SIDE_MIN_MARGIN`, every cue supports it
+    (`SIDE_CUE_MIN_MARGIN`), its main cue is not too weak (`SIDE_MIN_STRENGTH`) and the
+    sensor's forward direction is trusted. Otherwise every stance of the bout gets no side
+    (``""``) and a reason.
+
+    Returns ``(sides, confidence, reasons, per-bout info, agree, strength, warnings)``.
+    """
+    m_all = bout.size
+    sides = np.empty(m_all, dtype=object)
+    reasons = np.full(m_all, "", dtype=object)
+    score = np.zeros(m_all)
+    agree = np.zeros(m_all)
+    bout_conf = np.zeros(m_all)
+    n_bouts = int(bout.max()) + 1 if m_all else 0
+    strength = np.zeros(n_bouts)
+    info: list[dict] = []
+    warnings: list[str] = []
+    for b in range(n_bouts):
+        m = np.flatnonzero(bout == b)
+        act = activity[b]
+        weights = {k: w for k, w in SIDE_CUE_WEIGHTS[act].items() if k in cues and w > 0}
+        scaled = {}
+        for name in weights:
+            v = cues[name][m]
+            scale = float(np.median(np.abs(v))) or 1.0
+            scaled[name] = np.clip(v / scale, -3, 3)
+        sc = sum(weights[k] * scaled[k] for k in weights) / sum(weights.values())
+        main = max(weights, key=weights.get)
+        strength[b] = float(np.median(np.abs(cues[main][m])))
+        states = _viterbi_sides(sc, side_repeat_penalty)
+        lab = np.where(states == 0, 1.0, -1.0)
+        score[m] = sc
+        agree[m] = np.sign(sc) == lab
+        straight = ~turning[m] if np.any(~turning[m]) else np.ones(m.size, dtype=bool)
+
+        def margin(x: np.ndarray, straight: np.ndarray = straight, lab: np.ndarray = lab) -> float:
+            x, y = x[straight], lab[straight]
+            den = float(np.sqrt(np.sum(x * x)))
+            return float(np.sum(x * y) / den) if den > 0 else 0.0
+
+        cue_margin = {k: round(margin(v), 2) for k, v in scaled.items()}
+        total = margin(sc)
+        # P(labelling right) if the margin were a z statistic: conservative on IPOL (see
+        # docs/VALIDATION.md, reliability of the side confidence)
+        conf_b = float(norm_cdf(total))
+        reason = None
+        floor = SIDE_MIN_STRENGTH[act]
+        if not forward_trusted:
+            reason = "the sensor's forward direction could not be established"
+        elif strength[b] < floor:
+            reason = (
+                f"pelvic roll too small to tell the sides ({strength[b]:.2g} < {floor:g} "
+                f"{'deg/s' if act == 'walk' else 'deg'})"
+            )
+        elif any(v < SIDE_CUE_MIN_MARGIN for v in cue_margin.values()) and len(cue_margin) > 1:
+            bad = [k for k, v in cue_margin.items() if v < SIDE_CUE_MIN_MARGIN]
+            reason = (
+                f"side cues disagree ({', '.join(CUE_NAMES.get(k, k) for k in bad)} does not "
+                "support the sides the other cues give)"
+            )
+        elif total < SIDE_MIN_MARGIN:
+            reason = f"weak left/right evidence (margin {total:.1f} < {SIDE_MIN_MARGIN:g})"
+        if reason is None:
+            sides[m] = np.where(states == 0, "L", "R")
+        else:
+            sides[m] = ""
+            reasons[m] = f"left/right uncertain: {reason}"
+            conf_b = min(conf_b, 0.5)
+            if forward_trusted:
+                warnings.append(f"bout {b}: left/right uncertain, no side given ({reason})")
+                log.info(warnings[-1])
+        bout_conf[m] = conf_b
+        info.append(
+            {
+                "bout_id": b,
+                "n_steps": int(m.size),
+                "decided": reason is None,
+                "confidence": round(conf_b, 3),
+                "margin": round(total, 2),
+                "cues": cue_margin,
+                "reason": reason,
+            }
+        )
+    if not forward_trusted and n_bouts:
+        warnings.append("no side given to any stance: the sensor's forward direction is uncertain")
+    # per-step confidence: the bout's, lowered where the step's own cue disagrees, x 0.7 in turns
+    step_margin = np.clip(np.abs(score), 0, 1)
+    conf = np.where(agree > 0, bout_conf, bout_conf * (1.0 - 0.5 * step_margin))
+    conf = np.where(turning, 0.7 * conf, conf)
+    return sides.astype(object), conf, reasons, info, agree, strength, warnings
+
+
 def detect_events(
     body: pd.DataFrame,
     *,
@@ -275,6 +449,7 @@ def detect_events(
     ic_lag_s: float = IC_AP_LAG_S,
     double_support_fraction: float = DOUBLE_SUPPORT_FRACTION,
     side_repeat_penalty: float = SIDE_REPEAT_PENALTY,
+    forward_trusted: bool = True,
 ) -> GaitEvents:
     """Detect gait bouts and, per stance, IC, FC and side.
 
@@ -292,6 +467,10 @@ def detect_events(
     side_repeat_penalty : float
         Cost (in units of a typical step's side evidence) of giving two consecutive steps
         the same side.
+    forward_trusted : bool
+        False when the alignment could not establish which way the sensor faces
+        (``align_to_pelvis`` ``info["side_trust"] == "uncertain"``): then no stance gets a
+        side.
 
     Returns
     -------
@@ -312,8 +491,6 @@ def detect_events(
 
     acc_is = np.asarray(body["acc_is"], dtype=float)
     ap = lowpass(np.asarray(body["acc_pa"], dtype=float), 10.0, fs)
-    ml = np.asarray(body["acc_ml"], dtype=float)
-    gpa = np.asarray(body["gyr_pa"], dtype=float) if "gyr_pa" in body.columns else None
 
     anchors = st.anchors
     bout = st.bout_of_anchor
@@ -343,61 +520,16 @@ def detect_events(
     ok = walk & np.isfinite(prior) & ~before_closing
     fc[ok] = prior[ok]
 
-    # sides: per-step cues are window means, computed on ~50 Hz block means (4x less work at
-    # 200 Hz, same values to within the block length)
-    q = max(1, round(fs / 50.0))
-    nq = n // q
-
-    def blocks(x: np.ndarray) -> np.ndarray:
-        return x[: nq * q].reshape(nq, q).mean(axis=1)
-
-    s0_full = np.round(ic).astype(int)
-    s1_full = np.where(np.isfinite(next_ic), np.round(next_ic), np.round(ic + step_n)).astype(int)
-    s0 = s0_full // q
-    s1 = np.maximum(s1_full // q, s0 + 1)
-    mid = np.maximum((s0 + s1) // 2, s0 + 1)
-    early = np.maximum(s0 + np.round(SIDE_ROLL_WINDOW_STEPS * (s1 - s0)).astype(int), s0 + 1)
-    detrend_n = round(2 * np.median(step_n) / q)  # one stride: removes turns and drift
-    ml_q = blocks(ml)
-    cues = {"ml": _step_means(ml_q - moving_mean(ml_q, detrend_n), s0, s1)}
-    if gpa is not None:
-        gpa_q = blocks(gpa)
-        gpa_d = gpa_q - moving_mean(gpa_q, detrend_n)
-        cues["roll"] = _step_means(gpa_d, s0, early)
-        obl = np.cumsum(gpa_d) * (q / fs)  # obliquity up to drift (deg)
-        cues["obliquity"] = _step_means(obl - moving_mean(obl, detrend_n), s0, mid)
-    score = np.zeros(anchors.size)
-    sides = np.empty(anchors.size, dtype=object)
-    agree = np.zeros(anchors.size)
-    strength = np.zeros(n_bouts)
-    for b in range(n_bouts):
-        m = np.flatnonzero(bout == b)
-        sc = np.zeros(m.size)
-        weights = {k: w for k, w in SIDE_CUE_WEIGHTS[st.activity[b]].items() if k in cues and w > 0}
-        for name, w in weights.items():
-            v = cues[name][m]
-            scale = float(np.median(np.abs(v))) or 1.0
-            sc += w * np.clip(v / scale, -3, 3)
-        sc /= sum(weights.values())
-        main = max(weights, key=weights.get)
-        strength[b] = float(np.median(np.abs(cues[main][m])))
-        score[m] = sc
-        states = _viterbi_sides(sc, side_repeat_penalty)
-        sides[m] = np.where(states == 0, "L", "R")
-        agree[m] = np.sign(sc) == np.where(states == 0, 1.0, -1.0)
-    turn = st.turning[np.clip(s0_full, 0, n - 1)]
-    margin = np.clip(np.abs(score), 0, 1)
-    conf = np.where(agree > 0, 0.5 + 0.5 * margin, 0.5 - 0.4 * margin) * np.where(turn, 0.7, 1.0)
-    warnings: list[str] = []
-    for b in range(n_bouts):
-        floor = SIDE_MIN_STRENGTH[st.activity[b]]
-        if strength[b] < floor:
-            conf[bout == b] = np.minimum(conf[bout == b], 0.5)
-            warnings.append(
-                f"bout {b}: left/right uncertain (pelvic roll too small to tell the sides: "
-                f"{strength[b]:.2g} < {floor:g})"
-            )
-            log.warning(warnings[-1])
+    cues = _side_cues(body, ic, next_ic, step_n, fs)
+    sides, conf, reasons, side_info, agree, strength, warnings = _decide_sides(
+        cues,
+        bout,
+        st.activity,
+        turning=st.turning[np.clip(np.round(ic).astype(int), 0, n - 1)],
+        side_repeat_penalty=side_repeat_penalty,
+        forward_trusted=forward_trusted,
+    )
+    turn = st.turning[np.clip(np.round(ic).astype(int), 0, n - 1)]
 
     def to_t(x: np.ndarray) -> np.ndarray:
         xi = np.clip(x, 0, n - 1)
@@ -414,6 +546,7 @@ def detect_events(
             "activity": pd.Series(activity, dtype="object"),
             "confidence": conf.astype(float),
             "turn": turn.astype(bool),
+            "side_reason": pd.Series(reasons, dtype="object"),
         }
     )
     rows = []
@@ -441,6 +574,8 @@ def detect_events(
         "median_step_s": float(np.median(step_n) / fs),
         "side_agreement": float(np.mean(agree)) if agree.size else float("nan"),
         "side_strength": strength.tolist(),
+        "sides": side_info,
+        "n_no_side": int(np.sum(sides == "")),
         "warnings": warnings,
     }
     return GaitEvents(bouts, events, info)

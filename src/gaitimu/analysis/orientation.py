@@ -51,8 +51,9 @@ import numpy as np
 import pandas as pd
 import vqf
 
+from gaitimu.analysis.bouts import find_steps
 from gaitimu.analysis.conditioning import bandpass, moving_mean
-from gaitimu.consts import BODY_ACC, BODY_GYR, DEFAULT_AXES, G, parse_axes
+from gaitimu.consts import BODY_ACC, BODY_GYR, DEFAULT_AXES, G, is_auto_axes, parse_axes
 from gaitimu.errors import BadInputError
 
 log = logging.getLogger(__name__)
@@ -75,7 +76,22 @@ __all__ = [
 # error 0.75 -> 0.29 deg (run), 0.26 -> 0.21 deg (walk); reference trials unchanged
 # (0.10-0.15 deg).
 ONLINE_TAU_ACC_S = 8.0
-FORWARD_EVIDENCE_MIN = 0.3  # |correlation| needed to overrule the declared forward axis
+# Heading (see `align_to_pelvis`): the declared axis map is a prior. Gait may turn the heading
+# by at most HEADING_CONE_DEG: a sensor declared correctly may sit 45 deg off by how it was
+# put on, plus up to 20 deg by how a sensor sits on a sacrum (mounting model of the
+# virtual_imu_dev data); an estimate further off (towards 90 deg, the other horizontal axis)
+# is not trusted. Inside the cone the estimate is applied as the posterior mean under a
+# Gaussian prior of HEADING_PRIOR_SD_DEG around the declared heading with the estimate's
+# jackknife standard error (stride-long blocks), so an uncertain estimate is mostly not
+# applied. Both are priors stated up front, not fitted to data.
+HEADING_CONE_DEG = 65.0
+HEADING_PRIOR_SD_DEG = 15.0
+# Forward direction (`_forward_cues`, `_decide_forward`): reversing the declared forward needs
+# every cue at |t| >= FORWARD_REVERSE_T with the same sign in >= FORWARD_AGREE_FRACTION of
+# the clusters of CUE_CLUSTER_STEPS steps.
+FORWARD_REVERSE_T = 3.0
+FORWARD_AGREE_FRACTION = 0.75
+CUE_CLUSTER_STEPS = 8
 
 # Column order is relied on: `OnlinePelvisSignals.update` and live/stream.py fill blocks of
 # this layout by position.
@@ -292,34 +308,39 @@ def _step_lag(vertical: np.ndarray, fs: float) -> int | None:
     return lo + int(first)
 
 
-def _ml_axis_from_symmetry(
-    acc_h: np.ndarray,
-    gyr_h: np.ndarray,
-    vertical: np.ndarray,
-    moving: np.ndarray,
-    fs: float,
-    window_s: float = 8.0,
-    max_chunks: int = 64,
-) -> tuple[np.ndarray | None, float, float]:
-    """ML direction in a 2D horizontal basis from step-to-step mirror symmetry.
-
-    Returns (unit 2-vector or None, confidence 0-1, median step time s).
-    """
+def _gait_segments(st, fs: float, ok: np.ndarray, window_s: float = 8.0) -> list[tuple[int, int]]:
+    """Straight-gait stretches (gait, not turning, valid) of >= 2 s, cut into <= `window_s`."""
+    mask = st.gait_mask & ~st.turning & ok
     w = round(window_s * fs)
-    starts, ends = _runs(moving)
-    chunks = []
-    for s0, e0 in zip(starts, ends, strict=True):
+    out: list[tuple[int, int]] = []
+    for s0, e0 in zip(*_runs(mask), strict=True):
         if e0 - s0 < int(2.0 * fs):
             continue
         k = max(int(np.ceil((e0 - s0) / w)), 1)
         bounds = np.linspace(s0, e0, k + 1).astype(int)
-        chunks.extend(itertools.pairwise(bounds))
+        out.extend((int(a), int(b)) for a, b in itertools.pairwise(bounds))
+    return out
+
+
+def _ml_axis_from_symmetry(
+    acc_h: np.ndarray,
+    gyr_h: np.ndarray,
+    vertical: np.ndarray,
+    chunks: list[tuple[int, int]],
+    fs: float,
+    max_chunks: int = 64,
+) -> tuple[np.ndarray | None, float, float, float]:
+    """ML direction in a 2D horizontal basis from step-to-step mirror symmetry.
+
+    Returns (unit 2-vector or None, confidence 0-1, median step time s, jackknife standard
+    error of the direction in degrees over stride-long blocks; inf with fewer than 2).
+    """
     if len(chunks) > max_chunks:
         # The mounting is one fixed rotation: a spread sample of the gait estimates it as
         # well as all of it (64 chunks = up to ~8.5 min of gait) and keeps 1 h cheap.
         pick = np.unique(np.linspace(0, len(chunks) - 1, max_chunks).round().astype(int))
         chunks = [chunks[i] for i in pick]
-    m_total = np.zeros((2, 2))
+    mats = []  # one matrix per stride-long block, normalised by its chunk's energy
     steps = []
     for c0, c1 in chunks:
         sl = slice(c0, c1)
@@ -330,52 +351,178 @@ def _ml_axis_from_symmetry(
         g = gyr_h[sl] - gyr_h[sl].mean(axis=0)
         a_s, a_d = a[:-lag] + a[lag:], a[:-lag] - a[lag:]
         g_s, g_d = g[:-lag] + g[lag:], g[:-lag] - g[lag:]
-        ca = a_s.T @ a_s + a_d.T @ a_d
-        cg = g_s.T @ g_s + g_d.T @ g_d
-        ta, tg = np.trace(ca), np.trace(cg)
+        ta = float(np.sum(a_s * a_s) + np.sum(a_d * a_d))
+        tg = float(np.sum(g_s * g_s) + np.sum(g_d * g_d))
         if ta <= 0 or tg <= 0:
             continue
-        # ML: acceleration anti-repeats (d), rotation rate repeats (s).
-        m_total += (a_d.T @ a_d - a_s.T @ a_s) / ta + (g_s.T @ g_s - g_d.T @ g_d) / tg
+        # ML: acceleration anti-repeats (d), rotation rate repeats (s). Per sample:
+        # outer products, summed per stride-long block.
+        m = a_s.shape[0]
+        blk = max(2 * lag, 1)
+        nb = max(m // blk, 1)
+        edges = np.linspace(0, m, nb + 1).astype(int)
+        for b0, b1 in itertools.pairwise(edges):
+            ad, as_, gs, gd = a_d[b0:b1], a_s[b0:b1], g_s[b0:b1], g_d[b0:b1]
+            mats.append(
+                ((ad.T @ ad - as_.T @ as_) / ta + (gs.T @ gs - gd.T @ gd) / tg) * (nb / 1.0)
+            )
         steps.append(lag / fs)
     if not steps:
-        return None, 0.0, float("nan")
-    evals, evecs = np.linalg.eigh(m_total / len(steps))
+        return None, 0.0, float("nan"), float("inf")
+    mm = np.asarray(mats)
+    k = mm.shape[0]
+    evals, evecs = np.linalg.eigh(mm.mean(axis=0))
+    ml = evecs[:, 1]
     conf = float(np.clip((evals[1] - evals[0]) / 4.0, 0.0, 1.0))
-    return evecs[:, 1], conf, float(np.median(steps))
+    if k < 2:
+        return ml, conf, float(np.median(steps)), float("inf")
+    # Jackknife over stride-long blocks: the spread of the leave-one-out directions (an axis
+    # is defined mod 180 deg).
+    loo = (mm.sum(axis=0)[None] - mm) / (k - 1)
+    vecs = np.linalg.eigh(loo)[1][:, :, 1]
+    d = np.arctan2(ml[0] * vecs[:, 1] - ml[1] * vecs[:, 0], vecs @ ml)
+    d = (d + np.pi / 2) % np.pi - np.pi / 2
+    se = float(np.degrees(np.sqrt((k - 1) / k * np.sum((d - d.mean()) ** 2))))
+    return ml, conf, float(np.median(steps)), se
 
 
-def _forward_sign_evidence(
-    acc_n: np.ndarray, up: np.ndarray, fwd: np.ndarray, moving: np.ndarray, fs: float
-) -> float:
-    """Physical evidence (-1..1) that `fwd` points forward rather than backward.
+def _signed_angle_deg(a: np.ndarray, b: np.ndarray, axis: np.ndarray) -> float:
+    """Angle (deg) from unit vector `a` to `b` about `axis` (right-handed)."""
+    return float(np.degrees(np.arctan2(np.cross(a, b) @ axis, a @ b)))
 
-    Walking vaults over the stance leg like an inverted pendulum: the body is slowest when
-    highest, so forward acceleration is in anti-phase with vertical velocity (correlation
-    < 0). Running bounces like a spring-mass: slowest when lowest (correlation > 0). A
-    running bout is recognised by its flight phases (specific force near zero). Returns the
-    duration-weighted mean of the correlation, signed so that > 0 supports `fwd`, or 0
-    without usable gait.
+
+def _forward_cues(
+    acc_n: np.ndarray,
+    gyr_n: np.ndarray,
+    up: np.ndarray,
+    fwd: np.ndarray,
+    st,
+    fs: float,
+) -> dict[str, dict]:
+    """Physical evidence that `fwd` points forward rather than backward (see FORWARD_CUES).
+
+    Two cues, each invariant to the sensor's heading error and to left/right, each flipping
+    sign when forward and right are turned around (180 deg about the vertical). Per step
+    (anchor to anchor, turns left out), on 0.3-8 Hz band-passed signals z-scored per bout,
+    with a lag of a quarter step (tau):
+
+    * ``braking_order``: the order of forward acceleration and braking around the loading
+      peak of the vertical acceleration, ``mean(a_is(t) * (a_fwd(t - tau) - a_fwd(t + tau)))``.
+      Walking vaults over the stance leg: the body accelerates forward while it falls onto
+      the new foot and brakes right after the loading peak (> 0 when `fwd` is forward on
+      all 110 IPOL walks). Running bounces on a spring: braking before mid-stance (the
+      loading peak), propulsion after it; the sign is reversed for running bouts.
+    * ``rotation_lateral``: the phase of the lateral acceleration against the pelvis
+      rotation rate about the vertical, ``mean(g_is(t) * (a_ml(t - tau) - a_ml(t + tau)))``.
+
+    Returns ``{name: {"value": mean per-step value, "t": its t statistic over steps (> 0
+    supports `fwd`), "n": steps, "agree": fraction of 8-step clusters with the sign of the
+    mean, "clusters": number of clusters}}``.
     """
-    starts, ends = _runs(moving)
-    total, weight = 0.0, 0.0
+    right = np.cross(fwd, up)
 
     def band(x: np.ndarray) -> np.ndarray:
-        return bandpass(x, 0.5, 6.0, sampling_rate_hz=fs, order=2)
+        return bandpass(x, 0.3, 8.0, sampling_rate_hz=fs, order=2)
 
-    for s0, e0 in zip(starts, ends, strict=True):
-        if e0 - s0 < int(2.0 * fs):
+    sig = {
+        "a_is": acc_n @ up,
+        "a_fwd": acc_n @ fwd,
+        "a_ml": acc_n @ right,
+        "g_is": gyr_n @ up,
+    }
+    vals: dict[str, list[np.ndarray]] = {"braking_order": [], "rotation_lateral": []}
+    for b, act in enumerate(st.activity):
+        an = st.anchors[st.bout_of_anchor == b]
+        if an.size < 3:
             continue
-        a = acc_n[s0:e0]
-        a_ap = band(a @ fwd)
-        v_is = band(np.cumsum(band(a @ up)) / fs)
-        if a_ap.std() == 0 or v_is.std() == 0:
+        s0, s1 = int(an[0]), int(an[-1])
+        step = float(np.median(np.diff(an)))
+        tau = max(round(0.25 * step), 1)
+        if s1 - s0 < 4 * tau or s0 - tau < 0 or s1 + tau > acc_n.shape[0]:
+            lo, hi = max(s0 - tau, 0), min(s1 + tau, acc_n.shape[0])
+            s0, s1 = lo + tau, hi - tau
+            if s1 - s0 < 4 * tau:
+                continue
+        lo, hi = s0 - tau, s1 + tau
+        z = {}
+        for k, v in sig.items():
+            x = band(v[lo:hi]) if hi - lo > 15 else v[lo:hi] - v[lo:hi].mean()
+            sd = x[tau:-tau].std()
+            z[k] = (x - x[tau:-tau].mean()) / (sd if sd > 0 else 1.0)
+        sign = -1.0 if act == "run" else 1.0
+        p1 = sign * z["a_is"][tau:-tau] * (z["a_fwd"][: -2 * tau] - z["a_fwd"][2 * tau :])
+        p2 = z["g_is"][tau:-tau] * (z["a_ml"][: -2 * tau] - z["a_ml"][2 * tau :])
+        # per-step means (anchor to anchor), straight steps only
+        rel = an - s0
+        keep = ~st.turning[an[:-1]]
+        c = np.concatenate([[0.0], np.cumsum(p1)]), np.concatenate([[0.0], np.cumsum(p2)])
+        a0 = np.clip(rel[:-1], 0, p1.size - 1)
+        a1 = np.clip(rel[1:], a0 + 1, p1.size)
+        for name, cs in zip(("braking_order", "rotation_lateral"), c, strict=True):
+            v = (cs[a1] - cs[a0]) / (a1 - a0)
+            vals[name].append(v[keep])
+    out: dict[str, dict] = {}
+    for name, parts in vals.items():
+        parts = [p for p in parts if p.size]
+        v = np.concatenate(parts) if parts else np.zeros(0)
+        n = int(v.size)
+        if n < 3:
+            out[name] = {"value": 0.0, "t": 0.0, "n": n, "agree": 0.0, "clusters": 0}
             continue
-        r = float(np.corrcoef(a_ap, v_is)[0, 1])
-        running = np.mean(np.linalg.norm(a, axis=1) < 0.3 * G) > 0.03
-        total += (r if running else -r) * (e0 - s0)
-        weight += e0 - s0
-    return total / weight if weight > 0 else 0.0
+        mean = float(v.mean())
+        sd = float(v.std(ddof=1))
+        t = mean / (sd / np.sqrt(n)) if sd > 0 else 0.0
+        # clusters of ~8 consecutive steps within a bout: does every part of the recording
+        # say the same?
+        cl = []
+        for p in parts:
+            k = max(round(p.size / CUE_CLUSTER_STEPS), 1)
+            cl.extend(float(q.mean()) for q in np.array_split(p, k) if q.size)
+        cl_arr = np.asarray(cl)
+        agree = float(np.mean(np.sign(cl_arr) == np.sign(mean))) if cl_arr.size else 0.0
+        out[name] = {
+            "value": round(mean, 4),
+            "t": round(float(t), 2),
+            "n": n,
+            "agree": round(agree, 3),
+            "clusters": int(cl_arr.size),
+        }
+    return out
+
+
+def _decide_forward(cues: dict[str, dict], *, auto: bool) -> tuple[bool, str, float, str]:
+    """Whether to turn the forward axis around, from the forward cues.
+
+    Declared axes are a prior: turning them around needs every cue to point backward with
+    |t| >= `FORWARD_REVERSE_T` and the same sign in >= `FORWARD_AGREE_FRACTION` of the step
+    clusters, over >= 2 clusters. With ``auto`` the cues decide alone (sum of t).
+
+    Returns ``(reverse, decision, margin, trust)``: ``margin`` is the combined t statistic
+    in favour of the final direction (sum of the cue t / sqrt(number of cues)); ``trust``
+    is "ok" or "uncertain" (then no left/right can be trusted).
+    """
+    ts = np.array([c["t"] for c in cues.values()], dtype=float)
+    n_cues = max(ts.size, 1)
+    combined = float(ts.sum() / np.sqrt(n_cues))
+    strong_back = [
+        c["t"] <= -FORWARD_REVERSE_T
+        and c["agree"] >= FORWARD_AGREE_FRACTION
+        and c["clusters"] >= 2
+        for c in cues.values()
+    ]
+    if auto:
+        reverse = combined < 0
+        margin = abs(combined)
+        agree_sign = bool(np.all(np.sign(ts) == (-1.0 if reverse else 1.0)))
+        trust = "ok" if margin >= FORWARD_REVERSE_T and agree_sign else "uncertain"
+        return reverse, "from gait cues (axes auto)", margin, trust
+    if ts.size and all(strong_back):
+        return True, "reversed by gait cues", -combined, "ok"
+    # keep the declared direction; withhold sides when the gait clearly contradicts it
+    trust = "ok"
+    if ts.size and (np.all(ts < 0) and np.min(ts) <= -FORWARD_REVERSE_T):
+        trust = "uncertain"
+    return False, "declared", combined, trust
 
 
 # --------------------------------------------------------------------------- angles
@@ -470,7 +617,9 @@ def align_to_pelvis(
     ok = np.ones(n, dtype=bool) if valid is None else np.asarray(valid, dtype=bool)
     warnings: list[str] = []
 
-    r_nom = parse_axes(axes)  # declared (up, right, forward) <- sensor
+    auto = is_auto_axes(axes)
+    # declared (up, right, forward) <- sensor; "auto": no declared frame (the sensor's own)
+    r_nom = np.eye(3) if auto else parse_axes(axes)
 
     # Detection and estimation run on a ~50-100 Hz subsample, in the declared frame (gait
     # content is far below 25 Hz; this keeps a 1 h session fast). Indices are mapped back
@@ -485,7 +634,7 @@ def align_to_pelvis(
     standing = detect_standing(
         acc_d, gyr_d, sampling_rate_hz=fs_d, min_standing_s=min_standing_s, valid=ok_d
     )
-    if standing is not None:
+    if standing is not None and not auto:
         g_dir = _unit(acc_d[standing[0] : standing[1]].mean(axis=0))
         if abs(g_dir[0]) < np.cos(np.radians(60.0)):
             log.info(
@@ -507,62 +656,159 @@ def align_to_pelvis(
             "no quiet standing found: pelvis vertical taken from the mean over the movement; "
             "standing neutral unknown (cpd_standing_deg is NaN)"
         )
-    if up[0] < 0:
+    if up[0] < 0 and not auto:
         warnings.append(
             "sensor upside down relative to its declared axis map "
             f"({np.degrees(np.arccos(np.clip(up[0], -1, 1))):.0f} deg between measured and "
             "declared up); corrected"
         )
 
-    # -- horizontal basis: e1 = declared forward projected, e2 = up x e1 (= left)
-    fwd_decl = np.array([0.0, 0.0, 1.0])
-    e1 = fwd_decl - up * (up @ fwd_decl)
-    if np.linalg.norm(e1) < 0.3:  # declared forward nearly vertical: use declared right
-        right_decl = np.array([0.0, 1.0, 0.0])
-        e1 = np.cross(right_decl, up)
-    e1 = _unit(e1)
+    # -- horizontal basis: e1 = declared forward projected (auto: the most horizontal
+    # sensor axis), e2 = up x e1 (= left)
+    if auto:
+        e1 = np.eye(3)[int(np.argmin(np.abs(up)))]
+    else:
+        e1 = np.array([0.0, 0.0, 1.0])
+        if np.linalg.norm(e1 - up * (up @ e1)) < 0.3:  # declared forward nearly vertical
+            e1 = np.cross(np.array([0.0, 1.0, 0.0]), up)
+    e1 = _unit(e1 - up * (up @ e1))
     e2 = np.cross(up, e1)
     basis = np.column_stack([e1, e2])  # (3, 2)
 
+    # -- gait structure from the vertical signals only (independent of the heading)
     vertical = acc_d @ up
-    evidence, flipped_by_gait = 0.0, False
-    ml2, conf, step_s = _ml_axis_from_symmetry(acc_d @ basis, gyr_d @ basis, vertical, moving, fs_d)
-    if ml2 is None:
-        heading_source = "declared axes"
-        fwd = e1
-        warnings.append(
-            "no periodic gait found to estimate the sensor heading: declared forward axis "
-            "used (yaw mounting error not corrected)"
-        )
-    else:
-        heading_source = "gait symmetry"
-        right = basis @ ml2
-        fwd = np.cross(up, right)
-        if fwd @ e1 < 0:
-            fwd = -fwd
+    st = find_steps(
+        pd.DataFrame({"acc_is": vertical, "gyr_is": gyr_d @ up}),
+        sampling_rate_hz=fs_d,
+        valid=ok_d,
+    )
+    chunks = _gait_segments(st, fs_d, ok_d)
+    ml2, conf, step_s, se = _ml_axis_from_symmetry(acc_d @ basis, gyr_d @ basis, vertical, chunks, fs_d)
+
+    # -- heading: the declared axis map is the prior; gait symmetry corrects it within a cone
+    heading = {
+        "source": "declared axes",
+        "estimate_deg": None,
+        "se_deg": None,
+        "applied_deg": 0.0,
+        "cone_deg": None if auto else HEADING_CONE_DEG,
+        "note": "",
+    }
+    fwd = e1
+    if ml2 is not None:
+        right_est = basis @ ml2
+        fwd_est = np.cross(up, right_est)
+        if fwd_est @ e1 < 0:  # ML is found up to sign: the forward nearest the declared one
+            fwd_est = -fwd_est
+        delta = _signed_angle_deg(e1, fwd_est, up)  # (-90, 90]
+        heading["estimate_deg"] = round(delta, 2)
+        heading["se_deg"] = round(se, 2) if np.isfinite(se) else None
+        se_use = se if np.isfinite(se) else HEADING_PRIOR_SD_DEG
+        if auto:
+            applied = delta
+            heading["source"] = "gait (axes auto)"
+        elif abs(delta) > HEADING_CONE_DEG:
+            applied = 0.0
+            heading["note"] = (
+                f"gait symmetry puts forward {delta:+.0f} deg from the declared axis map, "
+                f"outside the +-{HEADING_CONE_DEG:.0f} deg cone: not applied"
+            )
+            warnings.append(
+                f"sensor heading: gait suggests {delta:+.0f} deg from the declared axes, more "
+                f"than {HEADING_CONE_DEG:.0f} deg; declared axes kept (check the axis map or "
+                "use --axes auto)"
+            )
+        else:
+            # posterior mean with a Gaussian prior around the declared heading
+            w = HEADING_PRIOR_SD_DEG**2 / (HEADING_PRIOR_SD_DEG**2 + se_use**2)
+            applied = w * delta
+            heading["source"] = "gait symmetry"
+            if w < 0.5:
+                heading["note"] = (
+                    f"gait estimate uncertain (+-{se_use:.0f} deg): mostly the declared "
+                    "heading kept"
+                )
+        heading["applied_deg"] = round(float(applied), 2)
+        c, s_ = np.cos(np.radians(applied)), np.sin(np.radians(applied))
+        fwd = c * e1 + s_ * np.cross(up, e1)
         if conf < 0.1:
             warnings.append(f"sensor heading uncertain (gait symmetry confidence {conf:.2f})")
-        # The declared forward axis fixes the sign unless the sensor is upside down (then
-        # the declared map is ambiguous) or the gait strongly says otherwise.
-        evidence = _forward_sign_evidence(acc_d, up, fwd, moving, fs_d)
-        upside_down = up[0] < 0
-        if (upside_down and evidence < 0) or evidence < -FORWARD_EVIDENCE_MIN:
-            fwd = -fwd
-            evidence = -evidence
-            flipped_by_gait = True
-        if upside_down and abs(evidence) < FORWARD_EVIDENCE_MIN:
-            warnings.append(
-                "sensor upside down and gait gives no clear forward direction: left/right "
-                "may be swapped"
+    else:
+        heading["note"] = "no periodic straight gait to estimate the heading"
+        warnings.append(
+            "no periodic gait found to estimate the sensor heading: "
+            + (
+                "forward direction unknown (--axes auto)"
+                if auto
+                else "declared forward axis used (yaw mounting error not corrected)"
             )
+        )
+    heading_source = heading["source"]
     fwd = _unit(fwd - up * (up @ fwd))
+
+    # -- forward sign: turning the declared forward around needs every cue to agree
+    cues = _forward_cues(acc_d, gyr_d, up, fwd, st, fs_d)
+    # A sensor upside down relative to its declared map shows the map is wrong: it is no
+    # longer a prior, and the gait decides as with --axes auto.
+    upside_down = bool(up[0] < 0) and not auto
+    reverse, decision, margin, side_trust = _decide_forward(cues, auto=auto or upside_down)
+    if upside_down:
+        decision = "reversed by gait cues" if reverse else "declared"
+    if auto and ml2 is None:
+        side_trust = "uncertain"
+    if reverse:
+        fwd = -fwd
+        for c_ in cues.values():
+            c_["value"], c_["t"] = -c_["value"], -c_["t"]
+    cue_text = ", ".join(f"{k} t={v['t']:+.1f}" for k, v in cues.items())
+    if upside_down:
+        why = f"upside down: the declared map is no prior; gait cues ({cue_text})"
+        if reverse:
+            warnings.append(f"sensor back to front as well; corrected from the gait ({cue_text})")
+        if side_trust == "uncertain":
+            warnings.append(
+                "sensor upside down and the gait does not establish which way is forward "
+                f"({cue_text}): left and right are withheld"
+            )
+    elif reverse and not auto:
+        why = f"every gait cue points backward ({cue_text})"
+        warnings.append(
+            "sensor back to front relative to its declared axis map; corrected from the gait "
+            f"({cue_text})"
+        )
+    elif auto:
+        why = f"gait cues ({cue_text}), margin {margin:.1f}"
+        if side_trust == "uncertain":
+            warnings.append(
+                f"--axes auto: the gait does not establish which way is forward ({cue_text}); "
+                "left and right are withheld"
+            )
+    elif side_trust == "uncertain":
+        why = f"gait cues contradict the declared axes but not all agree ({cue_text})"
+        warnings.append(
+            "gait cues suggest the sensor may be back to front relative to its declared axis "
+            f"map ({cue_text}); declared axes kept and left/right withheld: check how it was "
+            "worn, or use --axes auto"
+        )
+    else:
+        weak = [k for k, v in cues.items() if v["t"] <= -FORWARD_REVERSE_T]
+        why = "declared axes kept" + (f" ({cue_text})" if cues else "")
+        if weak:
+            warnings.append(
+                f"gait cue {', '.join(weak)} disagrees with the declared forward direction "
+                f"({cue_text}); declared axes kept"
+            )
+    forward = {
+        "decision": decision,
+        "reversed": bool(reverse),
+        "margin": round(float(margin), 2),
+        "cues": cues,
+        "why": why,
+    }
+    evidence = float(margin)
     right = np.cross(fwd, up)
     r_corr = np.vstack([up, right, fwd])  # pelvis <- declared
     r_body_sensor = r_corr @ r_nom
-
-    if fwd[2] < -0.5:
-        how = "corrected from the gait" if flipped_by_gait else "corrected"
-        warnings.append(f"sensor back to front relative to its declared axis map; {how}")
 
     # -- gyroscope bias prior without standing: VQF learns the bias fastest at rest; in
     # gait, the angular rate about any horizontal axis averages to zero over a stride, so
@@ -647,6 +893,9 @@ def align_to_pelvis(
         "heading_confidence": conf,
         "step_s": step_s,
         "forward_evidence": evidence,
+        "heading": heading,
+        "forward": forward,
+        "side_trust": side_trust,
         "gyr_bias_prior_dps": bias_prior.round(4).tolist(),
         "fusion": fusion,
         "warnings": warnings,

@@ -19,7 +19,7 @@ import numpy as np
 import pandas as pd
 
 from gaitimu import __version__
-from gaitimu.consts import SENSOR_COLS, format_axes, parse_axes
+from gaitimu.consts import SENSOR_COLS, format_axes, is_auto_axes, parse_axes
 from gaitimu.errors import BadInputError
 from gaitimu.sessions._format import json_default
 from gaitimu.sessions.info import sensor_meta, session_info
@@ -50,7 +50,10 @@ _AXIS_LETTERS = {"up": "S", "down": "I", "right": "R", "left": "L", "forward": "
 
 
 def _spatial_axes(axes: str) -> str:
-    """BIDS ``SpatialAxes`` of the sensor frame: ``x=up,y=right,z=forward`` -> ``"SRA"``."""
+    """BIDS ``SpatialAxes`` of the sensor frame: ``x=up,y=right,z=forward`` -> ``"SRA"``;
+    ``n/a`` for a sensor of unknown mounting (``auto``)."""
+    if is_auto_axes(axes):
+        return "n/a"
     parts = dict(p.split("=", 1) for p in format_axes(parse_axes(axes)).split(","))
     return "".join(_AXIS_LETTERS[parts[a]] for a in "xyz")
 

@@ -27,7 +27,7 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
-from gaitimu.consts import SENSOR_COLS, G, format_axes, parse_axes
+from gaitimu.consts import AUTO_AXES, SENSOR_COLS, G, format_axes, is_auto_axes, parse_axes
 from gaitimu.errors import BadInputError
 from gaitimu.sessions.writer import SessionWriter
 
@@ -371,11 +371,11 @@ def import_csv(
     src = Path(path)
     out = Path(out)
     try:
-        rot = parse_axes(axes)
+        axes_stored = AUTO_AXES if is_auto_axes(axes) else format_axes(parse_axes(axes))
     except BadInputError as e:
         raise BadInputError(
             f"--axes: {e}; say where each sensor axis points on the body, "
-            "e.g. x=up,y=right,z=forward"
+            "e.g. x=up,y=right,z=forward, or 'auto' when the mounting is unknown"
         ) from e
     if out.exists():
         raise BadInputError(f"{out}: already exists; choose another --out or remove it first")
@@ -395,7 +395,7 @@ def import_csv(
         "sample_rate_hz": float(rate_hz),
         "acc_range_g": None,
         "gyr_range_dps": None,
-        "axes": format_axes(rot),
+        "axes": axes_stored,
         "subject": subject,
         "activity": activity,
         "notes": notes,

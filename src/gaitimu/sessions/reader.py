@@ -14,7 +14,7 @@ from typing import Any
 
 import numpy as np
 
-from gaitimu.consts import DEFAULT_AXES, parse_axes
+from gaitimu.consts import DEFAULT_AXES, is_auto_axes, parse_axes
 from gaitimu.errors import BadInputError, GaitimuError
 from gaitimu.sessions import _chunks
 from gaitimu.sessions._format import (
@@ -394,7 +394,7 @@ def _open(path: Path) -> Session:
     if not axes:
         axes = DEFAULT_AXES
         problems.append(f"{META_FILE}: no axis map; assuming the nominal {DEFAULT_AXES}")
-    else:
+    elif not is_auto_axes(axes):
         try:
             parse_axes(axes)
         except BadInputError as e:
