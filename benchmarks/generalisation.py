@@ -420,18 +420,39 @@ def _run_case(spec: dict) -> dict:
         np.savetxt(csv, table, delimiter=",", fmt="%.7g", comments="",
                    header="t_s,acc_x,acc_y,acc_z,gyr_x,gyr_y,gyr_z")
         session = work / "s.gaitimu"
-        imp = run(["import", str(csv), "--rate", f"{tr['rate']:g}", "--axes", declared,
-                   "--acc-unit", "m/s2", "--gyr-unit", "deg/s", "--activity", tr["activity"],
-                   "--subject", "gen", "--out", str(session)])
+        def do_import(axes: str) -> subprocess.CompletedProcess:
+            return run(["import", str(csv), "--rate", f"{tr['rate']:g}", "--axes", axes,
+                        "--acc-unit", "m/s2", "--gyr-unit", "deg/s", "--activity",
+                        tr["activity"], "--subject", "gen", "--out", str(session)])
+
+        # --axes auto: on import when it takes it, else the nominal (original, here wrong)
+        # map imported and `analyze/report --axes auto` overriding it
+        axes_opt: list[str] = []
+        imp = do_import(declared)
+        if imp.returncode != 0 and declared == "auto":
+            shutil.rmtree(session, ignore_errors=True)
+            imp = do_import(tr["axes"])
+            axes_opt = ["--axes", "auto"]
+            res["auto_via"] = "analyze"
+        elif declared == "auto":
+            res["auto_via"] = "import"
         if imp.returncode != 0:
             msg = (imp.stderr or imp.stdout).strip().splitlines()
-            res["status"] = "unsupported" if declared == "auto" else "import failed"
+            res["status"] = "import failed"
             res["error"] = msg[-1] if msg else f"exit {imp.returncode}"
             return res
         strides_csv, signals_csv = work / "strides.csv", work / "signals.csv"
         ana = run(["analyze", str(session), "--strides", str(strides_csv),
-                   "--signals", str(signals_csv)])
+                   "--signals", str(signals_csv), *axes_opt])
         res["analyze_rc"] = ana.returncode
+        if axes_opt and ana.returncode == 2:  # `analyze --axes` not known (yet)
+            msg = (ana.stderr or ana.stdout).strip().splitlines()
+            res["status"] = "unsupported"
+            res["error"] = msg[-1] if msg else "exit 2"
+            return res
+        res["analyze_lines"] = [ln for ln in ana.stdout.splitlines()
+                                if ln.split(":")[0] in ("mounting correction", "heading",
+                                                        "forward", "sides")]
         res["warnings"] = [ln[len("warning: "):] for ln in ana.stdout.splitlines()
                            if ln.startswith("warning: ")]
         if ana.returncode != 0 or not strides_csv.exists():
@@ -455,9 +476,13 @@ def _run_case(spec: dict) -> dict:
         ) and ana.returncode == 0
         if need_summary:
             rep = run(["report", str(session), "--json", str(work / "summary.json"),
-                       "--out", str(work / "report.html")])
+                       "--out", str(work / "report.html"), *axes_opt])
             if rep.returncode == 0 and (work / "summary.json").exists():
                 summary = json.loads((work / "summary.json").read_text())
+                al = (summary.get("data_quality") or {}).get("alignment") or {}
+                res["side_trust"] = al.get("side_trust")
+                res["forward_reversed_by_tool"] = (al.get("forward") or {}).get("reversed")
+                res["bouts_withheld"] = (summary.get("sides") or {}).get("bouts_withheld")
                 r_tool = tool_frame_from_summary(summary) if r_tool is None else r_tool
                 res["warnings"] = sorted(set(res["warnings"]) | set(
                     ((summary.get("data_quality") or {}).get("alignment") or {}).get(
@@ -531,6 +556,7 @@ def aggregate(rows: list[dict]) -> dict:
            and np.isfinite(r["obliquity_dyn_rmse_deg"])]
     flags = [r["flags_ok"] for r in done if r.get("flags_ok") is not None]
     rev = [r["reversed"] for r in done if r.get("reversed") is not None]
+    rev_sided = [r for r in done if r.get("reversed") and r.get("sided", 0) > 0]
     s.update({
         "cases": len(rows),
         "scored": len(done),
@@ -542,6 +568,7 @@ def aggregate(rows: list[dict]) -> dict:
         "abstention": s["abstained"] / s["tp"] if s["tp"] else float("nan"),
         "obliquity_dyn_rmse_max_deg": max(obl) if obl else float("nan"),
         "reversals": int(sum(rev)),
+        "reversals_with_sides": len(rev_sided),
         "reversal_known": len(rev),
         "flags_ok": int(sum(flags)),
         "flags_n": len(flags),
@@ -593,6 +620,8 @@ def _cells(s: dict) -> list[str]:
         trials += f" ({', '.join(extra)})"
     obl = s["obliquity_dyn_rmse_max_deg"]
     rev = f"{s['reversals']}/{s['reversal_known']}" if s["reversal_known"] else "?"
+    if s["reversals"]:
+        rev += f" ({s['reversals_with_sides']} gave sides)"
     flags = f"{s['flags_ok']}/{s['flags_n']}" if s["flags_n"] else "-"
     return [
         trials,
@@ -622,9 +651,12 @@ def render(header: list[str], body: list[list[str]], markdown: bool) -> str:
 
 def tables(summary: dict, markdown: bool) -> str:
     label = {m.name: m.label for m in MOUNTINGS}
-    parts = ["All data sets pooled (steps pooled over cases; reversals = heading > 90 deg from "
-             "the true forward / cases where the heading was known; swapped bouts = swapped / "
-             "bouts with sided matched steps):", ""]
+    parts = ["All data sets pooled. Steps pooled over cases; side accuracy among matched steps "
+             "given a side; abstained = matched steps without a side; swapped bouts = bouts "
+             "whose sided matched steps are mostly wrong / bouts with sided matched steps; "
+             "reversals = final heading > 90 deg from the true forward / cases where the "
+             "heading was known (and how many of those still gave sides); sim flags ok = "
+             "weak side flagged and the other not, symmetric: neither.", ""]
     body = [[label[k], *_cells(s)] for k, s in summary["by_mounting"].items()]
     parts += [render(HEAD, body, markdown), ""]
     for g in GROUPS:
@@ -732,6 +764,7 @@ def main(argv: list[str] | None = None) -> int:
         if not (args.src / "gaitimu" / "__init__.py").exists():
             ap.error(f"--src {args.src}: no gaitimu package there")
         os.environ["GAITIMU_SRC"] = str(args.src.resolve())
+        sys.path.insert(0, str(args.src.resolve()))  # the in-process loaders use it too
     bad = [m for m in (args.mountings or "").split(",") if m and m not in MOUNTING_BY_NAME]
     if bad:
         ap.error(f"unknown mounting(s) {bad}; choose from {', '.join(MOUNTING_BY_NAME)}")
