@@ -30,17 +30,29 @@ to each anchor:
   hump; FC = where the tangent at the steepest fall meets the floor after it (sub-sample).
 * **Side** (McCamley 2012, Ullrich 2021 use the yaw rate; we found it unreliable): per-step
   cues, each positive for a LEFT stance, scaled by their robust spread in the bout and
-  summed with `SIDE_CUE_WEIGHTS`. Walking: the roll rate ``gyr_pa`` over the first 30 % of
-  the step (the swing-side hemipelvis drops in loading response, i.e. the CPD this tool
-  measures) and, at half weight, the mean ``acc_ml`` over the step (the stance foot pushes
-  the centre of mass towards the other side). Running: the obliquity (integrated, detrended
+  summed with `SIDE_CUE_WEIGHTS`. Walking, two independent physical cues at equal weight:
+  the roll rate ``gyr_pa`` over the first 30 % of the step (the swing-side hemipelvis drops
+  in loading response, i.e. the CPD this tool measures) and the mean horizontal lateral
+  acceleration over the step (the stance foot pushes the centre of mass towards the other
+  side). The lateral acceleration is taken in the horizontal plane
+  (``acc_ml cos(obliquity) + acc_is sin(obliquity)``): the raw ``acc_ml`` also senses
+  g sin(obliquity), of the opposite sign and as large; it disagreed with the sides in 13 %
+  of IPOL walks raw and in 0.5 % horizontal. Running: the obliquity (integrated, detrended
   ``gyr_pa``) over the first half of the step relative to its stride mean (left hemipelvis
-  high in left stance). The yaw rate ``gyr_is`` agreed with the IPOL reference in only 70 %
-  of steps (its phase differs between people) and is not used. A two-state Viterbi pass
-  over the bout (alternating is free, repeating a side costs `SIDE_REPEAT_PENALTY`) turns
-  the scores into sides: one ambiguous step cannot flip a bout, a really missed step can.
-* **Confidence** (0-1): 0.5 + 0.5 x the step's own side margin when its cue agrees with the
-  label, lower when it disagrees; x 0.7 in turns.
+  high in left stance); the lateral acceleration of the sacrum is dominated by the pelvis
+  rotation there and is not used. The yaw rate ``gyr_is`` agreed with the IPOL reference in
+  only 70 % of steps (its phase differs between people) and is not used. A two-state
+  Viterbi pass over the bout (alternating is free, repeating a side costs
+  `SIDE_REPEAT_PENALTY`) turns the scores into sides: one ambiguous step cannot flip a
+  bout, a really missed step can.
+* **Abstention** (`_decide_sides`): a bout keeps its sides only when the evidence for its
+  labelling over the mirror labelling is clear (combined margin >= `SIDE_MIN_MARGIN`),
+  every cue supports it (>= `SIDE_CUE_MIN_MARGIN`), the pelvis rolls enough
+  (`SIDE_MIN_STRENGTH`) and the alignment trusts the sensor's forward direction; otherwise
+  its stances get ``side = ""`` and ``side_reason``. ``info["sides"]`` has the evidence of
+  every bout.
+* **Confidence** (0-1): the bout's Phi(margin), lower for a step whose own cue disagrees
+  with its label; x 0.7 in turns.
 
 ``next_ic_s`` is the next IC of ANY foot in the bout (= the end of this step, not the stride);
 NaN for the last contact of a bout. ``fc_s`` is NaN for the last walking contact of a bout.
@@ -135,13 +147,15 @@ class GaitEvents:
         cadence_spm, n_steps, n_turn_steps``. ``start_s`` is the first IC, ``end_s`` the last
         FC (or last IC) of the bout.
     events : DataFrame
-        One row per stance (initial contact): ``side ('L'|'R'), ic_s, fc_s, next_ic_s,
-        bout_id, activity, confidence (0-1), turn (bool: the step is part of a turn)``.
+        One row per stance (initial contact): ``side ('L'|'R', or '' when left/right is
+        withheld), ic_s, fc_s, next_ic_s, bout_id, activity, confidence (0-1), turn (bool: the
+        step is part of a turn), side_reason ('' or why no side was given)``.
     info : dict
         ``n_bouts``, ``n_steps``, ``median_step_s``, ``side_agreement`` (fraction of steps
         whose own side cue agrees with the final label), ``side_strength`` (per bout: median
-        magnitude of the main side cue, deg/s walking, deg running), ``warnings`` (list of
-        str).
+        magnitude of the main side cue, deg/s walking, deg running), ``sides`` (per bout:
+        ``bout_id, n_steps, decided, confidence, margin, cues {name: margin}, reason``),
+        ``n_no_side``, ``warnings`` (list of str).
     """
 
     bouts: pd.DataFrame

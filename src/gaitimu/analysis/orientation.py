@@ -24,11 +24,23 @@ Method (see docs/coordinate_system.md for frames and signs):
      acceleration changes sign from step to step while the angular rate repeats; along the
      AP axis it is the other way round. The horizontal direction that best shows this
      pattern is the ML axis (eigenvector of a 2x2 symmetric matrix built from step-lagged
-     products; vectorised over windows).
-   * the sign of forward (ML is found up to sign): from the declared axis map when the
-     declared forward axis is within 90 degrees of the estimate, i.e. always for mounting
-     errors below 90 degrees; a back-to-front or upside-down sensor (relative to its
-     declared map) is reported in ``info["warnings"]``.
+     products), estimated on straight gait only (turns are not mirror-symmetric), with a
+     jackknife standard error over stride-long blocks. An asymmetric gait biases it by a
+     few degrees (about 7 deg on the virtual runner with a 3.6 deg CPD asymmetry).
+   * *the declared axis map is a prior*: the gait estimate may turn the declared heading by
+     at most `HEADING_CONE_DEG`; inside the cone it is applied as a posterior mean
+     (Gaussian prior `HEADING_PRIOR_SD_DEG` around the declared heading, the estimate's
+     standard error), so an uncertain estimate is mostly not applied. ``info["heading"]``.
+   * *which way is forward*: ML is found up to sign, so forward is first taken nearest the
+     declared forward. Turning it around (a sensor worn back to front) needs both
+     physical cues of `_forward_cues` (the order of forward acceleration and braking around
+     the loading peak, walking and running each with its own physics; the phase of lateral
+     acceleration against the pelvic rotation) to point backward with |t| >= 3 and the same
+     sign in >= 75 % of 8-step clusters (`_decide_forward`). When they point backward but
+     do not meet that bar, the declared direction is kept and ``info["side_trust"]`` is
+     "uncertain": no stance then gets a side. ``axes="auto"`` (unknown mounting) and a
+     sensor upside down relative to its map: the cues decide alone, and the sides are
+     withheld unless they agree with |combined t| >= 3. ``info["forward"]``.
 
 4. Obliquity is the elevation of the pelvis ML axis: ``asin(unit(left) . up)`` in degrees,
    > 0 when the LEFT hemipelvis is higher. It does not depend on heading, so heading drift
@@ -124,10 +136,15 @@ class Alignment(NamedTuple):
         as a rotation angle and as its rotation vector in degrees, pelvis frame),
         ``standing`` ({"start_s", "end_s"} or None), ``standing_obliquity_deg``,
         ``standing_tilt_deg`` (NaN without standing), ``up_source`` ("standing" or "gait"),
-        ``heading_source`` ("gait symmetry" or "declared axes"), ``step_s`` (median step
-        time used for the heading), ``heading_confidence`` (0-1), ``forward_evidence``
-        (-1..1, gait physics support for the forward sign, see
-        `_forward_sign_evidence`), ``gyr_bias_prior_dps`` (bias removed before fusion:
+        ``heading_source`` ("gait symmetry", "declared axes" or "gait (axes auto)"),
+        ``step_s`` (median step time used for the heading), ``heading_confidence`` (0-1),
+        ``heading`` ({source, estimate_deg, se_deg, applied_deg, cone_deg, note}: the gait
+        estimate of the heading relative to the declared forward, its standard error and
+        what was applied), ``forward`` ({decision, reversed, margin, cues, why}: each
+        forward cue with its mean, t statistic, steps and cluster agreement),
+        ``side_trust`` ("ok", or "uncertain": the forward direction is not established and
+        no side may be given), ``forward_evidence`` (combined t of the forward cues for the
+        final direction), ``gyr_bias_prior_dps`` (bias removed before fusion:
         the standing mean, or stride-mean horizontal rate without standing), ``fusion``
         ("online" or "offline" VQF), ``warnings`` (list of str).
     """
