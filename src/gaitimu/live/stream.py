@@ -515,7 +515,11 @@ class StreamingAnalyzer:
         frame = pd.DataFrame(w[:, :10], columns=list(SIGNAL_COLUMNS))
         frame["valid"] = w[:, 10] > 0.5  # strict: the metrics
         # short holes bridged for the detector, as `gaitimu.pipeline.detection_body`
-        ev = detect_events(frame.assign(valid=w[:, 11] > 0.5), sampling_rate_hz=fs).events
+        ev = detect_events(
+            frame.assign(valid=w[:, 11] > 0.5),
+            sampling_rate_hz=fs,
+            forward_trusted=self.calibration.get("side_trust", "ok") != "uncertain",
+        ).events
         if ev.empty:
             return self._empty
         if "activity" not in ev and self.activity:
