@@ -140,7 +140,10 @@ def test_sse_stream_sends_full_then_deltas(walk):
 
 def test_dashboard_renders_and_updates_in_chromium(walk):
     exe = require_browser()
-    with _Replay(walk, speed=6.0) as rp, Browser(exe) as b:
+    # Browser first, then a replay long enough (45 s of data at 4x: ~11 s) that a page
+    # loaded slowly under a parallel test run still sees it stream (at 6x, with the
+    # heavier calibration of issue 10, the replay could end before the page connected).
+    with Browser(exe) as b, _Replay(walk, speed=4.0) as rp:
         page = b.open(rp.url)
         page.wait_for("document.querySelectorAll('.js-plotly-plot').length === 3")
         page.wait_for("(window.gaitimuMessages || 0) >= 2")
