@@ -730,6 +730,10 @@ def align_to_pelvis(
         if auto:
             applied = delta
             heading["source"] = "gait (axes auto)"
+            heading["note"] = (
+                f"no declared axes: heading measured from sensor axis "
+                f"{'xyz'[int(np.argmin(np.abs(up)))]}"
+            )
         elif abs(delta) > HEADING_CONE_DEG:
             applied = 0.0
             heading["note"] = (
