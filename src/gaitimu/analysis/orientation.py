@@ -433,9 +433,10 @@ def _forward_cues(
     * ``rotation_lateral``: the phase of the lateral acceleration against the pelvis
       rotation rate about the vertical, ``mean(g_is(t) * (a_ml(t - tau) - a_ml(t + tau)))``.
 
-    Returns ``{name: {"value": mean per-step value, "t": its t statistic over steps (> 0
-    supports `fwd`), "n": steps, "agree": fraction of 8-step clusters with the sign of the
-    mean, "clusters": number of clusters}}``.
+    Bouts are taken in segments of <= 48 steps, at most 40 segments spread over the
+    recording. Returns ``{name: {"value": mean per-step value, "t": its t statistic over
+    steps (> 0 supports `fwd`), "n": steps, "agree": fraction of 8-step clusters with the
+    sign of the mean, "clusters": number of clusters}}``.
     """
     right = np.cross(fwd, up)
 
@@ -449,8 +450,18 @@ def _forward_cues(
         "g_is": gyr_n @ up,
     }
     vals: dict[str, list[np.ndarray]] = {"braking_order": [], "rotation_lateral": []}
+    # bouts in segments of <= 48 steps; a spread sample of <= 40 segments (~30 min of
+    # walking) is plenty to tell forward from backward and keeps 1 h cheap
+    segments = []
     for b, act in enumerate(st.activity):
-        an = st.anchors[st.bout_of_anchor == b]
+        an_b = st.anchors[st.bout_of_anchor == b]
+        k = max(int(np.ceil((an_b.size - 1) / 48)), 1)
+        cuts = np.linspace(0, an_b.size - 1, k + 1).round().astype(int)
+        segments.extend((act, an_b[c0 : c1 + 1]) for c0, c1 in itertools.pairwise(cuts))
+    if len(segments) > 40:
+        pick = np.unique(np.linspace(0, len(segments) - 1, 40).round().astype(int))
+        segments = [segments[i] for i in pick]
+    for act, an in segments:
         if an.size < 3:
             continue
         s0, s1 = int(an[0]), int(an[-1])
