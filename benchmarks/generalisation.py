@@ -72,6 +72,9 @@ TOL_S = ve.TOL_S
 VIRT_AXES = "x=up,y=right,z=forward"
 SIM_AXES = "x=up,y=right,z=forward"
 GAIT_FROM_S = 3.5  # virtual trials: quiet standing for the first 3 s, gait from 3.5 s
+# IPOL trials whose reference left/right labels look swapped (every cue disagrees on every
+# step while the same subject's other trials agree; docs/VALIDATION.md "Sides")
+SUSPECT_IPOL = ("4-1", "4-2")
 REVERSED_DEG = 90.0  # heading this far from the true forward = every side swapped
 CMD_TIMEOUT_S = 300
 
@@ -597,6 +600,7 @@ def summarize_all(rows: list[dict]) -> dict:
                     "odd": aggregate([r for r in rg if r["subject"] % 2 == 1]),
                     "even": aggregate([r for r in rg if r["subject"] % 2 == 0]),
                     "all": aggregate(rg),
+                    "all_clean": aggregate([r for r in rg if r["trial"] not in SUSPECT_IPOL]),
                 }
     return out
 
@@ -664,24 +668,41 @@ def tables(summary: dict, markdown: bool) -> str:
         if body:
             parts += [f"{g}:", "", render(HEAD, body, markdown), ""]
     for g, by_m in summary["ipol_subjects"].items():
-        head = ["case", "trials odd/even", "side accuracy % odd / even / all",
-                "abstained % odd / even / all", "swapped bouts odd / even / all",
+        sus = ", ".join(SUSPECT_IPOL)
+        head = ["case", "trials odd/even", f"side accuracy % odd / even / all / all w/o {sus}",
+                "abstained % odd / even / all",
+                f"swapped bouts odd / even / all / all w/o {sus}",
                 "reversals odd / even / all", "F1 odd / even / all"]
         body = []
         for k, d in by_m.items():
             o, e, a = d["odd"], d["even"], d["all"]
+            c = d.get("all_clean", a)
             body.append([
                 label[k], f"{o['cases']}/{e['cases']}",
-                " / ".join(_pct(x["side_accuracy"]) for x in (o, e, a)),
+                " / ".join(_pct(x["side_accuracy"]) for x in (o, e, a, c)),
                 " / ".join(_pct(x["abstention"]) for x in (o, e, a)),
-                " / ".join(str(x["swapped_bouts"]) for x in (o, e, a)),
+                " / ".join(str(x["swapped_bouts"]) for x in (o, e, a, c)),
                 " / ".join(str(x["reversals"]) for x in (o, e, a)),
                 " / ".join("-" if not np.isfinite(x["f1"]) else f"{x['f1']:.3f}"
                            for x in (o, e, a)),
             ])
-        parts += [f"{g}, leave-subject-out (odd subjects were used to develop the detector):",
-                  "", render(head, body, markdown), ""]
+        parts += [f"{g}, leave-subject-out (odd subjects were used to develop the detector; "
+                  f"{sus}: reference labels look swapped):", "", render(head, body, markdown),
+                  ""]
     return "\n".join(parts)
+
+
+def problem_cases(rows: list[dict], limit: int = 12) -> str:
+    """Per mounting, the cases with a side-swapped bout or a reversal that still gave sides."""
+    lines = []
+    for m in MOUNTINGS:
+        bad = [f"{r['dataset']}:{r['trial']}" for r in rows if r["mounting"] == m.name
+               and (r.get("swapped_bouts") or (r.get("reversed") and r.get("sided")))]
+        if bad:
+            more = f" (+{len(bad) - limit} more)" if len(bad) > limit else ""
+            lines.append(f"- {m.label}: {', '.join(bad[:limit])}{more}")
+    return "\n".join(["Cases with a side-swapped bout or a reversed heading that gave sides:",
+                       "", *lines] if lines else [])
 
 
 # ----------------------------------------------------------------------------- main
@@ -756,6 +777,8 @@ def main(argv: list[str] | None = None) -> int:
                     help="always run `gaitimu report --json` (slower; heading from summary.json)")
     ap.add_argument("--workdir", type=Path, help="where the per-case files go (default: tmp)")
     ap.add_argument("--keep", action="store_true", help="keep the per-case files")
+    ap.add_argument("--from-json", type=Path,
+                    help="print the tables of a saved --json run instead of running")
     ap.add_argument("--src", type=Path,
                     help="run the CLI on the gaitimu package in this src/ folder instead of the "
                     "installed one (e.g. a baseline: git archive HEAD src | tar -x -C DIR)")
@@ -768,6 +791,13 @@ def main(argv: list[str] | None = None) -> int:
     bad = [m for m in (args.mountings or "").split(",") if m and m not in MOUNTING_BY_NAME]
     if bad:
         ap.error(f"unknown mounting(s) {bad}; choose from {', '.join(MOUNTING_BY_NAME)}")
+    if args.from_json:
+        saved = json.loads(args.from_json.read_text())
+        rows = saved["cases"]
+        print(("### " if args.markdown else "") + saved.get("meta", "") + "\n")
+        print(tables(summarize_all(rows), args.markdown))
+        print(problem_cases(rows))
+        return 0
     if not DATA.exists():
         print(f"reference data not found at {DATA}", file=sys.stderr)
         return 2
@@ -803,6 +833,7 @@ def main(argv: list[str] | None = None) -> int:
             + (" (--quick)" if args.quick else ""))
     print(("### " if args.markdown else "") + head + "\n")
     print(tables(summary, args.markdown))
+    print(problem_cases(rows))
     errors = sorted({(r["status"], r.get("error", "")) for r in rows if r["status"] != "ok"})
     for st, err in errors[:10]:
         print(f"{st}: {err}", file=sys.stderr)
