@@ -66,6 +66,8 @@ CASES = [
     ("virtual", "gait2354_subject01_walk", "b2f-declared"),
     ("virtual", "rajagopal_run", "yaw+45"),
     ("virtual", "rajagopal_run", "b2f-declared"),
+    # a runner whose heading the code before issue 10 turned around (every side swapped)
+    ("virtual", "fukuchi_RBDS0041_run45", "yaw+45"),
     ("ipol", "2-1", "yaw-20"),
 ]
 
