@@ -36,9 +36,10 @@ Method (see docs/coordinate_system.md for frames and signs):
      physical cues of `_forward_cues` (the order of forward acceleration and braking around
      the loading peak, walking and running each with its own physics; the phase of lateral
      acceleration against the pelvic rotation) to point backward with |t| >= 3 and the same
-     sign in >= 75 % of 8-step clusters (`_decide_forward`). When the primary cue (braking
-     order) points backward but the bar is not met, the declared direction is kept and
-     ``info["side_trust"]`` is "uncertain": no stance then gets a side. ``axes="auto"``
+     sign in >= 75 % of 8-step clusters (`_decide_forward`). Otherwise the declared direction
+     is kept, and trusted when the primary cue (braking order) supports it with t >= 3 or no
+     cue contradicts it with t <= -3; else ``info["side_trust"]`` is "uncertain" and no
+     stance gets a side. ``axes="auto"``
      (unknown mounting) and a sensor upside down relative to its map: the primary cue
      decides, and the sides are withheld unless its |t| >= 3 and no cue contradicts it as
      strongly. ``info["forward"]``.
@@ -528,9 +529,10 @@ def _decide_forward(cues: dict[str, dict], *, auto: bool) -> tuple[bool, str, fl
 
     Declared axes are a prior: turning them around needs every cue to point backward with
     t <= -`FORWARD_REVERSE_T` and the same sign in >= `FORWARD_AGREE_FRACTION` of the step
-    clusters, over >= 2 clusters. When the primary cue points backward that clearly but the
-    others do not follow, the declared direction is kept and trust is "uncertain" (no side
-    may be given). With ``auto`` the primary cue decides; trust needs |t| >= 3 and no cue
+    clusters, over >= 2 clusters. Otherwise the declared direction is kept; it is trusted
+    when the primary cue supports it with t >= 3 or no cue contradicts it with t <= -3, else
+    trust is "uncertain" (no side may be given): a primary cue near zero does not outvote a
+    clearly contradicting secondary one. With ``auto`` the primary cue decides; trust needs |t| >= 3 and no cue
     contradicting it with |t| >= 3.
 
     Returns ``(reverse, decision, margin, trust)``: ``margin`` is the primary cue's t in
@@ -554,8 +556,10 @@ def _decide_forward(cues: dict[str, dict], *, auto: bool) -> tuple[bool, str, fl
     ]
     if all(strong_back):
         return True, "reversed by gait cues", -t_p, "ok"
-    # keep the declared direction; withhold sides when the primary cue clearly contradicts it
-    trust = "uncertain" if t_p <= -FORWARD_REVERSE_T else "ok"
+    # Keep the declared direction. Trust it when the primary cue clearly supports it, or when
+    # no cue clearly contradicts it; otherwise withhold the sides.
+    contradicted = any(c["t"] <= -FORWARD_REVERSE_T for c in cues.values())
+    trust = "ok" if t_p >= FORWARD_REVERSE_T or not contradicted else "uncertain"
     return False, "declared", t_p, trust
 
 
@@ -822,7 +826,7 @@ def align_to_pelvis(
                 "left and right are withheld"
             )
     elif side_trust == "uncertain":
-        why = f"the braking order contradicts the declared axes, not every cue agrees ({cue_text})"
+        why = f"gait cues contradict the declared axes, not every cue agrees ({cue_text})"
         warnings.append(
             "gait cues suggest the sensor may be back to front relative to its declared axis "
             f"map ({cue_text}); declared axes kept and left/right withheld: check how it was "
