@@ -4,6 +4,7 @@ agreeing physical cues; left/right is withheld, never guessed, when the evidence
 from __future__ import annotations
 
 import numpy as np
+import pandas as pd
 import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
@@ -158,3 +159,40 @@ def test_weak_side_evidence_gives_no_side_not_a_guess():
     res = analyze(sim.t_s, acc, gyr, sampling_rate_hz=float(sim.sample_rate_hz))
     assert res.info["n_no_side"] > 0
     assert all(not b["decided"] for b in res.info["events"]["sides"])
+
+
+def test_analyze_info_json_keeps_the_evidence(tmp_path, capsys):
+    """`gaitimu analyze --info` writes the heading, forward cues and per-bout sides."""
+    import json
+
+    from gaitimu.cli import main
+
+    session = tmp_path / "w.gaitimu"
+    assert main(["simulate", "--activity", "walk", "--duration", "30", "--seed", "3",
+                 "--cpd-left", "3", "--cpd-right", "8", "--out", str(session)]) == 0
+    out = tmp_path / "analysis.json"
+    assert main(["analyze", str(session), "--info", str(out)]) == 0
+    printed = capsys.readouterr().out
+    assert "forward: declared" in printed and "sides: " in printed
+    info = json.loads(out.read_text())
+    al = info["alignment"]
+    assert al["side_trust"] == "ok" and al["forward"]["decision"] == "declared"
+    assert set(al["forward"]["cues"]) == {"braking_order", "rotation_lateral"}
+    assert al["heading"]["source"] == "gait symmetry"
+    assert info["sides"] and all(b["decided"] for b in info["sides"])
+    assert info["n_no_side"] == 0
+    # declared back to front: turned around by agreeing cues, or no side at all; the JSON
+    # says which and why
+    strides = tmp_path / "s.csv"
+    assert main(["analyze", str(session), "--axes", "x=up,y=left,z=backward",
+                 "--info", str(out), "--strides", str(strides)]) == 0
+    info = json.loads(out.read_text())
+    fwd = info["alignment"]["forward"]
+    if info["alignment"]["side_trust"] == "uncertain":
+        assert info["n_no_side"] > 0 and info["n_strides"] == {"L": 0, "R": 0}
+        assert "contradict" in fwd["why"]
+    else:
+        assert fwd["reversed"] and "points backward" in fwd["why"]
+        df = pd.read_csv(strides)
+        by = df[df["valid"]].groupby("side")["cpd_standing_deg"].mean()
+        assert by["R"] > by["L"] + 3  # the weak right hip is still the right one

@@ -118,7 +118,7 @@ def _cmd_analyze(args: argparse.Namespace) -> int:
     from gaitimu.pipeline import analyze_path, format_result
 
     res = analyze_path(args.session, strides_csv=args.strides, signals_csv=args.signals,
-                       axes=args.axes)
+                       axes=args.axes, info_json=args.info)
     print(format_result(res))
     return 0
 
@@ -268,6 +268,9 @@ def build_parser() -> argparse.ArgumentParser:
     s.add_argument("session", metavar="SESSION")
     s.add_argument("--strides", default=None, metavar="strides.csv")
     s.add_argument("--signals", default=None, metavar="signals.csv")
+    s.add_argument("--info", default=None, metavar="analysis.json",
+                   help="the evidence behind the numbers as JSON (heading, forward cues, "
+                        "per-bout left/right decisions, warnings)")
     s.add_argument("--axes", default=None, metavar="MAP|auto", help=_AXES_HELP)
     s.set_defaults(func=_cmd_analyze)
 

@@ -330,11 +330,14 @@ def analyze_path(
     strides_csv: str | None = None,
     signals_csv: str | None = None,
     axes: str | None = None,
+    info_json: str | None = None,
 ) -> AnalysisResult:
-    """Open a session, analyse it and write the requested CSV files (``gaitimu analyze``).
+    """Open a session, analyse it and write the requested files (``gaitimu analyze``).
 
     ``strides_csv``: one row per stance (`STRIDE_COLUMNS`); ``signals_csv``: the per-sample
     ``signals`` table (module docstring). Floats are written with 6 significant digits.
+    ``info_json``: `AnalysisResult.info` as JSON, the evidence behind the numbers (alignment:
+    heading, forward cues, side trust; per-bout left/right decisions; warnings).
     ``axes`` overrides the session's axis map (`check_axes_option`; "auto" = unknown
     mounting).
     """
@@ -357,7 +360,28 @@ def analyze_path(
                 table.to_csv(Path(path), index=False, float_format="%.6g")
             except OSError as e:
                 raise BadInputError(f"{path}: cannot write ({e.strerror})") from e
-    res.info["outputs"] = {"strides_csv": strides_csv, "signals_csv": signals_csv}
+    res.info["outputs"] = {
+        "strides_csv": strides_csv,
+        "signals_csv": signals_csv,
+        "info_json": info_json,
+    }
+    if info_json:
+        import json
+        import math
+
+        def clean(o: Any) -> Any:  # JSON has no NaN: null
+            if isinstance(o, float) and not math.isfinite(o):
+                return None
+            if isinstance(o, dict):
+                return {k: clean(v) for k, v in o.items()}
+            if isinstance(o, list):
+                return [clean(v) for v in o]
+            return o
+
+        try:
+            Path(info_json).write_text(json.dumps(clean(res.info), indent=1, default=str))
+        except OSError as e:
+            raise BadInputError(f"{info_json}: cannot write ({e.strerror})") from e
     return res
 
 
