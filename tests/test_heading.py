@@ -196,3 +196,29 @@ def test_analyze_info_json_keeps_the_evidence(tmp_path, capsys):
         df = pd.read_csv(strides)
         by = df[df["valid"]].groupby("side")["cpd_standing_deg"].mean()
         assert by["R"] > by["L"] + 3  # the weak right hip is still the right one
+
+
+def test_forward_hint_times_walking_ics_on_the_reversed_axis():
+    """A kept map that the braking order says is back to front: same ICs as the right map."""
+    from gaitimu.analysis.events import detect_events
+    from gaitimu.pipeline import detection_body, pelvis_signals
+
+    sim = _sim("walk", seed=6)
+    fs = float(sim.sample_rate_hz)
+    body, cond, info = pelvis_signals(sim.t_s, sim.acc, sim.gyr, sampling_rate_hz=fs)
+    assert info["forward_hint"] == 1
+    ref = detect_events(detection_body(body, cond.bridged), sampling_rate_hz=fs).events
+    rev = body.copy()
+    for c in ("acc_ml", "acc_pa", "gyr_ml", "gyr_pa"):  # 180 deg about the vertical
+        rev[c] = -rev[c]
+    ev = detect_events(detection_body(rev, cond.bridged), sampling_rate_hz=fs,
+                       forward_trusted=False, forward_sign=-1.0).events
+    assert np.allclose(ev["ic_s"].to_numpy(), ref["ic_s"].to_numpy())
+    assert (ev["side"] == "").all()
+    # through the alignment: the map declared back to front sets the hint when sides are held
+    _, _, info = pelvis_signals(sim.t_s, sim.acc, sim.gyr, sampling_rate_hz=fs,
+                                axes="x=up,y=left,z=backward")
+    if info["side_trust"] == "uncertain":
+        assert info["forward_hint"] == -1
+    else:
+        assert info["forward"]["reversed"] and info["forward_hint"] == 1

@@ -193,6 +193,7 @@ def analyze(
             detection_body(body, cond.bridged),
             sampling_rate_hz=fs,
             forward_trusted=align_info.get("side_trust", "ok") != "uncertain",
+            forward_sign=float(align_info.get("forward_hint", 1)),
         )
         events, ev_info = detected.events, dict(detected.info)
     else:

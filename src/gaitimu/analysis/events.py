@@ -464,6 +464,7 @@ def detect_events(
     double_support_fraction: float = DOUBLE_SUPPORT_FRACTION,
     side_repeat_penalty: float = SIDE_REPEAT_PENALTY,
     forward_trusted: bool = True,
+    forward_sign: float = 1.0,
 ) -> GaitEvents:
     """Detect gait bouts and, per stance, IC, FC and side.
 
@@ -485,6 +486,10 @@ def detect_events(
         False when the alignment could not establish which way the sensor faces
         (``align_to_pelvis`` ``info["side_trust"] == "uncertain"``): then no stance gets a
         side.
+    forward_sign : float
+        -1 when the gait says ``acc_pa`` most likely points backward although the axes were
+        kept (``align_to_pelvis`` ``info["forward_hint"]``): the walking IC is then timed on
+        the reversed forward acceleration. Sides are not affected (see `forward_trusted`).
 
     Returns
     -------
@@ -504,7 +509,9 @@ def detect_events(
         )
 
     acc_is = np.asarray(body["acc_is"], dtype=float)
-    ap = lowpass(np.asarray(body["acc_pa"], dtype=float), 10.0, fs)
+    ap = float(np.sign(forward_sign) or 1.0) * lowpass(
+        np.asarray(body["acc_pa"], dtype=float), 10.0, fs
+    )
 
     anchors = st.anchors
     bout = st.bout_of_anchor

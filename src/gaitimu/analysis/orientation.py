@@ -145,7 +145,8 @@ class Alignment(NamedTuple):
         what was applied), ``forward`` ({decision, reversed, margin, cues, why}: each
         forward cue with its mean, t statistic, steps and cluster agreement),
         ``side_trust`` ("ok", or "uncertain": the forward direction is not established and
-        no side may be given), ``forward_evidence`` (combined t of the forward cues for the
+        no side may be given), ``forward_hint`` (-1 when the kept forward axis most likely
+        points backward, for event timing only; else 1), ``forward_evidence`` (combined t of the forward cues for the
         final direction), ``gyr_bias_prior_dps`` (bias removed before fusion:
         the standing mean, or stride-mean horizontal rate without standing), ``fusion``
         ("online" or "offline" VQF), ``warnings`` (list of str).
@@ -835,6 +836,10 @@ def align_to_pelvis(
     else:
         # the secondary cue alone differs between people: no warning (it is in "why")
         why = "declared axes kept" + (f" ({cue_text})" if cues else "")
+    # The kept forward axis most likely points backward (the primary cue clearly says so but
+    # the bar to turn the map around was not met): event timing may use the reversed axis.
+    t_primary = float(cues.get("braking_order", {}).get("t", 0.0))
+    forward_hint = -1 if (side_trust == "uncertain" and t_primary <= -FORWARD_REVERSE_T) else 1
     forward = {
         "decision": decision,
         "reversed": bool(reverse),
@@ -933,6 +938,7 @@ def align_to_pelvis(
         "heading": heading,
         "forward": forward,
         "side_trust": side_trust,
+        "forward_hint": forward_hint,
         "gyr_bias_prior_dps": bias_prior.round(4).tolist(),
         "fusion": fusion,
         "warnings": warnings,

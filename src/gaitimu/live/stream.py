@@ -519,6 +519,7 @@ class StreamingAnalyzer:
             frame.assign(valid=w[:, 11] > 0.5),
             sampling_rate_hz=fs,
             forward_trusted=self.calibration.get("side_trust", "ok") != "uncertain",
+            forward_sign=float(self.calibration.get("forward_hint", 1)),
         ).events
         if ev.empty:
             return self._empty
