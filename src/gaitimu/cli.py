@@ -255,7 +255,9 @@ def build_parser() -> argparse.ArgumentParser:
     s = sub.add_parser("import", help="import a CSV of sensor samples into a session")
     s.add_argument("file", metavar="FILE.csv")
     s.add_argument("--rate", type=float, required=True, metavar="HZ")
-    s.add_argument("--axes", required=True, metavar="x=up,y=right,z=forward")
+    s.add_argument("--axes", required=True, metavar="x=up,y=right,z=forward|auto",
+                   help="where each sensor axis points on the body; 'auto' = mounting "
+                        "unknown, the gait decides heading and forward")
     s.add_argument("--acc-unit", choices=("m/s2", "g"), default="m/s2")
     s.add_argument("--gyr-unit", choices=("deg/s", "rad/s"), default="deg/s")
     s.add_argument("--out", required=True, metavar="SESSION")
