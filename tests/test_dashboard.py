@@ -115,7 +115,7 @@ def test_sse_stream_sends_full_then_deltas(walk):
             await ready.wait()
             port = int(box["url"].rsplit(":", 1)[1].strip("/"))
             r, w = await asyncio.open_connection("127.0.0.1", port)
-            w.write(b"GET /events HTTP/1.1\r\nHost: x\r\n\r\n")
+            w.write(f"GET /events HTTP/1.1\r\nHost: 127.0.0.1:{port}\r\n\r\n".encode())
             await w.drain()
             await r.readuntil(b"\r\n\r\n")
             while len(msgs) < 6:
@@ -180,3 +180,46 @@ def test_live_summary_running_numbers(walk):
     assert 80 < sm["cadence_spm"] < 140
     empty = live_summary(strides.iloc[:0])
     assert empty["sides"]["L"]["n"] == 0 and empty["cadence_spm"] is None
+
+
+def _raw_get(port: int, path: str, headers: str) -> bytes:
+    import socket
+
+    with socket.create_connection(("127.0.0.1", port), timeout=10) as c:
+        c.sendall(f"GET {path} HTTP/1.1\r\n{headers}\r\n".encode())
+        out = b""
+        while chunk := c.recv(65536):
+            out += chunk
+    return out
+
+
+def test_dashboard_answers_only_its_loopback_origin():
+    """DNS rebinding (issue 17, item 10): a foreign Host or Origin gets 403, no data."""
+    from gaitimu.live.dashboard import LiveDashboard
+
+    async def run():
+        d = await LiveDashboard(port=0).start()
+        p = d.port
+        loop = asyncio.get_running_loop()
+        try:
+            get = lambda path, h: loop.run_in_executor(None, _raw_get, p, path, h)  # noqa: E731
+            return p, [
+                await get("/state", f"Host: 127.0.0.1:{p}\r\n"),
+                await get("/state", f"Host: localhost:{p}\r\n"),
+                await get("/state", f"Host: evil.example.com:{p}\r\n"),
+                await get("/state", "Host: 127.0.0.1:1\r\n"),
+                await get("/state", ""),
+                await get("/state", f"Host: 127.0.0.1:{p}\r\nOrigin: http://evil.example.com\r\n"),
+                await get("/events", f"Host: evil.example.com:{p}\r\n"),
+                await get("/", f"Host: 127.0.0.1:{p}\r\nOrigin: http://127.0.0.1:{p}\r\n"),
+            ]
+        finally:
+            await d.close()
+
+    _, res = asyncio.run(run())
+    status = [r.split(b"\r\n", 1)[0] for r in res]
+    assert status[0].endswith(b"200 OK") and status[1].endswith(b"200 OK")
+    assert status[7].endswith(b"200 OK")
+    for k in (2, 3, 4, 5, 6):
+        assert status[k].endswith(b"403 Forbidden"), (k, status[k])
+        assert b'"type"' not in res[k]  # no state leaked

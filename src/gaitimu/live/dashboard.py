@@ -204,10 +204,19 @@ class LiveDashboard:
     async def _handle(self, reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
         try:
             request = await asyncio.wait_for(reader.readuntil(b"\r\n\r\n"), 10.0)
-            line = request.split(b"\r\n", 1)[0].decode("latin-1").split()
+            head = request.decode("latin-1").split("\r\n")
+            line = head[0].split()
             method, path = (line[0], line[1]) if len(line) >= 2 else ("", "")
             path = path.split("?", 1)[0]
-            if method != "GET":
+            headers = {
+                k.strip().lower(): v.strip()
+                for k, _, v in (h.partition(":") for h in head[1:] if ":" in h)
+            }
+            if not self._same_origin(headers):
+                # DNS rebinding: a web page whose name resolves to 127.0.0.1 would send its
+                # own Host (and Origin); only the loopback names of this server are answered
+                await self._send(writer, 403, "text/plain", b"forbidden: loopback only")
+            elif method != "GET":
                 await self._send(writer, 405, "text/plain", b"method not allowed")
             elif path == "/":
                 await self._send(writer, 200, "text/html; charset=utf-8", _PAGE.encode())
@@ -229,6 +238,16 @@ class LiveDashboard:
             with contextlib.suppress(Exception):
                 writer.close()
 
+    def _same_origin(self, headers: Mapping[str, str]) -> bool:
+        """Host (required) and Origin (when sent) name this server on a loopback name."""
+        names = {"127.0.0.1", "localhost", "[::1]", self.host}
+        allowed = {f"{n}:{self.port}" for n in names}
+        host = headers.get("host", "").lower()
+        if host not in allowed:
+            return False
+        origin = headers.get("origin")
+        return origin is None or origin.lower() in {f"http://{a}" for a in allowed}
+
     def _plotly_js(self) -> bytes:
         if self._js is None:
             import plotly.offline
@@ -239,7 +258,7 @@ class LiveDashboard:
     @staticmethod
     async def _send(writer: asyncio.StreamWriter, code: int, ctype: str, body: bytes,
                     cache: bool = False) -> None:
-        reason = {200: "OK", 404: "Not Found", 405: "Method Not Allowed"}[code]
+        reason = {200: "OK", 403: "Forbidden", 404: "Not Found", 405: "Method Not Allowed"}[code]
         head = (f"HTTP/1.1 {code} {reason}\r\nContent-Type: {ctype}\r\n"
                 f"Content-Length: {len(body)}\r\nConnection: close\r\n"
                 f"Cache-Control: {'max-age=3600' if cache else 'no-store'}\r\n"
