@@ -96,7 +96,35 @@ def test_config_roundtrip_and_forward_compatible():
     assert P.decode_config(data + b"\x01\x02") == cfg  # later minor versions append fields
     assert cfg.streaming and cfg.scales == P.Scales(8.0, 1000.0)
     with pytest.raises(P.PacketError):
-        P.decode_config(data[:-1])
+        P.decode_config(data[:-2])
+
+
+def test_config_layout_is_one_definition_in_spec_firmware_and_host():
+    """PROTOCOL.md section 5, the reference firmware and the decoder agree on 13 bytes."""
+    import re
+    from pathlib import Path
+
+    root = Path(__file__).resolve().parents[1] / "firmware_notes"
+    spec = (root / "PROTOCOL.md").read_text()
+    sec = spec[spec.index("## 5. Config/status"):spec.index("## 6.")]
+    rows = re.findall(r"^(\d+)\s+(\d+)\s+\w", sec, flags=re.M)
+    end = max(int(o) + int(n) for o, n in rows)
+    assert end == P.CONFIG.size == 13
+    assert f"{P.CONFIG.size} bytes." in sec
+    ino = (root / "xiao_nrf52840" / "gaitimu_sensor" / "gaitimu_sensor.ino").read_text()
+    body = ino[ino.index("static void updateConfigChar()"):]
+    body = body[:body.index("\n}\n")]
+    assert int(re.search(r"uint8_t v\[(\d+)\]", body).group(1)) == P.CONFIG.size
+    assert int(re.search(r"configChar\.setFixedLen\((\d+)\)", ino).group(1)) == P.CONFIG.size
+    # the bytes that firmware writes, field by field as in updateConfigChar()
+    overflow = 70_000
+    v = bytes([1, 0x01 | 0x04, 200 & 0xFF, 200 >> 8, 16, 2000 & 0xFF, 2000 >> 8, 10, 0])
+    v += overflow.to_bytes(4, "little")
+    cfg = P.decode_config(v)
+    assert (cfg.rate_hz, cfg.acc_range_g, cfg.gyr_range_dps, cfg.samples_per_packet,
+            cfg.overflow_packets, cfg.streaming) == (200, 16, 2000, 10, overflow, True)
+    # early firmware sent the first 12 of them: still decoded (overflow from 3 bytes)
+    assert P.decode_config(v[:12]).overflow_packets == overflow
 
 
 def test_default_samples_per_packet_fits_and_keeps_packet_rate_low():

@@ -92,7 +92,7 @@ static uint8_t chooseSpp() {
 }
 
 static void updateConfigChar() {
-  uint8_t v[12];
+  uint8_t v[13];  // PROTOCOL.md section 5: 13 bytes
   v[0] = PROTOCOL_VERSION;
   v[1] = statusBits | (streaming ? ST_STREAMING : 0) | (overflowPackets ? ST_OVERFLOWED : 0);
   v[2] = cfg.rate_hz & 0xFF; v[3] = cfg.rate_hz >> 8;
@@ -265,7 +265,7 @@ static void setupBle() {
   controlChar.begin();
   configChar.setProperties(CHR_PROPS_READ);
   configChar.setPermission(SECMODE_OPEN, SECMODE_NO_ACCESS);
-  configChar.setFixedLen(12);
+  configChar.setFixedLen(13);
   configChar.begin();
   updateConfigChar();
 

@@ -199,7 +199,10 @@ def default_samples_per_packet(rate_hz: int) -> int:
 
 
 # =========================================================================== config/status
-CONFIG = struct.Struct("<BBHBHBBI")  # 12 bytes
+CONFIG = struct.Struct("<BBHBHBBI")  # 13 bytes (PROTOCOL.md section 5; firmware matches)
+#: Size of the value sent by reference firmware built before the layout was fixed at 13 bytes:
+#: it sent 12 (``overflow_packets`` cut to its low 3 bytes). Accepted, see `decode_config`.
+CONFIG_LEGACY_SIZE = 12
 STATUS_STREAMING = 0x01
 STATUS_PAIRING_REQUIRED = 0x02
 STATUS_OVERFLOWED = 0x04
@@ -240,11 +243,19 @@ def encode_config(cfg: SensorConfig) -> bytes:
 
 
 def decode_config(data: bytes) -> SensorConfig:
-    """Decode the config/status value. Longer values are accepted (later minor versions append
-    fields); shorter ones raise `PacketError`."""
+    """Decode the config/status value (13 bytes). Longer values are accepted (later minor
+    versions append fields). The 12-byte value of reference firmware built before the layout
+    was fixed is accepted too: there ``overflow_packets`` holds its low 3 bytes only (exact
+    below 16.7 million discarded packets). Shorter values raise `PacketError`."""
+    data = bytes(data)
+    if len(data) == CONFIG_LEGACY_SIZE:
+        data = data + b"\x00"
     if len(data) < CONFIG.size:
-        raise PacketError(f"config value of {len(data)} bytes is shorter than {CONFIG.size}")
-    v, status, rate, acc_g, gyr_dps, spp, _, overflow = CONFIG.unpack_from(bytes(data), 0)
+        raise PacketError(
+            f"config value of {len(data)} bytes is shorter than {CONFIG.size} "
+            f"(or the {CONFIG_LEGACY_SIZE} of early reference firmware)"
+        )
+    v, status, rate, acc_g, gyr_dps, spp, _, overflow = CONFIG.unpack_from(data, 0)
     return SensorConfig(v, status, rate, acc_g, gyr_dps, spp, overflow)
 
 
