@@ -19,6 +19,8 @@ PACKETS_FILE = "packets.bin"
 EVENTS_FILE = "events.bin"
 TRUTH_FILE = "truth.json"
 TRUTH_ARRAYS_FILE = "truth.npz"
+#: held (O_EXCL) while a writer creates the session; removed on a clean close
+WRITER_LOCK_FILE = ".writing"
 
 # One decoded sample on disk: t_s, acc_x..z (m/s^2), gyr_x..z (deg/s), float64 little-endian.
 SAMPLE_DTYPE = np.dtype("<f8")

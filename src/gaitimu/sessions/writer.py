@@ -37,6 +37,7 @@ from gaitimu.sessions._format import (
     SAMPLES_FILE,
     TRUTH_ARRAYS_FILE,
     TRUTH_FILE,
+    WRITER_LOCK_FILE,
     dumps,
     json_default,
     write_atomic,
@@ -146,6 +147,21 @@ class SessionWriter:
             raise BadInputError(
                 f"{self.path}: cannot create session directory ({e.strerror})"
             ) from e
+        # Exclusive claim (O_EXCL): of two writers that both found the path free, one wins and
+        # the other stops here instead of mixing its stream into the same files.
+        self._claim = self.path / WRITER_LOCK_FILE
+        try:
+            fd = os.open(self._claim, os.O_CREAT | os.O_EXCL | os.O_WRONLY, 0o644)
+        except FileExistsError:
+            raise BadInputError(
+                f"{self.path}: another writer is creating a session there; choose another "
+                "output name"
+            ) from None
+        except OSError as e:
+            raise BadInputError(f"{self.path}: cannot create session ({e.strerror})") from e
+        with contextlib.suppress(OSError):
+            os.write(fd, f"{os.getpid()}\n".encode())
+        os.close(fd)
         self._fsync = fsync
         self._lock = threading.RLock()
         self._closed = False
@@ -312,6 +328,8 @@ class SessionWriter:
             )
             self._write_meta()
             self._closed = True
+            with contextlib.suppress(OSError):
+                os.unlink(self._claim)  # a crashed writer leaves it: the folder stays claimed
             if self._fsync:
                 with contextlib.suppress(OSError):
                     fd = os.open(self.path, os.O_RDONLY)
