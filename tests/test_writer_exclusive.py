@@ -50,3 +50,31 @@ def test_an_existing_session_is_never_written_into(tmp_path):
         pass
     with pytest.raises(BadInputError, match="already exists"):
         SessionWriter(path, {"sample_rate_hz": 100.0}, fsync=False)
+
+
+def test_import_onto_a_session_created_meanwhile_is_refused(tmp_path, monkeypatch):
+    """The import writes beside --out and renames at the end: if another process created
+    --out in between, the import stops with one line and leaves that session intact."""
+    import pandas as pd
+
+    from gaitimu.sessions import importer
+
+    csv = tmp_path / "in.csv"
+    t = np.arange(300) / 100.0
+    pd.DataFrame({"t_s": t, "acc_x": 9.81, "acc_y": 0.0, "acc_z": 0.0, "gyr_x": 0.0,
+                  "gyr_y": 0.0, "gyr_z": 0.0}).to_csv(csv, index=False)
+    out = tmp_path / "out.gaitimu"
+    real = importer.SessionWriter
+
+    class Racing(real):  # another writer creates --out while this import runs
+        def close(self) -> None:
+            super().close()
+            if not out.exists():
+                with real(out, {"sample_rate_hz": 50.0, "notes": "other"}, fsync=False):
+                    pass
+
+    monkeypatch.setattr(importer, "SessionWriter", Racing)
+    with pytest.raises(BadInputError, match="already exists"):
+        importer.import_csv(csv, out, rate_hz=100.0, axes="x=up,y=right,z=forward")
+    assert open_session(out).meta.get("notes") == "other"
+    assert [p.name for p in tmp_path.iterdir() if p.name.startswith(".out")] == []

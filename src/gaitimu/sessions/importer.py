@@ -410,7 +410,13 @@ def import_csv(
             w.write_samples(t_s, acc, gyr)
             for ev in events:
                 w.add_event(ev)
-        os.rename(tmp, out)
+        try:
+            os.rename(tmp, out)  # atomic; fails when another import got there first
+        except OSError as e:
+            raise BadInputError(
+                f"{out}: already exists (written meanwhile by another process?); choose "
+                "another --out"
+            ) from e
     except BaseException:
         shutil.rmtree(tmp, ignore_errors=True)
         raise
