@@ -162,6 +162,14 @@ class SessionWriter:
         with contextlib.suppress(OSError):
             os.write(fd, f"{os.getpid()}\n".encode())
         os.close(fd)
+        # a writer that finished (and released its claim) between our first check and the
+        # claim has left its files: never write into them
+        if any(p.name != WRITER_LOCK_FILE for p in self.path.iterdir()):
+            with contextlib.suppress(OSError):
+                os.unlink(self._claim)
+            raise BadInputError(
+                f"{self.path}: already exists; choose another output name or remove it first"
+            )
         self._fsync = fsync
         self._lock = threading.RLock()
         self._closed = False
