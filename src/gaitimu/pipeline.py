@@ -79,20 +79,22 @@ class AnalysisResult:
     info: dict[str, Any] = field(default_factory=dict)
 
 
-def _jsonable(obj: Any) -> Any:
-    """Plain Python types (lists, floats, str) so that ``info`` dumps to JSON."""
+def _jsonable(obj: Any, *, finite: bool = False) -> Any:
+    """Plain Python types (lists, floats, str) so that ``info`` dumps to JSON; ``finite``:
+    NaN and inf become None (strict JSON, for files)."""
     if isinstance(obj, dict):
-        return {str(k): _jsonable(v) for k, v in obj.items()}
+        return {str(k): _jsonable(v, finite=finite) for k, v in obj.items()}
     if isinstance(obj, (list, tuple)):
-        return [_jsonable(v) for v in obj]
+        return [_jsonable(v, finite=finite) for v in obj]
     if isinstance(obj, np.ndarray):
-        return _jsonable(obj.tolist())
+        return _jsonable(obj.tolist(), finite=finite)
     if isinstance(obj, np.bool_):
         return bool(obj)
     if isinstance(obj, np.integer):
         return int(obj)
-    if isinstance(obj, np.floating):
-        return float(obj)
+    if isinstance(obj, (float, np.floating)):
+        v = float(obj)
+        return None if finite and not np.isfinite(v) else v
     return obj
 
 
@@ -368,19 +370,12 @@ def analyze_path(
     }
     if info_json:
         import json
-        import math
 
-        def clean(o: Any) -> Any:  # JSON has no NaN: null
-            if isinstance(o, float) and not math.isfinite(o):
-                return None
-            if isinstance(o, dict):
-                return {k: clean(v) for k, v in o.items()}
-            if isinstance(o, list):
-                return [clean(v) for v in o]
-            return o
+        from gaitimu.sessions._format import write_atomic
 
+        text = json.dumps(_jsonable(res.info, finite=True), indent=1, default=str)
         try:
-            Path(info_json).write_text(json.dumps(clean(res.info), indent=1, default=str))
+            write_atomic(Path(info_json), text.encode(), fsync=False)
         except OSError as e:
             raise BadInputError(f"{info_json}: cannot write ({e.strerror})") from e
     return res
