@@ -542,15 +542,15 @@ def detect_events(
     fc[ok] = prior[ok]
 
     cues = _side_cues(body, ic, next_ic, step_n, fs)
+    turn = st.turning[np.clip(np.round(ic).astype(int), 0, n - 1)]
     sides, conf, reasons, side_info, agree, strength, warnings = _decide_sides(
         cues,
         bout,
         st.activity,
-        turning=st.turning[np.clip(np.round(ic).astype(int), 0, n - 1)],
+        turning=turn,
         side_repeat_penalty=side_repeat_penalty,
         forward_trusted=forward_trusted,
     )
-    turn = st.turning[np.clip(np.round(ic).astype(int), 0, n - 1)]
 
     def to_t(x: np.ndarray) -> np.ndarray:
         xi = np.clip(x, 0, n - 1)
