@@ -8,6 +8,7 @@ lazily so ``gaitimu --help`` stays fast.
 from __future__ import annotations
 
 import argparse
+import errno
 import logging
 import os
 import sys
@@ -24,6 +25,18 @@ class _Parser(argparse.ArgumentParser):
 
     def error(self, message: str) -> None:  # type: ignore[override]
         self.exit(2, f"{self.prog}: error: {message} (see '{self.prog} --help')\n")
+
+
+MAX_ERROR_CHARS = 300
+
+
+def one_line(text: str, *, suffix: str = "", limit: int = MAX_ERROR_CHARS) -> str:
+    """``text`` as one line of at most ``limit`` characters (plus ``suffix``): line breaks and
+    other control characters become spaces, a longer text is cut with an ellipsis."""
+    flat = "".join(" " if (c < " " or c == "\x7f") else c for c in text)
+    if len(flat) > limit:
+        flat = flat[: limit - 1].rstrip() + "…"
+    return flat + suffix
 
 
 # --------------------------------------------------------------------------- handlers
@@ -74,9 +87,10 @@ def _cmd_record(args: argparse.Namespace) -> int:
     from gaitimu.live.recording import record_with_live_analysis
     from gaitimu.sensors.client import RecordOptions, default_session_path
 
+    out = Path(args.out) if args.out else default_session_path(args.subject)
+    _check_record_out(out)
     opts = RecordOptions(
-        out=Path(args.out) if args.out else default_session_path(args.subject),
-        device=args.device, duration_s=args.duration, subject=args.subject,
+        out=out, device=args.device, duration_s=args.duration, subject=args.subject,
         activity=args.activity, rate_hz=args.rate, notes=args.notes,
     )
     r, _feed = record_with_live_analysis(opts, live=args.live)
@@ -84,7 +98,85 @@ def _cmd_record(args: argparse.Namespace) -> int:
     print(f"recorded {r.n_samples} samples ({r.duration_s:.1f} s) to {r.path}; lost "
           f"{s['lost_samples']} samples ({100 * s['loss_fraction']:.2f} %) in {s['gaps']} gap(s), "
           f"{r.reconnects} reconnect(s); stopped by {r.stopped_by}")
+    return _report_write_problems(r.path)
+
+
+def _check_record_out(out) -> None:
+    """``record --out``: never an existing session or file (a recording cannot be redone, so
+    there is no --force), never inside a session folder or through a link loop."""
+    from gaitimu.errors import BadInputError
+    from gaitimu.sessions._format import check_output
+
+    if os.path.lexists(out) and not (out.is_dir() and not any(out.iterdir())):
+        raise BadInputError(f"{out} already exists; record never replaces a session: choose "
+                            "another --out")
+    check_output(out, option="--out", kind="session", force=True)
+
+
+def _report_write_problems(path) -> int:
+    """After a recording: what a full disk cost (meta.json ``write_problems``), 2 if anything
+    was lost, else 0."""
+    import json
+
+    try:
+        meta = json.loads((path / "meta.json").read_text(encoding="utf-8"))
+    except (OSError, ValueError):
+        return 0
+    wp = meta.get("write_problems") or {}
+    if not isinstance(wp, dict) or not wp.get("episodes"):
+        return 0
+    lost = int(wp.get("lost_samples") or 0)
+    held = float(wp.get("max_held_bytes") or 0) / 2**20
+    if lost:
+        print(f"gaitimu record: disk full while writing {path}: {lost} samples lost (recorded "
+              f"as a gap; up to {held:.1f} MiB were held in memory); the rest is saved",
+              file=sys.stderr)
+        return 2
+    print(f"gaitimu record: the disk was full for {float(wp.get('failed_s') or 0):.1f} s; "
+          f"nothing lost (up to {held:.1f} MiB held in memory and written afterwards)",
+          file=sys.stderr)
     return 0
+
+
+def _write_session(out, force: bool, write, *, inputs=()) -> None:
+    """Write a session with ``write(tmp)`` into a hidden temporary folder beside ``out`` and
+    rename it into place (``--force``: an existing session is replaced only once the new one is
+    complete). On any failure the temporary folder is removed; errors are one line."""
+    import shutil
+    from pathlib import Path
+
+    from gaitimu.errors import BadInputError
+    from gaitimu.sessions._format import check_output, os_error_text
+
+    out = Path(out)
+    real = check_output(out, option="--out", kind="session", force=force, inputs=inputs)
+    tmp = real.with_name(f".{real.name}.writing-{os.getpid()}")
+    old = real.with_name(f".{real.name}.replaced-{os.getpid()}")
+    shutil.rmtree(tmp, ignore_errors=True)
+    try:
+        try:
+            write(tmp)
+        except GaitimuError as e:  # name the output, not the temporary folder
+            raise type(e)(str(e).replace(str(tmp), str(out))) from e
+        try:
+            if os.path.lexists(real):
+                os.rename(real, old)
+                try:
+                    os.rename(tmp, real)
+                except OSError:
+                    os.rename(old, real)
+                    raise
+                shutil.rmtree(old, ignore_errors=True)
+            else:
+                os.rename(tmp, real)
+        except OSError as e:
+            if e.errno in (errno.EEXIST, errno.ENOTEMPTY):
+                raise BadInputError(f"{out} already exists (written meanwhile by another "
+                                    "process?); choose another --out") from e
+            raise BadInputError(os_error_text(out, e)) from e
+    except BaseException:
+        shutil.rmtree(tmp, ignore_errors=True)
+        raise
 
 
 def _cmd_simulate(args: argparse.Namespace) -> int:
@@ -98,18 +190,25 @@ def _cmd_simulate(args: argparse.Namespace) -> int:
     ) if getattr(args, flag) is not None}
     cfg = SimConfig(activity=args.activity, duration_s=args.duration, cpd_left_deg=args.cpd_left,
                     cpd_right_deg=args.cpd_right, cadence_spm=args.cadence, seed=args.seed, **extra)
+    from gaitimu.sessions._format import check_output
+
+    check_output(args.out, option="--out", kind="session", force=args.force)  # before the work
     sim = simulate(cfg)
-    write_session(sim, args.out)
+    _write_session(args.out, args.force, lambda tmp: write_session(sim, tmp))
     print(f"{summary(sim)} Wrote {args.out}.")
     return 0
 
 
 def _cmd_import(args: argparse.Namespace) -> int:
     from gaitimu.sessions import import_csv
+    from gaitimu.sessions._format import check_output
 
-    out = import_csv(args.file, args.out, rate_hz=args.rate, axes=args.axes,
-                     acc_unit=args.acc_unit, gyr_unit=args.gyr_unit, subject=args.subject,
-                     activity=args.activity, notes=args.notes)
+    check_output(args.out, option="--out", kind="session", force=args.force, inputs=[args.file])
+    _write_session(args.out, args.force, lambda tmp: import_csv(
+        args.file, tmp, rate_hz=args.rate, axes=args.axes, acc_unit=args.acc_unit,
+        gyr_unit=args.gyr_unit, subject=args.subject, activity=args.activity, notes=args.notes,
+    ), inputs=[args.file])
+    out = args.out
     print(f"wrote session {out} (see 'gaitimu info {out}')")
     return 0
 
@@ -118,7 +217,7 @@ def _cmd_analyze(args: argparse.Namespace) -> int:
     from gaitimu.pipeline import analyze_path, format_result
 
     res = analyze_path(args.session, strides_csv=args.strides, signals_csv=args.signals,
-                       axes=args.axes, info_json=args.info)
+                       axes=args.axes, info_json=args.info, force=args.force)
     print(format_result(res))
     return 0
 
@@ -127,7 +226,8 @@ def _cmd_report(args: argparse.Namespace) -> int:
     from gaitimu.report import default_csv_path, report_sessions
 
     csv = args.csv or default_csv_path(args.out)
-    summary = report_sessions(args.sessions, args.out, args.json, csv, axes=args.axes)
+    summary = report_sessions(args.sessions, args.out, args.json, csv, axes=args.axes,
+                              force=args.force)
     _print_verdicts(summary)
     print(f"report: {args.out}  strides: {csv}" + (f"  summary: {args.json}" if args.json else ""))
     return 0
@@ -165,7 +265,7 @@ def _cmd_info(args: argparse.Namespace) -> int:
 def _cmd_export(args: argparse.Namespace) -> int:
     from gaitimu.sessions import export_session, open_session
 
-    files = export_session(open_session(args.session), args.out, args.format)
+    files = export_session(open_session(args.session), args.out, args.format, force=args.force)
     print(f"wrote {len(files)} files to {args.out}")
     return 0
 
@@ -190,8 +290,9 @@ def build_parser() -> argparse.ArgumentParser:
         prog="gaitimu",
         description="Pelvic control (contralateral pelvic drop) in walking and running "
         "from one sacral IMU.",
-        epilog="Exit codes: 0 ok, 1 nothing usable found (e.g. no gait), 2 bad input or usage, "
-        "3 device/connection failure. Not a medical device.",
+        epilog="Exit codes: 0 ok, 1 nothing usable found (e.g. no gait), 2 bad input or usage "
+        "(also: an output that exists without --force, an output inside a session folder, a "
+        "full disk), 3 device/connection failure. Not a medical device.",
     )
     p.add_argument("--version", action="version", version=f"gaitimu {__version__}")
     p.add_argument("--debug", action="store_true", help="show tracebacks and debug logging")
@@ -236,6 +337,8 @@ def build_parser() -> argparse.ArgumentParser:
     s.add_argument("--cadence", type=float, default=None, metavar="SPM", help="steps per minute")
     s.add_argument("--seed", type=int, default=0, metavar="N")
     s.add_argument("--out", required=True, metavar="SESSION")
+    s.add_argument("--force", action="store_true",
+                   help="replace an existing session at --out (once the new one is complete)")
     x = s.add_argument_group("realism options (defaults: see docs/simulator.md)")
     x.add_argument("--speed", type=_positive, default=None, metavar="M/S", help="gait speed")
     x.add_argument("--rate", type=_positive, default=None, metavar="HZ",
@@ -264,6 +367,8 @@ def build_parser() -> argparse.ArgumentParser:
     s.add_argument("--subject", default=None, metavar="ID", help="pseudonymous subject ID")
     s.add_argument("--activity", choices=("walk", "run"), default=None)
     s.add_argument("--notes", default=None, help="free-text notes stored with the session")
+    s.add_argument("--force", action="store_true",
+                   help="replace an existing session at --out (once the new one is complete)")
     s.set_defaults(func=_cmd_import)
 
     s = sub.add_parser("analyze", help="detect gait events and compute per-stance pelvic drop")
@@ -274,6 +379,8 @@ def build_parser() -> argparse.ArgumentParser:
                    help="the evidence behind the numbers as JSON (heading, forward cues, "
                         "per-bout left/right decisions, warnings)")
     s.add_argument("--axes", default=None, metavar="MAP|auto", help=_AXES_HELP)
+    s.add_argument("--force", action="store_true",
+                   help="replace output files that already exist")
     s.set_defaults(func=_cmd_analyze)
 
     s = sub.add_parser("report", help="asymmetry report (HTML, JSON, CSV)")
@@ -283,6 +390,9 @@ def build_parser() -> argparse.ArgumentParser:
     s.add_argument("--csv", default=None, metavar="strides.csv",
                    help="strides table (default: <report>_strides.csv beside the HTML)")
     s.add_argument("--axes", default=None, metavar="MAP|auto", help=_AXES_HELP)
+    s.add_argument("--force", action="store_true",
+                   help="replace output files that already exist (report.html and the "
+                        "strides CSV included)")
     s.set_defaults(func=_cmd_report)
 
     s = sub.add_parser("replay", help="replay a session through the live pipeline")
@@ -303,6 +413,8 @@ def build_parser() -> argparse.ArgumentParser:
     s.add_argument("session", metavar="SESSION")
     s.add_argument("--format", choices=("csv", "bids"), required=True)
     s.add_argument("--out", required=True, metavar="DIR")
+    s.add_argument("--force", action="store_true",
+                   help="replace files of the same name already in DIR")
     s.set_defaults(func=_cmd_export)
     return p
 
@@ -322,8 +434,16 @@ def main(argv: Sequence[str] | None = None) -> int:
     except GaitimuError as e:
         if args.debug:
             raise
-        print(f"gaitimu {args.verb}: {e}", file=sys.stderr)
+        print(one_line(f"gaitimu {args.verb}: {e}"), file=sys.stderr)
         return e.exit_code
+    except OSError as e:  # a write the library did not foresee: still one line, exit 2
+        if args.debug:
+            raise
+        from gaitimu.sessions._format import os_error_text
+
+        print(one_line(f"gaitimu {args.verb}: {os_error_text(e.filename or '?', e)}"),
+              file=sys.stderr)
+        return 2
     except KeyboardInterrupt:
         print(f"gaitimu {args.verb}: interrupted", file=sys.stderr)
         return 130
@@ -335,8 +455,8 @@ def main(argv: Sequence[str] | None = None) -> int:
         if args.debug:
             raise
         print(
-            f"gaitimu {args.verb}: internal error: {type(e).__name__}: {e} "
-            "(please report it; rerun with --debug for details)",
+            one_line(f"gaitimu {args.verb}: internal error: {type(e).__name__}: {e}",
+                     suffix=" (please report it; rerun with --debug for details)"),
             file=sys.stderr,
         )
         return 70

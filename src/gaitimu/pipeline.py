@@ -209,6 +209,7 @@ def analyze(
             body,
             standing_obliquity_deg=align_info["standing_obliquity_deg"],
             sampling_rate_hz=fs,
+            settling_s=align_info.get("settling_s", ()),
         )
         if len(events)
         else empty_strides()
@@ -334,6 +335,7 @@ def analyze_path(
     signals_csv: str | None = None,
     axes: str | None = None,
     info_json: str | None = None,
+    force: bool = True,
 ) -> AnalysisResult:
     """Open a session, analyse it and write the requested files (``gaitimu analyze``).
 
@@ -343,13 +345,19 @@ def analyze_path(
     heading, forward cues, side trust; per-bout left/right decisions; warnings).
     ``axes`` overrides the session's axis map (`check_axes_option`; "auto" = unknown
     mounting).
-    """
-    from pathlib import Path
 
+    Outputs are checked before the analysis (`gaitimu.sessions._format.check_output`): never
+    inside a session folder, never the session itself, never two outputs on one file, an
+    existing file only with ``force`` (the CLI's ``--force``; the library replaces by
+    default). Each is written atomically (temporary file, fsync, rename).
+    """
     from gaitimu.errors import BadInputError
     from gaitimu.sessions import open_session
+    from gaitimu.sessions._format import atomic_file, check_outputs, os_error_text
 
     axes = check_axes_option(axes)
+    outs = check_outputs([("--strides", strides_csv), ("--signals", signals_csv),
+                          ("--info", info_json)], inputs=[session_path], force=force)
     session = open_session(session_path)
     if session.n_samples < 2:
         raise BadInputError(f"{session_path}: the session holds no samples")
@@ -360,9 +368,10 @@ def analyze_path(
     for path, table in ((strides_csv, res.strides), (signals_csv, res.signals)):
         if path:
             try:
-                table.to_csv(Path(path), index=False, float_format="%.6g")
+                with atomic_file(outs[path], text=True) as f:
+                    table.to_csv(f, index=False, float_format="%.6g")
             except OSError as e:
-                raise BadInputError(f"{path}: cannot write ({e.strerror})") from e
+                raise BadInputError(os_error_text(path, e)) from e
     res.info["outputs"] = {
         "strides_csv": strides_csv,
         "signals_csv": signals_csv,
@@ -371,13 +380,12 @@ def analyze_path(
     if info_json:
         import json
 
-        from gaitimu.sessions._format import write_atomic
-
         text = json.dumps(_jsonable(res.info, finite=True), indent=1, default=str)
         try:
-            write_atomic(Path(info_json), text.encode(), fsync=False)
+            with atomic_file(outs[info_json]) as f:
+                f.write(text.encode())
         except OSError as e:
-            raise BadInputError(f"{info_json}: cannot write ({e.strerror})") from e
+            raise BadInputError(os_error_text(info_json, e)) from e
     return res
 
 
@@ -468,21 +476,51 @@ def sides_text(info: dict, n_stances: int | None = None) -> str | None:
     return "; ".join(parts)
 
 
+def _cell(x: Any, width: int, nd: int) -> str:
+    """A table cell: the number, or "n/a" when it was not measured (never "nan")."""
+    v = _num(x)
+    return f"{'n/a':>{width}}" if v is None else f"{v:>{width}.{nd}f}"
+
+
+def _no_cadence_reason(res: AnalysisResult) -> str:
+    """Why there is no cadence: what the strides table says about the steps."""
+    st = res.strides
+    if len(st) == 0:
+        return "no stances detected"
+    if "step_s" not in st or st["step_s"].notna().sum() == 0:
+        gaps = len((res.info or {}).get("gaps") or [])
+        return ("no two consecutive contacts without a data gap between them"
+                + (f"; {gaps} data gap(s)" if gaps else ""))
+    reasons = sorted(((res.info or {}).get("excluded_reasons") or {}).items(),
+                     key=lambda kv: -kv[1])
+    why = f"; most excluded for: {reasons[0][0]} ({reasons[0][1]})" if reasons else ""
+    return (f"no valid stance with a step time: {int((~st['valid']).sum())} of {len(st)} "
+            f"stances excluded{why}")
+
+
 def format_result(res: AnalysisResult) -> str:
     """A short plain-text summary of an analysis for the terminal."""
     info = res.info
     good = res.strides[res.strides["valid"]]
+    cadence = _num(info.get("cadence_spm"))
+    if cadence is not None:
+        cadence_text = f"{cadence:.1f} steps/min"
+    else:
+        cadence_text = f"not measured ({_no_cadence_reason(res)})"
     lines = [
-        f"activity: {info.get('activity', '?')}   duration: {info.get('duration_s', 0):.1f} s   "
-        f"cadence: {info.get('cadence_spm', float('nan')):.1f} steps/min",
+        f"activity: {info.get('activity', '?')}   duration: "
+        f"{_num(info.get('duration_s')) or 0:.1f} s   cadence: {cadence_text}",
         "side  stances  CPD from IC (deg)  CPD vs standing (deg)  stance (s)",
     ]
     for side in ("L", "R"):
         g = good[good["side"] == side]
         lines.append(
-            f"{side:<4}  {len(g):>7}  {g['cpd_ic_deg'].mean():>17.2f}  "
-            f"{g['cpd_standing_deg'].mean():>21.2f}  {g['stance_s'].mean():>10.3f}"
+            f"{side:<4}  {len(g):>7}  {_cell(g['cpd_ic_deg'].mean(), 17, 2)}  "
+            f"{_cell(g['cpd_standing_deg'].mean(), 21, 2)}  {_cell(g['stance_s'].mean(), 10, 3)}"
         )
+    if any(len(good[good["side"] == s]) == 0 for s in ("L", "R")) or "n/a" in "".join(lines[2:]):
+        lines.append("n/a: not measured (no valid stance of that side, or no quiet standing "
+                     "for the standing reference)")
     if info.get("n_excluded"):
         # the reasons of stances without a side are on the "sides" line
         counts: dict[str, int] = {}
@@ -495,8 +533,9 @@ def format_result(res: AnalysisResult) -> str:
     c = al.get("correction_deg") or {}
     if c:
         lines.append(
-            f"mounting correction: {c['angle']:.1f} deg (about up {c['about_is']:+.1f}, "
-            f"right {c['about_ml']:+.1f}, forward {c['about_pa']:+.1f}); "
+            f"mounting correction: {_deg(c.get('angle'), False)} deg (about up "
+            f"{_deg(c.get('about_is'))}, right {_deg(c.get('about_ml'))}, forward "
+            f"{_deg(c.get('about_pa'))}); "
             f"vertical from {al.get('up_source')}, heading from {al.get('heading_source')}"
         )
     for label, text in (("heading", heading_text(al)), ("forward", forward_text(al)),

@@ -440,9 +440,26 @@ def render_html(results: Sequence[tuple[dict, pd.DataFrame, pd.DataFrame | None]
 
 
 def _atomic_write(path: Path, text: str) -> None:
-    tmp = path.with_name(f".{path.name}.tmp{os.getpid()}")
-    tmp.write_text(text, encoding="utf-8")
-    os.replace(tmp, path)
+    """Write ``text`` (UTF-8) via a temporary file beside ``path``, fsync, rename; the temporary
+    file is removed on failure, which is one line (`BadInputError`)."""
+    from gaitimu.sessions._format import os_error_text, write_atomic
+
+    try:
+        write_atomic(Path(path), text.encode("utf-8"))
+    except OSError as e:
+        raise BadInputError(os_error_text(path, e)) from e
+
+
+def check_report_outputs(out_html: str | os.PathLike, out_json: str | os.PathLike | None,
+                         out_csv: str | os.PathLike | None, *, inputs: Sequence[Any] = (),
+                         force: bool = True) -> dict[Any, Path]:
+    """Check the report's outputs (`gaitimu.sessions._format.check_outputs`): ``out_csv``
+    ``None`` means `default_csv_path` of the HTML, checked the same way."""
+    from gaitimu.sessions._format import check_outputs
+
+    csv = out_csv if out_csv is not None else default_csv_path(out_html)
+    return check_outputs([("--out", out_html), ("--json", out_json), ("--csv", csv)],
+                         inputs=[str(p) for p in inputs], force=force)
 
 
 def default_csv_path(out_html: str | os.PathLike) -> Path:
@@ -456,6 +473,8 @@ def build_report(
     out_html: str | os.PathLike,
     out_json: str | os.PathLike | None = None,
     out_csv: str | os.PathLike | None = None,
+    *,
+    force: bool = True,
     **thresholds: Any,
 ) -> dict:
     """Summarise analysed sessions and write the HTML report, JSON summary and strides CSV.
@@ -470,6 +489,11 @@ def build_report(
     out_json
         Optional summary path: the newest session's summary (DESIGN.md section 5); with
         several sessions it also carries ``"progress"``, one entry per session.
+    force
+        Replace existing output files (the CLI's ``--force``; default True for the library).
+        Outputs are never written into a session folder, onto an input or through a link
+        loop, and two outputs never share a file (`check_report_outputs`); each is written
+        atomically (temporary file, fsync, rename).
     **thresholds
         Passed on to `summarize`.
 
@@ -480,7 +504,8 @@ def build_report(
     """
     results = []
     frames = []
-    for i, (session, result) in enumerate(items):
+    items_list = list(items)
+    for i, (session, result) in enumerate(items_list):
         meta = session_meta(session)
         summary = summarize(result.strides, meta, getattr(result, "info", {}) or {},
                             **thresholds)
@@ -491,9 +516,9 @@ def build_report(
     if not results:
         raise BadInputError("no session to report on")
     out_html = Path(out_html)
-    for p in (out_html, out_json, out_csv):
-        if p is not None and not Path(p).parent.exists():
-            raise BadInputError(f"{p}: directory {Path(p).parent} does not exist")
+    inputs = [getattr(sess, "path", None) for sess, _ in items_list]
+    check_report_outputs(out_html, out_json, out_csv, force=force,
+                         inputs=[p for p in inputs if p is not None])
     _atomic_write(out_html, render_html(results))
     out = dict(results[-1][0])
     if len(results) > 1:
@@ -509,9 +534,7 @@ def build_report(
     table = pd.concat(frames, ignore_index=True)
     if len(frames) == 1:
         table = table.drop(columns="session")
-    tmp = csv_path.with_name(f".{csv_path.name}.tmp{os.getpid()}")
-    table.to_csv(tmp, index=False, float_format="%.6g")
-    os.replace(tmp, csv_path)
+    _atomic_write(csv_path, table.to_csv(index=False, float_format="%.6g"))
     log.info("report written: %s (csv %s, json %s)", out_html, csv_path, out_json)
     return out
 
@@ -523,6 +546,7 @@ def report_sessions(
     out_csv: str | os.PathLike | None = None,
     *,
     axes: str | None = None,
+    force: bool = True,
     **thresholds: Any,
 ) -> dict:
     """Open, analyse and report on session directories (what ``gaitimu report`` does).
@@ -538,6 +562,8 @@ def report_sessions(
     from gaitimu.sessions import open_session
 
     axes = check_axes_option(axes)
+    # the outputs are checked before the (slow) analysis
+    check_report_outputs(out_html, out_json, out_csv, inputs=paths, force=force)
     items = []
     for p in paths:
         session = open_session(p)
@@ -548,4 +574,4 @@ def report_sessions(
             raise NoGaitError(f"{p}: {e}") from e
         items.append((session, result))
     items.sort(key=lambda it: str((getattr(it[0], "meta", {}) or {}).get("created_utc") or ""))
-    return build_report(items, out_html, out_json, out_csv, **thresholds)
+    return build_report(items, out_html, out_json, out_csv, force=force, **thresholds)

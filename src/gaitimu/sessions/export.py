@@ -1,8 +1,11 @@
 """Export a session as plain CSV or as BIDS-Motion (``gaitimu export``).
 
 Output is first written to a temporary directory next to ``out`` and moved into place at the
-end, so a failed export leaves nothing that looks complete. Existing files are never
-overwritten (an existing BIDS dataset directory may be reused: new files are added to it).
+end, so a failed export leaves nothing that looks complete (the temporary directory is removed
+on any failure). Existing files are replaced only with ``force`` (``--force``); an existing
+BIDS dataset directory may be reused: new files are added to it. ``out`` is never the session,
+never inside a session folder, never a symbolic link loop (`_format.check_output`); a
+failed write (read-only folder, full disk) is one line (`BadInputError`).
 """
 
 from __future__ import annotations
@@ -21,7 +24,7 @@ import pandas as pd
 from gaitimu import __version__
 from gaitimu.consts import SENSOR_COLS, format_axes, is_auto_axes, parse_axes
 from gaitimu.errors import BadInputError
-from gaitimu.sessions._format import json_default
+from gaitimu.sessions._format import check_output, json_default, os_error_text
 from gaitimu.sessions.info import sensor_meta, session_info
 from gaitimu.sessions.reader import Session
 
@@ -182,7 +185,8 @@ def _bids_files(session: Session) -> dict[str, bytes]:
     return files
 
 
-def export_session(session: Session, out: str | os.PathLike[str], fmt: str) -> list[Path]:
+def export_session(session: Session, out: str | os.PathLike[str], fmt: str, *,
+                   force: bool = False) -> list[Path]:
     """Export ``session`` into directory ``out`` as ``fmt`` (``csv`` or ``bids``).
 
     csv: ``<session>_samples.csv`` (``t_s`` + ``acc_x..gyr_z``, m/s^2 and deg/s, sensor frame;
@@ -191,6 +195,8 @@ def export_session(session: Session, out: str | os.PathLike[str], fmt: str) -> l
     ``sub-<id>/motion/sub-<id>_task-<activity>_tracksys-<name>_{motion.tsv,motion.json,
     channels.tsv,channels.json[,events.tsv]}``, and a row in ``sub-<id>/sub-<id>_scans.tsv``
     with the recording start as ``acq_time``).
+
+    Files already in ``out`` are replaced only with ``force``; the scans table is appended to.
 
     Returns
     -------
@@ -204,36 +210,50 @@ def export_session(session: Session, out: str | os.PathLike[str], fmt: str) -> l
         raise BadInputError(f"{out}: exists and is not a directory; choose another --out")
     if not out.parent.exists():
         raise BadInputError(f"{out}: parent directory {out.parent} does not exist")
+    real = check_output(out, kind="dir", inputs=[session.path], force=force)
     stem = session.path.name.removesuffix(".gaitimu") or "session"
     files = _csv_files(session, stem) if fmt == "csv" else _bids_files(session)
-    if fmt == "bids" and (out / "dataset_description.json").exists():
+    if fmt == "bids" and (real / "dataset_description.json").exists():
         files.pop("dataset_description.json")  # keep the existing dataset's description
     appendable = {name for name in files if name.endswith("_scans.tsv")}
-    for name in appendable:  # one row per recording, added to an existing scans file
-        old = (out / name).read_bytes() if (out / name).exists() else b"filename\tacq_time\n"
-        files[name] = old + (b"" if old.endswith(b"\n") else b"\n") + files[name]
-    clashes = [name for name in files if (out / name).exists() and name not in appendable]
-    if clashes:
-        raise BadInputError(
-            f"{out / clashes[0]}: already exists; choose another --out or remove it"
-        )
-    tmp = out.parent / f".{out.name}.exporting-{os.getpid()}"
+    try:
+        for name in appendable:  # one row per recording, added to an existing scans file
+            old = (real / name).read_bytes() if (real / name).exists() else (
+                b"filename\tacq_time\n")
+            files[name] = old + (b"" if old.endswith(b"\n") else b"\n") + files[name]
+        clashes = [name for name in files if os.path.lexists(real / name)
+                   and name not in appendable]
+    except OSError as e:
+        raise BadInputError(os_error_text(out, e)) from e
+    for name in clashes:
+        if (real / name).is_dir() or not force:
+            raise BadInputError(
+                f"{out / name} already exists; use --force to replace it (or choose another "
+                "--out)" if not (real / name).is_dir() else
+                f"{out / name}: is a directory; choose another --out"
+            )
+    tmp = real.parent / f".{real.name}.exporting-{os.getpid()}"
     shutil.rmtree(tmp, ignore_errors=True)
     try:
         for name, data in files.items():
             p = tmp / name
             p.parent.mkdir(parents=True, exist_ok=True)
-            p.write_bytes(data)
-        if not out.exists():
-            os.rename(tmp, out)
+            with open(p, "wb") as f:
+                f.write(data)
+                f.flush()
+                os.fsync(f.fileno())
+        if not real.exists():
+            os.rename(tmp, real)
         else:
             for name in files:
-                dest = out / name
+                dest = real / name
                 dest.parent.mkdir(parents=True, exist_ok=True)
                 os.replace(tmp / name, dest)
             shutil.rmtree(tmp, ignore_errors=True)
-    except BaseException:
+    except BaseException as e:
         shutil.rmtree(tmp, ignore_errors=True)
+        if isinstance(e, OSError):
+            raise BadInputError(os_error_text(out, e)) from e
         raise
     written = [out / name for name in files]
     log.info("exported %s as %s: %d files in %s", session.path, fmt, len(written), out)

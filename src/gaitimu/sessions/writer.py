@@ -7,12 +7,22 @@ chunk is one ``write`` call on an unbuffered file, so once written the operating
 a SIGKILL of the writer loses at most the data of the last ``1.25 * flush_interval_s`` (measured:
 <= 0.45 s with the default). With ``fsync=True`` (default) every flush is also fsync'ed, so a
 power loss costs about the same.
+
+When a write fails (disk full, or any other `OSError`), nothing is dropped: the data stays in
+memory, up to ``max_held_bytes`` (`HOLD_LIMIT_BYTES`, 32 MiB: about 30 minutes at 200 Hz,
+15 at 400 Hz, samples and raw packets together), and the writer retries every
+``flush_interval_s`` until the disk accepts it. What arrives while that memory is full is
+counted and recorded as an ``overflow`` event (``reason: "disk full"``, a gap) once writing
+works again. `warning` says so while it lasts (the recorder shows it); `write_problems`
+and ``meta["write_problems"]`` keep the totals. Only `flush` and `close` raise
+`SessionWriteError`, `close` when data could not be saved at the end.
 """
 
 from __future__ import annotations
 
 import contextlib
 import datetime as dt
+import errno
 import json
 import logging
 import os
@@ -47,10 +57,21 @@ log = logging.getLogger(__name__)
 
 _MAX_CHUNK_SAMPLES = 4096
 _MAX_CHUNK_PACKET_BYTES = 1 << 20
+#: memory that holds data while writes fail (disk full): 32 MiB ~ 30 min at 200 Hz
+HOLD_LIMIT_BYTES = 32 << 20
+_PACKET_OVERHEAD = 12  # bytes per packet in a chunk besides the payload (time + length)
 
 
 class SessionWriteError(BadInputError):
     """The session cannot be written (disk full, permissions, removed directory)."""
+
+
+def _is_disk_full(e: BaseException | None) -> bool:
+    while e is not None:
+        if isinstance(e, OSError) and e.errno in (errno.ENOSPC, errno.EDQUOT):
+            return True
+        e = e.__cause__
+    return False
 
 
 def _utc_now() -> str:
@@ -79,10 +100,12 @@ class _Log:
                 self.bytes_written += k
         except OSError as e:
             # A partial chunk may be on disk; readers skip it and resync on the next chunk.
-            raise SessionWriteError(
-                f"{self.path}: cannot write session data ({e.strerror or e}); free some disk "
-                "space or write the session elsewhere"
-            ) from e
+            if e.errno in (errno.ENOSPC, errno.EDQUOT):
+                msg = f"disk full writing {self.path} ({e.strerror or e}): free space and retry"
+            else:
+                msg = (f"{self.path}: cannot write session data ({e.strerror or e}); free some "
+                       "disk space or write the session elsewhere")
+            raise SessionWriteError(msg) from e
         self.seq += 1
         self._dirty = True
 
@@ -92,7 +115,8 @@ class _Log:
                 os.fsync(self._fd)
             except OSError as e:
                 raise SessionWriteError(
-                    f"{self.path}: cannot sync session data to disk ({e.strerror or e})"
+                    f"{self.path}: cannot sync session data to disk ({e.strerror or e}); free "
+                    "space and retry"
                 ) from e
         self._dirty = False
 
@@ -132,6 +156,7 @@ class SessionWriter:
         *,
         flush_interval_s: float = 0.5,
         fsync: bool = True,
+        max_held_bytes: int = HOLD_LIMIT_BYTES,
     ) -> None:
         self.path = Path(path)
         if self.path.exists() and (not self.path.is_dir() or any(self.path.iterdir())):
@@ -141,12 +166,12 @@ class SessionWriter:
         if not flush_interval_s > 0:
             raise ValueError("flush_interval_s must be > 0")
         self.flush_interval_s = float(flush_interval_s)
+        self.max_held_bytes = int(max_held_bytes)
+        created = not self.path.exists()
         try:
             self.path.mkdir(parents=True, exist_ok=True)
         except OSError as e:
-            raise BadInputError(
-                f"{self.path}: cannot create session directory ({e.strerror})"
-            ) from e
+            raise SessionWriteError(_open_error(self.path, e)) from e
         # Exclusive claim (O_EXCL): of two writers that both found the path free, one wins and
         # the other stops here instead of mixing its stream into the same files.
         self._claim = self.path / WRITER_LOCK_FILE
@@ -158,7 +183,10 @@ class SessionWriter:
                 "output name"
             ) from None
         except OSError as e:
-            raise BadInputError(f"{self.path}: cannot create session ({e.strerror})") from e
+            if created:
+                with contextlib.suppress(OSError):
+                    self.path.rmdir()
+            raise SessionWriteError(_open_error(self.path, e)) from e
         with contextlib.suppress(OSError):
             os.write(fd, f"{os.getpid()}\n".encode())
         os.close(fd)
@@ -181,21 +209,44 @@ class SessionWriter:
             created_utc=_utc_now(),
             closed_cleanly=False,
         )
-        self._write_meta()
-        self._samples = _Log(self.path / SAMPLES_FILE, _chunks.KIND_SAMPLES, fsync)
-        self._packets = _Log(self.path / PACKETS_FILE, _chunks.KIND_PACKETS, fsync)
-        self._events = _Log(self.path / EVENTS_FILE, _chunks.KIND_EVENT, fsync)
+        logs: list[_Log] = []
+        try:
+            # nothing is kept of a session that cannot even start (e.g. a full disk): no
+            # empty session folder is left behind
+            self._write_meta()
+            for name, kind in ((SAMPLES_FILE, _chunks.KIND_SAMPLES),
+                               (PACKETS_FILE, _chunks.KIND_PACKETS),
+                               (EVENTS_FILE, _chunks.KIND_EVENT)):
+                logs.append(_Log(self.path / name, kind, fsync))
+        except OSError as e:
+            for lg in logs:
+                with contextlib.suppress(OSError):
+                    os.close(lg._fd)
+            self._remove_created(created)
+            raise SessionWriteError(_open_error(self.path / META_FILE, e)) from e
+        self._samples, self._packets, self._events = logs
         self._sample_buf: list[np.ndarray] = []
         self._n_sample_buf = 0
         self._packet_t: list[float] = []
         self._packet_data: list[bytes] = []
         self._n_packet_bytes = 0
+        self._event_buf: list[bytes] = []
+        self._n_event_bytes = 0
+        self._meta_dirty = False
         self.n_samples = 0
         self.n_packets = 0
         self.n_events = 0
         self.lost_samples = 0
         self._last_t_s = -np.inf
         self._last_flush = time.monotonic()
+        # write failures (disk full): data is held in memory and retried
+        self._failure: SessionWriteError | None = None
+        self._failing_since: float | None = None
+        self._drop = {"samples": 0, "packets": 0, "events": 0, "start_s": None, "end_s": None}
+        self.write_problems: dict[str, Any] = {
+            "episodes": 0, "failed_s": 0.0, "max_held_bytes": 0, "lost_samples": 0,
+            "lost_packets": 0, "lost_events": 0, "last_error": None,
+        }
         self._stop = threading.Event()
         self._flusher = threading.Thread(
             target=self._flush_loop, name=f"gaitimu-flush-{self.path.name}", daemon=True
@@ -216,6 +267,40 @@ class SessionWriter:
             with contextlib.suppress(Exception):
                 self.meta["close_reason"] = f"{type(exc).__name__}: {exc}"
         self.close()
+
+    # ----------------------------------------------------------------- state
+    @property
+    def held_bytes(self) -> int:
+        """Bytes of data waiting in memory to be written."""
+        return (self._n_sample_buf * SAMPLE_FIELDS * 8 + self._n_packet_bytes
+                + _PACKET_OVERHEAD * len(self._packet_t) + self._n_event_bytes)
+
+    @property
+    def disk_full(self) -> bool:
+        """True while writes fail (the data is held in memory)."""
+        return self._failure is not None
+
+    @property
+    def warning(self) -> str | None:
+        """One line for a status display while writes fail or after data was lost to it."""
+        wp = self.write_problems
+        if self._failure is not None:
+            what = "disk full" if _is_disk_full(self._failure) else "cannot write"
+            rate = float(self.meta.get("sample_rate_hz") or 0) or None
+            held = (f"{self._n_sample_buf / rate:.1f} s of samples" if rate
+                    else f"{self._n_sample_buf} samples")
+            line = (f"{what}: holding {held} in memory ({self.held_bytes / 2**20:.1f} of "
+                    f"{self.max_held_bytes / 2**20:.0f} MiB); free space")
+            lost = wp["lost_samples"] + self._drop["samples"]
+            if lost:
+                line += f"; memory full, {lost} samples lost"
+            return line
+        if wp["lost_samples"] or wp["lost_packets"]:
+            return (f"disk was full: {wp['lost_samples']} samples lost (recorded as a gap); "
+                    "the rest is saved")
+        if wp["episodes"]:
+            return f"disk was full for {wp['failed_s']:.1f} s; nothing lost"
+        return None
 
     # ----------------------------------------------------------------- writing
     def write_samples(self, t_s: np.ndarray, acc: np.ndarray, gyr: np.ndarray) -> None:
@@ -239,6 +324,14 @@ class SessionWriter:
             self._check_open()
             if t[0] < self._last_t_s or (n > 1 and np.any(np.diff(t) < 0)):
                 log.warning("%s: sample times go backwards near t=%.3f s", self.path, t[0])
+            if self._must_drop(block.nbytes):
+                d = self._drop
+                if d["start_s"] is None:
+                    d["start_s"] = None if not np.isfinite(self._last_t_s) else self._last_t_s
+                    d["first_s"] = float(t[0])
+                d["samples"] += n
+                d["end_s"] = float(t[-1])
+                return
             self._last_t_s = float(t[-1])
             self._sample_buf.append(block)
             self._n_sample_buf += n
@@ -248,6 +341,9 @@ class SessionWriter:
         """Append one raw packet exactly as received, with its host receive time in s."""
         with self._lock:
             self._check_open()
+            if self._must_drop(len(payload) + _PACKET_OVERHEAD):
+                self._drop["packets"] += 1
+                return
             self._packet_t.append(float(t_host_s))
             self._packet_data.append(bytes(payload))
             self._n_packet_bytes += len(payload)
@@ -260,13 +356,18 @@ class SessionWriter:
             raise ValueError("write_packets: t_host_s and payloads differ in length")
         with self._lock:
             self._check_open()
+            size = sum(len(p) for p in payloads)
+            if self._must_drop(size + _PACKET_OVERHEAD * len(payloads)):
+                self._drop["packets"] += len(payloads)
+                return
             self._packet_t.extend(t.tolist())
             self._packet_data.extend(bytes(p) for p in payloads)
-            self._n_packet_bytes += sum(len(p) for p in payloads)
+            self._n_packet_bytes += size
             self._maybe_flush()
 
     def add_event(self, event: dict[str, Any]) -> None:
-        """Record an event (``kind`` = gap | disconnect | overflow | note | ...), written at once.
+        """Record an event (``kind`` = gap | disconnect | overflow | note | ...), written at once
+        (held in memory with the data while writes fail).
 
         Gap-like events carry ``start_s``, ``end_s`` (session time) and ``lost_samples``.
         """
@@ -275,22 +376,27 @@ class SessionWriter:
         payload = json.dumps(event, default=json_default, allow_nan=True).encode()
         with self._lock:
             self._check_open()
-            self._flush_buffers()  # keep events in order with the data around them
-            self._events.append(1, payload)
-            self._events.sync()
-            self.n_events += 1
+            if self._must_drop(len(payload)):
+                self._drop["events"] += 1
+            else:
+                self._event_buf.append(payload)
+                self._n_event_bytes += len(payload)
             with contextlib.suppress(TypeError, ValueError):
                 self.lost_samples += int(event.get("lost_samples") or 0)
+            # keep events in order with the data around them: flush that first
+            self._try_flush(now=True)
 
     def update_meta(self, changes: dict[str, Any]) -> None:
-        """Merge ``changes`` into the metadata and rewrite meta.json atomically."""
+        """Merge ``changes`` into the metadata and rewrite meta.json atomically (retried with
+        the data while writes fail)."""
         reserved = {"format", "format_version"} & set(changes)
         if reserved:
             raise ValueError(f"update_meta: {sorted(reserved)} are set by the writer")
         with self._lock:
             self._check_open()
             self.meta.update(changes)
-            self._write_meta()
+            self._meta_dirty = True
+            self._try_flush(now=True)
 
     def write_truth(
         self, truth: dict[str, Any], arrays: dict[str, np.ndarray] | None = None
@@ -298,44 +404,75 @@ class SessionWriter:
         """Store simulator ground truth: a JSON-able dict and named numpy arrays."""
         with self._lock:
             self._check_open()
-            write_atomic(self.path / TRUTH_FILE, dumps(truth).encode(), fsync=self._fsync)
-            if arrays:
-                import io
+            try:
+                write_atomic(self.path / TRUTH_FILE, dumps(truth).encode(), fsync=self._fsync)
+                if arrays:
+                    import io
 
-                bio = io.BytesIO()
-                np.savez(bio, **{k: np.asarray(v) for k, v in arrays.items()})
-                write_atomic(self.path / TRUTH_ARRAYS_FILE, bio.getvalue(), fsync=self._fsync)
+                    bio = io.BytesIO()
+                    np.savez(bio, **{k: np.asarray(v) for k, v in arrays.items()})
+                    write_atomic(self.path / TRUTH_ARRAYS_FILE, bio.getvalue(),
+                                 fsync=self._fsync)
+            except OSError as e:
+                raise SessionWriteError(_open_error(self.path / TRUTH_FILE, e)) from e
 
     def flush(self) -> None:
-        """Write everything buffered now (normally automatic)."""
+        """Write everything buffered now (normally automatic); raises `SessionWriteError` when
+        it cannot (the data stays in memory and is retried)."""
         with self._lock:
             if not self._closed:
-                self._flush_buffers()
+                self._try_flush(now=True)
+                if self._failure is not None:
+                    raise self._failure
 
     def close(self) -> None:
-        """Flush, sync, and mark the session as closed cleanly (idempotent)."""
+        """Flush, sync, and mark the session as closed cleanly (idempotent).
+
+        Raises `SessionWriteError` when the data held in memory cannot be written (the disk is
+        still full): the session keeps what was written before and stays readable (not closed
+        cleanly); a session folder holding no data at all is removed.
+        """
         if self._closed:
             return
         self._stop.set()
         self._flusher.join(timeout=5)
         with self._lock:
-            self._flush_buffers()
+            self._meta_dirty = False  # written below, with the totals
+            self._try_flush(now=True)
+            failure = self._failure
+            if failure is None:
+                try:
+                    for lg in (self._samples, self._packets, self._events):
+                        lg.sync()
+                except SessionWriteError as e:
+                    failure = e
+            if failure is None:
+                self.meta.update(
+                    closed_cleanly=True,
+                    closed_utc=_utc_now(),
+                    n_samples=self.n_samples,
+                    n_packets=self.n_packets,
+                    n_events=self.n_events,
+                    file_bytes={
+                        SAMPLES_FILE: self._samples.bytes_written,
+                        PACKETS_FILE: self._packets.bytes_written,
+                        EVENTS_FILE: self._events.bytes_written,
+                    },
+                )
+                if self.write_problems["episodes"]:
+                    self.meta["write_problems"] = dict(self.write_problems)
+                try:
+                    self._write_meta()
+                except OSError as e:
+                    failure = SessionWriteError(_open_error(self.path / META_FILE, e))
+                    self.meta["closed_cleanly"] = False
             for lg in (self._samples, self._packets, self._events):
-                lg.close()
-            self.meta.update(
-                closed_cleanly=True,
-                closed_utc=_utc_now(),
-                n_samples=self.n_samples,
-                n_packets=self.n_packets,
-                n_events=self.n_events,
-                file_bytes={
-                    SAMPLES_FILE: self._samples.bytes_written,
-                    PACKETS_FILE: self._packets.bytes_written,
-                    EVENTS_FILE: self._events.bytes_written,
-                },
-            )
-            self._write_meta()
+                with contextlib.suppress(OSError):
+                    os.close(lg._fd)
             self._closed = True
+            if failure is not None:
+                self._close_failed(failure)
+                return
             with contextlib.suppress(OSError):
                 os.unlink(self._claim)  # a crashed writer leaves it: the folder stays claimed
             if self._fsync:
@@ -354,15 +491,82 @@ class SessionWriter:
     def _write_meta(self) -> None:
         write_atomic(self.path / META_FILE, dumps(self.meta).encode(), fsync=self._fsync)
 
+    def _remove_created(self, created: bool) -> None:
+        """Remove what this writer put in its folder (and the folder if it made it)."""
+        for p in list(self.path.iterdir()) if self.path.is_dir() else []:
+            if p.name in (META_FILE, SAMPLES_FILE, PACKETS_FILE, EVENTS_FILE, WRITER_LOCK_FILE,
+                          TRUTH_FILE, TRUTH_ARRAYS_FILE) or (
+                    p.name.startswith(".") and p.name.endswith(".tmp")):
+                with contextlib.suppress(OSError):
+                    p.unlink()
+        if created:
+            with contextlib.suppress(OSError):
+                self.path.rmdir()
+
+    def _close_failed(self, failure: SessionWriteError) -> None:
+        held_samples = self._n_sample_buf + self._drop["samples"]
+        lost = self.write_problems["lost_samples"] + held_samples
+        written = self.n_samples
+        if written == 0 and self.n_packets == 0:
+            # nothing of the session reached the disk: leave no empty session behind
+            self._remove_created(created=True)
+            raise SessionWriteError(
+                f"{failure}; nothing could be saved ({held_samples} samples lost), so "
+                f"{self.path} was removed"
+            ) from failure
+        rate = float(self.meta.get("sample_rate_hz") or 0)
+        secs = f" ({lost / rate:.1f} s)" if rate else ""
+        raise SessionWriteError(
+            f"{failure}; {lost} samples{secs} could not be saved; {self.path} keeps the "
+            f"{written} samples written before (readable, not closed cleanly)"
+        ) from failure
+
+    def _must_drop(self, nbytes: int) -> bool:
+        """While writes fail, data beyond ``max_held_bytes`` is dropped (and counted)."""
+        if self._failure is None:
+            return False
+        if self._drop["samples"] or self._drop["packets"]:
+            return True  # one contiguous hole until writing works again
+        return self.held_bytes + nbytes > self.max_held_bytes
+
     def _maybe_flush(self) -> None:
         if (
             self._n_sample_buf >= _MAX_CHUNK_SAMPLES
             or self._n_packet_bytes >= _MAX_CHUNK_PACKET_BYTES
             or time.monotonic() - self._last_flush >= self.flush_interval_s
         ):
+            self._try_flush()
+
+    def _try_flush(self, now: bool = False) -> bool:
+        """Write what is held; on failure keep it and note the failure (never raises). While
+        failing, retries at most every ``flush_interval_s`` unless ``now``."""
+        t = time.monotonic()
+        if self._failure is not None and not now and t - self._last_flush < self.flush_interval_s:
+            return False
+        try:
             self._flush_buffers()
+        except SessionWriteError as e:
+            self._last_flush = time.monotonic()
+            self.write_problems["max_held_bytes"] = max(self.write_problems["max_held_bytes"],
+                                                        self.held_bytes)
+            if self._failure is None:
+                self._failing_since = t
+                self.write_problems["episodes"] += 1
+                self.write_problems["last_error"] = str(e)
+                log.warning("%s: %s; holding the data in memory (up to %d MiB) and retrying",
+                            self.path, e, self.max_held_bytes >> 20)
+            self._failure = e
+            return False
+        if self._failure is not None:
+            self.write_problems["failed_s"] += t - (self._failing_since or t)
+            log.warning("%s: writing works again; the data held in memory is saved", self.path)
+            self._failure = None
+            self._failing_since = None
+        return True
 
     def _flush_buffers(self) -> None:
+        """Write held samples, packets, events, the overflow event and meta.json; each part
+        leaves the buffer once written, so a retry never writes it twice."""
         # Large batches are split so one damaged chunk never costs more than ~4k samples or
         # ~1 MiB of packets.
         if self._sample_buf:
@@ -371,42 +575,85 @@ class SessionWriter:
                 if len(self._sample_buf) == 1
                 else np.concatenate(self._sample_buf)
             )
-            for i in range(0, block.shape[0], _MAX_CHUNK_SAMPLES):
-                part = block[i : i + _MAX_CHUNK_SAMPLES]
+            self._sample_buf[:] = [block]
+            while block.shape[0]:
+                part = block[:_MAX_CHUNK_SAMPLES]
                 self._samples.append(part.shape[0], part.tobytes())
-            self.n_samples += block.shape[0]
-            self._sample_buf.clear()
-            self._n_sample_buf = 0
+                block = block[part.shape[0]:]
+                self._sample_buf[:] = [block] if block.shape[0] else []
+                self._n_sample_buf = block.shape[0]
+                self.n_samples += part.shape[0]
         if self._packet_t:
             times = np.asarray(self._packet_t, dtype="<f8")
             lengths = np.fromiter(
                 (len(p) for p in self._packet_data), dtype="<u4", count=len(self._packet_data)
             )
             start, n = 0, len(self._packet_data)
-            while start < n:
-                # as many packets as fit in ~1 MiB (at least one)
-                sizes = np.cumsum(lengths[start:], dtype=np.int64)
-                stop = start + max(1, int(np.searchsorted(sizes, _MAX_CHUNK_PACKET_BYTES, "right")))
-                payload = b"".join(
-                    [
-                        times[start:stop].tobytes(),
-                        lengths[start:stop].tobytes(),
-                        *self._packet_data[start:stop],
-                    ]
-                )
-                self._packets.append(stop - start, payload)
-                start = stop
-            self.n_packets += n
-            self._packet_t.clear()
-            self._packet_data.clear()
-            self._n_packet_bytes = 0
+            try:
+                while start < n:
+                    # as many packets as fit in ~1 MiB (at least one)
+                    sizes = np.cumsum(lengths[start:], dtype=np.int64)
+                    stop = start + max(1, int(np.searchsorted(sizes, _MAX_CHUNK_PACKET_BYTES,
+                                                              "right")))
+                    payload = b"".join(
+                        [
+                            times[start:stop].tobytes(),
+                            lengths[start:stop].tobytes(),
+                            *self._packet_data[start:stop],
+                        ]
+                    )
+                    self._packets.append(stop - start, payload)
+                    self.n_packets += stop - start
+                    start = stop
+            finally:
+                if start:
+                    self._n_packet_bytes -= int(lengths[:start].sum())
+                    del self._packet_t[:start]
+                    del self._packet_data[:start]
         self._samples.sync()
         self._packets.sync()
+        d = self._drop
+        if d["samples"] or d["packets"] or d["events"]:
+            self._write_drop_event()
+        while self._event_buf:
+            self._events.append(1, self._event_buf[0])
+            self._n_event_bytes -= len(self._event_buf.pop(0))
+            self.n_events += 1
+        self._events.sync()
+        if self._meta_dirty:
+            try:
+                self._write_meta()
+            except OSError as e:
+                raise SessionWriteError(_open_error(self.path / META_FILE, e)) from e
+            self._meta_dirty = False
         self._last_flush = time.monotonic()
+
+    def _write_drop_event(self) -> None:
+        """The hole left by data dropped while the held memory was full: an ``overflow``
+        event (a gap for readers), written after the held data, before anything newer."""
+        d = self._drop
+        rate = float(self.meta.get("sample_rate_hz") or 0)
+        first = d.get("first_s")
+        start = d["start_s"] if d["start_s"] is not None else first
+        end = (d["end_s"] + 1.0 / rate) if (rate and d["end_s"] is not None) else d["end_s"]
+        event = {"kind": "overflow", "reason": "disk full", "start_s": start, "end_s": end,
+                 "lost_samples": int(d["samples"]), "lost_packets": int(d["packets"]),
+                 "lost_events": int(d["events"]),
+                 "message": "samples dropped while the disk was full and the memory that held "
+                            f"the data ({self.max_held_bytes >> 20} MiB) was used up"}
+        self._events.append(1, json.dumps(event, default=json_default).encode())
+        self.n_events += 1
+        self.lost_samples += int(d["samples"])
+        wp = self.write_problems
+        wp["lost_samples"] += int(d["samples"])
+        wp["lost_packets"] += int(d["packets"])
+        wp["lost_events"] += int(d["events"])
+        self._drop = {"samples": 0, "packets": 0, "events": 0, "start_s": None, "end_s": None}
+        if d["samples"]:
+            self._last_t_s = max(self._last_t_s, float(d["end_s"]))
 
     def _flush_loop(self) -> None:
         period = self.flush_interval_s / 4
-        failed = False
         while not self._stop.wait(period):
             try:
                 with self._lock:
@@ -414,10 +661,12 @@ class SessionWriter:
                         not self._closed
                         and time.monotonic() - self._last_flush >= self.flush_interval_s
                     ):
-                        self._flush_buffers()
-            except Exception as e:  # keep trying; the caller's next write or close raises
-                if not failed:
-                    log.warning("%s: background flush failed (%s); will retry", self.path, e)
-                failed = True
-            else:
-                failed = False
+                        self._try_flush()
+            except Exception as e:  # never let the thread die; the caller's close reports
+                log.warning("%s: background flush failed (%s); will retry", self.path, e)
+
+
+def _open_error(path: Path, e: OSError) -> str:
+    from gaitimu.sessions._format import os_error_text
+
+    return os_error_text(path, e)
