@@ -11,9 +11,42 @@ from __future__ import annotations
 
 import numpy as np
 
-from gaitimu.errors import BadInputError
+from gaitimu.errors import BadInputError, quote
 
 G = 9.80665  # standard gravity, m/s^2
+
+# ---------------------------------------------------------------- bounds on what is read
+#: Sample rates a session may have (what ``import`` accepts and every reader accepts), in Hz.
+#: The analysis supports a narrower range (`ANALYSIS_MIN_RATE_HZ`..`ANALYSIS_MAX_RATE_HZ`),
+#: the sensor protocol 50-400 Hz (`gaitimu.sensors.protocol`).
+MIN_RATE_HZ = 1.0
+MAX_RATE_HZ = 2000.0
+#: Rates the analysis (conditioning, events, metrics) supports, in Hz.
+ANALYSIS_MIN_RATE_HZ = 50.0
+ANALYSIS_MAX_RATE_HZ = 400.0
+#: Longest session a file may hold (24 h): bounds what readers read (samples.bin at the
+#: session's rate, CSV rows at --rate) before reading it.
+MAX_SESSION_S = 24 * 3600.0
+#: Largest CSV/TSV ``gaitimu import`` reads (bytes), and the longest line in it.
+MAX_IMPORT_BYTES = 8 * 1024**3
+MAX_CSV_LINE_BYTES = 64 * 1024
+
+
+def check_rate(value: object, what: str = "sample rate") -> float:
+    """``value`` as a rate in Hz, or `BadInputError` unless a number in MIN..MAX_RATE_HZ.
+
+    ``what`` names the value in the message (``--rate``, ``meta.json: field
+    'sample_rate_hz'``). Booleans and strings are refused, as are NaN, inf and 1e308.
+    """
+    ok = isinstance(value, (int, float, np.integer, np.floating)) and not isinstance(value, bool)
+    rate = float(value) if ok else float("nan")  # type: ignore[arg-type]
+    if not (np.isfinite(rate) and MIN_RATE_HZ <= rate <= MAX_RATE_HZ):
+        raise BadInputError(
+            f"{what} {quote(value)} is not a valid sampling rate (a number of Hz from "
+            f"{MIN_RATE_HZ:g} to {MAX_RATE_HZ:g})"
+        )
+    return rate
+
 
 SENSOR_ACC = ("acc_x", "acc_y", "acc_z")
 SENSOR_GYR = ("gyr_x", "gyr_y", "gyr_z")
@@ -54,36 +87,40 @@ def parse_axes(spec: str) -> np.ndarray:
     body frame is (up, right, forward). Raises `BadInputError` unless the map names each of
     x, y, z once and forms a proper right-handed rotation.
     """
-    if not isinstance(spec, str) or not spec.strip():
-        raise BadInputError(f"axis map {spec!r} is empty; expected e.g. {DEFAULT_AXES}")
+    if not isinstance(spec, str):
+        raise BadInputError(f"axis map {quote(spec)} is not text; expected e.g. {DEFAULT_AXES}")
+    if not spec.strip():
+        raise BadInputError(f"axis map {quote(spec)} is empty; expected e.g. {DEFAULT_AXES}")
     cols: dict[str, np.ndarray] = {}
     for part in spec.replace(" ", "").lower().split(","):
         if "=" not in part:
             raise BadInputError(
-                f"axis map {spec!r}: item {part!r} is not AXIS=DIRECTION; expected e.g. {DEFAULT_AXES}"
+                f"axis map {quote(spec)}: item {quote(part)} is not AXIS=DIRECTION; expected e.g. {DEFAULT_AXES}"
             )
         axis, direction = part.split("=", 1)
         direction = DIRECTION_ALIASES.get(direction, direction)
         if axis not in ("x", "y", "z"):
-            raise BadInputError(f"axis map {spec!r}: unknown sensor axis {axis!r} (use x, y, z)")
+            raise BadInputError(
+                f"axis map {quote(spec)}: unknown sensor axis {quote(axis)} (use x, y, z)"
+            )
         if direction not in DIRECTIONS:
             raise BadInputError(
-                f"axis map {spec!r}: unknown direction {direction!r} "
+                f"axis map {quote(spec)}: unknown direction {quote(direction)} "
                 f"(use one of {', '.join(DIRECTIONS)})"
             )
         if axis in cols:
-            raise BadInputError(f"axis map {spec!r}: axis {axis!r} given twice")
+            raise BadInputError(f"axis map {quote(spec)}: axis {axis!r} given twice")
         cols[axis] = np.array(DIRECTIONS[direction], dtype=float)
     if set(cols) != {"x", "y", "z"}:
         missing = sorted({"x", "y", "z"} - set(cols))
-        raise BadInputError(f"axis map {spec!r}: missing axis {', '.join(missing)}")
+        raise BadInputError(f"axis map {quote(spec)}: missing axis {', '.join(missing)}")
     rot = np.column_stack([cols["x"], cols["y"], cols["z"]])
     det = float(np.linalg.det(rot))
     if abs(det) < 0.5:
-        raise BadInputError(f"axis map {spec!r}: two axes point the same way")
+        raise BadInputError(f"axis map {quote(spec)}: two axes point the same way")
     if det < 0:
         raise BadInputError(
-            f"axis map {spec!r} is left-handed (a mirror image); a real IMU is right-handed, "
+            f"axis map {quote(spec)} is left-handed (a mirror image); a real IMU is right-handed, "
             "check the sign of one axis"
         )
     return rot
