@@ -94,8 +94,16 @@ def test_data_gap_is_masked_and_voids_overlapping_stances() -> None:
     assert len(sig) == len(t)
     assert not sig.loc[(sig.t_s > 5.21) & (sig.t_s < 5.44), "valid"].any()
     bad = res.strides[~res.strides["valid"]]
-    assert bad["ic_s"].tolist() == [pytest.approx(5.1623)]
-    assert bad["invalid_reason"].tolist() == ["data gap in the stance"]
+    assert bad["ic_s"].iloc[0] == pytest.approx(5.1623)
+    assert bad["invalid_reason"].iloc[0] == "data gap in the stance"
+    # the orientation filter restarted after the hole: the stances after it, while it
+    # settles (2 x 8 s), are not used; all of them, and none before the gap
+    settle = res.info["alignment"]["settling_s"]
+    assert len(settle) == 1 and settle[0][0] == pytest.approx(5.45, abs=0.01)
+    assert (bad["invalid_reason"].iloc[1:] == "orientation settling after a data gap").all()
+    assert bad["ic_s"].iloc[1:].min() > 5.45
+    assert res.strides.loc[res.strides.ic_s > 5.45, "valid"].sum() == 0
+    assert res.strides.loc[res.strides.ic_s < 5.1, "valid"].all()
     assert any("gap" in w for w in res.info["warnings"])
 
 

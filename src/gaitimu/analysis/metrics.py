@@ -24,6 +24,7 @@ Everything is vectorised over stances (no Python loop over rows).
 from __future__ import annotations
 
 import logging
+from collections.abc import Sequence
 
 import numpy as np
 import pandas as pd
@@ -223,6 +224,7 @@ def stance_metrics(
     sampling_rate_hz: float | None = None,
     exclude_turns: bool = True,
     timing_gap_guard_s: float = TIMING_GAP_GUARD_S,
+    settling_s: Sequence[Sequence[float]] = (),
 ) -> pd.DataFrame:
     """Strides table: one row per stance with timing, obliquity, CPD and ML excursion.
 
@@ -252,6 +254,10 @@ def stance_metrics(
         have different pelvic mechanics, and the centripetal acceleration of a turn tilts
         the 6D fusion's vertical (up to ~3 deg in running turns on simulated data), so
         their CPD is not comparable with straight gait.
+    settling_s : sequence of (start_s, end_s)
+        Intervals after a data gap in which the orientation filter is still settling
+        (`gaitimu.analysis.orientation.fuse_segments`); stances whose IC or FC falls in one
+        are ``valid`` False ("orientation settling after a data gap").
     timing_gap_guard_s : float
         ``step_s``, ``stride_s`` and ``flight_s`` are NaN when a sample with ``valid``
         False lies between their two events or within this distance (s) of either
@@ -385,6 +391,9 @@ def stance_metrics(
     )
 
     gap = has_gap(i0, i1)
+    settling = np.zeros(ic.size, dtype=bool)
+    for s0, s1 in settling_s:
+        settling |= ((ic >= s0) & (ic <= s1)) | ((fc >= s0) & (fc <= s1))
     # a gap later in the stride only spoils the stride-wide numbers
     stride_gap = has_gap(i0, np.where(has_next, j1, i1))
     obl_range = np.where(stride_gap, np.nan, obl_range)
@@ -407,6 +416,7 @@ def stance_metrics(
             ~good_times,
             ~in_range,
             gap,
+            settling,
             (stance < MIN_STANCE_S) | (stance > MAX_STANCE_S),
             np.fmax(np.abs(seg_max), np.abs(seg_min)) > MAX_ABS_OBLIQUITY_DEG,
             turn & exclude_turns,
@@ -417,6 +427,7 @@ def stance_metrics(
             "fc_s missing or not after ic_s",
             "outside the recording",
             "data gap in the stance",
+            "orientation settling after a data gap",
             "implausible stance time",
             "implausible obliquity",
             "turn",
