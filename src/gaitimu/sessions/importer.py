@@ -21,21 +21,36 @@ import logging
 import os
 import re
 import shutil
+import stat
 from pathlib import Path
 from typing import Any
 
 import numpy as np
 import pandas as pd
 
-from gaitimu.consts import AUTO_AXES, SENSOR_COLS, G, format_axes, is_auto_axes, parse_axes
-from gaitimu.errors import BadInputError
+from gaitimu.consts import (
+    ANALYSIS_MAX_RATE_HZ,
+    ANALYSIS_MIN_RATE_HZ,
+    AUTO_AXES,
+    MAX_CSV_LINE_BYTES,
+    MAX_IMPORT_BYTES,
+    MAX_SESSION_S,
+    SENSOR_COLS,
+    G,
+    check_rate,
+    format_axes,
+    is_auto_axes,
+    parse_axes,
+)
+from gaitimu.errors import BadInputError, clip, quote
 from gaitimu.sessions.writer import SessionWriter
 
 log = logging.getLogger(__name__)
 
 ACC_UNITS = {"m/s2": 1.0, "m/s^2": 1.0, "g": G}
 GYR_UNITS = {"deg/s": 1.0, "rad/s": 180.0 / np.pi}
-MAX_RATE_HZ = 10_000.0
+_CHUNK_ROWS = 200_000  # rows parsed at a time: bounds the parser's memory beyond the result
+_SCAN_BLOCK = 4 << 20  # bytes read at a time by the pre-scan
 MAX_COUNTER_JUMP_S = 60.0  # a larger counter jump is a reset, not lost packets
 RATE_TOLERANCE = 0.02  # relative disagreement allowed between --rate and the file's own timing
 _HEADER_SCAN_LINES = 200
@@ -49,6 +64,82 @@ def _fail(path: Path, what: str) -> BadInputError:
 
 def _split(line: str, sep: str) -> list[str]:
     return [c.strip().strip('"').strip().lower() for c in line.rstrip("\r\n").split(sep)]
+
+
+def _prescan(path: Path, rate: float) -> str:
+    """Check the file before parsing it and return its sha256 (one bounded pass).
+
+    Refuses, each with one line: a path that is not a regular file (``/dev/zero``, a FIFO: they
+    never end), a file larger than `MAX_IMPORT_BYTES`, NUL bytes (a binary file, or a sparse
+    hole), a line longer than `MAX_CSV_LINE_BYTES`, and more rows than 24 h at ``--rate``.
+    """
+    try:
+        st = path.stat()
+    except FileNotFoundError as e:
+        raise _fail(path, "file not found") from e
+    except OSError as e:
+        raise _fail(path, f"cannot read ({e.strerror})") from e
+    if stat.S_ISDIR(st.st_mode):
+        raise _fail(path, "is a directory, not a CSV file")
+    if not stat.S_ISREG(st.st_mode):
+        raise _fail(
+            path, "is not a regular file (a device, FIFO or socket); save the data to a CSV file"
+        )
+    if st.st_size > MAX_IMPORT_BYTES:
+        raise _fail(
+            path,
+            f"is {st.st_size} bytes, more than the {MAX_IMPORT_BYTES} bytes gaitimu imports; "
+            "split it into shorter recordings",
+        )
+    max_lines = int(MAX_SESSION_S * rate) + _HEADER_SCAN_LINES + 1
+    h = hashlib.sha256()
+    offset = 0
+    n_lines = 0  # newlines seen before the current block
+    run = 0  # bytes since the last newline
+    try:
+        with open(path, "rb") as f:
+            while block := f.read(_SCAN_BLOCK):
+                h.update(block)
+                nul = block.find(b"\0")
+                if nul >= 0:
+                    line = n_lines + block.count(b"\n", 0, nul) + 1
+                    raise _fail(
+                        path,
+                        f"not a text CSV file (NUL byte at byte {offset + nul}, line "
+                        f"{line}); export it as UTF-8 CSV",
+                    )
+                nl = np.flatnonzero(np.frombuffer(block, dtype=np.uint8) == 10)
+                if nl.size:
+                    lengths = np.diff(nl, prepend=-1) - 1
+                    lengths[0] += run
+                    run = len(block) - int(nl[-1]) - 1
+                else:
+                    lengths = np.empty(0, dtype=np.int64)
+                    run += len(block)
+                if run > MAX_CSV_LINE_BYTES or (
+                    lengths.size and lengths.max() > MAX_CSV_LINE_BYTES
+                ):
+                    k = (
+                        int(np.argmax(lengths > MAX_CSV_LINE_BYTES))
+                        if (lengths.size and lengths.max() > MAX_CSV_LINE_BYTES)
+                        else int(nl.size)
+                    )
+                    raise _fail(
+                        path,
+                        f"line {n_lines + k + 1} is longer than {MAX_CSV_LINE_BYTES} bytes; not a "
+                        "CSV of numbers (one row per sample)",
+                    )
+                n_lines += int(nl.size)
+                offset += len(block)
+                if n_lines > max_lines:
+                    raise _fail(
+                        path,
+                        f"has more than {max_lines} lines, more than {MAX_SESSION_S / 3600:g} h "
+                        f"at --rate {rate:g} Hz; split it into shorter recordings",
+                    )
+    except OSError as e:
+        raise _fail(path, f"cannot read ({e.strerror})") from e
+    return h.hexdigest()
 
 
 def _find_header(path: Path) -> tuple[int, str, list[str], float | None]:
@@ -97,33 +188,44 @@ def _read_table(path: Path) -> tuple[pd.DataFrame, int, str, float | None, list[
         raise _fail(
             path,
             f"missing column(s) {', '.join(missing)} in the header (found: "
-            f"{', '.join(cols)}); columns acc_x..gyr_z are required",
+            f"{clip(', '.join(cols), 120)}); columns acc_x..gyr_z are required",
         )
     dupes = sorted({c for c in cols if c and cols.count(c) > 1} & set((*SENSOR_COLS, "t_s")))
     if dupes:
         raise _fail(path, f"column(s) {', '.join(dupes)} appear more than once in the header")
     wanted = {*SENSOR_COLS, "t_s", *_COUNTER_NAMES}
     names = [c if c and cols.index(c) == i else f"{c}__col{i}" for i, c in enumerate(cols)]
+    keep = [c for c in names if c in wanted]
+    values_cols = [c for c in keep if c not in _COUNTER_NAMES]
+    # Both paths parse _CHUNK_ROWS rows at a time and keep only the wanted columns as float64,
+    # so memory is the result plus one chunk, whatever the file holds.
     try:  # fast path: a clean numeric table (ragged rows still raise, then the slow path)
-        df = pd.read_csv(
+        parts = []
+        with pd.read_csv(
             path,
             sep=sep,
             skiprows=header_idx + 1,
             header=None,
             names=names,
             engine="c",
-            dtype={c: np.float64 for c in names if c in wanted},
+            dtype={c: np.float64 for c in keep},
             skip_blank_lines=True,
             encoding="utf-8-sig",
-        )
-        values = df[[c for c in names if c in wanted and c not in _COUNTER_NAMES]].to_numpy()
-        if len(df) and np.isfinite(values).all():
-            return df, header_idx, sep, preamble_rate, cols
+            chunksize=_CHUNK_ROWS,
+        ) as reader:
+            for chunk in reader:
+                if not np.isfinite(chunk[values_cols].to_numpy()).all():
+                    raise ValueError("non-finite value")
+                parts.append(chunk[keep])
+        if parts and sum(len(p) for p in parts):
+            return pd.concat(parts, ignore_index=True), header_idx, sep, preamble_rate, cols
     except (pd.errors.ParserError, ValueError):
         pass
     # slow path: read as text to say exactly which value on which line is wrong
+    first_line = header_idx + 2
+    parts = []
     try:
-        df = pd.read_csv(
+        with pd.read_csv(
             path,
             sep=sep,
             skiprows=header_idx,
@@ -133,13 +235,28 @@ def _read_table(path: Path) -> tuple[pd.DataFrame, int, str, float | None, list[
             skip_blank_lines=True,
             engine="c",
             encoding="utf-8-sig",
-        )
+            chunksize=_CHUNK_ROWS,
+        ) as reader:
+            for chunk in reader:
+                chunk.columns = [str(c).strip().strip('"').strip().lower() for c in chunk.columns]
+                chunk = chunk.loc[:, ~chunk.columns.duplicated()]
+                part = {}
+                for c in chunk.columns:
+                    if c in _COUNTER_NAMES:
+                        part[c] = pd.to_numeric(chunk[c], errors="coerce").to_numpy(np.float64)
+                    elif c in wanted:
+                        part[c] = _numeric(path, chunk, c, first_line)
+                first_line += len(chunk)
+                parts.append(pd.DataFrame(part))
+    except BadInputError:
+        raise
     except (pd.errors.ParserError, ValueError) as e:
         msg = str(e).strip().splitlines()[-1] if str(e).strip() else type(e).__name__
         raise _fail(
-            path, f"malformed table ({msg}); every row needs the same columns as the header"
+            path,
+            f"malformed table ({clip(msg, 120)}); every row needs the same columns as the header",
         ) from e
-    df.columns = [str(c).strip().strip('"').strip().lower() for c in df.columns]
+    df = pd.concat(parts, ignore_index=True) if parts else pd.DataFrame(columns=list(wanted))
     return df, header_idx, sep, preamble_rate, cols
 
 
@@ -158,15 +275,16 @@ def _numeric(path: Path, df: pd.DataFrame, col: str, first_line: int) -> np.ndar
             else (
                 "NaN/missing value"
                 if text.lower() in ("nan", "na", "n/a", "null", "none")
-                else f"non-numeric value {text!r}"
+                else f"non-numeric value {quote(text)}"
                 if np.isnan(vals[k])
-                else f"infinite value {text!r}"
+                else f"infinite value {quote(text)}"
             )
         )
         raise _fail(
             path,
             f"{what} in column {col} at line {first_line + k} "
-            f"({int(bad.sum())} bad value(s) in this column); fix or remove those rows",
+            f"({int(bad.sum())} bad value(s) in this column in lines {first_line}-"
+            f"{first_line + len(vals) - 1}); fix or remove those rows",
         )
     return vals
 
@@ -204,9 +322,10 @@ def read_imu_table(
     path = Path(path)
     rate = _check_rate(rate_hz)
     if acc_unit not in ACC_UNITS:
-        raise BadInputError(f"--acc-unit {acc_unit!r} is not one of m/s2, g")
+        raise BadInputError(f"--acc-unit {quote(acc_unit)} is not one of m/s2, g")
     if gyr_unit not in GYR_UNITS:
-        raise BadInputError(f"--gyr-unit {gyr_unit!r} is not one of deg/s, rad/s")
+        raise BadInputError(f"--gyr-unit {quote(gyr_unit)} is not one of deg/s, rad/s")
+    sha256 = _prescan(path, rate)
     df, header_idx, sep, preamble_rate, header_cols = _read_table(path)
     first_line = header_idx + 2  # 1-based line number of the first data row
     if len(df) == 0:
@@ -269,7 +388,7 @@ def read_imu_table(
     _check_acc_unit(path, acc, acc_unit)
     info = {
         "file": path.name,
-        "sha256": _sha256(path),
+        "sha256": sha256,
         "layout": layout,
         "separator": {"\t": "tab", ",": "comma", ";": "semicolon"}[sep],
         "header_line": header_idx + 1,
@@ -285,14 +404,19 @@ def read_imu_table(
 
 
 def _check_rate(rate_hz: float) -> float:
+    """``--rate`` checked against the one session rate range (`gaitimu.consts.check_rate`)."""
     try:
         rate = float(rate_hz)
-    except (TypeError, ValueError):
-        raise BadInputError(f"--rate {rate_hz!r} is not a number of Hz") from None
-    if not np.isfinite(rate) or rate <= 0 or rate > MAX_RATE_HZ:
-        raise BadInputError(
-            f"--rate {rate_hz!r} Hz is not a valid sampling rate "
-            f"(must be > 0 and <= {MAX_RATE_HZ:g} Hz)"
+    except (TypeError, ValueError, OverflowError):
+        raise BadInputError(f"--rate {quote(rate_hz)} is not a number of Hz") from None
+    check_rate(rate, "--rate")
+    if not ANALYSIS_MIN_RATE_HZ <= rate <= ANALYSIS_MAX_RATE_HZ:
+        log.warning(
+            "--rate %g Hz: the session can be stored, inspected and exported, but the analysis "
+            "supports %g-%g Hz",
+            rate,
+            ANALYSIS_MIN_RATE_HZ,
+            ANALYSIS_MAX_RATE_HZ,
         )
     return rate
 
@@ -336,14 +460,6 @@ def _check_acc_unit(path: Path, acc: np.ndarray, acc_unit: str) -> None:
             f"median acceleration magnitude is {norm / G:.1f} g ({norm:.0f} m/s^2), "
             "which looks like values already in m/s^2; pass --acc-unit m/s2",
         )
-
-
-def _sha256(path: Path) -> str:
-    h = hashlib.sha256()
-    with open(path, "rb") as f:
-        for block in iter(lambda: f.read(1 << 20), b""):
-            h.update(block)
-    return h.hexdigest()
 
 
 def import_csv(
