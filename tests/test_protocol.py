@@ -143,8 +143,8 @@ def _feed_all(dec, pkts):
 def _check_invariants(dec, blocks, n_fed):
     s = dec.stats
     assert s.received == n_fed
-    assert s.accepted + s.malformed + s.duplicates + s.late == n_fed
-    assert s.accepted == len(blocks)
+    assert s.accepted + s.malformed + s.duplicates + s.late + s.rejected == n_fed
+    assert s.accepted == sum(b.n_packets for b in blocks)
     assert s.samples == sum(b.n for b in blocks)
     if blocks:  # in order, no duplicated sample time within an epoch
         for e in {b.epoch for b in blocks}:
@@ -192,11 +192,16 @@ def test_long_gap_that_wraps_the_sequence_number_is_accepted():
     gap_packets = 36000
     b, _ = _stream(10, seq0=gap_packets + 10, t0_us=round((10 + gap_packets) * 10 * 1e6 / RATE))
     dec = P.StreamDecoder(RATE)
-    blocks = _feed_all(dec, a + b)
+    host = [P.decode_packet(p).t0_us / 1e6 + 0.05 for p in a + b]  # the host saw the 30 min
+    blocks = [x for x in (dec.feed(p, h) for p, h in zip(a + b, host, strict=True)) if x]
     _check_invariants(dec, blocks, 20)
     assert dec.stats.accepted == 20 and dec.stats.clock_resets == 0
     assert dec.stats.lost_samples == gap_packets * 10
     assert dec.stats.lost_packets == gap_packets
+    # the same packets 1 s apart on the host clock: a restart, never 30 min of loss
+    dec2 = P.StreamDecoder(RATE)
+    _check_invariants(dec2, _feed_all(dec2, a + b), 20)
+    assert dec2.stats.clock_resets == 1 and dec2.stats.lost_samples == 0
 
 
 def test_seq_inconsistent_with_time_is_dropped():
@@ -204,7 +209,7 @@ def test_seq_inconsistent_with_time_is_dropped():
     dec = P.StreamDecoder(RATE)
     dec.feed(P.encode_packet(5, 0, raw))
     assert dec.feed(P.encode_packet(5, 50_000, raw)) is None  # same seq, later time
-    assert dec.stats.late == 1
+    assert dec.stats.rejected == 1  # a lone packet that does not fit: rejected
 
 
 def test_sensor_restart_starts_a_new_epoch():
@@ -224,10 +229,12 @@ def test_restart_during_a_short_outage_is_recognised_after_reconnect():
     dec.mark_reconnect()
     blocks = [x for x in (dec.feed(p) for p in b) if x is not None]
     assert len(blocks) == 20 and dec.stats.clock_resets == 1 and dec.stats.late == 0
-    # without the reconnect mark the same packets are late duplicates of the past
+    # without the reconnect mark the restart is believed once 3 packets agree on it; the
+    # packets held meanwhile are accepted too (nothing late, nothing lost)
     dec2 = P.StreamDecoder(RATE)
-    _feed_all(dec2, a + b)
-    assert dec2.stats.clock_resets == 0 and dec2.stats.late > 0
+    blocks2 = _feed_all(dec2, a + b)
+    _check_invariants(dec2, blocks2, 40)
+    assert dec2.stats.clock_resets == 1 and dec2.stats.late == 0 and dec2.stats.accepted == 40
 
 
 def test_overflow_flag_counted():

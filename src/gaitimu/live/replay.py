@@ -23,7 +23,7 @@ import contextlib
 import logging
 import time
 from collections.abc import AsyncIterator, Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
@@ -72,6 +72,11 @@ class ReplayResult:
     stopped_by: str
     decoder_stats: dict[str, Any]
     analyzer: StreamingAnalyzer
+    #: One line per damage found (also logged as warnings): damaged or missing packets,
+    #: samples missing from samples.bin, packets dropped by the decoder.
+    warnings: list[str] = field(default_factory=list)
+    #: Stored samples whose packets are damaged or missing: ``[(start_s, end_s, n), ...]``.
+    not_replayed: list[tuple[float, float, int]] = field(default_factory=list)
 
     @property
     def speedup(self) -> float:
@@ -146,35 +151,229 @@ async def iter_packets(
         yield t, d
 
 
-class _Decode:
-    """The recorder's decode step: bytes -> (session times, acc, gyr) blocks."""
+def _runs(idx: np.ndarray) -> list[tuple[int, int]]:
+    """Runs of consecutive integers in sorted ``idx`` as ``[(first, last), ...]``."""
+    if not idx.size:
+        return []
+    cut = np.flatnonzero(np.diff(idx) != 1)
+    return list(zip(idx[np.r_[0, cut + 1]].tolist(), idx[np.r_[cut, idx.size - 1]].tolist(),
+                    strict=True))
 
-    def __init__(self, session: Any) -> None:
+
+def _decode_all(host: np.ndarray, data: list[bytes], rate: float,
+                reconnects: np.ndarray) -> tuple[list[P.DecodedBlock], P.StreamDecoder]:
+    """Every block the decoder accepts from the packets (the same calls as `_Decode`)."""
+    dec = P.StreamDecoder(rate)
+    marks = iter(_reconnect_marks(host, reconnects))
+    mark = next(marks, -1)
+    blocks = []
+    for i, (h, d) in enumerate(zip(host.tolist(), data, strict=True)):
+        if i == mark:
+            dec.mark_reconnect()
+            mark = next(marks, -1)
+        b = dec.feed(d, h)
+        if b is not None:
+            blocks.append(b)
+    return blocks, dec
+
+
+def _reconnect_marks(host: np.ndarray, reconnects: np.ndarray) -> list[int]:
+    """Packet indices before which the recorder marked a new link (the first packet that
+    arrived after each ``link_lost`` event)."""
+    if not reconnects.size or not host.size:
+        return []
+    return sorted(set(np.searchsorted(host, reconnects, side="right").tolist()) - {host.size})
+
+
+def _align_times(blocks: list[P.DecodedBlock], t_s: np.ndarray, stored_raw: np.ndarray,
+                 rate: float) -> tuple[list[np.ndarray], np.ndarray]:
+    """Session time of every decoded sample, from the stored samples it is, never by count.
+
+    The recorder stored each accepted sample with its session time. A decoded sample takes
+    the stored time of *its* sample: within a sensor-clock epoch session time follows sensor
+    time, so each block's times are predicted from the last matched sample (sensor-time
+    difference times the epoch's slope) and snapped to the stored time within 0.45 of a
+    sample period. Each epoch is anchored on the first block whose values equal a stored run
+    near its host receive time. Samples without a stored counterpart (samples.bin damaged)
+    keep the predicted time; stored samples no block matches (packets damaged or missing)
+    are left out. Returns the times per block and the mask of stored samples matched.
+    """
+    n_st = t_s.size
+    period = 1.0 / rate
+    tol = 0.45 * period
+    used = np.zeros(n_st, dtype=bool)
+    out: list[np.ndarray] = [np.empty(0)] * len(blocks)
+    k = 0  # stored samples before k are matched or passed
+    last_t = -np.inf
+    epochs: dict[int, list[int]] = {}
+    for i, b in enumerate(blocks):
+        epochs.setdefault(b.epoch, []).append(i)
+    for group in epochs.values():
+        ref = None
+        for bi in group:  # anchor: the first block whose values are a stored run near it
+            b = blocks[bi]
+            est = b.t_host_s - (b.n - 1) * period
+            if not np.isfinite(est):
+                break
+            win = 2.0 + 2e-3 * abs(est)
+            lo = max(k, int(np.searchsorted(t_s, est - win)))
+            hi = int(np.searchsorted(t_s, est + win))
+            cand = lo + np.flatnonzero((stored_raw[lo:hi] == b.raw[0]).all(axis=1))
+            for j in cand[np.argsort(np.abs(t_s[cand] - est), kind="stable")].tolist():
+                m = min(b.n, n_st - j)
+                if (stored_raw[j:j + m] == b.raw[:m]).all() and (
+                        m == 1 or abs(t_s[j + m - 1] - t_s[j] - (m - 1) * period) < tol):
+                    ref = (float(b.sensor_t_s[0]), float(t_s[j]))
+                    break
+            if ref is not None:
+                break
+        if ref is None:  # nothing stored of this epoch: the host clock places it
+            b = blocks[group[0]]
+            t_end = b.t_host_s if np.isfinite(b.t_host_s) else last_t + b.n * period
+            ref = (float(b.sensor_t_s[-1]), float(max(t_end, last_t + b.n * period)))
+        first_ref = None
+        slope = 1.0
+        for bi in group:
+            b = blocks[bi]
+            s = b.sensor_t_s
+            n = s.size
+            pred = ref[1] + (s - ref[0]) * slope
+            if k + n <= n_st and abs(t_s[k] - pred[0]) <= tol and abs(t_s[k + n - 1] - pred[-1]) <= tol:
+                j = np.arange(k, k + n)
+                ok = np.ones(n, dtype=bool)
+            else:
+                j = np.searchsorted(t_s, pred - tol)
+                jc = np.minimum(j, n_st - 1)
+                ok = (j < n_st) & (j >= k) & (np.abs(t_s[jc] - pred) <= tol) if n_st else j < 0
+                j = jc
+            if ok.any():
+                times = np.where(ok, t_s[j] if n_st else pred, pred)
+                used[j[ok]] = True
+                last_ok = int(np.flatnonzero(ok)[-1])
+                k = max(k, int(j[last_ok]) + 1)
+                ref = (float(s[last_ok]), float(t_s[j[last_ok]]))
+                if first_ref is None:
+                    first_ref = ref
+                elif ref[0] - first_ref[0] > 10.0:
+                    slope = float(np.clip((ref[1] - first_ref[1]) / (ref[0] - first_ref[0]),
+                                          1 - 2e-3, 1 + 2e-3))
+            else:
+                times = pred
+            out[bi] = times
+            last_t = max(last_t, float(times[-1]))
+    return out, used
+
+
+class _Decode:
+    """The recorder's decode step: bytes -> (session times, acc, gyr) blocks.
+
+    Session times come from `_align_times` (a first pass over all packets): each decoded
+    sample keeps the time the recorder stored for that very sample, so a damaged or missing
+    packet is a gap and never shifts the samples after it. Packets synthesized from the
+    stored samples (imported sessions) pair one to one with them.
+    """
+
+    def __init__(self, session: Any, host: np.ndarray, data: list[bytes], *,
+                 synthesized: bool = False) -> None:
         self.rate = float(session.sample_rate_hz)
-        self.decoder = P.StreamDecoder(self.rate)
         self.scales = _scales(session.meta)
+        reconnects = np.array([float(e["t_host_s"]) for e in (session.events or [])
+                               if e.get("kind") == "link_lost"
+                               and isinstance(e.get("t_host_s"), int | float)])
+        self.host = np.asarray(host, dtype=float)
+        self.marks = set(_reconnect_marks(self.host, reconnects))
+        self.decoder = P.StreamDecoder(self.rate)
         self.stored_t = np.asarray(session.t_s, dtype=float)
-        self.k = 0
-        self.offset: float | None = None
-        self.use_stored = True
+        self.k = 0  # samples handed on
+        self.i = 0  # packets fed
+        self.b = 0  # blocks decoded
+        self.t_first: float | None = None  # session time of the first/last sample handed on
+        self.t_last = 0.0
+        self.synthesized = synthesized
+        blocks, first = _decode_all(self.host, data, self.rate, reconnects)
+        self.first_pass = first.stats
+        n_dec = sum(b.n for b in blocks)
+        self.not_replayed: list[tuple[float, float, int]] = []  # stored, no packet
+        self.unstored: list[tuple[float, float, int]] = []  # decoded, not in samples.bin
+        self.keep: list[int] = [b.n for b in blocks]
+        if synthesized:
+            self.times = []
+            k = 0
+            for b in blocks:
+                self.times.append(self.stored_t[k:k + b.n])
+                k += b.n
+            self.keep = [t.size for t in self.times]
+            return
+        acc = np.asarray(session.acc, dtype=float)
+        gyr = np.asarray(session.gyr, dtype=float)
+        stored_raw = P.physical_to_raw(acc, gyr, self.scales) if acc.size else np.zeros((0, 6), np.int16)
+        self.times, used = _align_times(blocks, self.stored_t, stored_raw, self.rate)
+        if not used.any() and n_dec == self.stored_t.size and n_dec:
+            log.info("no decoded sample equals a stored one: pairing them in order")
+            self.times = np.split(self.stored_t, np.cumsum([b.n for b in blocks])[:-1])
+            return
+        # Decoded samples after the last stored one, less than a packet: the recorder stopped
+        # there (its duration ended mid-packet); replay stops there too.
+        last = float(self.stored_t[used][-1]) if used.any() else -np.inf
+        extra = sum(int((t > last).sum()) for t in self.times)
+        if 0 < extra <= P.MAX_SAMPLES_PER_PACKET:
+            self.keep = [int((t <= last).sum()) for t in self.times]
+        for a, z in _runs(np.flatnonzero(~used)):
+            self.not_replayed.append((float(self.stored_t[a]), float(self.stored_t[z]), z - a + 1))
+        flat = np.concatenate([t[: self.keep[j]] for j, t in enumerate(self.times)]) if self.times else np.empty(0)
+        stored_mask = np.isin(flat, self.stored_t[used])
+        for a, z in _runs(np.flatnonzero(~stored_mask)):
+            self.unstored.append((float(flat[a]), float(flat[z]), z - a + 1))
 
     def __call__(self, t_host: float, data: bytes):
-        block = self.decoder.feed(data, t_host)
+        i = self.i
+        self.i += 1
+        if i in self.marks:
+            self.decoder.mark_reconnect()
+        block = self.decoder.feed(data, float(self.host[i]) if i < self.host.size else t_host)
         if block is None or block.n == 0:
             return None
-        acc, gyr = P.raw_to_physical(block.raw, self.scales)
-        n = block.n
-        if self.use_stored and self.k + n <= self.stored_t.size:
-            t = self.stored_t[self.k : self.k + n]
-        else:
-            if self.use_stored:
-                log.info("decoded samples exceed the stored ones: using the sensor clock")
-                self.use_stored = False
-            if self.offset is None:
-                self.offset = float(self.stored_t[0]) if self.stored_t.size else 0.0
-            t = self.offset + block.sensor_t_s
-        self.k += n
+        j = self.b
+        self.b += 1
+        keep = self.keep[j] if j < len(self.keep) else 0
+        if keep <= 0:
+            return None
+        t = self.times[j][:keep]
+        acc, gyr = P.raw_to_physical(block.raw[:keep], self.scales)
+        self.k += keep
+        if self.t_first is None:
+            self.t_first = float(t[0])
+        self.t_last = float(t[-1])
         return t, acc, gyr
+
+    def warnings(self, session: Any) -> list[str]:
+        """One line per thing the replay could not take as it was recorded."""
+        out = []
+        st = self.first_pass
+        name = Path(str(session.path)).name
+        for p in session.problems or []:
+            if "packets.bin" in p or "samples.bin" in p:
+                out.append(f"{name}: {p}")
+        if self.synthesized and any("packets.bin" in p for p in session.problems or []):
+            out.append(f"{name}: no packet could be read: replaying the stored samples "
+                       "(packets synthesized from samples.bin)")
+        if self.not_replayed:
+            n = sum(c for *_, c in self.not_replayed)
+            where = ", ".join(f"{a:.3f}-{z:.3f} s" for a, z, _ in self.not_replayed[:3])
+            more = f" and {len(self.not_replayed) - 3} more" if len(self.not_replayed) > 3 else ""
+            out.append(f"{name}: {n} stored samples not replayed, their packets are damaged or "
+                       f"missing ({where}{more}); replayed as {len(self.not_replayed)} gap(s)")
+        if self.unstored:
+            n = sum(c for *_, c in self.unstored)
+            where = ", ".join(f"{a:.3f}-{z:.3f} s" for a, z, _ in self.unstored[:3])
+            out.append(f"{name}: {n} replayed samples are missing from samples.bin ({where}); "
+                       "timed by the sensor clock")
+        bad = {k: getattr(st, k) for k in ("malformed", "rejected", "late", "duplicates")
+               if getattr(st, k)}
+        if bad:
+            out.append(f"{name}: packets dropped: " + ", ".join(f"{v} {k}" for k, v in bad.items())
+                       + f"; {st.lost_samples} samples lost in {st.gaps} gaps")
+        return out
 
 
 async def replay_session(
@@ -231,7 +430,10 @@ async def replay_session(
     )
     if analyzer_hook is not None:
         analyzer_hook(analyzer)
-    decode = _Decode(session)
+    decode = _Decode(session, t_host, data, synthesized=synthesized)
+    warnings = decode.warnings(session)
+    for w in warnings:
+        log.warning("%s", w)
     status = ReplayStatus(device=f"replay {Path(session_path).name}"
                           + (" (synthesized packets)" if synthesized else ""),
                           battery_pct=meta.get("battery_pct"))
@@ -291,8 +493,10 @@ async def replay_session(
             raise BadInputError(f"{strides_csv}: cannot write ({e.strerror})") from e
     return ReplayResult(
         strides=strides, n_packets=n_packets, n_samples=decode.k,
-        data_duration_s=float(session.duration_s), wall_s=wall, busy_s=busy,
+        data_duration_s=(decode.t_last - decode.t_first + 1.0 / decode.rate
+                         if decode.t_first is not None else 0.0), wall_s=wall, busy_s=busy,
         stopped_by=stopped_by, decoder_stats=decode.decoder.stats.as_dict(), analyzer=analyzer,
+        warnings=warnings, not_replayed=decode.not_replayed,
     )
 
 
@@ -421,4 +625,20 @@ def summary_text(res: ReplayResult) -> str:
     how = "stopped early" if res.stopped_by == "stopped" else "replayed"
     return (f"{how} {res.n_samples} samples ({res.data_duration_s:.1f} s of data) in "
             f"{res.wall_s:.1f} s ({res.speedup:.0f}x); {len(res.strides)} stride rows: "
-            + "; ".join(parts) + f" ({sm['cpd_column']}){no_side}")
+            + "; ".join(parts) + f" ({sm['cpd_column']}){no_side}" + loss_text(res))
+
+
+def loss_text(res: ReplayResult) -> str:
+    """``; ...`` clause of what the replay lost (empty when nothing): lost samples and gaps,
+    packets rejected/malformed/late/duplicated, stored samples without packets."""
+    st = res.decoder_stats
+    parts = []
+    if st.get("lost_samples"):
+        parts.append(f"{st['lost_samples']} samples lost in {st.get('gaps', 0)} gaps")
+    dropped = [f"{st[k]} {k}" for k in ("rejected", "malformed", "late", "duplicates") if st.get(k)]
+    if dropped:
+        parts.append("packets " + ", ".join(dropped))
+    if res.not_replayed:
+        parts.append(f"{sum(c for *_, c in res.not_replayed)} stored samples without packets "
+                     "(see the warnings)")
+    return "; " + "; ".join(parts) if parts else ""

@@ -272,12 +272,14 @@ def _signed_delta(new: int, old: int, modulus: int) -> int:
 
 @dataclass(frozen=True)
 class DecodedBlock:
-    """One accepted packet, in order, with its place in the stream.
+    """One or more accepted packets, in order, with their place in the stream.
 
     ``sensor_t_s`` is the sensor-clock time of every sample (unwrapped, seconds, from the first
     sample of the current clock epoch); ``lost_before`` is how many samples are missing between
     the previous accepted block and this one (0 when contiguous); ``epoch`` increments when the
-    sensor clock restarted (sensor reboot), after which sensor times restart too.
+    sensor clock restarted (sensor reboot), after which sensor times restart too. A block holds
+    several contiguous packets (``n_packets``) when a jump or a restart had to be confirmed by
+    the packets that followed it before they were accepted.
     """
 
     seq: int
@@ -287,6 +289,7 @@ class DecodedBlock:
     flags: int
     lost_before: int
     epoch: int
+    n_packets: int = 1
 
     @property
     def n(self) -> int:
@@ -296,13 +299,17 @@ class DecodedBlock:
 @dataclass
 class StreamStats:
     """Counters of a `StreamDecoder`. Every fed packet lands in exactly one of ``accepted``,
-    ``malformed``, ``duplicates`` or ``late`` (reordered, arrived after a newer one)."""
+    ``malformed``, ``duplicates`` (the same packet again), ``late`` (older than the stream,
+    reordered) or ``rejected`` (a lone packet whose sequence number and clock do not fit the
+    stream: corrupted, or a jump that the following packets did not confirm). A packet that
+    waits for confirmation is counted as late/rejected until confirmed, then as accepted."""
 
     received: int = 0
     accepted: int = 0
     malformed: int = 0
     duplicates: int = 0
     late: int = 0
+    rejected: int = 0
     samples: int = 0
     lost_samples: int = 0
     lost_packets: int = 0
@@ -322,45 +329,90 @@ class StreamStats:
         return d
 
 
+@dataclass
+class _Held:
+    """A decoded packet waiting for confirmation (see `StreamDecoder`)."""
+
+    pkt: Packet
+    t_host_s: float
+    counted_as: str  # "late" or "rejected" until confirmed
+
+
 class StreamDecoder:
     """Pure, stateful decoder of a stream of data packets with loss accounting.
 
     Feed the raw notification bytes in arrival order with `feed`; it returns a `DecodedBlock`
-    for every packet that extends the stream and ``None`` for anything else (malformed,
-    duplicated, arrived too late), which is counted in `stats`. It never raises on packet
-    content. Lost samples are counted from the sensor timestamps (robust to packets of any
-    size), lost packets from the sequence numbers.
+    when packets extend the stream and ``None`` otherwise (malformed, duplicated, late, or held
+    for confirmation), everything counted in `stats`. It never raises on packet content. This
+    one class decides for the recorder (`gaitimu.sensors.client`) and for replay
+    (`gaitimu.live.replay`), so both take the same packets.
+
+    Rules (firmware_notes/PROTOCOL.md, "How the host uses the fields"):
+
+    - A packet that continues the stream with its sequence number and its clock *agreeing*
+      (``seq`` +1 and contiguous samples; or ``seq`` +k and between k-1 and 19 (k-1) samples
+      missing, never more than the host clock allows) is accepted at once; the missing samples
+      are counted as lost.
+    - Anything else (a seq or clock jump, a step backwards, a restart) is believed only when
+      ``confirm_packets`` consecutive, contiguous packets agree on it. Until then they are held
+      (returned later as one block); a packet that the next ones contradict (they continue the
+      old stream) is dropped and counted as ``rejected`` (``late`` when it was older than the
+      stream). One corrupted packet therefore never moves the stream, and never costs the
+      packets after it.
+    - Exact repeats of recently accepted packets are ``duplicates``.
+    - A confirmed backwards jump, a forward jump longer than ``max_gap_s`` or longer than the
+      host clock allows (when host times are given), is a sensor restart: a new clock epoch,
+      loss unknown from the packets (the caller counts it from its own clock). Right after
+      `mark_reconnect` a backwards packet is a restart at once (nothing can be reordered across
+      a reconnection).
+    - Lost samples are never negative and, with host times, never more than the host clock
+      elapsed (plus ``host_slack_s``) times the rate.
 
     Parameters
     ----------
     sampling_rate_hz
         The configured sample rate of the sensor.
     reset_threshold_s
-        A backwards jump of the sensor clock larger than this, or a forward jump larger than
-        ``max_gap_s``, is taken as a sensor restart (new clock epoch) rather than reordering.
+        Kept for compatibility: backwards jumps of any size need confirmation now.
     max_gap_s
         Longest plausible gap; larger forward jumps are treated as a clock restart. Must stay
         below half the wrap period of the microsecond clock (2**31 us = 35.8 min).
     seq_wrap_s
         Gaps longer than this may have wrapped the 16-bit sequence number (65536 packets are
-        55 min at 20 packets/s, 2.7 min at 400 packets/s); across them the clock decides.
+        55 min at 20 packets/s, 2.7 min at 400 packets/s): they need confirmation, and the
+        clock alone counts the loss.
+    confirm_packets
+        Consecutive contiguous packets that must agree before a jump or restart is believed.
+    host_slack_s
+        How much further the sensor clock may move than the host clock between two accepted
+        packets (delivery delays of the earlier one).
     """
 
     def __init__(self, sampling_rate_hz: float, *, reset_threshold_s: float = 2.0,
-                 max_gap_s: float = 2000.0, seq_wrap_s: float = 60.0) -> None:
+                 max_gap_s: float = 2000.0, seq_wrap_s: float = 60.0, confirm_packets: int = 3,
+                 host_slack_s: float = 2.0) -> None:
         if not sampling_rate_hz > 0:
             raise ValueError("sampling_rate_hz must be > 0")
         self.sampling_rate_hz = float(sampling_rate_hz)
         self.reset_threshold_s = reset_threshold_s
         self.max_gap_s = min(max_gap_s, 2000.0)
         self.seq_wrap_s = seq_wrap_s
+        self.confirm_packets = max(1, int(confirm_packets))
+        self.host_slack_s = host_slack_s
         self.stats = StreamStats()
         self._period_us = 1e6 / self.sampling_rate_hz
-        self._last: tuple[int, int, int, int] | None = None  # seq_raw, t0_raw, t_us, n
+        self._last: tuple[int, int, float, int, float] | None = None  # seq, t0, t_us, n, host
         self._seq = 0
         self._epoch = 0
-        self._epoch_origin_us = 0
         self._new_link = False
+        self._held: list[_Held] = []
+        self._recent: dict[tuple[int, int], None] = {}  # (seq, t0_us) of recent accepted packets
+        self._recent_max = 1024
+
+    @property
+    def pending(self) -> int:
+        """Packets held for confirmation (counted as late/rejected until confirmed)."""
+        return len(self._held)
 
     def mark_reconnect(self) -> None:
         """Tell the decoder a new connection starts here. Nothing can be reordered across a
@@ -368,8 +420,35 @@ class StreamDecoder:
         (its clock began again), however short the outage."""
         self._new_link = True
 
+    # ------------------------------------------------------------------ relations
+    def _host_allows(self, forward_us: float, host_last: float, host_now: float) -> bool:
+        """Whether the sensor clock may have moved ``forward_us`` while the host clock moved."""
+        if not (np.isfinite(host_last) and np.isfinite(host_now)):
+            return True
+        return forward_us <= ((host_now - host_last) * 1.002 + self.host_slack_s) * 1e6
+
+    def _continues(self, pkt: Packet, t_host: float) -> tuple[bool, int, int, bool]:
+        """Does ``pkt`` continue the accepted stream at once? -> (ok, lost, dseq, backwards)."""
+        seq_raw, t0_raw, _t_us, last_n, host_last = self._last
+        dt_us = _signed_delta(pkt.t0_us, t0_raw, _U32)
+        dseq = _signed_delta(pkt.seq, seq_raw, _U16)
+        gap = (dt_us - last_n * self._period_us) / self._period_us
+        backwards = gap < -0.5
+        lost = round(gap)
+        ok = (not backwards and dseq >= 1 and dt_us < self.seq_wrap_s * 1e6
+              and dseq - 1 <= lost <= (dseq - 1) * MAX_SAMPLES_PER_PACKET
+              and self._host_allows(dt_us, host_last, t_host))
+        return ok, lost, dseq, backwards
+
+    def _chains(self, prev: Packet, pkt: Packet) -> bool:
+        """``pkt`` follows ``prev`` directly: seq +1 and the next sample on the clock."""
+        dt_us = _signed_delta(pkt.t0_us, prev.t0_us, _U32)
+        return (_signed_delta(pkt.seq, prev.seq, _U16) == 1
+                and abs(dt_us - prev.n * self._period_us) < 0.5 * self._period_us)
+
+    # ------------------------------------------------------------------ feed
     def feed(self, data: bytes | bytearray, t_host_s: float = float("nan")) -> DecodedBlock | None:
-        """Decode one notification. Returns the accepted block or ``None`` (counted)."""
+        """Decode one notification. Returns a block of accepted packets or ``None`` (counted)."""
         st = self.stats
         st.received += 1
         try:
@@ -377,51 +456,90 @@ class StreamDecoder:
         except PacketError:
             st.malformed += 1
             return None
-        lost = 0
-        if self._last is None:
-            t_us = 0
-            self._epoch_origin_us = 0
+        key = (pkt.seq, pkt.t0_us)
+        if key in self._recent or (self._held and key == (self._held[-1].pkt.seq,
+                                                          self._held[-1].pkt.t0_us)):
+            st.duplicates += 1
+            return None
+        if self._last is None:  # the first packet anchors the stream (a bad one is outvoted)
+            return self._accept([_Held(pkt, t_host_s, "")], t_us=0.0, lost=0, dseq=1)
+        ok, lost, dseq, backwards = self._continues(pkt, t_host_s)
+        if ok:
+            self._held.clear()  # held packets stay counted as late/rejected
+            return self._accept([_Held(pkt, t_host_s, "")], t_us=None, lost=lost, dseq=dseq)
+        if self._new_link and backwards:
+            # Nothing is reordered across a reconnection: the sensor restarted.
+            self._held.clear()
+            return self._restart([_Held(pkt, t_host_s, "")])
+        held = _Held(pkt, t_host_s, "late" if backwards else "rejected")
+        setattr(st, held.counted_as, getattr(st, held.counted_as) + 1)
+        if self._held and self._chains(self._held[-1].pkt, pkt):
+            self._held.append(held)
         else:
-            seq_raw, t0_raw, last_t_us, last_n = self._last
-            dt_us = _signed_delta(pkt.t0_us, t0_raw, _U32)
-            dseq = _signed_delta(pkt.seq, seq_raw, _U16)
-            backwards = dt_us < -0.5 * self._period_us
-            if (dt_us < -self.reset_threshold_s * 1e6 or dt_us > self.max_gap_s * 1e6
-                    or (self._new_link and backwards)):
-                # The sensor restarted: a new clock epoch, loss unknown from the packets alone.
-                st.clock_resets += 1
-                self._epoch += 1
-                t_us = 0
-                dseq = 1
-            else:
-                t_us = last_t_us + dt_us
-                expected_us = last_t_us + last_n * self._period_us
-                if dseq == 0 and dt_us == 0:
-                    st.duplicates += 1
-                    return None
-                if t_us < expected_us - 0.5 * self._period_us:
-                    st.late += 1  # older than what we already have: reordered or repeated
-                    return None
-                lost = max(0, round((t_us - expected_us) / self._period_us))
-                if dseq <= 0:
-                    if dt_us < self.seq_wrap_s * 1e6:
-                        st.late += 1  # time moves on but seq does not: inconsistent, drop
-                        return None
-                    # a gap so long that the 16-bit seq wrapped: trust the clock
-                    dseq = 1 + round(lost / max(1, last_n))
-            st.lost_packets += max(0, dseq - 1)
-        self._seq += 1
-        self._new_link = False
-        self._last = (pkt.seq, pkt.t0_us, t_us, pkt.n)
-        st.accepted += 1
-        st.samples += pkt.n
-        if pkt.flags & FLAG_OVERFLOW:
-            st.overflow_flags += 1
+            self._held = [held]
+        if len(self._held) < self.confirm_packets:
+            return None
+        return self._confirm()
+
+    def _confirm(self) -> DecodedBlock:
+        """``confirm_packets`` held packets agree: believe their jump (or restart)."""
+        held, self._held = self._held, []
+        for h in held:
+            setattr(self.stats, h.counted_as, getattr(self.stats, h.counted_as) - 1)
+        first = held[0].pkt
+        seq_raw, t0_raw, _t_us, last_n, host_last = self._last
+        dt_us = _signed_delta(first.t0_us, t0_raw, _U32)
+        lost = round((dt_us - last_n * self._period_us) / self._period_us)
+        if (lost < 0 or dt_us > self.max_gap_s * 1e6
+                or not self._host_allows(dt_us, host_last, held[0].t_host_s)):
+            return self._restart(held)
+        dseq = _signed_delta(first.seq, seq_raw, _U16)
+        if not (dt_us < self.seq_wrap_s * 1e6 and dseq >= 1
+                and dseq - 1 <= lost <= (dseq - 1) * MAX_SAMPLES_PER_PACKET):
+            dseq = 1 + round(lost / max(1, last_n))  # seq unreliable here: the clock counts
+        return self._accept(held, t_us=None, lost=lost, dseq=dseq)
+
+    def _restart(self, held: list[_Held]) -> DecodedBlock:
+        self.stats.clock_resets += 1
+        self._epoch += 1
+        self._recent.clear()
+        return self._accept(held, t_us=0.0, lost=0, dseq=1)
+
+    def _accept(self, held: list[_Held], *, t_us: float | None, lost: int, dseq: int) -> DecodedBlock:
+        """Accept contiguous packets; ``t_us`` None = continue the epoch's clock."""
+        st = self.stats
+        first = held[0].pkt
+        if t_us is None:
+            _, t0_raw, last_t_us, _, _ = self._last
+            t_us = last_t_us + _signed_delta(first.t0_us, t0_raw, _U32)
+        lost = max(0, int(lost))
+        st.lost_packets += max(0, dseq - 1)
         if lost:
             st.lost_samples += lost
             st.gaps += 1
-        sensor_t_s = (t_us + np.arange(pkt.n) * self._period_us) / 1e6
+        times, raws, flags = [], [], 0
+        for h in held:
+            p = h.pkt
+            p_us = t_us + _signed_delta(p.t0_us, first.t0_us, _U32)
+            times.append((p_us + np.arange(p.n) * self._period_us) / 1e6)
+            raws.append(p.raw)
+            flags |= p.flags
+            if p.flags & FLAG_OVERFLOW:
+                st.overflow_flags += 1
+            self._recent[(p.seq, p.t0_us)] = None
+            st.accepted += 1
+            st.samples += p.n
+        while len(self._recent) > self._recent_max:
+            del self._recent[next(iter(self._recent))]
+        last = held[-1]
+        last_t_us = t_us + _signed_delta(last.pkt.t0_us, first.t0_us, _U32)
+        self._last = (last.pkt.seq, last.pkt.t0_us, last_t_us, last.pkt.n, last.t_host_s)
+        self._new_link = False
+        self._seq += 1
+        one = len(held) == 1
         return DecodedBlock(
-            seq=self._seq - 1, t_host_s=t_host_s, sensor_t_s=sensor_t_s, raw=pkt.raw,
-            flags=pkt.flags, lost_before=lost, epoch=self._epoch,
+            seq=self._seq - 1, t_host_s=last.t_host_s,
+            sensor_t_s=times[0] if one else np.concatenate(times),
+            raw=first.raw if one else np.concatenate(raws), flags=flags, lost_before=lost,
+            epoch=self._epoch, n_packets=len(held),
         )
