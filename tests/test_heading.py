@@ -185,7 +185,7 @@ def test_analyze_info_json_keeps_the_evidence(tmp_path, capsys):
     # says which and why
     strides = tmp_path / "s.csv"
     assert main(["analyze", str(session), "--axes", "x=up,y=left,z=backward",
-                 "--info", str(out), "--strides", str(strides)]) == 0
+                 "--info", str(out), "--strides", str(strides), "--force"]) == 0
     info = json.loads(out.read_text())
     fwd = info["alignment"]["forward"]
     if info["alignment"]["side_trust"] == "uncertain":

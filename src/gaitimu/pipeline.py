@@ -219,9 +219,9 @@ def analyze(
     # analysed (and reported "left/right uncertain"), not "no gait".
     no_side = ~strides["side"].isin(["L", "R"])
     if good.empty and not no_side.any():
+        why = ev_info.get("no_gait_reason") or "no valid stance"
         raise NoGaitError(
-            "no usable gait found (no valid stance); record at least a few steps of walking "
-            "or running"
+            f"no usable gait found ({why}); record at least a few steps of walking or running"
         )
 
     gait = strides[strides["valid"] | no_side]

@@ -70,6 +70,10 @@ WINDOW_S = 4.0
 HOP_S = 1.0
 MIN_MOVING_SD_MPS2 = 0.35
 MIN_REGULARITY = 0.3
+# A recording whose bouts' step regularity (median over steps, `_bout_regularity`) is below
+# this has no gait rhythm: "no gait". Between the IPOL walking bouts (odd subjects: 5th
+# percentile 0.63) and bouts found in Gaussian noise (median 0.13, maximum 0.52).
+MIN_SESSION_REGULARITY = 0.5
 MIN_BOUT_STEPS = 4
 MAX_STEP_CV = 0.25  # robust coefficient of variation of the step intervals in a bout
 FLIGHT_G = 0.35
@@ -132,6 +136,8 @@ class StepStructure:
     turning: np.ndarray
     gait_mask: np.ndarray
     closing: np.ndarray | None = None
+    #: Why no gait was kept when steps were found (e.g. no gait rhythm), else "".
+    no_gait_reason: str = ""
 
     def __post_init__(self) -> None:
         if self.closing is None:
@@ -379,6 +385,31 @@ def _turn_mask(gyr_is: np.ndarray, step_s: float, fs: float) -> np.ndarray:
     return np.abs(rate) > TURN_RATE_DPS
 
 
+def _bout_regularity(av: np.ndarray, anchors: np.ndarray, bout: np.ndarray) -> np.ndarray:
+    """Per anchor: the step regularity of its bout (Moe-Nilssen & Helbostad 2004): the
+    correlation of the band-passed vertical acceleration with itself one step (the median
+    anchor interval) later, over the whole bout (first anchor to one step past the last).
+
+    A bout of random movement whose peaks happen to be evenly spaced does not repeat
+    between them (IPOL walking bouts, odd subjects: median 0.82, 5th percentile 0.63;
+    bouts found in Gaussian noise: median 0.13, maximum 0.52).
+    """
+    out = np.zeros(anchors.size)
+    for b in np.unique(bout):
+        sel = bout == b
+        a = anchors[sel]
+        if a.size < 2:
+            continue
+        lag = int(np.median(np.diff(a)))
+        x = av[a[0] : min(a[-1] + lag, av.size)]
+        if lag < 1 or x.size <= lag + 2:
+            continue
+        u, v = x[:-lag], x[lag:]
+        den = float(np.sqrt(((u - u.mean()) ** 2).sum() * ((v - v.mean()) ** 2).sum()))
+        out[sel] = float(((u - u.mean()) * (v - v.mean())).sum() / den) if den > 0 else 0.0
+    return out
+
+
 def find_steps(
     body: pd.DataFrame, *, sampling_rate_hz: float, valid: np.ndarray | None = None
 ) -> StepStructure:
@@ -513,6 +544,29 @@ def find_steps(
         if 1.4826 * float(np.median(np.abs(d - med))) > MAX_STEP_CV * med:
             ok[bout_raw == b] = False
     anchors, periods, bout_raw = anchors[ok], periods[ok], bout_raw[ok]
+    # rhythm over the whole bout: the vertical acceleration repeats step after step
+    reg_bout = _bout_regularity(av, anchors, bout_raw)
+    keep_r = reg_bout >= MIN_REGULARITY
+    no_gait_reason = ""
+    if keep_r.any():
+        w_med = float(np.median(reg_bout[keep_r]))  # per anchor: each step counted once
+        if w_med < MIN_SESSION_REGULARITY:
+            no_gait_reason = (
+                f"no gait rhythm: the step-to-step regularity of the vertical acceleration is "
+                f"{w_med:.2f} (walking and running give 0.6-0.9; below "
+                f"{MIN_SESSION_REGULARITY:g} is not gait)"
+            )
+            keep_r[:] = False
+    elif anchors.size:
+        no_gait_reason = "no gait rhythm: the movement found does not repeat step after step"
+    anchors, periods, bout_raw = anchors[keep_r], periods[keep_r], bout_raw[keep_r]
+    if not anchors.size:
+        if no_gait_reason:
+            log.info(no_gait_reason)
+        return StepStructure(
+            np.zeros(0, int), np.zeros(0, int), np.zeros(0), [], np.zeros(n_full, bool),
+            mask_to_full(gait_mask), no_gait_reason=no_gait_reason,
+        )
     _, bout = np.unique(bout_raw, return_inverse=True)
     weak = np.concatenate(weak_all)
     if valid is not None:

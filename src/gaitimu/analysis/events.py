@@ -503,10 +503,11 @@ def detect_events(
     t = np.asarray(body["t_s"], dtype=float) if "t_s" in body.columns else np.arange(n) / fs
     st = find_steps(body, sampling_rate_hz=fs, valid=valid)
     if st.anchors.size == 0:
-        log.info("no gait found")
-        return GaitEvents(
-            empty_bouts(), empty_events(), {"n_bouts": 0, "n_steps": 0, "warnings": []}
-        )
+        log.info("no gait found%s", f" ({st.no_gait_reason})" if st.no_gait_reason else "")
+        info0: dict = {"n_bouts": 0, "n_steps": 0, "warnings": []}
+        if st.no_gait_reason:
+            info0["no_gait_reason"] = st.no_gait_reason
+        return GaitEvents(empty_bouts(), empty_events(), info0)
 
     acc_is = np.asarray(body["acc_is"], dtype=float)
     ap = float(np.sign(forward_sign) or 1.0) * lowpass(

@@ -68,7 +68,7 @@ import vqf
 from gaitimu.analysis.bouts import find_steps
 from gaitimu.analysis.conditioning import DEFAULT_MAX_BRIDGE_GAP_S, bandpass, moving_mean
 from gaitimu.consts import BODY_ACC, BODY_GYR, DEFAULT_AXES, G, is_auto_axes, parse_axes
-from gaitimu.errors import BadInputError
+from gaitimu.errors import BadInputError, NoGaitError
 
 log = logging.getLogger(__name__)
 
@@ -602,6 +602,34 @@ def _angles(
     return obliquity, tilt, yaw
 
 
+#: An accelerometer at rest or in gait reads gravity on average: a median specific force
+#: below this (m/s^2) means no gravity (a dead axis, all zeros, or the wrong unit).
+MIN_GRAVITY_MPS2 = 0.3 * G
+
+
+def check_gravity(acc: np.ndarray) -> None:
+    """Refuse an accelerometer that does not see gravity.
+
+    Constant (e.g. all zeros): `BadInputError`, the sensor is not measuring. Moving but
+    without gravity (median specific force under `MIN_GRAVITY_MPS2`): `NoGaitError`, not a
+    body-worn recording (or the wrong unit).
+    """
+    if acc.size == 0:
+        return
+    norm = np.linalg.norm(acc, axis=1)
+    med = float(np.median(norm))
+    if not np.isfinite(med) or float(np.ptp(acc, axis=0).max()) < 1e-6:
+        raise BadInputError(
+            f"the accelerometer reads a constant {med:.3g} m/s^2: the sensor is not measuring"
+        )
+    if med < MIN_GRAVITY_MPS2:
+        raise NoGaitError(
+            f"the accelerometer does not see gravity ({med:.3g} m/s^2 in the median, "
+            "9.81 expected): not a recording of a body-worn sensor, or the unit is wrong "
+            "(expected m/s^2)"
+        )
+
+
 # --------------------------------------------------------------------------- main
 def align_to_pelvis(
     t_s: np.ndarray,
@@ -655,6 +683,7 @@ def align_to_pelvis(
         raise BadInputError(f"only {n} samples ({n / fs:.2f} s); need at least 1 s of data")
     ok = np.ones(n, dtype=bool) if valid is None else np.asarray(valid, dtype=bool)
     warnings: list[str] = []
+    check_gravity(acc[ok] if ok.any() else acc)
 
     auto = is_auto_axes(axes)
     # declared (up, right, forward) <- sensor; "auto": no declared frame (the sensor's own)
