@@ -449,3 +449,13 @@ def test_random_damage_never_crashes(name, flips, cut, base_session, tmp_path_fa
         rows = {tuple(r) for r in np.column_stack([ref.t_s, ref.acc, ref.gyr]).tolist()}
         got = np.column_stack([s.t_s, s.acc, s.gyr]).tolist()
         assert all(tuple(r) in rows for r in got)
+
+
+def test_info_with_an_infinite_sample_time(tmp_path, capsys):
+    path = tmp_path / "inf.gaitimu"
+    t = np.append(np.arange(100) / RATE, np.inf)
+    with SessionWriter(path, {"sample_rate_hz": RATE, "axes": AXES}, fsync=False) as w:
+        w.write_samples(t, np.tile([9.81, 0, 0], (101, 1)), np.zeros((101, 3)))
+    code, err = _run(["info", str(path)], capsys)
+    assert code == 0 and "internal error" not in err
+    assert any("NaN or infinite" in p for p in open_session(path).problems)

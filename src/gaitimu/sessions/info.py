@@ -6,6 +6,7 @@ from typing import Any
 
 import numpy as np
 
+from gaitimu.errors import clip
 from gaitimu.sessions.reader import Session
 
 
@@ -68,6 +69,8 @@ def session_info(session: Session) -> dict[str, Any]:
 
 
 def _fmt_duration(s: float) -> str:
+    if not np.isfinite(s):  # damaged sample times (reported in the problems)
+        return f"{s} s"
     if s >= 3600:
         return f"{s:.1f} s ({int(s // 3600)} h {int(s % 3600 // 60)} min)"
     if s >= 60:
@@ -120,7 +123,7 @@ def format_info(info: dict[str, Any], *, max_gaps: int = 10) -> str:
         ("closed", "cleanly" if info["closed_cleanly"] else "NOT cleanly (recovered)"),
     ]
     if info.get("notes"):
-        rows.append(("notes", str(info["notes"])))
+        rows.append(("notes", clip(str(info["notes"]), 200)))  # whole notes: --json
     width = max(len(k) for k, _ in rows)
     lines = [f"{k:<{width}}  {v}" for k, v in rows]
     gaps = info["gaps"]
