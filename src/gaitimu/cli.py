@@ -157,6 +157,10 @@ def _write_session(out, force: bool, write, *, inputs=()) -> None:
         try:
             write(tmp)
         except GaitimuError as e:  # name the output, not the temporary folder
+            from gaitimu.sessions.writer import _is_disk_full
+
+            if _is_disk_full(e):
+                raise BadInputError(f"disk full writing {out}: free space and retry") from e
             raise type(e)(str(e).replace(str(tmp), str(out))) from e
         try:
             if os.path.lexists(real):

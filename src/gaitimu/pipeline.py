@@ -38,6 +38,7 @@ import pandas as pd
 from gaitimu.analysis.conditioning import (
     DEFAULT_MAX_BRIDGE_GAP_S,
     DEFAULT_MAX_INTERP_GAP_S,
+    find_saturation,
     gap_intervals,
     resample_uniform,
 )
@@ -133,6 +134,10 @@ def pelvis_signals(
     (for metrics; `detection_body` with ``cond.bridged`` gives what the event detector
     sees), the `resample_uniform` result and what `align_to_pelvis` found.
     """
+    gyr_sat, sat_warnings, saturation = find_saturation(acc, gyr)
+    if gyr_sat.any():  # a clipped rate is no measurement: those samples are holes
+        keep = ~gyr_sat
+        t_s, acc, gyr = np.asarray(t_s)[keep], np.asarray(acc)[keep], np.asarray(gyr)[keep]
     cond = resample_uniform(t_s, acc, gyr, sampling_rate_hz=sampling_rate_hz)
     body, align_info = align_to_pelvis(
         cond.t_s,
@@ -143,6 +148,9 @@ def pelvis_signals(
         valid=cond.valid,
     )
     body["valid"] = cond.valid
+    if saturation:
+        align_info["saturation"] = saturation
+        align_info["warnings"] = list(sat_warnings) + list(align_info["warnings"])
     return body, cond, align_info
 
 
@@ -220,6 +228,12 @@ def analyze(
     no_side = ~strides["side"].isin(["L", "R"])
     if good.empty and not no_side.any():
         why = ev_info.get("no_gait_reason") or "no valid stance"
+        sat = {k: v for k, v in (align_info.get("saturation") or {}).items() if "gyr" in k}
+        if sat:
+            why += "; gyroscope saturated (" + ", ".join(
+                f"{k[-1]} at +-{v['limit']:.4g} deg/s in {100 * v['fraction']:.2g} % of samples"
+                for k, v in sat.items()
+            ) + "): record with a range of at least 500 deg/s"
         raise NoGaitError(
             f"no usable gait found ({why}); record at least a few steps of walking or running"
         )

@@ -154,7 +154,7 @@ def check_output(path: str | os.PathLike[str], *, force: bool = False, option: s
         os.stat(p)
         exists = True
     except FileNotFoundError:
-        exists = os.path.lexists(p)  # a dangling link: written through, to its target
+        exists = False  # (a dangling link is written through, to its target)
     except OSError as e:
         if e.errno == errno.ELOOP:
             raise OutputError(f"{option} {path}: symbolic link loop (a link that points back "

@@ -553,13 +553,13 @@ class SessionWriter:
                 self._failing_since = t
                 self.write_problems["episodes"] += 1
                 self.write_problems["last_error"] = str(e)
-                log.warning("%s: %s; holding the data in memory (up to %d MiB) and retrying",
+                log.info("%s: %s; holding the data in memory (up to %d MiB) and retrying",
                             self.path, e, self.max_held_bytes >> 20)
             self._failure = e
             return False
         if self._failure is not None:
             self.write_problems["failed_s"] += t - (self._failing_since or t)
-            log.warning("%s: writing works again; the data held in memory is saved", self.path)
+            log.info("%s: writing works again; the data held in memory is saved", self.path)
             self._failure = None
             self._failing_since = None
         return True
