@@ -449,6 +449,9 @@ class Recorder:
             st.lost_samples, st.loss_fraction, st.gaps = s.lost_samples, s.loss_fraction, s.gaps
         st.battery_pct = self._battery
         st.reconnects = self._reconnects
+        warning = getattr(self._writer, "warning", None)  # disk full: data held in memory
+        if warning or "disk" in st.extra:
+            st.extra["disk"] = warning or "ok"
         if self.on_status is not None:
             try:
                 self.on_status(st)
