@@ -526,6 +526,11 @@ def find_steps(
     if valid is not None and not np.all(valid):
         keep_a = valid[anchors]
         anchors, periods = anchors[keep_a], periods[keep_a]
+    if anchors.size == 0:  # every step in a data gap
+        return StepStructure(
+            np.zeros(0, int), np.zeros(0, int), np.zeros(0), [], np.zeros(n_full, bool),
+            mask_to_full(gait_mask),
+        )
     gap_before = np.zeros(anchors.size, dtype=bool)
     if valid is not None and not np.all(valid):
         n_bad = np.concatenate([[0], np.cumsum(~valid)])

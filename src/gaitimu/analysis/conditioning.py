@@ -56,6 +56,7 @@ __all__ = [
     "UniformSignals",
     "bandpass",
     "check_rate",
+    "find_saturation",
     "gap_intervals",
     "grid_masks",
     "lowpass",
@@ -375,3 +376,62 @@ def moving_mean(x: np.ndarray, n: int) -> np.ndarray:
     c = np.cumsum(xp, axis=0)
     c = np.concatenate([np.zeros((1, *x.shape[1:])), c])
     return (c[n:] - c[:-n]) / n
+
+
+#: A sensor axis is saturated when its extreme value (the range limit) repeats in at least
+#: this many separate runs: a real signal reaches its exact maximum once, a clipped one at
+#: every peak that exceeds the range.
+MIN_SATURATED_RUNS = 3
+
+
+def _at_limit(x: np.ndarray) -> tuple[np.ndarray, float]:
+    """Samples of one axis sitting at its largest absolute value (either sign) when that
+    value repeats in `MIN_SATURATED_RUNS` or more separate runs; and the value."""
+    ax = np.abs(x)
+    lim = float(ax.max()) if ax.size else 0.0
+    if lim <= 0.0 or not np.isfinite(lim):
+        return np.zeros(x.size, dtype=bool), lim
+    at = ax >= lim * (1.0 - 1e-6)
+    n_runs = int(np.count_nonzero(np.diff(np.concatenate([[0], at.astype(np.int8)])) == 1))
+    if n_runs < MIN_SATURATED_RUNS:
+        return np.zeros(x.size, dtype=bool), lim
+    return at, lim
+
+
+def find_saturation(
+    acc: np.ndarray, gyr: np.ndarray
+) -> tuple[np.ndarray, list[str], dict[str, dict[str, float]]]:
+    """Clipping (sensor range exceeded), per axis, on the raw samples.
+
+    Returns ``(gyr_saturated, warnings, per_axis)``: a mask of the samples whose angular
+    rate sits at the range limit on any axis (they are not measurements of the rate; the
+    caller treats them as missing, so the orientation filter never integrates a clipped
+    rate), one warning per saturated axis, and ``{"acc_x": {"limit": .., "fraction": ..}}``
+    for the saturated axes. A clipped accelerometer is reported but its samples are kept
+    (the orientation filter low-passes it; impact peaks of running often exceed +-2 g).
+    """
+    out: dict[str, dict[str, float]] = {}
+    warnings: list[str] = []
+    gyr_sat = np.zeros(len(gyr), dtype=bool)
+    for name, data, unit in (("acc", acc, "m/s^2"), ("gyr", gyr, "deg/s")):
+        for k, axis in enumerate("xyz"):
+            at, lim = _at_limit(np.asarray(data[:, k], dtype=float))
+            if not at.any():
+                continue
+            frac = float(at.mean())
+            out[f"{name}_{axis}"] = {"limit": lim, "fraction": frac}
+            if name == "gyr":
+                gyr_sat |= at
+                what = (
+                    "gyroscope {ax} saturated at +-{lim:.4g} {unit} in {pct:.2g} % of samples: "
+                    "those samples are treated as missing; record with a range of at least "
+                    "500 deg/s"
+                )
+            else:
+                what = (
+                    "accelerometer {ax} saturated at +-{lim:.4g} {unit} in {pct:.2g} % of "
+                    "samples: impact peaks are cut; record with a range of at least 8 g "
+                    "(16 g for running)"
+                )
+            warnings.append(what.format(ax=axis, lim=lim, unit=unit, pct=100 * frac))
+    return gyr_sat, warnings, out
