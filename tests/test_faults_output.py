@@ -140,6 +140,7 @@ def _read_only(monkeypatch, root: Path) -> None:
     ["simulate", "--activity", "walk", "--duration", "10", "--out", "{S}/inner"],
     ["record", "--device", "virtual", "--duration", "1", "--out", "{S}"],
     ["record", "--device", "virtual", "--duration", "1", "--out", "{S}/inner"],
+    ["replay", "--max", "{S}", "--strides", "{S}/strides.csv"],
 ])
 @pytest.mark.parametrize("force", [False, True])
 def test_outputs_never_go_into_a_session(argv, force, session, tmp_path, capsys):

@@ -242,6 +242,11 @@ def _cmd_replay(args: argparse.Namespace) -> int:
 
     from gaitimu.live.replay import replay_live, summary_text
 
+    if args.strides:  # checked before the replay (the writing itself is replay's)
+        from gaitimu.sessions._format import check_output
+
+        check_output(args.strides, option="--strides", force=args.force, inputs=[args.session])
+
     def ready(url: str | None) -> None:
         if url:
             print(f"live dashboard: {url} (open it in a browser; Ctrl-C stops)", file=sys.stderr,
@@ -406,6 +411,7 @@ def build_parser() -> argparse.ArgumentParser:
     s.add_argument("session", metavar="SESSION")
     s.add_argument("--strides", default=None, metavar="strides.csv")
     s.add_argument("--live", action="store_true", help="open the live dashboard")
+    s.add_argument("--force", action="store_true", help="replace --strides if it exists")
     s.set_defaults(func=_cmd_replay)
 
     s = sub.add_parser("info", help="summary of a session")

@@ -9,8 +9,8 @@ a SIGKILL of the writer loses at most the data of the last ``1.25 * flush_interv
 power loss costs about the same.
 
 When a write fails (disk full, or any other `OSError`), nothing is dropped: the data stays in
-memory, up to ``max_held_bytes`` (`HOLD_LIMIT_BYTES`, 32 MiB: about 30 minutes at 200 Hz,
-15 at 400 Hz, samples and raw packets together), and the writer retries every
+memory, up to ``max_held_bytes`` (`HOLD_LIMIT_BYTES`, 32 MiB: about 38 minutes at 200 Hz,
+19 at 400 Hz, samples and raw packets together), and the writer retries every
 ``flush_interval_s`` until the disk accepts it. What arrives while that memory is full is
 counted and recorded as an ``overflow`` event (``reason: "disk full"``, a gap) once writing
 works again. `warning` says so while it lasts (the recorder shows it); `write_problems`
@@ -57,7 +57,7 @@ log = logging.getLogger(__name__)
 
 _MAX_CHUNK_SAMPLES = 4096
 _MAX_CHUNK_PACKET_BYTES = 1 << 20
-#: memory that holds data while writes fail (disk full): 32 MiB ~ 30 min at 200 Hz
+#: memory that holds data while writes fail (disk full): 32 MiB ~ 38 min at 200 Hz
 HOLD_LIMIT_BYTES = 32 << 20
 _PACKET_OVERHEAD = 12  # bytes per packet in a chunk besides the payload (time + length)
 
