@@ -126,14 +126,15 @@ def _report_write_problems(path) -> int:
     if not isinstance(wp, dict) or not wp.get("episodes"):
         return 0
     lost = int(wp.get("lost_samples") or 0)
-    held = float(wp.get("max_held_bytes") or 0) / 2**20
+    b = float(wp.get("max_held_bytes") or 0)
+    held = f"{b / 2**20:.1f} MiB" if b >= 2**20 else f"{b / 1024:.0f} KiB"
     if lost:
         print(f"gaitimu record: disk full while writing {path}: {lost} samples lost (recorded "
-              f"as a gap; up to {held:.1f} MiB were held in memory); the rest is saved",
+              f"as a gap; up to {held} were held in memory); the rest is saved",
               file=sys.stderr)
         return 2
     print(f"gaitimu record: the disk was full for {float(wp.get('failed_s') or 0):.1f} s; "
-          f"nothing lost (up to {held:.1f} MiB held in memory and written afterwards)",
+          f"nothing lost (up to {held} held in memory and written afterwards)",
           file=sys.stderr)
     return 0
 
