@@ -106,7 +106,15 @@ def test_live_schedule_gives_the_same_rows(sessions, name):
     # rows come out while streaming, not only at the end
     fc_to_emit = np.array([t_end - fc for fc, t_end, _ in res.analyzer.emit_log])
     steady = fc_to_emit[: -4]  # the flush emits the last ones
-    assert np.median(steady[steady < 5.0]) < 1.2
+    if name == "walk_bursty_loss":
+        # after a hole the filter restarts from the data after it (`restart_filter`): the
+        # rows there wait for up to REINIT_WINDOW_S of it (or the next hole)
+        from gaitimu.analysis.orientation import REINIT_WINDOW_S
+
+        assert res.analyzer._pelvis.n_restarts > 5
+        assert np.median(steady) < REINIT_WINDOW_S + 1.2
+    else:
+        assert np.median(steady[steady < 5.0]) < 1.2
 
 
 def test_strides_csv_matches_offline_csv(sessions, tmp_path):

@@ -362,6 +362,9 @@ class StreamingAnalyzer:
             self._consume_grid(*self._to_grid(self._raw_t, self._raw_v, final=True))
         if self.calibration is None and self._cal_n >= round(self.fs):
             self._calibrate()
+        if self._pelvis is not None:  # rows held back after a late data gap
+            self._orient(np.zeros(0), np.zeros((0, 6)), np.zeros(0, bool), np.zeros(0, bool),
+                         final=True)
         out = self._maybe_run(final=True)
         self.finished = True
         self.busy_s += time.perf_counter() - c0
@@ -462,15 +465,23 @@ class StreamingAnalyzer:
                  t[-1] - t[0], info["correction_deg"]["angle"], info["up_source"])
         self._orient(t, cal[:, 1:7], ok, bridged)
 
-    def _orient(self, t: np.ndarray, v: np.ndarray, ok: np.ndarray, bridged: np.ndarray) -> None:
-        """Pelvis signals for grid samples (`OnlinePelvisSignals`: as `align_to_pelvis`
-        forms them with the online VQF) + the two validity masks, into the ring."""
-        block = np.empty((t.size, len(_BODY_COLUMNS)))
-        self._pelvis.update(t, v[:, 0:3], v[:, 3:6], out=block)
-        block[:, 10] = ok
-        block[:, 11] = bridged
+    def _orient(
+        self, t: np.ndarray, v: np.ndarray, ok: np.ndarray, bridged: np.ndarray,
+        *, final: bool = False,
+    ) -> None:
+        """Pelvis signals for grid samples (`OnlinePelvisSignals.push`: as `align_to_pelvis`
+        forms them with the online VQF, restarted after data gaps as offline) + the two
+        validity masks, into the ring. After a gap, rows come once the data after it do."""
+        sig, masks = self._pelvis.push(
+            t, v[:, 0:3], v[:, 3:6], ok, np.column_stack([ok, bridged]), final=final
+        )
+        if sig.shape[0] == 0:
+            return
+        block = np.empty((sig.shape[0], len(_BODY_COLUMNS)))
+        block[:, :10] = sig
+        block[:, 10:12] = masks
         self._ring.extend(block)
-        self._n_body += t.size
+        self._n_body += sig.shape[0]
 
     # ------------------------------------------------------------------ events + metrics
     def _maybe_run(self, *, final: bool) -> pd.DataFrame:
@@ -533,7 +544,7 @@ class StreamingAnalyzer:
                 return self._empty
         rows = stance_metrics(
             ev, frame, standing_obliquity_deg=self.calibration["standing_obliquity_deg"],
-            sampling_rate_hz=fs,
+            sampling_rate_hz=fs, settling_s=self._pelvis.settling_s,
         )
         t_end = float(w[-1, 0])
         t_start = float(w[0, 0])
