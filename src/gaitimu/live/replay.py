@@ -6,10 +6,13 @@ the radio) at the original pace (``speed=1``), N times faster, or as fast as pos
 (``speed=None``); they go through the same `gaitimu.sensors.protocol.StreamDecoder` and
 `raw_to_physical` as a recording and then into `gaitimu.live.stream.StreamingAnalyzer`.
 
-Session time of the decoded samples: the recorder stored exactly the decoded samples, in
-order, so the k-th decoded sample gets the stored ``t_s[k]`` (the recorder's own clock
-mapping of the same packets). When the counts disagree (e.g. a recovered, truncated
-session) the decoded sensor clock is used, offset to the first stored sample.
+Session time of the decoded samples: each decoded sample gets the time the recorder stored
+for *that* sample (`_align_times`: a first pass over all packets matches blocks to the
+stored samples by sensor time, each clock epoch anchored on equal values), never the k-th
+stored time for the k-th decoded sample. So a packet that is damaged, missing from a
+damaged packets.bin chunk, or rejected by the decoder is a gap (counted, with a warning in
+`ReplayResult.warnings` and the log), and samples missing from samples.bin are replayed
+from their packets at their sensor-clock time; nothing after the damage moves.
 
 Imported CSV sessions keep no packets: `synthesize_packets` builds protocol-v1 packets from
 the stored samples (quantised to the int16 LSB of a 16 g / 2000 deg/s sensor, so the
@@ -290,6 +293,7 @@ class _Decode:
         self.t_first: float | None = None  # session time of the first/last sample handed on
         self.t_last = 0.0
         self.synthesized = synthesized
+        self.epoch = 0
         blocks, first = _decode_all(self.host, data, self.rate, reconnects)
         self.first_pass = first.stats
         n_dec = sum(b.n for b in blocks)
@@ -339,6 +343,10 @@ class _Decode:
         if keep <= 0:
             return None
         t = self.times[j][:keep]
+        if block.epoch != self.epoch:  # a sensor restart: the gap from the session times
+            self.epoch = block.epoch
+            P.restart_gap_samples(self.decoder.stats, self.t_last if self.t_first is not None
+                                  else None, float(t[0]), self.rate)
         acc, gyr = P.raw_to_physical(block.raw[:keep], self.scales)
         self.k += keep
         if self.t_first is None:

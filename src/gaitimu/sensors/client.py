@@ -7,7 +7,8 @@ The record path (docs/architecture.md, STYLE.md "Async BLE"):
 3. configure (ranges, samples per packet, rate) on the control characteristic, start notify,
 4. the notification callback only timestamps (host monotonic clock) and enqueues the bytes,
 5. a consumer task decodes with the pure `StreamDecoder` (sequence numbers and sensor
-   timestamps -> loss and gaps), maps sensor-clock sample times to session time with drift
+   timestamps -> loss and gaps; a lone packet that does not fit is rejected, a jump or a
+   restart is believed when 3 packets agree: the same decisions as replay), maps sensor-clock sample times to session time with drift
    correction (`ClockMap`) and writes packets, samples and events with `SessionWriter`,
 6. a supervisor waits for the duration, Ctrl-C/SIGTERM or a dropped link, and reconnects with
    backoff after a drop; the gap is recorded with its length when data resumes.
@@ -403,10 +404,8 @@ class Recorder:
             self._epoch = block.epoch
             self._writer.add_event({"kind": "clock_reset", "t_host_s": t_host,
                                     "message": "sensor clock restarted (sensor rebooted?)"})
-            if self._last_t_s is not None:
-                lost = max(0, round((float(t_s[0]) - self._last_t_s) * self._decoder.sampling_rate_hz) - 1)
-                self._decoder.stats.lost_samples += lost
-                self._decoder.stats.gaps += 1 if lost else 0
+            lost = P.restart_gap_samples(self._decoder.stats, self._last_t_s, float(t_s[0]),
+                                         self._decoder.sampling_rate_hz)
         if self._target_samples is not None:
             room = self._target_samples - self._consumed
             lost = min(lost, room)

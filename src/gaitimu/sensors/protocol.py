@@ -336,6 +336,7 @@ class _Held:
     pkt: Packet
     t_host_s: float
     counted_as: str  # "late" or "rejected" until confirmed
+    key: tuple[int, int, int]  # seq, t0_us, hash of the bytes (duplicate detection)
 
 
 class StreamDecoder:
@@ -359,7 +360,8 @@ class StreamDecoder:
       old stream) is dropped and counted as ``rejected`` (``late`` when it was older than the
       stream). One corrupted packet therefore never moves the stream, and never costs the
       packets after it.
-    - Exact repeats of recently accepted packets are ``duplicates``.
+    - Exact repeats (same bytes) of the last 4096 accepted packets are ``duplicates`` (older
+      ones are ``late``).
     - A confirmed backwards jump, a forward jump longer than ``max_gap_s`` or longer than the
       host clock allows (when host times are given), is a sensor restart: a new clock epoch,
       loss unknown from the packets (the caller counts it from its own clock). Right after
@@ -406,8 +408,8 @@ class StreamDecoder:
         self._epoch = 0
         self._new_link = False
         self._held: list[_Held] = []
-        self._recent: dict[tuple[int, int], None] = {}  # (seq, t0_us) of recent accepted packets
-        self._recent_max = 1024
+        self._recent: dict[tuple[int, int, int], None] = {}  # keys of recent accepted packets
+        self._recent_max = 4096
 
     @property
     def pending(self) -> int:
@@ -456,22 +458,21 @@ class StreamDecoder:
         except PacketError:
             st.malformed += 1
             return None
-        key = (pkt.seq, pkt.t0_us)
-        if key in self._recent or (self._held and key == (self._held[-1].pkt.seq,
-                                                          self._held[-1].pkt.t0_us)):
+        key = (pkt.seq, pkt.t0_us, hash(bytes(data)))
+        if key in self._recent or (self._held and key == self._held[-1].key):
             st.duplicates += 1
             return None
         if self._last is None:  # the first packet anchors the stream (a bad one is outvoted)
-            return self._accept([_Held(pkt, t_host_s, "")], t_us=0.0, lost=0, dseq=1)
+            return self._accept([_Held(pkt, t_host_s, "", key)], t_us=0.0, lost=0, dseq=1)
         ok, lost, dseq, backwards = self._continues(pkt, t_host_s)
         if ok:
             self._held.clear()  # held packets stay counted as late/rejected
-            return self._accept([_Held(pkt, t_host_s, "")], t_us=None, lost=lost, dseq=dseq)
+            return self._accept([_Held(pkt, t_host_s, "", key)], t_us=None, lost=lost, dseq=dseq)
         if self._new_link and backwards:
             # Nothing is reordered across a reconnection: the sensor restarted.
             self._held.clear()
-            return self._restart([_Held(pkt, t_host_s, "")])
-        held = _Held(pkt, t_host_s, "late" if backwards else "rejected")
+            return self._restart([_Held(pkt, t_host_s, "", key)])
+        held = _Held(pkt, t_host_s, "late" if backwards else "rejected", key)
         setattr(st, held.counted_as, getattr(st, held.counted_as) + 1)
         if self._held and self._chains(self._held[-1].pkt, pkt):
             self._held.append(held)
@@ -526,7 +527,7 @@ class StreamDecoder:
             flags |= p.flags
             if p.flags & FLAG_OVERFLOW:
                 st.overflow_flags += 1
-            self._recent[(p.seq, p.t0_us)] = None
+            self._recent[h.key] = None
             st.accepted += 1
             st.samples += p.n
         while len(self._recent) > self._recent_max:
@@ -543,3 +544,19 @@ class StreamDecoder:
             raw=first.raw if one else np.concatenate(raws), flags=flags, lost_before=lost,
             epoch=self._epoch, n_packets=len(held),
         )
+
+
+def restart_gap_samples(stats: StreamStats, last_t_s: float | None, first_t_s: float,
+                        rate_hz: float) -> int:
+    """Samples missing across a sensor restart (a new clock epoch), from session times.
+
+    The packets cannot tell what a restart cost (the sensor clock began again); the session
+    clock can: ``round((first_t_s - last_t_s) * rate) - 1``, never negative. Counted in
+    ``stats`` (lost samples, one gap). Used by the recorder and by replay alike.
+    """
+    if last_t_s is None or not np.isfinite(last_t_s) or not np.isfinite(first_t_s):
+        return 0
+    lost = max(0, round((first_t_s - last_t_s) * rate_hz) - 1)
+    stats.lost_samples += lost
+    stats.gaps += 1 if lost else 0
+    return lost
