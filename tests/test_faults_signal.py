@@ -110,3 +110,13 @@ def test_unclipped_signals_are_never_called_saturated(scale: float, seed: int) -
     x = np.cumsum(rng.normal(0, 1, (5000, 3)), axis=0) * scale / 100
     mask, warns, per_axis = find_saturation(x + 9.81, x)
     assert not mask.any() and not warns and not per_axis
+
+
+def test_absurd_sample_times_are_one_line() -> None:
+    """A damaged time column (1e300 s) is refused before resampling (it used to ask numpy
+    for an array of 1e302 grid points: exit 70)."""
+    t = np.arange(3000) / 100.0
+    t[-1] = 1e300
+    acc = np.tile([9.81, 0.0, 0.0], (t.size, 1))
+    with pytest.raises(BadInputError, match="span"):
+        analyze(t, acc, np.zeros((t.size, 3)), sampling_rate_hz=100.0)

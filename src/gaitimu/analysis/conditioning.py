@@ -37,12 +37,14 @@ from dataclasses import dataclass
 
 import numpy as np
 
+from gaitimu.consts import ANALYSIS_MAX_RATE_HZ, ANALYSIS_MIN_RATE_HZ, MAX_SESSION_S
 from gaitimu.errors import BadInputError
 
 log = logging.getLogger(__name__)
 
-MIN_RATE_HZ = 50.0
-MAX_RATE_HZ = 400.0
+#: The analysis' rate range (sessions may hold any rate in consts.MIN/MAX_RATE_HZ).
+MIN_RATE_HZ = ANALYSIS_MIN_RATE_HZ
+MAX_RATE_HZ = ANALYSIS_MAX_RATE_HZ
 #: Longest hole (between two received samples) filled by interpolation and treated as data.
 DEFAULT_MAX_INTERP_GAP_S = 0.05
 #: Longest hole bridged for event detection: interpolated (not held), ``valid`` False (no
@@ -201,6 +203,12 @@ def resample_uniform(
         t, a, g = t[finite], a[finite], g[finite]
     if t.size < 2:
         raise BadInputError(f"only {t.size} usable samples; need at least 2")
+    span = float(t.max() - t.min())
+    if span > MAX_SESSION_S:
+        raise BadInputError(
+            f"the sample times span {span:.3g} s, more than the {MAX_SESSION_S / 3600:g} h a "
+            "session may hold: the time column is damaged or not in seconds"
+        )
     if np.any(np.diff(t) <= 0):
         order = np.argsort(t, kind="stable")
         t, a, g = t[order], a[order], g[order]

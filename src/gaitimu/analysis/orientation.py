@@ -610,15 +610,17 @@ MIN_GRAVITY_MPS2 = 0.3 * G
 def check_gravity(acc: np.ndarray) -> None:
     """Refuse an accelerometer that does not see gravity.
 
-    Constant (e.g. all zeros): `BadInputError`, the sensor is not measuring. Moving but
-    without gravity (median specific force under `MIN_GRAVITY_MPS2`): `NoGaitError`, not a
+    Constant without gravity (e.g. all zeros): `BadInputError`, the sensor is not
+    measuring. Moving but without gravity (median specific force under `MIN_GRAVITY_MPS2`): `NoGaitError`, not a
     body-worn recording (or the wrong unit).
     """
     if acc.size == 0:
         return
     norm = np.linalg.norm(acc, axis=1)
     med = float(np.median(norm))
-    if not np.isfinite(med) or float(np.ptp(acc, axis=0).max()) < 1e-6:
+    if not np.isfinite(med) or (
+        med < MIN_GRAVITY_MPS2 and float(np.ptp(acc, axis=0).max()) < 1e-6
+    ):
         raise BadInputError(
             f"the accelerometer reads a constant {med:.3g} m/s^2: the sensor is not measuring"
         )
