@@ -120,3 +120,20 @@ def test_absurd_sample_times_are_one_line() -> None:
     acc = np.tile([9.81, 0.0, 0.0], (t.size, 1))
     with pytest.raises(BadInputError, match="span"):
         analyze(t, acc, np.zeros((t.size, 3)), sampling_rate_hz=100.0)
+
+
+def test_import_warns_about_clipping_per_axis(tmp_path, caplog) -> None:
+    import json
+    import logging
+
+    sim = _sim("walk")
+    gyr = np.clip(sim.gyr, -20.0, 20.0)
+    csv = tmp_path / "clipped.csv"
+    np.savetxt(csv, np.column_stack([sim.t_s, sim.acc, gyr]), delimiter=",", fmt="%.6f",
+               header="t_s,acc_x,acc_y,acc_z,gyr_x,gyr_y,gyr_z", comments="")
+    with caplog.at_level(logging.WARNING):
+        assert main(["import", str(csv), "--rate", "200", "--axes", "x=up,y=right,z=forward",
+                     "--out", str(tmp_path / "c.gaitimu")]) == 0
+    assert any("gyroscope x saturated at +-20" in r.getMessage() for r in caplog.records)
+    meta = json.loads((tmp_path / "c.gaitimu" / "meta.json").read_text())
+    assert "gyr_x" in meta["import"]["saturation"]

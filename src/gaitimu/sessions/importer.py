@@ -499,6 +499,13 @@ def import_csv(
         raise BadInputError(f"{out}: parent directory {out.parent} does not exist")
     t_s, acc, gyr, info = read_imu_table(src, rate_hz=rate_hz, acc_unit=acc_unit, gyr_unit=gyr_unit)
     events = info.pop("events")
+    from gaitimu.analysis.conditioning import find_saturation
+
+    _, sat_warnings, saturation = find_saturation(acc, gyr)
+    for w_ in sat_warnings:  # clipped at the sensor's range: said now, not at analysis only
+        log.warning("%s: %s", src.name, w_)
+    if saturation:
+        info["saturation"] = saturation
     meta: dict[str, Any] = {
         "source": "import",
         "sensor": {
