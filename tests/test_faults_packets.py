@@ -228,6 +228,21 @@ def test_recorder_restart_counts_the_gap_on_the_host_clock():
     assert s.lost_samples == pytest.approx(2.0 * RATE, abs=3)
 
 
+def test_clock_map_new_epoch_never_maps_before_the_old_one():
+    """Session clock ahead of the host clock (virtual sensor at 10x), then a restart: the
+    first block of the new epoch starts after the last sample of the old one."""
+    from gaitimu.sensors.clock import ClockMap
+
+    cm = ClockMap(enabled=False)
+    s = np.arange(SPP) / RATE
+    last = None
+    for i in range(50):  # 2.5 s of data arriving in 0.25 s
+        last = cm.map_block(0, s + i * SPP / RATE, 0.01 + i * 0.005)
+    t = cm.map_block(1, s, 0.3)  # rebooted
+    assert t[0] > last[-1] and np.all(np.diff(t) > 0)
+    assert t[0] - last[-1] == pytest.approx(1 / RATE)
+
+
 # ---------------------------------------------------------------------------- replay
 @pytest.fixture(scope="module")
 def sim():
@@ -411,3 +426,62 @@ def test_cli_replay_reports_rejected_packets_and_lost_samples(sim, tmp_path, cap
     assert any("packets.bin: corrupted data" in e for e in err)
     assert any("stored samples not replayed" in e for e in err)
     assert "Traceback" not in r.stderr
+
+
+# ---------------------------------------------------------------------------- recorded session
+def test_replay_of_a_recording_with_loss_and_reboot_keeps_its_times(tmp_path):
+    """A real recording (virtual sensor over bumble, 10x speed, 2 % loss, a sensor reboot):
+    replay gives every stored sample its stored time and counts the same loss as the
+    recorder; with a samples.bin chunk damaged, the samples after it do not move."""
+    pytest.importorskip("bumble")
+    from bumble.link import LocalLink
+
+    from gaitimu.sensors.bumble_backend import VirtualRadio, make_backends
+    from gaitimu.sensors.client import Recorder, RecordOptions
+    from gaitimu.sensors.virtual import VIRTUAL_NAME, Faults, VirtualSensor
+
+    out = tmp_path / "rec.gaitimu"
+
+    async def record():
+        link = LocalLink()
+        sensor = VirtualSensor(link, speed=10.0, faults=Faults(loss_fraction=0.02, seed=4))
+        await sensor.start()
+        scanner_cls, client_cls = make_backends(VirtualRadio(link))
+        rec = Recorder(RecordOptions(out=out, device=VIRTUAL_NAME, duration_s=20, correct_drift=False,
+                                     flush_interval_s=0.1),
+                       scanner_backend=scanner_cls, client_backend=client_cls)
+
+        async def reboot():
+            await asyncio.sleep(0.8)
+            await sensor.drop_link(0.2, reboot=True)
+
+        side = asyncio.ensure_future(reboot())
+        try:
+            return await rec.run()
+        finally:
+            side.cancel()
+            await sensor.stop()
+
+    res = asyncio.run(record())
+    s = open_session(out)
+    assert res.stats["clock_resets"] == 1 and res.stats["lost_samples"] > 0
+    assert np.all(np.diff(s.t_s) > 0)  # the reboot did not send session time backwards
+    r, t, acc = _replay(out)
+    np.testing.assert_array_equal(t, s.t_s)
+    np.testing.assert_array_equal(acc, s.acc)
+    for k in ("lost_samples", "gaps", "clock_resets", "rejected", "accepted"):
+        assert r.decoder_stats[k] == res.stats[k], k
+    f = out / "samples.bin"
+    b = bytearray(f.read_bytes())
+    b[len(b) // 2] ^= 0xFF
+    f.write_bytes(bytes(b))
+    kept = open_session(out).t_s
+    assert kept.size < s.t_s.size
+    r2, t2, acc2 = _replay(out)
+    assert any("missing from samples.bin" in w for w in r2.warnings)
+    np.testing.assert_array_equal(acc2, acc)
+    # samples still in samples.bin: their stored time exactly; those in the hole: the
+    # sensor clock from the last stored sample (the same time up to float rounding)
+    inside = np.isin(t, kept)
+    np.testing.assert_array_equal(t2[inside], t[inside])
+    np.testing.assert_allclose(t2, t, rtol=0, atol=1e-9)

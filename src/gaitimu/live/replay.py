@@ -311,8 +311,13 @@ class _Decode:
         acc = np.asarray(session.acc, dtype=float)
         gyr = np.asarray(session.gyr, dtype=float)
         stored_raw = P.physical_to_raw(acc, gyr, self.scales) if acc.size else np.zeros((0, 6), np.int16)
+        in_order = self.stored_t
+        if np.any(np.diff(self.stored_t) <= 0):  # a damaged recording: match on sorted times
+            order = np.argsort(self.stored_t, kind="stable")
+            self.stored_t, stored_raw = self.stored_t[order], stored_raw[order]
         self.times, used = _align_times(blocks, self.stored_t, stored_raw, self.rate)
         if not used.any() and n_dec == self.stored_t.size and n_dec:
+            self.stored_t = in_order
             log.info("no decoded sample equals a stored one: pairing them in order")
             self.times = np.split(self.stored_t, np.cumsum([b.n for b in blocks])[:-1])
             return

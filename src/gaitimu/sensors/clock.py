@@ -80,14 +80,16 @@ class ClockMap:
     _last_update_s: float = 0.0
     _last_mapped_s: float = -np.inf
 
-    def observe(self, epoch: int, sensor_last_s: float, t_host_s: float) -> None:
+    def observe(self, epoch: int, sensor_last_s: float, t_host_s: float, *,
+                min_session_s: float = -np.inf) -> None:
         """Record that the sample taken at ``sensor_last_s`` had arrived by ``t_host_s``.
 
-        The first observation of a clock epoch anchors that epoch on the host clock.
+        The first observation of a clock epoch anchors that epoch on the host clock, at
+        ``min_session_s`` or later (so that a whole block fits after the previous epoch).
         """
         if epoch != self._epoch:
             # New epoch (start or sensor restart): anchor on the host clock, keep monotonic.
-            start = max(t_host_s, self._last_mapped_s + 1e-6)
+            start = max(t_host_s, self._last_mapped_s + 1e-6, min_session_s)
             self._epoch = epoch
             self._anchor_sensor_s = sensor_last_s
             self._anchor_session_s = start
@@ -136,8 +138,18 @@ class ClockMap:
         )
 
     def map_block(self, epoch: int, sensor_t_s: np.ndarray, t_host_s: float) -> np.ndarray:
-        """Observe one received block and return the session times of its samples."""
-        self.observe(epoch, float(sensor_t_s[-1]), t_host_s)
+        """Observe one received block and return the session times of its samples.
+
+        Session times stay strictly increasing across a new epoch: its anchor leaves room
+        for the whole block after the last mapped sample (a sensor that restarts while the
+        session clock is ahead of the host clock, e.g. a virtual sensor faster than real
+        time, used to map the first block of the new epoch before the end of the old one).
+        """
+        sensor_t_s = np.asarray(sensor_t_s, dtype=float)
+        span = float(sensor_t_s[-1] - sensor_t_s[0])
+        step = span / (sensor_t_s.size - 1) if sensor_t_s.size > 1 else 1e-3
+        self.observe(epoch, float(sensor_t_s[-1]), t_host_s,
+                     min_session_s=self._last_mapped_s + span + step)
         t = self.to_session(sensor_t_s)
         self._last_mapped_s = float(t[-1])
         return t
