@@ -163,33 +163,49 @@ def _runs(idx: np.ndarray) -> list[tuple[int, int]]:
                     strict=True))
 
 
+@dataclass
+class _Decoded:
+    """Every block the decoder accepted, as flat arrays (small for hours of data)."""
+
+    starts: np.ndarray  # (B + 1,) first sample of each block; starts[-1] = M
+    epoch: np.ndarray  # (B,) sensor clock epoch of each block
+    t_host: np.ndarray  # (B,) host receive time of each block's last packet
+    sensor_t: np.ndarray  # (M,) sensor time of every sample (per epoch)
+    raw: np.ndarray  # (M, 6) int16
+
+
 def _decode_all(host: np.ndarray, data: list[bytes], rate: float,
-                reconnects: np.ndarray) -> tuple[list[P.DecodedBlock], P.StreamDecoder]:
+                marks: set[int]) -> tuple[_Decoded, P.StreamDecoder]:
     """Every block the decoder accepts from the packets (the same calls as `_Decode`)."""
     dec = P.StreamDecoder(rate)
-    marks = iter(_reconnect_marks(host, reconnects))
-    mark = next(marks, -1)
-    blocks = []
+    n, ep, th, st, raw = [0], [], [], [], []
     for i, (h, d) in enumerate(zip(host.tolist(), data, strict=True)):
-        if i == mark:
+        if i in marks:
             dec.mark_reconnect()
-            mark = next(marks, -1)
         b = dec.feed(d, h)
         if b is not None:
-            blocks.append(b)
-    return blocks, dec
+            n.append(b.n)
+            ep.append(b.epoch)
+            th.append(b.t_host_s)
+            st.append(b.sensor_t_s)
+            raw.append(b.raw)
+    out = _Decoded(
+        starts=np.cumsum(n), epoch=np.array(ep, dtype=np.int64), t_host=np.array(th, dtype=float),
+        sensor_t=np.concatenate(st) if st else np.zeros(0),
+        raw=np.concatenate(raw) if raw else np.zeros((0, 6), np.int16))
+    return out, dec
 
 
-def _reconnect_marks(host: np.ndarray, reconnects: np.ndarray) -> list[int]:
+def _reconnect_marks(host: np.ndarray, reconnects: np.ndarray) -> set[int]:
     """Packet indices before which the recorder marked a new link (the first packet that
     arrived after each ``link_lost`` event)."""
     if not reconnects.size or not host.size:
-        return []
-    return sorted(set(np.searchsorted(host, reconnects, side="right").tolist()) - {host.size})
+        return set()
+    return set(np.searchsorted(host, reconnects, side="right").tolist()) - {host.size}
 
 
-def _align_times(blocks: list[P.DecodedBlock], t_s: np.ndarray, stored_raw: np.ndarray,
-                 rate: float) -> tuple[list[np.ndarray], np.ndarray]:
+def _align_times(dd: _Decoded, t_s: np.ndarray, stored_raw: np.ndarray,
+                 rate: float) -> tuple[np.ndarray, np.ndarray]:
     """Session time of every decoded sample, from the stored samples it is, never by count.
 
     The recorder stored each accepted sample with its session time. A decoded sample takes
@@ -199,70 +215,76 @@ def _align_times(blocks: list[P.DecodedBlock], t_s: np.ndarray, stored_raw: np.n
     sample period. Each epoch is anchored on the first block whose values equal a stored run
     near its host receive time. Samples without a stored counterpart (samples.bin damaged)
     keep the predicted time; stored samples no block matches (packets damaged or missing)
-    are left out. Returns the times per block and the mask of stored samples matched.
+    are left out. Returns the times of all decoded samples and the mask of stored samples
+    matched.
     """
     n_st = t_s.size
     period = 1.0 / rate
     tol = 0.45 * period
     used = np.zeros(n_st, dtype=bool)
-    out: list[np.ndarray] = [np.empty(0)] * len(blocks)
+    out = np.empty(dd.sensor_t.size)
+    starts = dd.starts
     k = 0  # stored samples before k are matched or passed
     last_t = -np.inf
-    epochs: dict[int, list[int]] = {}
-    for i, b in enumerate(blocks):
-        epochs.setdefault(b.epoch, []).append(i)
-    for group in epochs.values():
+    n_blocks = dd.epoch.size
+    cuts = np.flatnonzero(np.diff(dd.epoch)) + 1 if n_blocks else np.zeros(0, int)
+    for g0, g1 in zip(np.r_[0, cuts].tolist(), np.r_[cuts, n_blocks].tolist(), strict=True):
         ref = None
-        for bi in group:  # anchor: the first block whose values are a stored run near it
-            b = blocks[bi]
-            est = b.t_host_s - (b.n - 1) * period
-            if not np.isfinite(est):
+        for bi in range(g0, g1):  # anchor: the first block whose values are a stored run near it
+            a, z = int(starts[bi]), int(starts[bi + 1])
+            n = z - a
+            est = float(dd.t_host[bi]) - (n - 1) * period
+            if not np.isfinite(est) or not n_st:
                 break
             win = 2.0 + 2e-3 * abs(est)
             lo = max(k, int(np.searchsorted(t_s, est - win)))
             hi = int(np.searchsorted(t_s, est + win))
-            cand = lo + np.flatnonzero((stored_raw[lo:hi] == b.raw[0]).all(axis=1))
+            cand = lo + np.flatnonzero((stored_raw[lo:hi] == dd.raw[a]).all(axis=1))
             for j in cand[np.argsort(np.abs(t_s[cand] - est), kind="stable")].tolist():
-                m = min(b.n, n_st - j)
-                if (stored_raw[j:j + m] == b.raw[:m]).all() and (
+                m = min(n, n_st - j)
+                if (stored_raw[j:j + m] == dd.raw[a:a + m]).all() and (
                         m == 1 or abs(t_s[j + m - 1] - t_s[j] - (m - 1) * period) < tol):
-                    ref = (float(b.sensor_t_s[0]), float(t_s[j]))
+                    ref = (float(dd.sensor_t[a]), float(t_s[j]))
                     break
             if ref is not None:
                 break
         if ref is None:  # nothing stored of this epoch: the host clock places it
-            b = blocks[group[0]]
-            t_end = b.t_host_s if np.isfinite(b.t_host_s) else last_t + b.n * period
-            ref = (float(b.sensor_t_s[-1]), float(max(t_end, last_t + b.n * period)))
+            a, z = int(starts[g0]), int(starts[g0 + 1])
+            h = float(dd.t_host[g0])
+            t_end = h if np.isfinite(h) else last_t + (z - a) * period
+            ref = (float(dd.sensor_t[z - 1]), max(t_end, last_t + (z - a) * period))
         first_ref = None
         slope = 1.0
-        for bi in group:
-            b = blocks[bi]
-            s = b.sensor_t_s
-            n = s.size
+        for bi in range(g0, g1):
+            a, z = int(starts[bi]), int(starts[bi + 1])
+            s = dd.sensor_t[a:z]
+            n = z - a
             pred = ref[1] + (s - ref[0]) * slope
             if k + n <= n_st and abs(t_s[k] - pred[0]) <= tol and abs(t_s[k + n - 1] - pred[-1]) <= tol:
-                j = np.arange(k, k + n)
-                ok = np.ones(n, dtype=bool)
+                times = t_s[k:k + n]
+                used[k:k + n] = True
+                k += n
+                ref = (float(s[-1]), float(times[-1]))
             else:
                 j = np.searchsorted(t_s, pred - tol)
                 jc = np.minimum(j, n_st - 1)
-                ok = (j < n_st) & (j >= k) & (np.abs(t_s[jc] - pred) <= tol) if n_st else j < 0
-                j = jc
-            if ok.any():
-                times = np.where(ok, t_s[j] if n_st else pred, pred)
-                used[j[ok]] = True
-                last_ok = int(np.flatnonzero(ok)[-1])
-                k = max(k, int(j[last_ok]) + 1)
-                ref = (float(s[last_ok]), float(t_s[j[last_ok]]))
+                ok = ((j < n_st) & (j >= k) & (np.abs(t_s[jc] - pred) <= tol) if n_st
+                      else np.zeros(n, dtype=bool))
+                if ok.any():
+                    times = np.where(ok, t_s[jc], pred)
+                    used[jc[ok]] = True
+                    last_ok = int(np.flatnonzero(ok)[-1])
+                    k = max(k, int(jc[last_ok]) + 1)
+                    ref = (float(s[last_ok]), float(t_s[jc[last_ok]]))
+                else:
+                    times = pred
+            if times is not pred and ref is not None:
                 if first_ref is None:
                     first_ref = ref
                 elif ref[0] - first_ref[0] > 10.0:
-                    slope = float(np.clip((ref[1] - first_ref[1]) / (ref[0] - first_ref[0]),
-                                          1 - 2e-3, 1 + 2e-3))
-            else:
-                times = pred
-            out[bi] = times
+                    slope = min(1 + 2e-3, max(1 - 2e-3, (ref[1] - first_ref[1])
+                                              / (ref[0] - first_ref[0])))
+            out[a:z] = times
             last_t = max(last_t, float(times[-1]))
     return out, used
 
@@ -284,7 +306,7 @@ class _Decode:
                                if e.get("kind") == "link_lost"
                                and isinstance(e.get("t_host_s"), int | float)])
         self.host = np.asarray(host, dtype=float)
-        self.marks = set(_reconnect_marks(self.host, reconnects))
+        self.marks = _reconnect_marks(self.host, reconnects)
         self.decoder = P.StreamDecoder(self.rate)
         self.stored_t = np.asarray(session.t_s, dtype=float)
         self.k = 0  # samples handed on
@@ -294,19 +316,16 @@ class _Decode:
         self.t_last = 0.0
         self.synthesized = synthesized
         self.epoch = 0
-        blocks, first = _decode_all(self.host, data, self.rate, reconnects)
+        dd, first = _decode_all(self.host, data, self.rate, self.marks)
         self.first_pass = first.stats
-        n_dec = sum(b.n for b in blocks)
+        self.starts = dd.starts
+        n_dec = dd.sensor_t.size
+        self.cut = n_dec  # decoded samples from this index on are not handed on
         self.not_replayed: list[tuple[float, float, int]] = []  # stored, no packet
         self.unstored: list[tuple[float, float, int]] = []  # decoded, not in samples.bin
-        self.keep: list[int] = [b.n for b in blocks]
         if synthesized:
-            self.times = []
-            k = 0
-            for b in blocks:
-                self.times.append(self.stored_t[k:k + b.n])
-                k += b.n
-            self.keep = [t.size for t in self.times]
+            self.times = self.stored_t[:n_dec]
+            self.cut = self.times.size
             return
         acc = np.asarray(session.acc, dtype=float)
         gyr = np.asarray(session.gyr, dtype=float)
@@ -315,21 +334,21 @@ class _Decode:
         if np.any(np.diff(self.stored_t) <= 0):  # a damaged recording: match on sorted times
             order = np.argsort(self.stored_t, kind="stable")
             self.stored_t, stored_raw = self.stored_t[order], stored_raw[order]
-        self.times, used = _align_times(blocks, self.stored_t, stored_raw, self.rate)
+        self.times, used = _align_times(dd, self.stored_t, stored_raw, self.rate)
+        del dd, stored_raw
         if not used.any() and n_dec == self.stored_t.size and n_dec:
-            self.stored_t = in_order
             log.info("no decoded sample equals a stored one: pairing them in order")
-            self.times = np.split(self.stored_t, np.cumsum([b.n for b in blocks])[:-1])
+            self.stored_t = self.times = in_order
             return
         # Decoded samples after the last stored one, less than a packet: the recorder stopped
         # there (its duration ended mid-packet); replay stops there too.
         last = float(self.stored_t[used][-1]) if used.any() else -np.inf
-        extra = sum(int((t > last).sum()) for t in self.times)
-        if 0 < extra <= P.MAX_SAMPLES_PER_PACKET:
-            self.keep = [int((t <= last).sum()) for t in self.times]
+        extra = int((self.times > last).sum())
+        if 0 < extra <= P.MAX_SAMPLES_PER_PACKET and self.times[-1] > last:
+            self.cut = int(np.flatnonzero(self.times <= last)[-1]) + 1
         for a, z in _runs(np.flatnonzero(~used)):
             self.not_replayed.append((float(self.stored_t[a]), float(self.stored_t[z]), z - a + 1))
-        flat = np.concatenate([t[: self.keep[j]] for j, t in enumerate(self.times)]) if self.times else np.empty(0)
+        flat = self.times[: self.cut]
         stored_mask = np.isin(flat, self.stored_t[used])
         for a, z in _runs(np.flatnonzero(~stored_mask)):
             self.unstored.append((float(flat[a]), float(flat[z]), z - a + 1))
@@ -344,16 +363,19 @@ class _Decode:
             return None
         j = self.b
         self.b += 1
-        keep = self.keep[j] if j < len(self.keep) else 0
-        if keep <= 0:
+        if j + 1 >= self.starts.size:
             return None
-        t = self.times[j][:keep]
+        a = int(self.starts[j])
+        z = min(int(self.starts[j + 1]), self.cut)
+        if z <= a:
+            return None
+        t = self.times[a:z]
         if block.epoch != self.epoch:  # a sensor restart: the gap from the session times
             self.epoch = block.epoch
             P.restart_gap_samples(self.decoder.stats, self.t_last if self.t_first is not None
                                   else None, float(t[0]), self.rate)
-        acc, gyr = P.raw_to_physical(block.raw[:keep], self.scales)
-        self.k += keep
+        acc, gyr = P.raw_to_physical(block.raw[: z - a], self.scales)
+        self.k += z - a
         if self.t_first is None:
             self.t_first = float(t[0])
         self.t_last = float(t[-1])

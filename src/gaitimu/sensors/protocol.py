@@ -19,6 +19,7 @@ firmware_notes/PROTOCOL.md.
 from __future__ import annotations
 
 import struct
+from collections import deque
 from dataclasses import dataclass
 
 import numpy as np
@@ -408,7 +409,8 @@ class StreamDecoder:
         self._epoch = 0
         self._new_link = False
         self._held: list[_Held] = []
-        self._recent: dict[tuple[int, int, int], None] = {}  # keys of recent accepted packets
+        self._recent: set[tuple[int, int, int]] = set()  # keys of recent accepted packets
+        self._recent_order: deque[tuple[int, int, int]] = deque()
         self._recent_max = 4096
 
     @property
@@ -504,6 +506,7 @@ class StreamDecoder:
         self.stats.clock_resets += 1
         self._epoch += 1
         self._recent.clear()
+        self._recent_order.clear()
         return self._accept(held, t_us=0.0, lost=0, dseq=1)
 
     def _accept(self, held: list[_Held], *, t_us: float | None, lost: int, dseq: int) -> DecodedBlock:
@@ -527,11 +530,13 @@ class StreamDecoder:
             flags |= p.flags
             if p.flags & FLAG_OVERFLOW:
                 st.overflow_flags += 1
-            self._recent[h.key] = None
+            if h.key not in self._recent:
+                self._recent.add(h.key)
+                self._recent_order.append(h.key)
             st.accepted += 1
             st.samples += p.n
-        while len(self._recent) > self._recent_max:
-            del self._recent[next(iter(self._recent))]
+        while len(self._recent_order) > self._recent_max:
+            self._recent.discard(self._recent_order.popleft())
         last = held[-1]
         last_t_us = t_us + _signed_delta(last.pkt.t0_us, first.t0_us, _U32)
         self._last = (last.pkt.seq, last.pkt.t0_us, last_t_us, last.pkt.n, last.t_host_s)
