@@ -485,3 +485,12 @@ def test_replay_of_a_recording_with_loss_and_reboot_keeps_its_times(tmp_path):
     inside = np.isin(t, kept)
     np.testing.assert_array_equal(t2[inside], t[inside])
     np.testing.assert_allclose(t2, t, rtol=0, atol=1e-9)
+
+
+def test_replay_when_no_packet_decodes_replays_the_samples(sim, clean, tmp_path):
+    pk = [(h, b"\x07" + d[1:]) for h, d in sim.packets]  # every packet of an unknown version
+    res, t, acc = _replay(_write(sim, tmp_path / "s", pk))
+    assert res.n_samples == sim.t_s.size
+    np.testing.assert_array_equal(t, sim.t_s)
+    np.testing.assert_array_equal(acc, clean[2])  # the stored values, re-quantised exactly
+    assert any("no stored packet decodes" in w for w in res.warnings)

@@ -228,7 +228,8 @@ def _align_times(dd: _Decoded, t_s: np.ndarray, stored_raw: np.ndarray,
     last_t = -np.inf
     n_blocks = dd.epoch.size
     cuts = np.flatnonzero(np.diff(dd.epoch)) + 1 if n_blocks else np.zeros(0, int)
-    for g0, g1 in zip(np.r_[0, cuts].tolist(), np.r_[cuts, n_blocks].tolist(), strict=True):
+    groups = zip(np.r_[0, cuts].tolist(), np.r_[cuts, n_blocks].tolist(), strict=True)
+    for g0, g1 in groups if n_blocks else ():
         ref = None
         for bi in range(g0, g1):  # anchor: the first block whose values are a stored run near it
             a, z = int(starts[bi]), int(starts[bi + 1])
@@ -467,6 +468,13 @@ async def replay_session(
         analyzer_hook(analyzer)
     decode = _Decode(session, t_host, data, synthesized=synthesized)
     warnings = decode.warnings(session)
+    if decode.cut == 0 and not synthesized:  # not one packet decodes: replay the samples
+        warnings.append(f"{Path(str(session.path)).name}: no stored packet decodes: replaying "
+                        "the stored samples (packets synthesized from samples.bin)")
+        t_host, data = synthesize_packets(session.t_s, session.acc, session.gyr,
+                                          scales=_scales(session.meta))
+        synthesized = True
+        decode = _Decode(session, t_host, data, synthesized=True)
     for w in warnings:
         log.warning("%s", w)
     status = ReplayStatus(device=f"replay {Path(session_path).name}"
