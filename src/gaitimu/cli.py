@@ -97,7 +97,9 @@ def _cmd_record(args: argparse.Namespace) -> int:
     s = r.stats
     print(f"recorded {r.n_samples} samples ({r.duration_s:.1f} s) to {r.path}; lost "
           f"{s['lost_samples']} samples ({100 * s['loss_fraction']:.2f} %) in {s['gaps']} gap(s), "
-          f"{r.reconnects} reconnect(s); stopped by {r.stopped_by}")
+          f"{r.reconnects} reconnect(s); stopped by {r.stopped_by}"
+          + (f"; {s['rejected']} packet(s) rejected (did not fit the stream)"
+             if s.get("rejected") else ""))
     return _report_write_problems(r.path)
 
 
