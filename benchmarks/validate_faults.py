@@ -71,7 +71,7 @@ def noise(n_seeds: int = 5) -> pd.DataFrame:
     for sd_acc, sd_gyr in ((0.5, 5.0), (1.0, 10.0), (3.0, 50.0), (5.0, 100.0)):
         for seed in range(n_seeds):
             rng = np.random.default_rng(seed)
-            n = int(300 * 100)
+            n = 300 * 100
             acc = np.array([9.81, 0, 0]) + rng.normal(0, sd_acc, (n, 3))
             gyr = rng.normal(0, sd_gyr, (n, 3))
             try:
