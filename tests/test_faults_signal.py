@@ -35,9 +35,15 @@ def _noise(seed: int, acc_sd: float, gyr_sd: float, seconds: float = 120.0, grav
     gyr_sd=st.sampled_from([5.0, 30.0, 100.0]),
 )
 def test_gaussian_noise_is_no_gait(seed: int, acc_sd: float, gyr_sd: float) -> None:
+    """Noise is "no gait"; in the rare recording where chance gives a rhythm (1 of 300 in
+    benchmarks/validate_faults.py) no stance gets a side, so nothing can be flagged."""
     t, acc, gyr = _noise(seed, acc_sd, gyr_sd)
-    with pytest.raises(NoGaitError, match=r"no gait rhythm|no valid stance"):
-        analyze(t, acc, gyr, sampling_rate_hz=FS, axes="x=up,y=right,z=forward")
+    try:
+        res = analyze(t, acc, gyr, sampling_rate_hz=FS, axes="x=up,y=right,z=forward")
+    except NoGaitError as e:
+        assert "no gait rhythm" in str(e) or "no valid stance" in str(e)
+    else:
+        assert res.info["n_strides"] == {"L": 0, "R": 0}
 
 
 def test_noise_without_gravity_is_no_gait() -> None:
