@@ -46,7 +46,7 @@ from gaitimu.analysis.events import detect_events
 from gaitimu.analysis.metrics import NO_SIDE_REASON, empty_strides, stance_metrics
 from gaitimu.analysis.orientation import align_to_pelvis
 from gaitimu.consts import DEFAULT_AXES
-from gaitimu.errors import NoGaitError
+from gaitimu.errors import BadInputError, NoGaitError
 
 log = logging.getLogger(__name__)
 
@@ -328,7 +328,6 @@ def check_axes_option(axes: str | None) -> str | None:
     alignment decides from the gait; passed on as is) or an axis map, checked with
     `gaitimu.consts.parse_axes` (`BadInputError` naming the option when it is not one)."""
     from gaitimu.consts import parse_axes
-    from gaitimu.errors import BadInputError
 
     if axes is None:
         return None
@@ -365,7 +364,6 @@ def analyze_path(
     existing file only with ``force`` (the CLI's ``--force``; the library replaces by
     default). Each is written atomically (temporary file, fsync, rename).
     """
-    from gaitimu.errors import BadInputError
     from gaitimu.sessions import open_session
     from gaitimu.sessions._format import atomic_file, check_outputs, os_error_text
 
@@ -377,8 +375,10 @@ def analyze_path(
         raise BadInputError(f"{session_path}: the session holds no samples")
     try:
         res = analyze_session(session) if axes is None else analyze_session(session, axes=axes)
-    except NoGaitError as e:
-        raise NoGaitError(f"{session_path}: {e}") from e
+    except (NoGaitError, BadInputError) as e:  # name the session in the one line
+        if str(e).startswith(str(session_path)):
+            raise
+        raise type(e)(f"{session_path}: {e}") from e
     for path, table in ((strides_csv, res.strides), (signals_csv, res.signals)):
         if path:
             try:

@@ -570,8 +570,10 @@ def report_sessions(
         try:
             result = (analyze_session(session) if axes is None
                       else analyze_session(session, axes=axes))
-        except NoGaitError as e:
-            raise NoGaitError(f"{p}: {e}") from e
+        except (NoGaitError, BadInputError) as e:  # name the session in the one line
+            if str(e).startswith(str(p)):
+                raise
+            raise type(e)(f"{p}: {e}") from e
         items.append((session, result))
     items.sort(key=lambda it: str((getattr(it[0], "meta", {}) or {}).get("created_utc") or ""))
     return build_report(items, out_html, out_json, out_csv, force=force, **thresholds)
