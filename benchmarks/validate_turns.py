@@ -215,7 +215,7 @@ def run_sim(case: dict, seed: int, frame: str = FRAME) -> dict:
     body = _body(sim.t_s, sim.acc, sim.gyr, fs, "x=up,y=right,z=forward")
     turns = detect_turns(body, sampling_rate_hz=fs, frame=frame)
     truth = sim.truth["turns"]
-    matched, ang_err, start_err, end_err, dir_ok = 0, [], [], [], []
+    matched, ang_err, start_err, end_err, dir_ok, gap_ang = 0, [], [], [], [], []
     used = set()
     for tr in truth:
         ov = turns[(turns["end_s"] > tr["start_s"]) & (turns["start_s"] < tr["end_s"])]
@@ -228,6 +228,7 @@ def run_sim(case: dict, seed: int, frame: str = FRAME) -> dict:
         matched += 1
         ang_err.append(float(u["angle_deg"] * sign - 180.0))
         dir_ok.append(u["direction"] == tr["direction"])
+        gap_ang.append(bool(u["spans_gap"]))
         start_err.append(float(u["start_s"] - tr["start_s"]))
         end_err.append(float(u["end_s"] - tr["end_s"]))
     return {
@@ -239,6 +240,7 @@ def run_sim(case: dict, seed: int, frame: str = FRAME) -> dict:
         "false": len(turns) - len(used),
         "direction_ok": int(np.sum(dir_ok)),
         "angle_err_deg": ang_err,
+        "spans_gap": gap_ang,
         "start_err_s": start_err,
         "end_err_s": end_err,
         "gaps": int((~body["valid"].to_numpy(bool)).sum()),
@@ -260,6 +262,7 @@ def validate_sim(jobs: int, frame: str, seeds: int) -> dict:
     for case in sorted({r["case"] for r in rows}):
         rr = [r for r in rows if r["case"] == case]
         ae = np.concatenate([r["angle_err_deg"] for r in rr] or [[]])
+        sg = np.concatenate([r["spans_gap"] for r in rr] or [[]]).astype(bool)
         out[case] = {
             "sessions": len(rr),
             "true_turns": sum(r["true_turns"] for r in rr),
@@ -268,6 +271,9 @@ def validate_sim(jobs: int, frame: str, seeds: int) -> dict:
             "direction_ok": sum(r["direction_ok"] for r in rr),
             "angle_err_deg": _pct(ae),
             "abs_angle_err_deg": _pct(np.abs(ae)),
+            "turns_spanning_gap": int(sg.sum()),
+            "angle_err_deg_no_gap": _pct(ae[~sg]),
+            "angle_err_deg_gap": _pct(ae[sg]),
             "start_err_s": _pct(np.concatenate([r["start_err_s"] for r in rr] or [[]])),
             "end_err_s": _pct(np.concatenate([r["end_err_s"] for r in rr] or [[]])),
         }
@@ -315,7 +321,10 @@ def print_sim(res: dict) -> None:
     for case, r in res.items():
         print(f"sim {case}: {r['sessions']} sessions, {r['true_turns']} true turns, matched "
               f"{r['matched']}, false {r['false_turns']}, direction ok {r['direction_ok']}")
-        print(f"  angle error deg: {_fmt(r, 'angle_err_deg')}")
+        print(f"  angle error deg: {_fmt(r, 'angle_err_deg')}; |error| "
+              f"{_fmt(r, 'abs_angle_err_deg')}")
+        print(f"  turns spanning a gap: {r['turns_spanning_gap']}; error without gap: "
+              f"{_fmt(r, 'angle_err_deg_no_gap')}; with: {_fmt(r, 'angle_err_deg_gap')}")
         print(f"  start - true s: {_fmt(r, 'start_err_s', 2)}; end - true s: "
               f"{_fmt(r, 'end_err_s', 2)}")
 

@@ -19,11 +19,19 @@ doi:10.3390/s140100356, with the parameters of its Mobilise-D implementation
    magnitude is below ``boundary_rate_dps`` (5 deg/s);
 3. candidates of the same direction closer than ``merge_gap_s`` (0.05 s) are merged (peaks
    sharing boundaries are one turn);
-4. the angle is the integral of the unfiltered rate over the turn; turns with a duration
+4. the angle is the heading change over the turn (below); turns with a duration
    outside ``duration_limits_s`` (0.5-10 s) or an absolute angle below ``min_angle_deg``
    (45 deg) are dropped.
 
 Departures from mobgap / the paper:
+
+* *the angle*: El-Gohary and mobgap integrate the unfiltered rate from start to end, which
+  keeps whatever part of the pelvis' own yaw oscillation (+-3-10 deg in walking) lies
+  between the two instants. We take the mean measured heading (the integrated rate) over
+  ``heading_window_s`` = 1 s (about one stride) after the turn minus that over 1 s before
+  it, each window kept clear of neighbouring turns and gaps. Chosen on IPOL odd subjects
+  against the heading change between the straight passes (median |error| 2.0 deg vs 4.5
+  with the integral); ``heading_window_s=0`` gives the paper's integral.
 
 * *gaps* (``valid`` False): the rate is not integrated there (the angle counts measured
   samples only, so it is a lower bound of the true one) and the turn is marked
@@ -71,9 +79,9 @@ TURN_COLUMNS: tuple[str, ...] = (
 * ``start_s``, ``end_s`` (float64): the turn is ``[start_s, end_s)``, seconds from session
   start (the time base of ``body["t_s"]``).
 * ``duration_s`` (float64): ``end_s - start_s``.
-* ``angle_deg`` (float64): heading change over the turn, > 0 = to the LEFT
-  (counter-clockwise seen from above, ``yaw_deg`` increases), < 0 = to the right. Measured
-  samples only (see ``spans_gap``).
+* ``angle_deg`` (float64): heading change over the turn (mean heading over 1 s after it
+  minus over 1 s before it), > 0 = to the LEFT (counter-clockwise seen from above,
+  ``yaw_deg`` increases), < 0 = to the right. Measured samples only (see ``spans_gap``).
 * ``direction`` (str): ``"left"`` or ``"right"``, the sign of ``angle_deg``.
 * ``peak_rate_dps`` (float64, >= 0): peak magnitude of the smoothed heading rate.
 * ``mean_rate_dps`` (float64, >= 0): ``|angle_deg| / duration_s``.
@@ -93,6 +101,9 @@ DURATION_LIMITS_S = (0.5, 10.0)
 MIN_ANGLE_DEG = 45.0
 # ours: the longest data gap the detection (not the angle) bridges
 MAX_BRIDGE_S = 0.5
+# ours, chosen on IPOL odd subjects (see the module docstring): the angle from the mean
+# heading over this long before and after the turn
+HEADING_WINDOW_S = 1.0
 
 
 def empty_turns() -> pd.DataFrame:
@@ -104,7 +115,7 @@ def empty_turns() -> pd.DataFrame:
             "end_s": pd.Series(dtype="float64"),
             "duration_s": pd.Series(dtype="float64"),
             "angle_deg": pd.Series(dtype="float64"),
-            "direction": pd.Series(dtype="object"),
+            "direction": pd.Series(dtype="str"),
             "peak_rate_dps": pd.Series(dtype="float64"),
             "mean_rate_dps": pd.Series(dtype="float64"),
             "spans_gap": pd.Series(dtype="bool"),
@@ -158,6 +169,39 @@ def _candidates(mag: np.ndarray, min_peak: float, boundary: float) -> tuple[np.n
     return s[keep], e[keep]
 
 
+def _turn_angle(
+    cum: np.ndarray, valid: np.ndarray, s: np.ndarray, e: np.ndarray, w: int
+) -> np.ndarray:
+    """Heading change of each turn ``[s, e)``: with ``w == 0`` the integral of the rate over
+    the turn (El-Gohary, mobgap); else the mean measured heading over up to ``w`` valid
+    samples after the turn minus that over up to ``w`` before it, the windows kept clear of
+    the neighbouring turns. Averaging over about one stride cancels the pelvis' own yaw
+    oscillation, which the integral between two instants keeps (up to +-10 deg)."""
+    if w <= 0 or s.size == 0:
+        return cum[e] - cum[s]
+    n = valid.size
+    head = cum[1:]  # heading after sample i (measured samples only)
+    vw = valid.astype(float)
+    c_h = np.concatenate([[0.0], np.cumsum(head * vw)])
+    c_n = np.concatenate([[0.0], np.cumsum(vw)])
+    prev_end = np.concatenate([[0], e[:-1]])
+    next_start = np.concatenate([s[1:], [n]])
+    # and clear of gaps: the heading across an unmeasured stretch is unknown
+    idx = np.arange(n)
+    last_bad = np.maximum.accumulate(np.where(valid, -1, idx))  # last gap sample <= i
+    next_bad = np.minimum.accumulate(np.where(valid, n, idx)[::-1])[::-1]  # first >= i
+    after_gap = np.concatenate([[0], last_bad + 1])  # start of the valid run holding i - 1
+    b0, b1 = np.maximum.reduce([s - w, prev_end, after_gap[s]]), s  # before: [b0, b1)
+    a0 = e
+    a1 = np.minimum.reduce([e + w, next_start, np.concatenate([next_bad, [n]])[e]])
+    a1 = np.maximum(a1, a0)
+    b0 = np.minimum(b0, b1)
+    nb, na = c_n[b1] - c_n[b0], c_n[a1] - c_n[a0]
+    before = np.where(nb > 0, (c_h[b1] - c_h[b0]) / np.maximum(nb, 1), cum[s])
+    after = np.where(na > 0, (c_h[a1] - c_h[a0]) / np.maximum(na, 1), cum[e])
+    return after - before
+
+
 def detect_turns(
     body: pd.DataFrame,
     *,
@@ -170,6 +214,7 @@ def detect_turns(
     duration_limits_s: tuple[float, float] = DURATION_LIMITS_S,
     min_angle_deg: float = MIN_ANGLE_DEG,
     max_bridge_s: float = MAX_BRIDGE_S,
+    heading_window_s: float = HEADING_WINDOW_S,
     step_times_s: np.ndarray | None = None,
 ) -> pd.DataFrame:
     """Detect turns (heading changes) in the pelvis signals.
@@ -199,6 +244,9 @@ def detect_turns(
         Smallest absolute turn angle kept (45 deg).
     max_bridge_s : float
         Longest data gap the detection bridges (0.5 s); the angle never integrates a gap.
+    heading_window_s : float
+        The angle is the mean heading over this long after the turn minus before it (1 s,
+        about one walking stride); 0: the integral over the turn (El-Gohary, mobgap).
     step_times_s : array, optional
         Step (initial contact) times; gives the ``n_steps`` column.
 
@@ -210,15 +258,15 @@ def detect_turns(
     fs = float(sampling_rate_hz)
     if not fs > 0:
         raise ValueError(f"sampling_rate_hz must be > 0, got {sampling_rate_hz!r}")
-    if frame == "body":
-        rate = np.asarray(body["gyr_is"], dtype=float)
-    elif frame == "earth":
-        rate = np.gradient(np.asarray(body["yaw_deg"], dtype=float)) * fs
-    else:
+    if frame not in ("body", "earth"):
         raise ValueError(f"frame must be 'body' or 'earth', got {frame!r}")
-    n = rate.size
+    n = len(body)
     if n < 2:
         return empty_turns()
+    if frame == "body":
+        rate = np.asarray(body["gyr_is"], dtype=float)
+    else:
+        rate = np.gradient(np.asarray(body["yaw_deg"], dtype=float)) * fs
     t = np.asarray(body["t_s"], dtype=float) if "t_s" in body else np.arange(n) / fs
     valid = np.asarray(body["valid"], dtype=bool) if "valid" in body else np.ones(n, bool)
     valid = valid & np.isfinite(rate)
@@ -247,16 +295,21 @@ def detect_turns(
     s, e = np.concatenate(ms), np.concatenate(me)
     o = np.argsort(s, kind="stable")
     s, e = s[o], e[o]
-    angle = cum[e] - cum[s]
     start_s = t[s]
     end_s = np.where(e < n, t[np.minimum(e, n - 1)], t[-1] + 1.0 / fs)
     duration = end_s - start_s
-    keep = (
-        (duration >= duration_limits_s[0])
-        & (duration <= duration_limits_s[1])
-        & (np.abs(angle) >= min_angle_deg)
-    )
-    s, e, angle, start_s, end_s, duration = (x[keep] for x in (s, e, angle, start_s, end_s, duration))
+    keep = (duration >= duration_limits_s[0]) & (duration <= duration_limits_s[1])
+    s, e, start_s, end_s, duration = (x[keep] for x in (s, e, start_s, end_s, duration))
+    # the heading windows stay clear of neighbouring turns: first of every candidate, then,
+    # once the small ones (e.g. the filter's ringing next to a fast turn) are dropped, only
+    # of the turns kept
+    w = round(heading_window_s * fs)
+    for _ in range(2):
+        angle = _turn_angle(cum, valid, s, e, w)
+        keep = np.abs(angle) >= min_angle_deg
+        s, e, angle, start_s, end_s, duration = (
+            x[keep] for x in (s, e, angle, start_s, end_s, duration)
+        )
     if s.size == 0:
         return empty_turns()
     bad = np.concatenate([[0], np.cumsum(~valid)])
@@ -278,7 +331,7 @@ def detect_turns(
             "end_s": end_s,
             "duration_s": duration,
             "angle_deg": angle,
-            "direction": np.where(angle > 0, "left", "right").astype(object),
+            "direction": np.where(angle > 0, "left", "right"),
             "peak_rate_dps": peak,
             "mean_rate_dps": np.abs(angle) / duration,
             "spans_gap": spans_gap.astype(bool),
