@@ -11,6 +11,7 @@ import pytest
 
 from conftest import shared_data_dir
 from gaitimu.analysis.metrics import STRIDE_COLUMNS
+from gaitimu.analysis.speed import SPEED_COLUMNS
 from gaitimu.errors import NoGaitError
 from gaitimu.pipeline import AnalysisResult, analyze, analyze_session
 from gaitimu.sessions.importer import read_imu_table
@@ -55,7 +56,7 @@ def test_cpd_with_reference_events_within_1_deg(trial: str) -> None:
     err_ic = (res.strides["cpd_ic_deg"] - ref["cpd_from_ic_deg"]).abs()
     err_st = (res.strides["cpd_standing_deg"] - ref["cpd_vs_standing_deg"]).abs()
     assert err_ic.median() <= 1.0 and err_st.median() <= 1.0
-    assert list(res.strides.columns) == list(STRIDE_COLUMNS)
+    assert list(res.strides.columns) == list(STRIDE_COLUMNS) + list(SPEED_COLUMNS)
     assert {"t_s", "obliquity_deg", "tilt_deg", "yaw_deg", "acc_is", "valid"} <= set(
         res.signals.columns
     )

@@ -92,7 +92,9 @@ def _cmd_record(args: argparse.Namespace) -> int:
     opts = RecordOptions(
         out=out, device=args.device, duration_s=args.duration, subject=args.subject,
         activity=args.activity, rate_hz=args.rate, notes=args.notes,
+        leg_length_m=args.leg_length, height_m=args.height, speed_kmh=args.speed_kmh,
     )
+    opts.validate()  # bad values: one line, exit 2, before any radio work
     r, _feed = record_with_live_analysis(opts, live=args.live)
     s = r.stats
     print(f"recorded {r.n_samples} samples ({r.duration_s:.1f} s) to {r.path}; lost "
@@ -207,13 +209,16 @@ def _cmd_simulate(args: argparse.Namespace) -> int:
 
 
 def _cmd_import(args: argparse.Namespace) -> int:
+    from gaitimu.analysis.speed import body_meta
     from gaitimu.sessions import import_csv
     from gaitimu.sessions._format import check_output
 
+    body_meta(args.leg_length, args.height, args.speed_kmh)  # bad values: before any work
     check_output(args.out, option="--out", kind="session", force=args.force, inputs=[args.file])
     _write_session(args.out, args.force, lambda tmp: import_csv(
         args.file, tmp, rate_hz=args.rate, axes=args.axes, acc_unit=args.acc_unit,
         gyr_unit=args.gyr_unit, subject=args.subject, activity=args.activity, notes=args.notes,
+        leg_length_m=args.leg_length, height_m=args.height, speed_kmh=args.speed_kmh,
     ), inputs=[args.file])
     out = args.out
     print(f"wrote session {out} (see 'gaitimu info {out}')")
@@ -224,7 +229,8 @@ def _cmd_analyze(args: argparse.Namespace) -> int:
     from gaitimu.pipeline import analyze_path, format_result
 
     res = analyze_path(args.session, strides_csv=args.strides, signals_csv=args.signals,
-                       axes=args.axes, info_json=args.info, force=args.force)
+                       axes=args.axes, info_json=args.info, force=args.force,
+                       leg_length_m=args.leg_length, height_m=args.height)
     print(format_result(res))
     return 0
 
@@ -234,7 +240,8 @@ def _cmd_report(args: argparse.Namespace) -> int:
 
     csv = args.csv or default_csv_path(args.out)
     summary = report_sessions(args.sessions, args.out, args.json, csv, axes=args.axes,
-                              force=args.force)
+                              force=args.force, leg_length_m=args.leg_length,
+                              height_m=args.height)
     _print_verdicts(summary)
     print(f"report: {args.out}  strides: {csv}" + (f"  summary: {args.json}" if args.json else ""))
     return 0
@@ -297,6 +304,22 @@ _AXES_HELP = ("axis map overriding the session's, e.g. x=up,y=left,z=backward; '
               "mounting unknown, the gait decides heading and forward")
 
 
+def _body_options(s: argparse.ArgumentParser, *, store: bool) -> None:
+    """``--leg-length`` and ``--height`` (walking step length and speed); with ``store``
+    (record, import) also ``--speed-kmh``, all stored in the session's meta.json."""
+    what = "stored with the session" if store else "overrides the session's stored value"
+    s.add_argument("--leg-length", type=float, default=None, metavar="M",
+                   help=f"leg length in metres (floor to greater trochanter), for walking step "
+                        f"length and speed; {what}")
+    s.add_argument("--height", type=float, default=None, metavar="M",
+                   help=f"body height in metres (leg length = 0.53 x height, Winter 2009) "
+                        f"when the leg length is not measured; {what}")
+    if store:
+        s.add_argument("--speed-kmh", type=float, default=None, metavar="KMH",
+                       help="treadmill belt speed in km/h, stored and reported as given "
+                            "(running speed is not estimated)")
+
+
 def build_parser() -> argparse.ArgumentParser:
     p = _Parser(
         prog="gaitimu",
@@ -335,6 +358,7 @@ def build_parser() -> argparse.ArgumentParser:
     s.add_argument("--activity", choices=("walk", "run"), default=None)
     s.add_argument("--rate", type=int, default=200, metavar="HZ", help="sample rate 50-400 Hz")
     s.add_argument("--notes", default=None, help="free-text notes stored with the session")
+    _body_options(s, store=True)
     s.add_argument("--live", action="store_true",
                    help="serve the live dashboard on 127.0.0.1 while recording")
     s.set_defaults(func=_cmd_record)
@@ -379,6 +403,7 @@ def build_parser() -> argparse.ArgumentParser:
     s.add_argument("--subject", default=None, metavar="ID", help="pseudonymous subject ID")
     s.add_argument("--activity", choices=("walk", "run"), default=None)
     s.add_argument("--notes", default=None, help="free-text notes stored with the session")
+    _body_options(s, store=True)
     s.add_argument("--force", action="store_true",
                    help="replace an existing session at --out (once the new one is complete)")
     s.set_defaults(func=_cmd_import)
@@ -391,6 +416,7 @@ def build_parser() -> argparse.ArgumentParser:
                    help="the evidence behind the numbers as JSON (heading, forward cues, "
                         "per-bout left/right decisions, warnings)")
     s.add_argument("--axes", default=None, metavar="MAP|auto", help=_AXES_HELP)
+    _body_options(s, store=False)
     s.add_argument("--force", action="store_true",
                    help="replace output files that already exist")
     s.set_defaults(func=_cmd_analyze)
@@ -402,6 +428,7 @@ def build_parser() -> argparse.ArgumentParser:
     s.add_argument("--csv", default=None, metavar="strides.csv",
                    help="strides table (default: <report>_strides.csv beside the HTML)")
     s.add_argument("--axes", default=None, metavar="MAP|auto", help=_AXES_HELP)
+    _body_options(s, store=False)
     s.add_argument("--force", action="store_true",
                    help="replace output files that already exist (report.html and the "
                         "strides CSV included)")

@@ -45,6 +45,13 @@ from gaitimu.analysis.conditioning import (
 from gaitimu.analysis.events import detect_events
 from gaitimu.analysis.metrics import NO_SIDE_REASON, empty_strides, stance_metrics
 from gaitimu.analysis.orientation import align_to_pelvis
+from gaitimu.analysis.speed import (
+    SPEED_COLUMNS,
+    SpeedSettings,
+    check_body_size,
+    leg_length_from,
+    step_speed,
+)
 from gaitimu.consts import DEFAULT_AXES
 from gaitimu.errors import BadInputError, NoGaitError
 
@@ -109,6 +116,10 @@ def _no_side_reasons(reasons: pd.Series) -> dict[str, int]:
 
 
 # --------------------------------------------------------------------------- pipeline
+#: More gyroscope samples than this at the range limit: the recording is not analysed.
+MAX_GYR_SATURATED_FRACTION = 0.05
+
+
 def detection_body(body: pd.DataFrame, bridged: np.ndarray) -> pd.DataFrame:
     """The pelvis signals as the event detector sees them: ``valid`` = `bridged` (short
     holes, interpolated, count as valid so that bouts continue across them).
@@ -135,6 +146,15 @@ def pelvis_signals(
     sees), the `resample_uniform` result and what `align_to_pelvis` found.
     """
     gyr_sat, sat_warnings, saturation = find_saturation(acc, gyr)
+    if gyr_sat.mean() > MAX_GYR_SATURATED_FRACTION:
+        # what is left between the clipped samples is the calmest part of the movement: a
+        # biased sample, not a measurement of the gait
+        raise NoGaitError(
+            "gyroscope saturated (" + ", ".join(
+                f"{k[-1]} at +-{v['limit']:.4g} deg/s in {100 * v['fraction']:.2g} % of samples"
+                for k, v in saturation.items() if k.startswith("gyr")
+            ) + "): record with a range of at least 500 deg/s"
+        )
     if gyr_sat.any():  # a clipped rate is no measurement: those samples are holes
         keep = ~gyr_sat
         t_s, acc, gyr = np.asarray(t_s)[keep], np.asarray(acc)[keep], np.asarray(gyr)[keep]
@@ -163,6 +183,8 @@ def analyze(
     axes: str = DEFAULT_AXES,
     activity: str | None = None,
     events: pd.DataFrame | None = None,
+    leg_length_m: float | None = None,
+    height_m: float | None = None,
 ) -> AnalysisResult:
     """Analyse raw sensor-frame samples.
 
@@ -181,6 +203,9 @@ def analyze(
     events : DataFrame, optional
         Known stances (``side``, ``ic_s``, ``fc_s``, ...), e.g. reference events for
         validation; skips event detection.
+    leg_length_m, height_m : float, optional
+        Leg length, or body height (leg = 0.53 x height), in m, for the walking step length
+        and speed (`gaitimu.analysis.speed`); without either they are NaN.
 
     Returns
     -------
@@ -222,6 +247,12 @@ def analyze(
         if len(events)
         else empty_strides()
     )
+    leg, leg_source = leg_length_from(leg_length_m, height_m)
+    speed_cols, speed_info = step_speed(
+        strides, body, sampling_rate_hz=fs,
+        settings=SpeedSettings(leg_length_m=leg, leg_length_source=leg_source),
+    )
+    strides = pd.concat([strides, speed_cols[list(SPEED_COLUMNS)]], axis=1)
     good = strides[strides["valid"]]
     # Stances without a side are gait whose left/right was withheld: a session of them is
     # analysed (and reported "left/right uncertain"), not "no gait".
@@ -243,6 +274,9 @@ def analyze(
     cadence = float(60.0 / steps.median()) if len(steps) else float("nan")
     acts = gait["activity"].value_counts()
     warnings = list(align_info["warnings"]) + list(ev_info.get("warnings", []))
+    if speed_info["reason"].startswith("no leg length") and (gait["activity"] == "walk").any():
+        warnings.append("walking speed and step length not estimated: no leg length (give "
+                        "--leg-length M or --height M)")
     if cond.gaps_s:
         n_long = len(gap_intervals(cond.bridged, cond.t_s, fs))
         warnings.append(
@@ -274,6 +308,7 @@ def analyze(
         .value_counts()
         .to_dict(),
         "warnings": warnings,
+        "speed": speed_info,
     }
     return AnalysisResult(strides=strides, signals=body, info=_jsonable(info))
 
@@ -283,10 +318,14 @@ def analyze_session(
     *,
     events: pd.DataFrame | None = None,
     axes: str | None = None,
+    leg_length_m: float | None = None,
+    height_m: float | None = None,
 ) -> AnalysisResult:
     """Analyse an opened session (`gaitimu.sessions.open_session`).
 
-    Uses the session's samples, nominal rate, axis map and declared activity.
+    Uses the session's samples, nominal rate, axis map, declared activity and the body size
+    and treadmill speed stored at record/import (``leg_length_m``, ``height_m``,
+    ``speed_kmh``).
 
     Parameters
     ----------
@@ -298,9 +337,17 @@ def analyze_session(
         Axis map overriding the session's declared one (e.g. ``x=up,y=left,z=backward``),
         or ``"auto"`` (mounting unknown: the alignment takes the sensor's axes from the
         gait). ``info["axes_override"]`` records it.
+    leg_length_m, height_m : float, optional
+        Override the session's stored values (either one given replaces both stored ones).
+        ``info["speed"]["leg_length_from"]`` says which was used ("option" or "session").
     """
     meta = getattr(session, "meta", {}) or {}
     use_axes = axes if axes is not None else (session.axes or DEFAULT_AXES)
+    if leg_length_m is None and height_m is None:
+        leg_length_m, height_m = _num(meta.get("leg_length_m")), _num(meta.get("height_m"))
+        body_source = "session"
+    else:
+        body_source = "option"
     res = analyze(
         session.t_s,
         session.acc,
@@ -309,7 +356,13 @@ def analyze_session(
         axes=use_axes,
         activity=meta.get("activity"),
         events=events,
+        leg_length_m=leg_length_m,
+        height_m=height_m,
     )
+    sp = res.info["speed"]
+    sp["leg_length_from"] = body_source if sp.get("leg_length_m") is not None else None
+    sp["height_m"] = _num(height_m)
+    sp["given_speed_kmh"] = _num(meta.get("speed_kmh"))
     res.info["session"] = str(getattr(session, "path", ""))
     if axes is not None:
         res.info["axes_override"] = {"axes": axes, "session_axes": session.axes}
@@ -349,6 +402,8 @@ def analyze_path(
     axes: str | None = None,
     info_json: str | None = None,
     force: bool = True,
+    leg_length_m: float | None = None,
+    height_m: float | None = None,
 ) -> AnalysisResult:
     """Open a session, analyse it and write the requested files (``gaitimu analyze``).
 
@@ -357,7 +412,8 @@ def analyze_path(
     ``info_json``: `AnalysisResult.info` as JSON, the evidence behind the numbers (alignment:
     heading, forward cues, side trust; per-bout left/right decisions; warnings).
     ``axes`` overrides the session's axis map (`check_axes_option`; "auto" = unknown
-    mounting).
+    mounting). ``leg_length_m``/``height_m`` override the session's stored body size
+    (`check_body_size`).
 
     Outputs are checked before the analysis (`gaitimu.sessions._format.check_output`): never
     inside a session folder, never the session itself, never two outputs on one file, an
@@ -368,13 +424,17 @@ def analyze_path(
     from gaitimu.sessions._format import atomic_file, check_outputs, os_error_text
 
     axes = check_axes_option(axes)
+    body = {"leg_length_m": check_body_size(leg_length_m, "leg_length_m"),
+            "height_m": check_body_size(height_m, "height_m")}
+    body = {k: v for k, v in body.items() if v is not None}  # only the overrides given
     outs = check_outputs([("--strides", strides_csv), ("--signals", signals_csv),
                           ("--info", info_json)], inputs=[session_path], force=force)
     session = open_session(session_path)
     if session.n_samples < 2:
         raise BadInputError(f"{session_path}: the session holds no samples")
     try:
-        res = analyze_session(session) if axes is None else analyze_session(session, axes=axes)
+        res = analyze_session(session, **body) if axes is None else analyze_session(
+            session, axes=axes, **body)
     except (NoGaitError, BadInputError) as e:  # name the session in the one line
         if str(e).startswith(str(session_path)):
             raise
@@ -512,6 +572,23 @@ def _no_cadence_reason(res: AnalysisResult) -> str:
             f"stances excluded{why}")
 
 
+def speed_line(info: dict) -> str:
+    """Walking speed, distance and step length (``info["speed"]``), or why not; the
+    treadmill speed given at record/import when there is one."""
+    sp = info.get("speed") or {}
+    given = _num(sp.get("given_speed_kmh"))
+    tail = f"; treadmill speed {given:.1f} km/h (as given)" if given is not None else ""
+    if sp.get("estimated") and info.get("activity") != "run":
+        return (f"walking {_num(sp.get('speed_mps')) or 0:.2f} m/s, "
+                f"{_num(sp.get('distance_m')) or 0:.1f} m, median step length "
+                f"{_num(sp.get('step_length_m')) or 0:.2f} m ({sp.get('leg_length_source')})"
+                + tail)
+    why = sp.get("reason") or "not estimated"
+    if info.get("activity") == "run":
+        why = "running speed is not estimated (walking only)"
+    return f"not estimated: {why}" + tail
+
+
 def format_result(res: AnalysisResult) -> str:
     """A short plain-text summary of an analysis for the terminal."""
     info = res.info
@@ -535,6 +612,7 @@ def format_result(res: AnalysisResult) -> str:
     if any(len(good[good["side"] == s]) == 0 for s in ("L", "R")) or "n/a" in "".join(lines[2:]):
         lines.append("n/a: not measured (no valid stance of that side, or no quiet standing "
                      "for the standing reference)")
+    lines.append(f"speed: {speed_line(info)}")
     if info.get("n_excluded"):
         # the reasons of stances without a side are on the "sides" line
         counts: dict[str, int] = {}

@@ -316,14 +316,35 @@ def _references_html() -> str:
     return f"<ul>{items}</ul>"
 
 
+def speed_text(summary: dict) -> str:
+    """One phrase on speed: the walking speed, distance and step length estimated from the
+    sacrum (with the leg length used), the treadmill speed given at record/import, or why
+    there is no speed (running is never estimated)."""
+    sp = summary.get("speed") or {}
+    given = sp.get("given_speed_kmh")
+    given_txt = (f"treadmill speed {_f(given, 1)} km/h ({_f(given / 3.6, 2)} m/s, as given)"
+                 if given else "")
+    if sp.get("status") == "estimated":
+        leg = sp.get("leg_length_source") or f"leg length {_f(sp.get('leg_length_m'), 2)} m"
+        text = (f"walking speed {_f(sp.get('speed_mps'), 2)} m/s "
+                f"({_f((sp.get('speed_mps') or 0) * 3.6, 1)} km/h), "
+                f"{_f(sp.get('distance_m'), 1)} m walked, step length "
+                f"{_f(sp.get('step_length_m'), 2)} m (estimated; {_e(leg)})")
+        return text + (f"; {given_txt}" if given_txt else "")
+    why = _e(sp.get("reason") or "not estimated")
+    if given_txt:
+        return f"{given_txt}; speed from the sensor not estimated: {why}"
+    return f"speed not estimated: {why}"
+
+
 def _context_line(summary: dict) -> str:
     act = {"walk": "Walking", "run": "Running"}.get(summary.get("activity") or "",
                                                     str(summary.get("activity")))
     s = summary["session"]
     no_side = (summary.get("sides") or {}).get("n_no_side") or 0
     parts = [f"<b>{_e(act)}</b>", f"{_f((summary.get('duration_s') or 0) / 60.0, 1)} min",
-             f"cadence {_f(summary.get('cadence_spm'), 0)} steps/min"
-             + (f", speed {_f(summary['speed_mps'], 1)} m/s" if summary.get("speed_mps") else ""),
+             f"cadence {_f(summary.get('cadence_spm'), 0)} steps/min",
+             speed_text(summary),
              f"{summary['strides']['L']} left + {summary['strides']['R']} right valid strides"
              + (f" ({no_side} without a side, left out)" if no_side else "")]
     if s.get("subject"):
@@ -547,9 +568,14 @@ def report_sessions(
     *,
     axes: str | None = None,
     force: bool = True,
+    leg_length_m: float | None = None,
+    height_m: float | None = None,
     **thresholds: Any,
 ) -> dict:
     """Open, analyse and report on session directories (what ``gaitimu report`` does).
+
+    ``leg_length_m``/``height_m`` override every session's stored body size (walking step
+    length and speed, `gaitimu.analysis.speed`).
 
     Sessions are ordered by their ``created_utc`` (then by the order given), so the progress
     view runs oldest to newest. ``axes`` overrides every session's axis map ("auto":
@@ -557,19 +583,23 @@ def report_sessions(
     unreadable session or a bad ``axes`` and `NoGaitError` (naming the session) when one has
     no usable gait.
     """
+    from gaitimu.analysis.speed import check_body_size
     from gaitimu.errors import NoGaitError
     from gaitimu.pipeline import analyze_session, check_axes_option
     from gaitimu.sessions import open_session
 
     axes = check_axes_option(axes)
+    body = {"leg_length_m": check_body_size(leg_length_m, "leg_length_m"),
+            "height_m": check_body_size(height_m, "height_m")}
+    body = {k: v for k, v in body.items() if v is not None}  # only the overrides given
     # the outputs are checked before the (slow) analysis
     check_report_outputs(out_html, out_json, out_csv, inputs=paths, force=force)
     items = []
     for p in paths:
         session = open_session(p)
         try:
-            result = (analyze_session(session) if axes is None
-                      else analyze_session(session, axes=axes))
+            result = (analyze_session(session, **body) if axes is None
+                      else analyze_session(session, axes=axes, **body))
         except (NoGaitError, BadInputError) as e:  # name the session in the one line
             if str(e).startswith(str(p)):
                 raise

@@ -170,6 +170,59 @@ def _fmt(x: float | None, nd: int = 1) -> str:
     return "n/a" if x is None or not math.isfinite(x) else f"{round(x, nd) + 0.0:.{nd}f}"
 
 
+def _speed_summary(info: Mapping, meta: Mapping, activity: str | None,
+                   step_length: dict[str, np.ndarray] | None) -> dict:
+    """The ``speed`` block: walking speed and distance estimated from the sacrum
+    (`gaitimu.analysis.speed`), or why not, and the treadmill speed given at record/import.
+
+    ``status``: "estimated" (walking, leg length known), "given" (not estimated, but a
+    treadmill speed was given), "not estimated". A given speed is never put in
+    ``speed_mps``: that is always the sensor's estimate.
+    """
+    sp = dict(info.get("speed") or {})
+    given_kmh = sp.get("given_speed_kmh", meta.get("speed_kmh"))
+    try:
+        given_kmh = float(given_kmh) if given_kmh is not None else None
+    except (TypeError, ValueError):
+        given_kmh = None
+    estimated = bool(sp.get("estimated"))
+    reason = str(sp.get("reason") or "")
+    if activity == "run":
+        estimated = False
+        reason = ("running speed is not estimated (the inverted pendulum model holds for "
+                  "walking only)" + ("; the treadmill speed given is shown" if given_kmh
+                                     else "; give the treadmill speed with --speed-kmh"))
+    elif not sp:
+        reason = "not analysed for speed"
+    status = "estimated" if estimated else ("given" if given_kmh else "not estimated")
+    bouts = [b for b in (sp.get("bouts") or []) if isinstance(b, Mapping)]
+    return {
+        "status": status,
+        "speed_mps": sp.get("speed_mps") if estimated else None,
+        "distance_m": sp.get("distance_m") if estimated else None,
+        "reason": "" if estimated else reason,
+        "given_speed_kmh": given_kmh,
+        "given_speed_mps": given_kmh / 3.6 if given_kmh else None,
+        "leg_length_m": sp.get("leg_length_m"),
+        "leg_length_source": sp.get("leg_length_source") or None,
+        "leg_length_from": sp.get("leg_length_from"),
+        "k": sp.get("k"),
+        "n_steps": int(sp.get("n_steps") or 0),
+        "step_length_m": sp.get("step_length_m") if estimated else None,
+        "step_length_by_side_m": ({s: mean_ci(step_length[s]).as_dict() for s in SIDES}
+                                  if estimated and step_length is not None else None),
+        "bouts": [{k: b.get(k) for k in ("bout_id", "start_s", "end_s", "n_steps",
+                                          "n_estimated", "distance_m", "speed_mps",
+                                          "step_length_m")} for b in bouts] if estimated else [],
+        "method": "walking only: inverted pendulum model (Zijlstra & Hof 2003), step length "
+        "= K * 2 * sqrt(2 l h - h^2) from the vertical sacral excursion h of each step "
+        "(double-integrated vertical acceleration, drift removed per step) and the leg "
+        "length l (given, or 0.53 x height, Winter 2009); K fitted on IPOL odd-numbered "
+        "subjects. Turn steps are counted in the distance but get no per-stride value; "
+        "bout speed = bout distance / bout time.",
+    }
+
+
 def summarize(
     strides: pd.DataFrame,
     meta: Mapping | None = None,
@@ -302,6 +355,8 @@ def summarize(
     loss_pct = (100.0 * float(lost) / (float(n_samples) + float(lost))
                 if lost is not None and n_samples else None)
     other_activity = int(len(strides) - len(df))
+    speed = _speed_summary(info, meta, activity, per_side("step_length_m")
+                           if "step_length_m" in vdf.columns else None)
 
     summary = {
         "schema_version": SCHEMA_VERSION,
@@ -322,7 +377,9 @@ def summarize(
         "alignment": {"heading": align.get("heading"), "forward": align.get("forward"),
                       "side_trust": align.get("side_trust")},
         "cadence_spm": cadence,
-        "speed_mps": info.get("speed_mps", meta.get("speed_mps")),
+        "speed_mps": speed["speed_mps"],
+        "distance_m": speed["distance_m"],
+        "speed": speed,
         "cpd_reference": reference,
         "cpd_deg": {s: cpd[s].as_dict() for s in SIDES},
         "cpd_ic_deg": {s: cpd_ic[s].as_dict() for s in SIDES},

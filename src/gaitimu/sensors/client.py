@@ -60,6 +60,9 @@ class RecordOptions:
     activity: str | None = None
     rate_hz: int = P.DEFAULT_RATE_HZ
     notes: str | None = None
+    leg_length_m: float | None = None
+    height_m: float | None = None
+    speed_kmh: float | None = None  # a treadmill speed, stored as given
     acc_range_g: int = 16
     gyr_range_dps: int = 2000
     samples_per_packet: int = 0  # 0 = the sensor chooses
@@ -78,8 +81,17 @@ class RecordOptions:
             raise BadInputError(f"--duration {self.duration_s}: must be > 0 seconds")
         if self.activity is not None and self.activity not in ("walk", "run"):
             raise BadInputError(f"--activity {self.activity!r}: must be walk or run")
+        from gaitimu.analysis.speed import body_meta
+
+        body_meta(self.leg_length_m, self.height_m, self.speed_kmh)  # BadInputError if bad
         if self.acc_range_g not in P.ACC_RANGES_G or self.gyr_range_dps not in P.GYR_RANGES_DPS:
             raise BadInputError("unsupported accelerometer/gyroscope range")
+
+
+def _body_meta(o: RecordOptions) -> dict[str, float]:
+    from gaitimu.analysis.speed import body_meta
+
+    return body_meta(o.leg_length_m, o.height_m, o.speed_kmh)
 
 
 @dataclass
@@ -550,6 +562,7 @@ class Recorder:
             "sample_rate_hz": float(cfg.rate_hz), "acc_range_g": float(cfg.acc_range_g),
             "gyr_range_dps": float(cfg.gyr_range_dps), "axes": o.axes, "subject": o.subject,
             "activity": o.activity, "notes": o.notes, "calibration": None,
+            **_body_meta(o),
             "recording": {"samples_per_packet": cfg.samples_per_packet,
                           "att_mtu": getattr(self._client, "mtu_size", None),
                           "requested_duration_s": o.duration_s},

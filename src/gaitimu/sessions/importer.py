@@ -473,8 +473,14 @@ def import_csv(
     subject: str | None = None,
     activity: str | None = None,
     notes: str | None = None,
+    leg_length_m: float | None = None,
+    height_m: float | None = None,
+    speed_kmh: float | None = None,
 ) -> Path:
     """Import a CSV/TSV of samples into a new session directory ``out``.
+
+    ``leg_length_m``, ``height_m`` (m) and ``speed_kmh`` (a treadmill speed) are checked
+    (`gaitimu.analysis.speed.body_meta`) and stored in the session's meta.json when given.
 
     The session is written to a temporary directory next to ``out`` and renamed into place at
     the end, so a failed import never leaves something that looks like a valid session.
@@ -484,8 +490,11 @@ def import_csv(
     Path
         The session written.
     """
+    from gaitimu.analysis.speed import body_meta
+
     src = Path(path)
     out = Path(out)
+    body = body_meta(leg_length_m, height_m, speed_kmh)
     try:
         axes_stored = AUTO_AXES if is_auto_axes(axes) else format_axes(parse_axes(axes))
     except BadInputError as e:
@@ -522,6 +531,7 @@ def import_csv(
         "subject": subject,
         "activity": activity,
         "notes": notes,
+        **body,
         "calibration": None,
         "import": info,
     }

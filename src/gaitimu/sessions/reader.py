@@ -257,6 +257,14 @@ def _is_file_bytes(v: Any) -> bool:
     )
 
 
+def _is_between(lo: float, hi: float):
+    """A test: a real number (not bool) within ``[lo, hi]``."""
+    def ok(v: Any) -> bool:
+        return (isinstance(v, (int, float)) and not isinstance(v, bool)
+                and math.isfinite(v) and lo <= v <= hi)
+    return ok
+
+
 #: Known meta.json fields: (test, what is expected). Absent or null is always accepted.
 _META_FIELDS: dict[str, tuple[Any, str]] = {
     "n_samples": (_is_count, f"a whole number from 0 to {MAX_COUNT}"),
@@ -272,6 +280,10 @@ _META_FIELDS: dict[str, tuple[Any, str]] = {
         "text such as " + " or ".join(map(repr, ACTIVITIES)),
     ),
     "axes": (lambda v: isinstance(v, str), "text such as " + repr(DEFAULT_AXES)),
+    # body size and treadmill speed (record/import --leg-length, --height, --speed-kmh)
+    "leg_length_m": (_is_between(0.3, 1.4), "a leg length in metres, 0.3-1.4"),
+    "height_m": (_is_between(0.6, 2.6), "a body height in metres, 0.6-2.6"),
+    "speed_kmh": (_is_between(0.1, 40.0), "a treadmill speed in km/h, 0.1-40"),
     "sensor": (lambda v: isinstance(v, dict), "an object (name, model, firmware, ...)"),
     "calibration": (lambda v: isinstance(v, dict), "an object"),
     "import": (lambda v: isinstance(v, dict), "an object"),
