@@ -183,3 +183,21 @@ def test_closing_step_of_a_stop_is_found(amp):
     body2, _, _ = synthetic_walk(n_steps=16, trailing_s=0.3, seed=3)
     ev2 = detect_events(body2, sampling_rate_hz=100.0).events
     assert np.isfinite(ev2["fc_s"].iloc[:-1]).all()
+
+
+@pytest.mark.parametrize("n_steps", [2, 3])
+def test_short_walk_from_rest_is_gait(n_steps):
+    """Walks of 2-3 steps that alternate like two legs and start from rest are found
+    (issue 11); the same vertical rhythm with the medio-lateral axis moving in phase (no
+    left/right alternation: a discrete movement) is not."""
+    from test_events import synthetic_walk
+
+    body, ic, _ = synthetic_walk(n_steps=n_steps, seed=4, standing_s=3.0, trailing_s=2.0)
+    res = detect_events(body, sampling_rate_hz=100.0)
+    found = [np.min(np.abs(res.events["ic_s"].to_numpy() - x)) <= 0.1 for x in ic]
+    assert sum(found) >= n_steps - 1
+    # no alternation: the medio-lateral signal follows the vertical one, step after step
+    same = body.copy()
+    same["acc_ml"] = (same["acc_is"] - G) * 0.5
+    assert detect_events(same, sampling_rate_hz=100.0).events.empty
+

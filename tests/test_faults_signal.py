@@ -36,14 +36,20 @@ def _noise(seed: int, acc_sd: float, gyr_sd: float, seconds: float = 120.0, grav
 )
 def test_gaussian_noise_is_no_gait(seed: int, acc_sd: float, gyr_sd: float) -> None:
     """Noise is "no gait"; in the rare recording where chance gives a rhythm (1 of 300 in
-    benchmarks/validate_faults.py) no stance gets a side, so nothing can be flagged."""
+    benchmarks/validate_faults.py: one 3-step "walk") far too few stances remain for a
+    verdict (the report needs 20 per side), so nothing can be flagged."""
+    from gaitimu.report.summary import summarize
+
     t, acc, gyr = _noise(seed, acc_sd, gyr_sd)
     try:
         res = analyze(t, acc, gyr, sampling_rate_hz=FS, axes="x=up,y=right,z=forward")
     except NoGaitError as e:
         assert "no gait rhythm" in str(e) or "no valid stance" in str(e)
     else:
-        assert res.info["n_strides"] == {"L": 0, "R": 0}
+        assert max(res.info["n_strides"].values()) < 5
+        summary = summarize(res.strides, info=res.info)
+        assert not summary["flags"]
+        assert all(v["status"] != "flagged" for v in summary["verdict"].values())
 
 
 def test_noise_without_gravity_is_no_gait() -> None:

@@ -79,6 +79,10 @@ MIN_REGULARITY = 0.3
 # percentile 0.47, median 0.82 (1,117); whole IPOL trials: minimum 0.54.
 MIN_SESSION_REGULARITY = 0.45
 MIN_BOUT_STEPS = 4
+# Walks of 2-3 steps are gait too when they alternate like two legs (`_short_walks`).
+MIN_SHORT_BOUT_STEPS = 2
+SHORT_WALK_ML_ANTIPHASE = 0.3
+SHORT_WALK_REST_S = 1.0
 MAX_STEP_CV = 0.25  # robust coefficient of variation of the step intervals in a bout
 FLIGHT_G = 0.35
 TURN_RATE_DPS = 25.0
@@ -414,6 +418,52 @@ def _bout_regularity(av: np.ndarray, anchors: np.ndarray, bout: np.ndarray) -> n
     return out
 
 
+def _lag_corr(x: np.ndarray, lag: int) -> float:
+    u, v = x[:-lag], x[lag:]
+    u, v = u - u.mean(), v - v.mean()
+    den = float(np.sqrt((u * u).sum() * (v * v).sum()))
+    return float((u * v).sum() / den) if den > 0 else 0.0
+
+
+def _short_walks(
+    anchors: np.ndarray, bout: np.ndarray, counts: np.ndarray, av: np.ndarray,
+    acc_ml: np.ndarray, fs: float,
+) -> np.ndarray:
+    """Per anchor: True in a bout of `MIN_SHORT_BOUT_STEPS` to `MIN_BOUT_STEPS` - 1 steps that
+    walks like two legs do.
+
+    Bipedal walking alternates: the vertical acceleration repeats every step, the
+    medio-lateral one every stride and is in anti-phase from one step to the next (the
+    trunk is pushed towards the stance leg). A discrete movement (sit-to-stand, reaching,
+    shifting weight) that happens to give 2-3 evenly spaced vertical peaks moves its axes
+    together. And a short walk starts or ends at rest. A short bout is kept when, over it
+    (first anchor to one step past the last), the vertical step regularity is >=
+    `MIN_REGULARITY`, the medio-lateral step-lag correlation <= -`SHORT_WALK_ML_ANTIPHASE`,
+    and the vertical acceleration is quiet (SD < `MIN_MOVING_SD_MPS2`, the gait windows'
+    "moving" bar) for `SHORT_WALK_REST_S` a step before its first or after its last step.
+    """
+    keep = np.zeros(anchors.size, dtype=bool)
+    ml = bandpass(acc_ml - np.median(acc_ml), 0.5, 8.0, fs)
+    for b in np.flatnonzero((counts >= MIN_SHORT_BOUT_STEPS) & (counts < MIN_BOUT_STEPS)):
+        sel = bout == b
+        a = anchors[sel]
+        lag = int(np.median(np.diff(a)))
+        lo, hi = int(a[0]), int(min(a[-1] + lag, av.size))
+        if lag < 2 or hi - lo <= lag + 2:
+            continue
+        w = max(int(SHORT_WALK_REST_S * fs), 2)
+        before = av[max(lo - lag - w, 0) : max(lo - lag, 0)]
+        after = av[min(hi + lag, av.size) : min(hi + lag + w, av.size)]
+        at_rest = any(x.size >= w and float(x.std()) < MIN_MOVING_SD_MPS2 for x in (before, after))
+        if (
+            at_rest
+            and _lag_corr(av[lo:hi], lag) >= MIN_REGULARITY
+            and _lag_corr(ml[lo:hi], lag) <= -SHORT_WALK_ML_ANTIPHASE
+        ):
+            keep[sel] = True
+    return keep
+
+
 def find_steps(
     body: pd.DataFrame, *, sampling_rate_hz: float, valid: np.ndarray | None = None
 ) -> StepStructure:
@@ -453,6 +503,11 @@ def find_steps(
     n = n_full // q
     acc_is = acc_full[: n * q].reshape(n, q).mean(axis=1)
     gyr_is = gyr_full[: n * q].reshape(n, q).mean(axis=1)
+    acc_ml = (
+        np.asarray(body["acc_ml"], dtype=float)[: n * q].reshape(n, q).mean(axis=1)
+        if "acc_ml" in body
+        else None
+    )
     if valid is not None:
         valid = np.asarray(valid, dtype=bool)[: n * q].reshape(n, q).all(axis=1)
 
@@ -546,6 +601,8 @@ def find_steps(
     bout_raw = np.concatenate([[0], np.cumsum(brk)])
     counts = np.bincount(bout_raw)
     ok = counts[bout_raw] >= MIN_BOUT_STEPS
+    if acc_ml is not None and MIN_SHORT_BOUT_STEPS < MIN_BOUT_STEPS:
+        ok |= _short_walks(anchors, bout_raw, counts, av, acc_ml, fs)
     # rhythm: gait has near-constant step intervals, random movement does not
     for b in np.flatnonzero(counts >= MIN_BOUT_STEPS):
         d = np.diff(anchors[bout_raw == b]).astype(float)

@@ -527,6 +527,11 @@ def detect_events(
     run_step = is_run_bout[bout]
 
     ic = _walk_ic(ap, anchors, step_n, fs, bout, ic_lag_s)
+    if valid is not None:
+        # a contact is never placed on unmeasured data: the search window before an
+        # anchor may reach into a hole; then the anchor itself (measured) stands in
+        in_gap = ~valid[np.clip(np.round(ic).astype(int), 0, n - 1)]
+        ic[in_gap] = anchors[in_gap]
     fc = np.full(anchors.size, np.nan)
     if np.any(run_step):
         ic_r, fc_r = _run_ic_fc(lowpass(acc_is, 15.0, fs), anchors, step_n)
