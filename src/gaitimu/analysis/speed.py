@@ -93,7 +93,7 @@ __all__ = [
 
 #: Zijlstra & Hof correction factor, fitted on the odd-numbered IPOL subjects
 #: (benchmarks/validate_speed.py --fit).
-DEFAULT_K = 1.24
+DEFAULT_K = 1.28
 #: Columns this module adds to the strides table.
 SPEED_COLUMNS = ("step_length_m", "speed_mps")
 #: Leg length (greater trochanter height) / body height, Winter 2009.
@@ -208,18 +208,19 @@ def vertical_acceleration(body: pd.DataFrame) -> np.ndarray:
 
 def step_excursion(a_vert: np.ndarray, start: np.ndarray, end: np.ndarray,
                    sampling_rate_hz: float) -> np.ndarray:
-    """Vertical excursion (m, peak to peak) of the sacrum over each step ``[start, end]``
-    (sample indices, inclusive), integrated per step with the drift removed per step (module
-    docstring). NaN for steps shorter than 3 samples or outside the signal."""
+    """Vertical excursion (m, peak to peak) of the sacrum over each step ``[start, end)``
+    (sample indices, half-open: the contact at ``end`` belongs to the next step, so each
+    heel-strike impulse is counted once), integrated per step with the drift removed per
+    step (module docstring). NaN for steps shorter than 3 samples or outside the signal."""
     a_vert = np.asarray(a_vert, dtype=float)
     start = np.asarray(start, dtype=np.int64)
     end = np.asarray(end, dtype=np.int64)
     out = np.full(start.size, np.nan)
-    ok = (end - start >= 2) & (start >= 0) & (end < a_vert.size)
+    ok = (end - start >= 3) & (start >= 0) & (end <= a_vert.size)
     if not ok.any():
         return out
     s, e = start[ok], end[ok]
-    lengths = e - s + 1
+    lengths = e - s
     seg = np.repeat(np.arange(s.size), lengths)
     first = np.cumsum(lengths) - lengths  # position of each segment in the flat array
     pos = np.arange(seg.size) - first[seg]  # sample number within its step
@@ -326,7 +327,7 @@ def step_speed(
     if "valid" in body:  # a data gap inside the step: no excursion
         bad = np.concatenate([[0], np.cumsum(~body["valid"].to_numpy(dtype=bool))])
         s_ = np.clip(start, 0, len(a))
-        e_ = np.clip(end + 1, 0, len(a))
+        e_ = np.clip(end, 0, len(a))
         h[cand & (bad[e_] - bad[s_] > 0)] = np.nan
     raw = pendulum_step_length(h, settings.leg_length_m, settings.k)
     reported = cand & valid & ~turn
