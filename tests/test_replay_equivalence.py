@@ -124,6 +124,12 @@ def test_strides_csv_matches_offline_csv(sessions, tmp_path):
     analyze_path(str(sessions["run"]), strides_csv=str(off_csv))
     asyncio.run(replay_session(sessions["run"], speed=None, strides_csv=live_csv))
     a, b = pd.read_csv(off_csv), pd.read_csv(live_csv)
+    # the walking speed columns (issue 11) are offline only so far: the live path does not
+    # estimate step length yet (NaN in a run anyway)
+    from gaitimu.analysis.speed import SPEED_COLUMNS
+
+    assert a[list(SPEED_COLUMNS)].isna().all().all()
+    a = a.drop(columns=list(SPEED_COLUMNS))
     assert list(a.columns) == list(b.columns)
     fs = open_session(sessions["run"]).sample_rate_hz
     _assert_equivalent(a, b, fs)
