@@ -67,7 +67,10 @@ class AnalysisResult:
     Attributes
     ----------
     strides : DataFrame
-        One row per stance (`gaitimu.analysis.metrics.STRIDE_COLUMNS`).
+        One row per stance (`gaitimu.analysis.metrics.STRIDE_COLUMNS`, then
+        `gaitimu.analysis.speed.SPEED_COLUMNS`: ``step_length_m``, ``speed_mps`` of the step
+        ending at the stance's IC; NaN when not estimated: running, turns, excluded stances,
+        no leg length).
     signals : DataFrame
         Per-sample pelvis signals (see the module docstring).
     info : dict
@@ -79,7 +82,10 @@ class AnalysisResult:
         ``sampling_rate_hz``, ``warnings``, ``n_no_side`` (gait stances the detector gave
         no side: left/right evidence too weak; never in the per-side numbers),
         ``no_side_reasons`` {reason: count}, ``sides`` (the detector's per-bout side
-        decisions, ``info["events"]["sides"]``; [] when it reports none).
+        decisions, ``info["events"]["sides"]``; [] when it reports none), ``speed``
+        (`gaitimu.analysis.speed.step_speed` info: estimated, reason, leg length, per-bout
+        distance and speed; with `analyze_session` also ``leg_length_from``, ``height_m``,
+        ``given_speed_kmh``).
     """
 
     strides: pd.DataFrame
