@@ -280,3 +280,29 @@ def test_simulated_turns_are_found_with_their_angle(activity):
         assert row.direction == true["direction"]
         assert abs(row.angle_deg) == pytest.approx(180.0, abs=8.0)
         assert row.start_s < true["start_s"] + 0.3 and row.end_s > true["end_s"] - 0.3
+
+
+def test_turns_reach_the_analysis_summary_and_report(tmp_path):
+    """`analyze` carries the turns table (info["turns"]), summary.json a turns block with
+    the counts, and the terminal text and the report name them."""
+    import json
+
+    from gaitimu.cli import main
+    from gaitimu.pipeline import analyze, format_result
+    from gaitimu.report.summary import summarize
+    from gaitimu.simulate import SimConfig, simulate
+
+    sim = simulate(SimConfig(activity="walk", duration_s=50.0, seed=2, turn_every_s=15.0))
+    res = analyze(sim.t_s, sim.acc, sim.gyr, sampling_rate_hz=200.0)
+    turns = res.info["turns"]
+    assert len(turns) == 2 and all(abs(abs(t["angle_deg"]) - 180) < 10 for t in turns)
+    s = summarize(res.strides, info=res.info)["turns"]
+    assert s["n"] == 2 and s["n_left"] + s["n_right"] == 2 and len(s["table"]) == 2
+    assert "turns: 2 (" in format_result(res)
+    from gaitimu.simulate import write_session
+
+    write_session(sim, tmp_path / "t.gaitimu")
+    assert main(["report", str(tmp_path / "t.gaitimu"), "--out", str(tmp_path / "r.html"),
+                 "--json", str(tmp_path / "s.json")]) == 0
+    assert json.loads((tmp_path / "s.json").read_text())["turns"]["n"] == 2
+    assert "2 turn(s)" in (tmp_path / "r.html").read_text()

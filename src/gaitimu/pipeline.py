@@ -52,6 +52,7 @@ from gaitimu.analysis.speed import (
     leg_length_from,
     step_speed,
 )
+from gaitimu.analysis.turns import detect_turns
 from gaitimu.consts import DEFAULT_AXES
 from gaitimu.errors import BadInputError, NoGaitError
 
@@ -253,6 +254,10 @@ def analyze(
         if len(events)
         else empty_strides()
     )
+    turns = detect_turns(
+        body, sampling_rate_hz=fs,
+        step_times_s=events["ic_s"].to_numpy(float) if len(events) else None,
+    )
     leg, leg_source = leg_length_from(leg_length_m, height_m)
     speed_cols, speed_info = step_speed(
         strides, body, sampling_rate_hz=fs,
@@ -315,6 +320,8 @@ def analyze(
         .to_dict(),
         "warnings": warnings,
         "speed": speed_info,
+        # turns from the vertical rotation (`gaitimu.analysis.turns`), one dict per turn
+        "turns": turns.astype(object).where(turns.notna(), None).to_dict("records"),
     }
     return AnalysisResult(strides=strides, signals=body, info=_jsonable(info))
 
@@ -619,6 +626,14 @@ def format_result(res: AnalysisResult) -> str:
         lines.append("n/a: not measured (no valid stance of that side, or no quiet standing "
                      "for the standing reference)")
     lines.append(f"speed: {speed_line(info)}")
+    turns = [t for t in (info.get("turns") or []) if isinstance(t, dict)]
+    if turns:
+        lines.append(
+            f"turns: {len(turns)} ("
+            + ", ".join(f"{t['direction']} {abs(float(t['angle_deg'])):.0f} deg at "
+                        f"{float(t['start_s']):.1f} s" for t in turns[:6])
+            + (", ..." if len(turns) > 6 else "") + ")"
+        )
     if info.get("n_excluded"):
         # the reasons of stances without a side are on the "sides" line
         counts: dict[str, int] = {}

@@ -345,6 +345,8 @@ def _context_line(summary: dict) -> str:
     parts = [f"<b>{_e(act)}</b>", f"{_f((summary.get('duration_s') or 0) / 60.0, 1)} min",
              f"cadence {_f(summary.get('cadence_spm'), 0)} steps/min",
              speed_text(summary),
+             *([f"{tu['n']} turn(s) ({tu['n_left']} left, {tu['n_right']} right; their "
+                "steps are left out)"] if (tu := summary.get("turns") or {}).get("n") else []),
              f"{summary['strides']['L']} left + {summary['strides']['R']} right valid strides"
              + (f" ({no_side} without a side, left out)" if no_side else "")]
     if s.get("subject"):
