@@ -124,13 +124,7 @@ def test_strides_csv_matches_offline_csv(sessions, tmp_path):
     analyze_path(str(sessions["run"]), strides_csv=str(off_csv))
     asyncio.run(replay_session(sessions["run"], speed=None, strides_csv=live_csv))
     a, b = pd.read_csv(off_csv), pd.read_csv(live_csv)
-    # the walking speed columns (issue 11) are offline only so far: the live path does not
-    # estimate step length yet (NaN in a run anyway)
-    from gaitimu.analysis.speed import SPEED_COLUMNS
-
-    assert a[list(SPEED_COLUMNS)].isna().all().all()
-    a = a.drop(columns=list(SPEED_COLUMNS))
-    assert list(a.columns) == list(b.columns)
+    assert list(a.columns) == list(b.columns)  # the speed columns (issue 11) included
     fs = open_session(sessions["run"]).sample_rate_hz
     _assert_equivalent(a, b, fs)
 
@@ -161,3 +155,24 @@ def test_session_without_standing_same_events(tmp_path):
     res = asyncio.run(replay_session(path, speed=None))
     _assert_equivalent(offline, res.strides, s.sample_rate_hz, cpd=False)
     assert res.strides["cpd_standing_deg"].isna().all()
+
+
+def test_live_step_length_equals_offline(tmp_path):
+    """With a height in the session, replay's rows carry the same walking step length and
+    speed as `gaitimu analyze` (one pipeline: issue 11's speed columns live too)."""
+    import json
+
+    path = tmp_path / "w.gaitimu"
+    write_session(simulate(SimConfig(activity="walk", duration_s=50, seed=21)), path)
+    meta = json.loads((path / "meta.json").read_text())
+    meta["height_m"] = 1.75
+    (path / "meta.json").write_text(json.dumps(meta))
+    s = open_session(path)
+    off = analyze_session(s).strides.sort_values("ic_s").reset_index(drop=True)
+    live = asyncio.run(replay_session(path, speed=None)).strides
+    live = live.sort_values("ic_s").reset_index(drop=True)
+    assert len(off) == len(live) and off["step_length_m"].notna().sum() > 20
+    for col in ("step_length_m", "speed_mps"):
+        a, b = off[col].to_numpy(), live[col].to_numpy()
+        assert (np.isnan(a) == np.isnan(b)).all(), col
+        assert np.nanmax(np.abs(a - b)) <= 0.01 * np.nanmax(a), col

@@ -43,7 +43,8 @@ def record_with_live_analysis(opts: Any, *, live: bool = False) -> tuple[Any, Li
     import asyncio
 
     analyzer = StreamingAnalyzer(sampling_rate_hz=float(opts.rate_hz), axes=opts.axes,
-                                 activity=opts.activity)
+                                 activity=opts.activity, leg_length_m=opts.leg_length_m,
+                                 height_m=opts.height_m)
     feed = LiveFeed(analyzer, dashboard=LiveDashboard() if live else None)
     with LiveStatus(analysis_hook=feed.status_rows) as view:
         return asyncio.run(_record(opts, feed, view)), feed

@@ -463,6 +463,8 @@ async def replay_session(
     analyzer = StreamingAnalyzer(
         sampling_rate_hz=session.sample_rate_hz, axes=session.axes,
         activity=meta.get("activity"), config=config, on_stride=on_rows,
+        leg_length_m=_meta_num(meta.get("leg_length_m")),
+        height_m=_meta_num(meta.get("height_m")),
     )
     if analyzer_hook is not None:
         analyzer_hook(analyzer)
@@ -685,3 +687,12 @@ def loss_text(res: ReplayResult) -> str:
         parts.append(f"{sum(c for *_, c in res.not_replayed)} stored samples without packets "
                      "(see the warnings)")
     return "; " + "; ".join(parts) if parts else ""
+
+
+def _meta_num(x: object) -> float | None:
+    """A finite number stored in meta.json, else None (the reader validated its type)."""
+    try:
+        v = float(x)  # type: ignore[arg-type]
+    except (TypeError, ValueError):
+        return None
+    return v if np.isfinite(v) else None

@@ -67,6 +67,7 @@ from gaitimu.analysis.metrics import (
     stance_metrics,
 )
 from gaitimu.analysis.orientation import SIGNAL_COLUMNS, OnlinePelvisSignals
+from gaitimu.analysis.speed import SPEED_COLUMNS, SpeedSettings, leg_length_from, step_speed
 from gaitimu.consts import DEFAULT_AXES
 from gaitimu.errors import BadInputError
 
@@ -259,8 +260,13 @@ class StreamingAnalyzer:
         activity: str | None = None,
         config: StreamConfig | None = None,
         on_stride: Callable[[pd.DataFrame], None] | None = None,
+        leg_length_m: float | None = None,
+        height_m: float | None = None,
     ) -> None:
         self.fs = check_rate(sampling_rate_hz)
+        leg, leg_source = leg_length_from(leg_length_m, height_m)
+        # walking step length and speed per row, as offline (`pipeline.analyze`)
+        self._speed = SpeedSettings(leg_length_m=leg, leg_length_source=leg_source)
         self.axes = axes or DEFAULT_AXES
         self.activity = activity
         self.cfg = config or StreamConfig()
@@ -287,7 +293,7 @@ class StreamingAnalyzer:
         self._next_due_t = -np.inf  # data time of the next detector run
         self._pending_due_t = np.inf  # data time when the next unemitted row becomes final
         # output
-        self._empty = empty_strides()  # returned (shared) when a call adds no rows
+        self._empty = _empty_rows()  # returned (shared) when a call adds no rows
         self._rows: list[pd.DataFrame] = []
         self._strides_cache: pd.DataFrame | None = None
         self._last_ic = -np.inf
@@ -316,7 +322,7 @@ class StreamingAnalyzer:
         """All stride rows emitted so far (`STRIDE_COLUMNS`)."""
         if self._strides_cache is None:
             self._strides_cache = (
-                pd.concat(self._rows, ignore_index=True) if self._rows else empty_strides()
+                pd.concat(self._rows, ignore_index=True) if self._rows else _empty_rows()
             )
         return self._strides_cache
 
@@ -546,6 +552,8 @@ class StreamingAnalyzer:
             ev, frame, standing_obliquity_deg=self.calibration["standing_obliquity_deg"],
             sampling_rate_hz=fs, settling_s=self._pelvis.settling_s,
         )
+        speed_cols, _ = step_speed(rows, frame, sampling_rate_hz=fs, settings=self._speed)
+        rows = pd.concat([rows, speed_cols[list(SPEED_COLUMNS)]], axis=1)
         t_end = float(w[-1, 0])
         t_start = float(w[0, 0])
         ic = rows["ic_s"].to_numpy()
@@ -635,5 +643,10 @@ class StreamingAnalyzer:
 
 
 def stride_columns() -> list[str]:
-    """Column order of the emitted rows (same as offline `STRIDE_COLUMNS`)."""
-    return list(STRIDE_COLUMNS)
+    """Column order of the emitted rows (same as offline: `STRIDE_COLUMNS`, then the speed
+    columns `gaitimu.analysis.speed.SPEED_COLUMNS`)."""
+    return [*STRIDE_COLUMNS, *SPEED_COLUMNS]
+
+
+def _empty_rows() -> pd.DataFrame:
+    return empty_strides().assign(**{c: pd.Series(dtype=float) for c in SPEED_COLUMNS})
