@@ -85,6 +85,20 @@ def run_trial(name: str) -> dict:
     ic = ic[(ic >= lo) & (ic <= hi)]
     out: dict = collections.defaultdict(lambda: [0, 0, 0])  # (detector, category): tp fn fp
     body = to_body(t, acc, gyr, IPOL_FS, IPOL_AXES)
+    # gait initiation / termination marks (gaitimu's strides.csv gait_phase)
+    from gaitimu.analysis.events import detect_events
+
+    ev = detect_events(body, sampling_rate_hz=IPOL_FS).events
+    ini = ev.loc[ev["gait_phase"] == "initiation", "ic_s"].to_numpy()
+    ter = ev.loc[ev["gait_phase"] == "termination", "ic_s"].to_numpy()
+    out[("phase", "trials")] = [1, 0, 0]
+    out[("phase", "initiation on the first reference step")] = [
+        int(np.any(np.abs(ini - ic[0]) <= TOL_S)), 0, 0]
+    out[("phase", "initiation marks more than a step from it")] = [
+        int(np.sum(np.abs(ini - ic[0]) > 0.7)), 0, 0]
+    out[("phase", "termination marked")] = [int(ter.size > 0), 0, 0]
+    out[("phase", "termination on one of the last 3 reference steps")] = [
+        int(sum(np.min(np.abs(ic[-3:] - x)) <= TOL_S for x in ter)), 0, 0]
     for dname, det_fn in _detectors().items():
         det = det_fn(body, IPOL_FS)
         det = det[(det >= lo - TOL_S) & (det <= hi + TOL_S)]
@@ -140,6 +154,9 @@ def main(argv: list[str] | None = None) -> int:
             f1 = f"{2 * tp / max(2 * tp + fn + fp, 1):.3f}" if cat not in CATEGORIES else "-"
             extra = str(fp) if cat not in CATEGORIES else "-"
             print(f"| {cat} | {dname} | {tp + fn} | {tp} ({100 * r:.1f} %) | {extra} | {f1} |")
+    print("\nGait initiation and termination marks (trials):")
+    for key in sorted(k for k in tot if k[0] == "phase"):
+        print(f"  {key[1]}: {tot[key][0]}")
     return 0
 
 

@@ -411,3 +411,19 @@ def test_ipol_all_110_trials_meet_the_targets():
     assert s["ic_median_abs_err_ms"] <= 30
     assert s["fc_median_abs_err_ms"] <= 50
     assert out["first_pass"]["ic_f1"] >= 0.98
+
+
+def test_gait_phase_marks_initiation_and_termination():
+    """A walk from standing to standing: its first step is 'initiation', and when the
+    detector finds the closing step it is 'termination'; steady steps are ''."""
+    body, ic, _ = synthetic_walk(n_steps=20, seed=3, standing_s=3.0, trailing_s=3.0)
+    ev = detect_events(body, sampling_rate_hz=100.0).events
+    assert list(ev.columns) == list(EVENT_COLUMNS)
+    first = ev.iloc[0]
+    assert first["gait_phase"] == "initiation" and abs(first["ic_s"] - ic[0]) <= 0.1
+    assert set(ev["gait_phase"]) <= {"initiation", "termination", ""}
+    assert (ev["gait_phase"].iloc[1:-1] == "").all()
+    # no rest before: a recording that starts mid-walk has no initiation step
+    mid = body[body["t_s"] >= ic[5] - 0.2].reset_index(drop=True)
+    ev2 = detect_events(mid, sampling_rate_hz=100.0).events
+    assert len(ev2) and "initiation" not in set(ev2["gait_phase"])

@@ -69,18 +69,21 @@ from dataclasses import dataclass, field
 import numpy as np
 import pandas as pd
 
-from gaitimu.analysis._gaitsignal import lowpass, moving_mean, window_argext
-from gaitimu.analysis.bouts import BOUT_COLUMNS, empty_bouts, find_steps
+from gaitimu.analysis._gaitsignal import bandpass, lowpass, moving_mean, window_argext
+from gaitimu.analysis.bouts import BOUT_COLUMNS, MIN_MOVING_SD_MPS2, empty_bouts, find_steps
 from gaitimu.errors import BadInputError
 
 log = logging.getLogger(__name__)
 
 EVENT_COLUMNS = (
     "side", "ic_s", "fc_s", "next_ic_s", "bout_id", "activity", "confidence", "turn", "side_reason",
+    "gait_phase",
 )
 
 # Method constants; see the module docstring for where each comes from.
 IC_AP_LAG_S = 0.02
+# Gait initiation: the quiet time before a bout's first step (`_gait_phases`).
+INITIATION_REST_S = 1.0
 IC_AP_SEARCH_STEPS = 0.4
 IC_AP_PEAK_FRACTION = 0.6
 DOUBLE_SUPPORT_FRACTION = 0.225
@@ -132,6 +135,7 @@ def empty_events() -> pd.DataFrame:
             "confidence": pd.Series(dtype="float64"),
             "turn": pd.Series(dtype="bool"),
             "side_reason": pd.Series(dtype="object"),
+            "gait_phase": pd.Series(dtype="object"),
         }
     )
 
@@ -456,6 +460,36 @@ def _decide_sides(
     return sides.astype(object), conf, reasons, info, agree, strength, warnings
 
 
+def _gait_phases(
+    acc_is: np.ndarray, anchors: np.ndarray, bout: np.ndarray, step_n: np.ndarray,
+    closing: np.ndarray | None, fs: float, valid: np.ndarray | None,
+) -> np.ndarray:
+    """Per step: "initiation" for the first step of a bout that starts from rest,
+    "termination" for the closing step of a bout that ends in rest (`bouts._closing_steps`),
+    else "".
+
+    A bout starts from rest when the vertical acceleration (band-passed 0.5-8 Hz, as the gait
+    windows see it) is quiet, SD below the gait windows' "moving" bar
+    (`bouts.MIN_MOVING_SD_MPS2`), over `INITIATION_REST_S` ending one step period before its
+    first step (the weight shift and push-off of gait initiation come in that last step
+    period), all of it measured.
+    """
+    out = np.full(anchors.size, "", dtype=object)
+    if closing is not None:
+        out[np.asarray(closing, dtype=bool)] = "termination"
+    av = bandpass(acc_is - np.median(acc_is), 0.5, 8.0, fs)
+    w = int(INITIATION_REST_S * fs)
+    for b in np.unique(bout):
+        i = int(np.flatnonzero(bout == b)[0])
+        hi = int(anchors[i] - step_n[i])
+        lo = hi - w
+        if lo < 0 or (valid is not None and not valid[lo:hi].all()):
+            continue
+        if float(np.std(av[lo:hi])) < MIN_MOVING_SD_MPS2 and out[i] == "":
+            out[i] = "initiation"
+    return out
+
+
 def detect_events(
     body: pd.DataFrame,
     *,
@@ -574,6 +608,8 @@ def detect_events(
             "confidence": conf.astype(float),
             "turn": turn.astype(bool),
             "side_reason": pd.Series(reasons, dtype="object"),
+            "gait_phase": pd.Series(_gait_phases(acc_is, anchors, bout, step_n, st.closing, fs,
+                                                 valid), dtype="object"),
         }
     )
     rows = []

@@ -60,6 +60,7 @@ STRIDE_COLUMNS: dict[str, str] = {
     "cpd_standing_deg": "float64",
     "ml_excursion_m": "float64",
     "turn": "bool",
+    "gait_phase": "object",
     "event_confidence": "float64",
     "valid": "bool",
     "invalid_reason": "object",
@@ -457,6 +458,10 @@ def stance_metrics(
             "cpd_standing_deg": cpd_st * nan_if_no_side,
             "ml_excursion_m": ml_exc * nan_if_bad,
             "turn": turn,
+            "gait_phase": (
+                ev["gait_phase"].where(ev["gait_phase"].notna(), "").astype(str).to_numpy()
+                if "gait_phase" in ev else np.full(ic.size, "", dtype=object)
+            ).astype(object),
             "event_confidence": (
                 ev["confidence"].to_numpy(float) if "confidence" in ev else np.full(ic.size, np.nan)
             ),
