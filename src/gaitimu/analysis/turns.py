@@ -276,7 +276,16 @@ def detect_turns(
         return empty_turns()
 
     filled, long_gap = _bridge(rate, valid, round(max_bridge_s * fs))
-    smooth = lowpass(filled, smoothing_cutoff_hz, sampling_rate_hz=fs, order=SMOOTHING_ORDER)
+    # the 0.5 Hz low-pass runs on ~25 Hz block means (10x faster for 1 h at 200 Hz; the
+    # rate's content above 12 Hz does not reach a 0.5 Hz output)
+    q = max(int(fs // 25.0), 1)
+    if q > 1 and n >= 4 * q:
+        m = n // q * q
+        dec = filled[:m].reshape(-1, q).mean(axis=1)
+        sm_d = lowpass(dec, smoothing_cutoff_hz, sampling_rate_hz=fs / q, order=SMOOTHING_ORDER)
+        smooth = np.interp(np.arange(n), np.arange(sm_d.size) * q + (q - 1) / 2.0, sm_d)
+    else:
+        smooth = lowpass(filled, smoothing_cutoff_hz, sampling_rate_hz=fs, order=SMOOTHING_ORDER)
     smooth[long_gap] = 0.0
     mag = np.abs(smooth)
     s, e = _candidates(mag, min_peak_rate_dps, boundary_rate_dps)
