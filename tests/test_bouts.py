@@ -196,8 +196,10 @@ def test_short_walk_from_rest_is_gait(n_steps):
     res = detect_events(body, sampling_rate_hz=100.0)
     found = [np.min(np.abs(res.events["ic_s"].to_numpy() - x)) <= 0.1 for x in ic]
     assert sum(found) >= n_steps - 1
-    # no alternation: the medio-lateral signal follows the vertical one, step after step
+    # no alternation: the medio-lateral acceleration and the roll follow the vertical
+    # acceleration, step after step
     same = body.copy()
     same["acc_ml"] = (same["acc_is"] - G) * 0.5
+    same["gyr_pa"] = (same["acc_is"] - G) * 8.0
     assert detect_events(same, sampling_rate_hz=100.0).events.empty
 

@@ -427,23 +427,26 @@ def _lag_corr(x: np.ndarray, lag: int) -> float:
 
 def _short_walks(
     anchors: np.ndarray, bout: np.ndarray, counts: np.ndarray, av: np.ndarray,
-    acc_ml: np.ndarray, fs: float,
+    lateral: tuple[np.ndarray, np.ndarray], fs: float,
 ) -> np.ndarray:
     """Per anchor: True in a bout of `MIN_SHORT_BOUT_STEPS` to `MIN_BOUT_STEPS` - 1 steps that
     walks like two legs do.
 
     Bipedal walking alternates: the vertical acceleration repeats every step, the
-    medio-lateral one every stride and is in anti-phase from one step to the next (the
-    trunk is pushed towards the stance leg). A discrete movement (sit-to-stand, reaching,
-    shifting weight) that happens to give 2-3 evenly spaced vertical peaks moves its axes
-    together. And a short walk starts or ends at rest. A short bout is kept when, over it
-    (first anchor to one step past the last), the vertical step regularity is >=
-    `MIN_REGULARITY`, the medio-lateral step-lag correlation <= -`SHORT_WALK_ML_ANTIPHASE`,
+    medio-lateral acceleration and the pelvic roll every stride, in anti-phase from one step
+    to the next (the trunk is pushed towards the stance leg, the swing side drops). A
+    discrete movement (sit-to-stand, reaching, shifting weight) that happens to give 2-3
+    evenly spaced vertical peaks moves its axes together. And a short walk starts or ends at
+    rest. A short bout is kept when, over it (first anchor to one step past the last), the
+    vertical step regularity is >= `MIN_REGULARITY`, the step-lag correlation of the
+    medio-lateral acceleration or of the roll rate (``lateral``) <= -`SHORT_WALK_ML_ANTIPHASE`
+    (the roll alternates more reliably in the first steps from rest: IPOL odd subjects, 2-3
+    step walks F1 0.76 with the acceleration alone, 0.86 with either),
     and the vertical acceleration is quiet (SD < `MIN_MOVING_SD_MPS2`, the gait windows'
     "moving" bar) for `SHORT_WALK_REST_S` a step before its first or after its last step.
     """
     keep = np.zeros(anchors.size, dtype=bool)
-    ml = bandpass(acc_ml - np.median(acc_ml), 0.5, 8.0, fs)
+    ml, roll = (bandpass(x - np.median(x), 0.5, 8.0, fs) for x in lateral)
     for b in np.flatnonzero((counts >= MIN_SHORT_BOUT_STEPS) & (counts < MIN_BOUT_STEPS)):
         sel = bout == b
         a = anchors[sel]
@@ -458,7 +461,8 @@ def _short_walks(
         if (
             at_rest
             and _lag_corr(av[lo:hi], lag) >= MIN_REGULARITY
-            and _lag_corr(ml[lo:hi], lag) <= -SHORT_WALK_ML_ANTIPHASE
+            and min(_lag_corr(ml[lo:hi], lag), _lag_corr(roll[lo:hi], lag))
+            <= -SHORT_WALK_ML_ANTIPHASE
         ):
             keep[sel] = True
     return keep
@@ -506,6 +510,11 @@ def find_steps(
     acc_ml = (
         np.asarray(body["acc_ml"], dtype=float)[: n * q].reshape(n, q).mean(axis=1)
         if "acc_ml" in body
+        else None
+    )
+    gyr_pa = (
+        np.asarray(body["gyr_pa"], dtype=float)[: n * q].reshape(n, q).mean(axis=1)
+        if "gyr_pa" in body
         else None
     )
     if valid is not None:
@@ -601,8 +610,8 @@ def find_steps(
     bout_raw = np.concatenate([[0], np.cumsum(brk)])
     counts = np.bincount(bout_raw)
     ok = counts[bout_raw] >= MIN_BOUT_STEPS
-    if acc_ml is not None and MIN_SHORT_BOUT_STEPS < MIN_BOUT_STEPS:
-        ok |= _short_walks(anchors, bout_raw, counts, av, acc_ml, fs)
+    if acc_ml is not None and gyr_pa is not None and MIN_SHORT_BOUT_STEPS < MIN_BOUT_STEPS:
+        ok |= _short_walks(anchors, bout_raw, counts, av, (acc_ml, gyr_pa), fs)
     # rhythm: gait has near-constant step intervals, random movement does not
     for b in np.flatnonzero(counts >= MIN_BOUT_STEPS):
         d = np.diff(anchors[bout_raw == b]).astype(float)
