@@ -412,9 +412,7 @@ def _bout_regularity(av: np.ndarray, anchors: np.ndarray, bout: np.ndarray) -> n
         x = av[a[0] : min(a[-1] + lag, av.size)]
         if lag < 1 or x.size <= lag + 2:
             continue
-        u, v = x[:-lag], x[lag:]
-        den = float(np.sqrt(((u - u.mean()) ** 2).sum() * ((v - v.mean()) ** 2).sum()))
-        out[sel] = float(((u - u.mean()) * (v - v.mean())).sum() / den) if den > 0 else 0.0
+        out[sel] = _lag_corr(x, lag)
     return out
 
 

@@ -137,16 +137,23 @@ def check_body_size(value: Any, name: str) -> float | None:
     Raises `BadInputError` naming the option for anything that is not a finite number in the
     plausible range (`LEG_LENGTH_RANGE_M`, `HEIGHT_RANGE_M`).
     """
-    if value is None:
-        return None
     lo, hi = LEG_LENGTH_RANGE_M if name == "leg_length_m" else HEIGHT_RANGE_M
     opt = "--leg-length" if name == "leg_length_m" else "--height"
+    return _in_range(value, opt, "metres", f"m is outside {lo:g}-{hi:g} m (give metres)", lo, hi)
+
+
+def _in_range(value: Any, opt: str, unit: str, outside: str, lo: float, hi: float
+              ) -> float | None:
+    """``value`` as a finite float in ``[lo, hi]``, None for None, else `BadInputError`
+    naming ``opt`` (``unit`` for a non-number, ``outside`` after the value otherwise)."""
+    if value is None:
+        return None
     try:
         v = float(value)
     except (TypeError, ValueError):
-        raise BadInputError(f"{opt}: {value!r} is not a number (metres)") from None
+        raise BadInputError(f"{opt}: {value!r} is not a number ({unit})") from None
     if not math.isfinite(v) or not lo <= v <= hi:
-        raise BadInputError(f"{opt}: {value!r} m is outside {lo:g}-{hi:g} m (give metres)")
+        raise BadInputError(f"{opt}: {value!r} {outside}")
     return v
 
 
@@ -157,16 +164,8 @@ SPEED_KMH_RANGE = (0.1, 40.0)
 def check_speed_kmh(value: Any) -> float | None:
     """A given (treadmill) speed in km/h, or None; `BadInputError` naming ``--speed-kmh``
     when it is not a finite number in `SPEED_KMH_RANGE`."""
-    if value is None:
-        return None
     lo, hi = SPEED_KMH_RANGE
-    try:
-        v = float(value)
-    except (TypeError, ValueError):
-        raise BadInputError(f"--speed-kmh: {value!r} is not a number (km/h)") from None
-    if not math.isfinite(v) or not lo <= v <= hi:
-        raise BadInputError(f"--speed-kmh: {value!r} is outside {lo:g}-{hi:g} km/h")
-    return v
+    return _in_range(value, "--speed-kmh", "km/h", f"is outside {lo:g}-{hi:g} km/h", lo, hi)
 
 
 def body_meta(leg_length_m: Any = None, height_m: Any = None,

@@ -784,6 +784,15 @@ def _ignored(path: Path, name: str, what: str, problems: list[str]) -> None:
     log.warning("%s: %s", path, msg)
 
 
+def _optional_regular(path: Path, name: str, problems: list[str]) -> os.stat_result | None:
+    """`_regular` for an optional file: None (reported and ignored) when it is not one."""
+    try:
+        return _regular(path / name)
+    except BadInputError:
+        _ignored(path, name, "not a regular file", problems)
+        return None
+
+
 def _load_truth(
     path: Path, problems: list[str]
 ) -> tuple[dict[str, Any] | None, dict[str, np.ndarray]]:
@@ -791,11 +800,7 @@ def _load_truth(
     truth = None
     arrays: dict[str, np.ndarray] = {}
     tp = path / TRUTH_FILE
-    try:
-        st = _regular(tp)
-    except BadInputError:
-        st = None
-        _ignored(path, TRUTH_FILE, "not a regular file", problems)
+    st = _optional_regular(path, TRUTH_FILE, problems)
     if st is not None:
         try:
             if st.st_size > MAX_META_BYTES:
@@ -807,11 +812,7 @@ def _load_truth(
             truth = None
             _ignored(path, TRUTH_FILE, f"unreadable ({quote(str(e), 80)[1:-1]})", problems)
     ap = path / TRUTH_ARRAYS_FILE
-    try:
-        st = _regular(ap)
-    except BadInputError:
-        st = None
-        _ignored(path, TRUTH_ARRAYS_FILE, "not a regular file", problems)
+    st = _optional_regular(path, TRUTH_ARRAYS_FILE, problems)
     if st is not None:
         try:
             if st.st_size > MAX_TRUTH_BYTES:
