@@ -56,6 +56,11 @@ BODY_GYR = ("gyr_is", "gyr_ml", "gyr_pa")
 BODY_COLS = BODY_ACC + BODY_GYR
 
 SIDES = ("L", "R")
+#: One colour per side everywhere (report, dashboard, plots): neutral and colour-blind safe
+#: (Okabe & Ito's blue and orange). Red is kept for flags (`FLAG_COLOR`) and never means a side.
+SIDE_COLORS = {"L": "#0072B2", "R": "#E69F00"}
+SIDE_BANDS = {"L": "rgba(0,114,178,0.18)", "R": "rgba(230,159,0,0.20)"}
+FLAG_COLOR = "#C62828"
 ACTIVITIES = ("walk", "run")
 
 # Body directions an axis may point to, as unit vectors in the (up, right, forward) body frame.
