@@ -2,8 +2,11 @@
 
 Everything clinical that a report says comes from here, so that it can be reviewed in one
 place. Sources are the project's domain notes (shared/domain/GLUTE_MED.md). Values marked
-``"kind": "product"`` are product choices, NOT literature cut-offs; docs/report.md explains
-each one.
+``"kind": "product"`` are product choices, NOT literature cut-offs; docs/verdicts.md explains
+each one and how `gaitimu.report.summary` decides which text applies.
+
+User-facing text here follows the wording rules of the domain notes: say what was measured,
+on which side and how sure; flag, never diagnose; no internal identifiers or file names.
 """
 
 from __future__ import annotations
@@ -38,6 +41,7 @@ CPD_TREND_THRESHOLD_DEG = 2.0
 REFERENCES: list[dict] = [
     {
         "id": "bramah2018",
+        "applies_to": ["run"],
         "citation": "Bramah C, Preece SJ, Gill N, Herrington L. Is there a pathological gait "
         "associated with common soft tissue running injuries? Am J Sports Med "
         "2018;46(12):3023-31.",
@@ -51,6 +55,7 @@ REFERENCES: list[dict] = [
     },
     {
         "id": "perpina2023",
+        "applies_to": ["run"],
         "citation": "Perpiñá-Martínez S, et al. IJERPH 2023;20(4):3631.",
         "finding": "Running pelvic obliquity range of motion measured with IMUs: about "
         "7.8-9.3 degrees across sexes and speeds.",
@@ -61,6 +66,7 @@ REFERENCES: list[dict] = [
     },
     {
         "id": "bolink2016",
+        "applies_to": ["walk", "run"],
         "citation": "Bolink SAAN, et al. Med Eng Phys 2016;38(3):225-31.",
         "finding": "IMU vs optical pelvic angles in gait: frontal-plane RMSE 2.7-4.5 degrees.",
         "value": [2.7, 4.5],
@@ -69,21 +75,60 @@ REFERENCES: list[dict] = [
     },
     {
         "id": "asymmetry_threshold",
-        "citation": "gaitimu product default (docs/report.md).",
-        "finding": "Left/right CPD difference a flag needs the whole 95 % CI to clear.",
+        "applies_to": ["walk", "run"],
+        "citation": "gaitimu product default, not a clinical cut-off.",
+        "finding": "Left/right difference in pelvic drop (relative to quiet standing) that the "
+        "whole 95 % confidence interval must clear before a side is flagged.",
         "value": CPD_ASYMMETRY_THRESHOLD_DEG,
-        "metric": "cpd_deg difference",
+        "metric": "cpd_standing_deg difference",
         "kind": "product",
     },
     {
         "id": "gct_balance",
-        "citation": "Common running-metrics convention (GLUTE_MED.md symmetry measures).",
+        "applies_to": ["walk", "run"],
+        "citation": "Common running-metrics convention.",
         "finding": "Ground contact time balance: 50 % = symmetric (share of the left stance).",
         "value": 50.0,
         "metric": "gct_balance_left_pct",
         "kind": "convention",
     },
 ]
+
+def references_for(activity: str | None) -> list[dict]:
+    """The references that apply to ``activity`` ("walk"/"run"; all when unknown): a walking
+    report is not given running reference ranges."""
+    return [r for r in REFERENCES if activity not in ("walk", "run")
+            or activity in r.get("applies_to", ("walk", "run"))]
+
+
+#: What the measured numbers can be compared with, per activity, in plain words.
+REFERENCE_CONTEXT = {
+    "run": (
+        "Running pelvic obliquity range measured with sensors is about 7.8-9.3 degrees "
+        "(Perpiñá-Martínez 2023). In runners, each extra degree of pelvic drop went with about "
+        "80 % higher odds of being injured (Bramah 2018, motion capture); their group averages "
+        "could not be verified, so no absolute limit is applied. Sensor angles carry an "
+        "absolute error of about 2.7-4.5 degrees (Bolink 2016), which is why the report "
+        "compares your two sides, measured by the same sensor, rather than absolute values."
+    ),
+    "walk": (
+        "No verified walking reference range for pelvic drop measured with a sacral sensor is "
+        "used, so the report compares your two sides and your own sessions over time, not a "
+        "norm. Sensor angles carry an absolute error of about 2.7-4.5 degrees in walking "
+        "(Bolink 2016); a difference between your sides, measured by the same sensor, is more "
+        "robust than an absolute value."
+    ),
+}
+
+
+def reference_context(activity: str | None) -> dict:
+    """``summary.json`` ``reference_context``: the activity's comparison text and the ids of
+    the references it rests on (none for an unknown activity)."""
+    if activity not in REFERENCE_CONTEXT:
+        return {"activity": None, "text": None, "ids": []}
+    return {"activity": activity, "text": REFERENCE_CONTEXT[activity],
+            "ids": [r["id"] for r in references_for(activity) if r["kind"] == "literature"]}
+
 
 EXERCISES = {
     "early": {
@@ -101,6 +146,7 @@ EXERCISES = {
     },
     "loaded": {
         "title": "Later stage / loaded (return to running, progressive load)",
+        "title_walk": "Later stage / loaded (stairs, longer walks and sport, progressive load)",
         "items": [
             "Lateral step-down from a 5-10 cm step, pelvis level and knee over the toes.",
             "Single-leg squat (free leg behind); step-ups (30-60 cm).",
@@ -113,7 +159,7 @@ EXERCISES = {
     "week with at least 48 h between heavy sessions; increase load gradually; prefer stable "
     "surfaces. Progress is measured load, reps, hold time and measured pelvic control, not "
     "the burn.",
-    "source": "gaitimu domain notes (shared/domain/GLUTE_MED.md), compiled from physiotherapy "
+    "source": "gaitimu's clinical notes, compiled from physiotherapy and sports-medicine "
     "sources.",
 }
 
@@ -123,3 +169,94 @@ SEVERE_ASYMMETRY_DEG = 2 * CPD_ASYMMETRY_THRESHOLD_DEG
 
 SIDE_NAME = {"L": "left", "R": "right"}
 OTHER_SIDE = {"L": "R", "R": "L"}
+
+#: Quiet standing (seconds) a recording needs at its start: the pipeline's static calibration,
+#: the neutral that ``cpd_standing_deg`` (and so every threshold) is measured from.
+STANDING_NEEDED_S = 5
+
+#: Above this many extra minutes the report does not promise that recording longer decides
+#: a borderline result (the estimate would rest on the difference staying put for an hour).
+MAX_MINUTES_PROMISED = 60
+
+#: How sure a side's result is, in words (the summary card's ``confidence``).
+CONFIDENT = "we are confident about this"
+LIKELY = "likely but not certain"
+CANNOT_TELL = "we cannot tell yet"
+
+ACTIVITY_WORDS = {"walk": ("walk", "walking"), "run": ("run", "running")}
+
+WHAT_IS_CPD = (
+    "Contralateral pelvic drop is how far the free side of your pelvis (the side of the leg "
+    "that is in the air) sinks while the other leg carries your weight. The sensor on your "
+    "lower back measures it in degrees for every step, compared with how your pelvis sits "
+    "when you stand still. A few degrees on each side is normal; what this report looks at "
+    "is whether one leg lets the pelvis drop clearly more than the other."
+)
+
+WHAT_IT_MAY_MEAN = {
+    "run": (
+        "The gluteus medius, a muscle on the outside of each hip, holds the pelvis level while "
+        "you stand on that leg. A larger drop when you land on one leg is a pattern consistent "
+        "with less hip abductor control on that side; clinicians know the standing version of "
+        "it as the Trendelenburg sign. It is not a diagnosis: tiredness, pain, speed, shoes or "
+        "how the sensor sits can change it too. In studies of runners, more pelvic drop went "
+        "with running injuries such as knee pain at the front of the knee and iliotibial band "
+        "pain, which does not mean that you have or will get one."
+    ),
+    "walk": (
+        "The gluteus medius, a muscle on the outside of each hip, holds the pelvis level while "
+        "you stand on that leg. A larger drop when you step onto one leg is a pattern "
+        "consistent with less hip abductor control on that side; clinicians know it as a "
+        "Trendelenburg pattern. It is not a diagnosis: tiredness, pain, walking speed, shoes "
+        "or how the sensor sits can change it too."
+    ),
+}
+
+SELF_TEST = (
+    "Self-test: in front of a mirror, hands on your hips, stand on one leg for 30 seconds, "
+    "then on the other. Watch whether the hip of the lifted leg sinks or wobbles, and "
+    "compare your two sides."
+)
+
+RETEST = (
+    "Re-test in 4-6 weeks: same {activity} speed, same shoes, the sensor in the same place, "
+    "and " + str(STANDING_NEEDED_S) + " seconds of standing still at the start."
+)
+
+SEE_PHYSIO = (
+    "See a physiotherapist for an assessment if you have pain (hip, knee, shin or lower back), "
+    "or if the difference does not improve after 6-8 weeks of training."
+)
+
+#: Stage names for the "start here" step (keys of `EXERCISES`).
+STAGE_WORDS = {"early": "early stage (low load)", "loaded": "later stage (loaded)"}
+
+#: Criteria to move from one exercise stage to the next: measured performance and control,
+#: not only "easy and pain-free". From the domain notes (progress = load, reps, hold time and
+#: pelvic control) and the classic single-leg stance check.
+PROGRESSION = {
+    "early_to_loaded": [
+        "3 sets of 15 slow side-lying leg lifts and clamshells on each side with good form: "
+        "the pelvis does not roll back and the top leg stays in line with the body.",
+        "The side-lying heel press into a wall held for 45-60 seconds on each side.",
+        "30 seconds of standing on each leg with the pelvis level in the mirror (the "
+        "self-test), the free hip neither sinking nor wobbling.",
+        "No pain during the exercises and none the next morning.",
+    ],
+    "loaded_onwards": [
+        "3 sets of 10-15 lateral step-downs from a 10 cm step on each leg, pelvis level and "
+        "knee over the toes throughout, no pain.",
+        "10 single-leg squats on each leg with the pelvis level in the mirror.",
+        "Add load (a dumbbell, a stronger band, a higher step) only while the last set still "
+        "keeps that form.",
+        "A re-test at the same speed and in the same shoes shows the difference shrinking.",
+    ],
+}
+
+#: Endurance-oriented dosage for a drop that grows during the session: the upper end of the
+#: domain notes' ranges (15 reps, 45 s holds, 40-60 s isometric holds), not heavier load.
+ENDURANCE_DOSAGE = (
+    "3-4 sets at the upper end of the range: 15 slow reps, or 45-second holds (the side-lying "
+    "heel press into a wall building to 40-60 seconds); 2-3 sessions a week with at least 48 "
+    "hours between hard sessions."
+)

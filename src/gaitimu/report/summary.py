@@ -2,23 +2,16 @@
 data quality and flags. `summarize` returns the ``summary.json`` contract (DESIGN.md section 5,
 documented in docs/summary.schema.json and docs/report.md).
 
-Decision rules (docs/report.md has the reasoning):
+What the numbers mean (verdicts, banners, the summary card, guidance) is decided in
+`gaitimu.report.verdicts`; docs/verdicts.md is the reader's version of those rules.
 
 - Statistics use valid strides of the session's main activity only.
-- The CPD reference used for flags is ``cpd_standing_deg`` when both sides have at least
-  `MIN_STRIDES_PER_SIDE` finite values, else ``cpd_ic_deg``. Both are always reported.
-- A side is *flagged* only when both sides have enough valid strides and the whole 95 % CI
-  of the left/right difference lies beyond the asymmetry threshold (towards that side), or
-  (when an absolute threshold is configured) the side's CI lies above it.
-- When the CI of the difference lies entirely inside +-threshold the sides are *not flagged*;
-  when it straddles the threshold the result is *inconclusive*, with the reason.
+- ``cpd_deg`` is ``cpd_standing_deg`` when both sides have at least `MIN_STRIDES_PER_SIDE`
+  finite values, else ``cpd_ic_deg`` (``cpd_reference``). Both are always reported. The
+  thresholds apply to ``cpd_standing_deg`` only (``asymmetry.threshold_applies``).
 - Never the wrong hip: stances without a side (the event detector withheld a weak or
-  contradictory left/right decision) never enter per-side statistics. When side attribution
-  is uncertain (the alignment could not establish the sensor's forward direction,
-  ``side_trust == "uncertain"``, or more than half of the gait stances have no side) no side
-  is flagged: both verdicts are "inconclusive: left/right uncertain ..." and the only flag is
-  one ``inconclusive`` flag on "both" sides. With fewer stances without a side the verdict
-  comes from the sided stances and says how many were left out.
+  contradictory left/right decision) never enter per-side statistics; left/right attribution
+  is checked as a whole first (`_side_attribution`).
 """
 
 from __future__ import annotations
@@ -35,6 +28,7 @@ import pandas as pd
 from gaitimu import __version__
 from gaitimu.errors import BadInputError
 from gaitimu.report import references as refs
+from gaitimu.report import verdicts
 from gaitimu.report.stats import MeanCI, linear_trend, mean_ci, symmetry_index, welch_diff
 
 log = logging.getLogger(__name__)
@@ -143,31 +137,8 @@ def _side_attribution(df: pd.DataFrame, side_arr: np.ndarray, info: Mapping) -> 
     }
 
 
-def _uncertain_verdict(sides: dict) -> tuple[list[dict], dict]:
-    """Flags and verdicts when left and right cannot be trusted: no side is flagged."""
-    why = sides["why"] or "left and right could not be told apart"
-    text = (f"inconclusive: left/right uncertain; {why}. Which hip lets the pelvis drop is not "
-            "reported: a left/right swap would be worse than no answer. Check how the sensor "
-            "was worn (or give its axes with --axes) and record straight walking or running.")
-    share = sides["n_no_side"] / sides["n_stances"] if sides["n_stances"] else None
-    # value: share of the stances without a side (threshold 0.5, "more than half")
-    flags = [_flag("both", "inconclusive", share, 0.5 if share and share > 0.5 else None,
-                   f"Left/right attribution uncertain ({why}); no side is flagged.")]
-    return flags, {s: {"status": "inconclusive", "text": text} for s in SIDES}
-
-
 def _side_stats(values: dict[str, np.ndarray]) -> dict[str, MeanCI]:
     return {s: mean_ci(values[s]) for s in SIDES}
-
-
-def _flag(side: str, kind: str, value: float | None, threshold: float | None,
-          message: str) -> dict:
-    return {"side": side, "kind": kind, "value": value, "threshold": threshold,
-            "message": message}
-
-
-def _fmt(x: float | None, nd: int = 1) -> str:
-    return "n/a" if x is None or not math.isfinite(x) else f"{round(x, nd) + 0.0:.{nd}f}"
 
 
 def _speed_summary(info: Mapping, meta: Mapping, activity: str | None,
@@ -242,6 +213,38 @@ def turns_summary(turns: Any) -> dict:
         ">= 45 deg (El-Gohary et al. 2014, as mobgap's TdElGohary); angle = heading 1 s "
         "after minus 1 s before (> 0 = left). Steps in turns stay out of CPD.",
     }
+
+
+def _trend(t_min: np.ndarray, y: np.ndarray, span_min: float, measure: str) -> dict:
+    """One side's within-session trend (fatigue): the change over the session in degrees with
+    its 95 % CI (slope x time span), ``shown`` only when that CI excludes zero. The slope per
+    10 min stays for researchers; user text uses the change (a slope per 10 min extrapolated
+    from a 1-minute session reads as a large effect that never happened)."""
+    tr = linear_trend(t_min, y)
+    lo, hi = tr["ci95_low"] * span_min, tr["ci95_high"] * span_min
+    return {
+        "slope_deg_per_10min": tr["slope"] * 10.0,
+        "ci95_low": tr["ci95_low"] * 10.0,
+        "ci95_high": tr["ci95_high"] * 10.0,
+        "change_over_session_deg": tr["slope"] * span_min,
+        "change_ci95_low": lo,
+        "change_ci95_high": hi,
+        "span_min": span_min,
+        "shown": bool(math.isfinite(lo) and math.isfinite(hi) and (lo > 0 or hi < 0)),
+        "measure": measure,
+        "n": tr["n"],
+    }
+
+
+def _valid_rate_per_side(cadence_spm: float | None, cpd: dict[str, MeanCI],
+                         n_stances: int) -> float | None:
+    """Usable stances per side per minute of gait at the measured cadence: cadence / 2 (one
+    stance of each leg per stride) times the share of this session's stances that gave a
+    usable drop on a side. What turns strides still needed into minutes of recording."""
+    if not cadence_spm or not n_stances or not math.isfinite(cadence_spm):
+        return None
+    usable = sum(cpd[s].n for s in SIDES) / n_stances
+    return float(cadence_spm) / 2.0 * usable if usable > 0 else None
 
 
 def summarize(
@@ -328,36 +331,31 @@ def summarize(
         step = step[np.isfinite(step) & (step > 0)]
         cadence = 60.0 / float(np.median(step)) if step.size else None
 
-    # within-session trend (fatigue), per side, on the flag reference
+    # within-session trend (fatigue), per side, on the reference cpd_deg uses
     t_min = _col(vdf, "ic_s") / 60.0
     y = _col(vdf, cpd_col)
     span_min = float(np.nanmax(t_min) - np.nanmin(t_min)) if t_min.size else 0.0
-    trend = {}
+    trend = {s: _trend(t_min[vside == s], y[vside == s], span_min, cpd_col) for s in SIDES}
     for s in SIDES:
-        m = vside == s
-        tr = linear_trend(t_min[m], y[m])
-        k = 10.0  # report slopes per 10 minutes
-        trend[s] = {
-            "slope_deg_per_10min": tr["slope"] * k,
-            "ci95_low": tr["ci95_low"] * k,
-            "ci95_high": tr["ci95_high"] * k,
-            "change_over_session_deg": tr["slope"] * span_min,
-            "n": tr["n"],
-        }
+        trend[s]["text"] = verdicts.trend_text(s, trend[s])
 
-    flags, verdict = _decide(
-        cpd, diff, n_valid, trend, reference,
+    rules = verdicts.Rules(
         min_n=min_strides_per_side, thr=asymmetry_threshold_deg,
-        abs_thr=absolute_threshold_deg, trend_thr=trend_threshold_deg,
-    )
+        abs_thr=absolute_threshold_deg, trend_thr=trend_threshold_deg, activity=activity,
+        rate_per_side=_valid_rate_per_side(cadence, cpd if use_standing else cpd_ic, len(df)),
+        duration_min=float(duration_s) / 60.0 if duration_s else None)
     sides = _side_attribution(df, side_arr, info)
     if sides["attribution"] == "uncertain":
-        flags, verdict = _uncertain_verdict(sides)
-    elif sides["n_no_side"]:
-        left_out = (f" {sides['n_no_side']} stance{'s' if sides['n_no_side'] > 1 else ''} "
-                    "without a side (left/right uncertain) were left out.")
-        for v in verdict.values():
-            v["text"] += left_out
+        decision = verdicts.uncertain_sides(sides)
+    else:
+        decision = verdicts.decide(cpd_st, cpd_ic, diff, trend, rules,
+                                   use_standing=use_standing,
+                                   standing_found=any(cpd_st[s].n for s in SIDES))
+        if sides["n_no_side"]:
+            left_out = (f" {sides['n_no_side']} stance{'s' if sides['n_no_side'] > 1 else ''} "
+                        "without a side (left/right uncertain) were left out.")
+            for r in decision.sides.values():
+                r.text += left_out
     align = info.get("alignment")
     align = align if isinstance(align, Mapping) else {}
 
@@ -415,6 +413,8 @@ def summarize(
             "gct_balance_left_pct": gct_balance,
             "ml_sway_symmetry_index_pct": symmetry_index(ml["L"].mean, ml["R"].mean),
             "threshold_deg": asymmetry_threshold_deg,
+            "threshold_measure": "cpd_standing_deg",
+            "threshold_applies": use_standing,
         },
         "temporal": {m: {s: temporal[m][s].as_dict() for s in SIDES}
                      for m in TEMPORAL_METRICS},
@@ -425,8 +425,10 @@ def summarize(
         },
         "obliquity_range_deg": {s: obl_range[s].as_dict() for s in SIDES},
         "trend": trend,
-        "verdict": verdict,
-        "flags": flags,
+        "verdict": decision.verdict(),
+        "flags": decision.flags,
+        "card": verdicts.card(decision, cpd_st, rules, meta=meta, speed=speed),
+        "guidance": verdicts.guidance(decision, trend, rules),
         "thresholds": {
             "min_strides_per_side": min_strides_per_side,
             "asymmetry_deg": asymmetry_threshold_deg,
@@ -452,108 +454,19 @@ def summarize(
             "order (AR(1) approximation), so correlated strides widen the interval.",
             "asymmetry": "Welch-Satterthwaite interval of the R-L difference of means on "
             "effective sample sizes; symmetry index 100*(R-L)/((R+L)/2).",
-            "decision": "flag only when both sides have enough valid strides and the whole "
-            "95 % CI clears the threshold; CI within +-threshold: not flagged; otherwise "
-            "inconclusive. Stances without a side never enter per-side statistics; when "
-            "left/right is uncertain (forward direction not established, or more than half "
-            "of the stances without a side) no side is flagged.",
+            "decision": "thresholds apply only to the drop relative to quiet standing, the "
+            "measure they were set for: without quiet standing no side is judged. A side is "
+            "flagged only when both sides have enough valid strides and the whole 95 % CI of "
+            "the difference clears the threshold; a CI within the threshold: not flagged; "
+            "otherwise inconclusive. Stances without a side never enter per-side statistics; "
+            "when left/right is uncertain (forward direction not established, or more than "
+            "half of the stances without a side) no side is flagged.",
+            "trend": "least-squares slope of the drop against time per side with an "
+            "autocorrelation-aware CI; change over the session = slope x time span, shown "
+            "only when its 95 % CI excludes zero.",
         },
-        "references": refs.REFERENCES,
+        "references": refs.references_for(activity),
+        "reference_context": refs.reference_context(activity),
         "disclaimer": refs.DISCLAIMER,
     }
     return _jsonable(summary)
-
-
-def _decide(cpd: dict[str, MeanCI], diff, n_valid: dict[str, int], trend: dict,
-            reference: str, *, min_n: int, thr: float, abs_thr: float | None,
-            trend_thr: float) -> tuple[list[dict], dict]:
-    """Flags and the per-side plain-words verdict from the statistics."""
-    flags: list[dict] = []
-    ref_words = "standing neutral" if reference == "standing" else "initial contact"
-    verdict: dict[str, dict] = {}
-    few = [s for s in SIDES if n_valid[s] < min_n]
-    if few:
-        for s in few:
-            flags.append(_flag(
-                s, "inconclusive", n_valid[s], min_n,
-                f"Only {n_valid[s]} valid {refs.SIDE_NAME[s]} strides (at least {min_n} per "
-                "side are needed): record a longer session.",
-            ))
-        for s in SIDES:
-            verdict[s] = {
-                "status": "inconclusive",
-                "text": f"Not enough strides to judge the {refs.SIDE_NAME[s]} side "
-                f"({n_valid[s]} valid {refs.SIDE_NAME[s]}, {n_valid[refs.OTHER_SIDE[s]]} "
-                f"{refs.SIDE_NAME[refs.OTHER_SIDE[s]]}; {min_n} per side needed).",
-            }
-        return flags, verdict
-
-    d = diff.diff
-    lo, hi = diff.ci95_low, diff.ci95_high
-    ci_txt = f"{_fmt(d)} deg (95 % CI {_fmt(lo)} to {_fmt(hi)})"
-    for s in SIDES:
-        o = refs.OTHER_SIDE[s]
-        name, oname = refs.SIDE_NAME[s], refs.SIDE_NAME[o]
-        c = cpd[s]
-        side_txt = (f"{name.capitalize()} stance CPD {_fmt(c.mean)} ± {_fmt(c.sd)} deg "
-                    f"(95 % CI {_fmt(c.ci95_low)} to {_fmt(c.ci95_high)}, n = {c.n}; "
-                    f"relative to {ref_words})")
-        # this side minus the other side, with its CI
-        sd_, slo, shi = (d, lo, hi) if s == "R" else (-d, -hi, -lo)
-        if math.isfinite(slo) and slo > thr:
-            flags.append(_flag(
-                s, "cpd_asymmetry", sd_, thr,
-                f"Pattern consistent with reduced {name} hip abductor control during {name} "
-                f"stance: the {oname} side of the pelvis dropped {_fmt(sd_)} deg more "
-                f"during {name} stance than during {oname} stance (R-L {ci_txt}; threshold "
-                f"{_fmt(thr)} deg, {c.n} and {cpd[o].n} strides).",
-            ))
-            status, text = "flagged", (
-                f"{name.capitalize()}: pelvic drop during {name} stance is larger than on the "
-                f"{oname} side by {_fmt(sd_)} deg; the whole 95 % interval "
-                f"({_fmt(slo)} to {_fmt(shi)}) clears the {_fmt(thr)} deg threshold. "
-                f"{side_txt}.")
-        elif math.isfinite(shi) and shi < -thr:
-            status, text = "not_flagged", (
-                f"{name.capitalize()}: not flagged; the pelvis drops less during {name} "
-                f"stance than during {oname} stance. {side_txt}.")
-        elif math.isfinite(shi) and shi <= thr:
-            status, text = "not_flagged", (
-                f"{name.capitalize()}: not flagged; with 95 % confidence the drop during "
-                f"{name} stance exceeds the {oname} side by less than {_fmt(thr)} deg "
-                f"({name} - {oname} {_fmt(sd_)} deg, CI {_fmt(slo)} to {_fmt(shi)}). "
-                f"{side_txt}.")
-        else:
-            status, text = "inconclusive", (
-                f"{name.capitalize()}: inconclusive; the drop during {name} stance is "
-                f"{_fmt(sd_)} deg above the {oname} side but its 95 % interval "
-                f"({_fmt(slo)} to {_fmt(shi)}) includes the {_fmt(thr)} deg threshold. "
-                f"{side_txt}.")
-            flags.append(_flag(
-                s, "inconclusive", sd_, thr,
-                f"{name.capitalize()} stance: CPD {_fmt(sd_)} deg above the {oname} side, "
-                f"95 % CI {_fmt(slo)} to {_fmt(shi)} includes the {_fmt(thr)} deg threshold; "
-                "record a longer or steadier session to decide.",
-            ))
-        if abs_thr is not None and math.isfinite(c.ci95_low) and c.ci95_low > abs_thr:
-            flags.append(_flag(
-                s, "cpd_elevated", c.mean, abs_thr,
-                f"{name.capitalize()} stance CPD {_fmt(c.mean)} deg is above {_fmt(abs_thr)} "
-                f"deg with 95 % confidence (CI {_fmt(c.ci95_low)} to {_fmt(c.ci95_high)}).",
-            ))
-            status = "flagged"
-            text += f" Above the absolute threshold of {_fmt(abs_thr)} deg."
-        tr = trend[s]
-        change = tr["change_over_session_deg"]
-        if (math.isfinite(tr["ci95_low"]) and tr["ci95_low"] > 0
-                and math.isfinite(change) and change > trend_thr):
-            flags.append(_flag(
-                s, "cpd_trend", change, trend_thr,
-                f"{name.capitalize()} stance CPD rose by about {_fmt(change)} deg over the "
-                f"session ({_fmt(tr['slope_deg_per_10min'], 2)} deg per 10 min, 95 % CI "
-                f"{_fmt(tr['ci95_low'], 2)} to {_fmt(tr['ci95_high'], 2)}): control may fade "
-                "with fatigue.",
-            ))
-            text += " CPD rose during the session (possible fatigue)."
-        verdict[s] = {"status": status, "text": text}
-    return flags, verdict
