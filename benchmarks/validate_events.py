@@ -67,7 +67,8 @@ def to_body(
 ) -> pd.DataFrame:
     """Raw samples -> the pelvis signals the pipeline's event detector sees
     (`pelvis_signals`, then `detection_body`: holes up to 0.2 s do not split bouts)."""
-    from gaitimu.pipeline import detection_body, pelvis_signals
+    from gaitimu.pipeline import pelvis_signals
+    from gaitimu.stages import detection_body
 
     body, cond, _ = pelvis_signals(t_s, acc, gyr, sampling_rate_hz=fs, axes=axes)
     return detection_body(body, cond.bridged)

@@ -51,7 +51,8 @@ SUSPECT = ("4-1", "4-2")  # reference sides contradicted by every cue, see the m
 
 def _bouts(name: str, tag: str, t, acc, gyr, ref_ic, ref_side) -> tuple[list[dict], dict]:
     from gaitimu.analysis.events import detect_events
-    from gaitimu.pipeline import detection_body, pelvis_signals
+    from gaitimu.pipeline import pelvis_signals
+    from gaitimu.stages import detection_body
 
     body, cond, info = pelvis_signals(t, acc, gyr, sampling_rate_hz=IPOL_FS, axes=IPOL_AXES)
     res = detect_events(

@@ -251,8 +251,9 @@ IPOL_TRIALS = ("5-2", "9-2", "10-1", "18-4")  # four subjects, odd and even
 
 
 def _ipol(name: str):
-    from gaitimu.pipeline import detection_body, pelvis_signals
+    from gaitimu.pipeline import pelvis_signals
     from gaitimu.sessions.importer import read_imu_table
+    from gaitimu.stages import detection_body
 
     d = shared_data_dir("ipol_lowerback", "GaitData")
     meta = json.loads((d / f"{name}.json").read_text())

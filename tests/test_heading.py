@@ -201,7 +201,8 @@ def test_analyze_info_json_keeps_the_evidence(tmp_path, capsys):
 def test_forward_hint_times_walking_ics_on_the_reversed_axis():
     """A kept map that the braking order says is back to front: same ICs as the right map."""
     from gaitimu.analysis.events import detect_events
-    from gaitimu.pipeline import detection_body, pelvis_signals
+    from gaitimu.pipeline import pelvis_signals
+    from gaitimu.stages import detection_body
 
     sim = _sim("walk", seed=6)
     fs = float(sim.sample_rate_hz)

@@ -7,7 +7,6 @@ from gaitimu.errors import (
     DeviceError,
     GaitimuError,
     NoGaitError,
-    NotReadyError,
 )
 
 __all__ = [
@@ -15,6 +14,5 @@ __all__ = [
     "DeviceError",
     "GaitimuError",
     "NoGaitError",
-    "NotReadyError",
     "__version__",
 ]

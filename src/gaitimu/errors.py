@@ -67,7 +67,3 @@ class DeviceError(GaitimuError):
     exit_code = 3
 
 
-class NotReadyError(GaitimuError):
-    """A verb whose implementation has not landed yet."""
-
-    exit_code = 2

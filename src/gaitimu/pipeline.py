@@ -42,19 +42,13 @@ from gaitimu.analysis.conditioning import (
     gap_intervals,
     resample_uniform,
 )
-from gaitimu.analysis.events import detect_events
-from gaitimu.analysis.metrics import NO_SIDE_REASON, empty_strides, stance_metrics
+from gaitimu.analysis.metrics import NO_SIDE_REASON
 from gaitimu.analysis.orientation import align_to_pelvis
-from gaitimu.analysis.speed import (
-    SPEED_COLUMNS,
-    SpeedSettings,
-    check_body_size,
-    leg_length_from,
-    step_speed,
-)
+from gaitimu.analysis.speed import SpeedSettings, check_body_size, leg_length_from
 from gaitimu.analysis.turns import detect_turns
 from gaitimu.consts import DEFAULT_AXES
 from gaitimu.errors import BadInputError, NoGaitError
+from gaitimu.stages import detection_body, gait_events, stride_table
 
 log = logging.getLogger(__name__)
 
@@ -125,16 +119,6 @@ def _no_side_reasons(reasons: pd.Series) -> dict[str, int]:
 # --------------------------------------------------------------------------- pipeline
 #: More gyroscope samples than this at the range limit: the recording is not analysed.
 MAX_GYR_SATURATED_FRACTION = 0.05
-
-
-def detection_body(body: pd.DataFrame, bridged: np.ndarray) -> pd.DataFrame:
-    """The pelvis signals as the event detector sees them: ``valid`` = `bridged` (short
-    holes, interpolated, count as valid so that bouts continue across them).
-
-    The returned frame shares its signal columns with `body` (no copy of the data);
-    ``body["valid"]`` is left as it is (strict, for the metrics).
-    """
-    return body.assign(valid=np.asarray(bridged, dtype=bool))
 
 
 def pelvis_signals(
@@ -230,40 +214,23 @@ def analyze(
 
     if events is None:
         # Short holes are bridged for the detector (bouts continue across them); the
-        # metrics below use the strict mask.
-        detected = detect_events(
-            detection_body(body, cond.bridged),
-            sampling_rate_hz=fs,
-            forward_trusted=align_info.get("side_trust", "ok") != "uncertain",
-            forward_sign=float(align_info.get("forward_hint", 1)),
-        )
+        # metrics use the strict mask.
+        detected = gait_events(body, cond.bridged, sampling_rate_hz=fs, alignment=align_info)
         events, ev_info = detected.events, dict(detected.info)
     else:
         ev_info = {"source": "given"}
-    if "activity" not in events and activity:
-        events = events.assign(activity=activity)
-
-    strides = (
-        stance_metrics(
-            events,
-            body,
-            standing_obliquity_deg=align_info["standing_obliquity_deg"],
-            sampling_rate_hz=fs,
-            settling_s=align_info.get("settling_s", ()),
-        )
-        if len(events)
-        else empty_strides()
+    leg, leg_source = leg_length_from(leg_length_m, height_m)
+    strides, speed_info = stride_table(
+        events, body, sampling_rate_hz=fs,
+        standing_obliquity_deg=align_info["standing_obliquity_deg"],
+        settling_s=align_info.get("settling_s", ()),
+        speed=SpeedSettings(leg_length_m=leg, leg_length_source=leg_source),
+        activity=activity,
     )
     turns = detect_turns(
         body, sampling_rate_hz=fs,
         step_times_s=events["ic_s"].to_numpy(float) if len(events) else None,
     )
-    leg, leg_source = leg_length_from(leg_length_m, height_m)
-    speed_cols, speed_info = step_speed(
-        strides, body, sampling_rate_hz=fs,
-        settings=SpeedSettings(leg_length_m=leg, leg_length_source=leg_source),
-    )
-    strides = pd.concat([strides, speed_cols[list(SPEED_COLUMNS)]], axis=1)
     good = strides[strides["valid"]]
     # Stances without a side are gait whose left/right was withheld: a session of them is
     # analysed (and reported "left/right uncertain"), not "no gait".

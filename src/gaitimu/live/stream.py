@@ -59,17 +59,12 @@ import numpy as np
 import pandas as pd
 
 from gaitimu.analysis.conditioning import DEFAULT_MAX_BRIDGE_GAP_S, check_rate, grid_masks
-from gaitimu.analysis.events import detect_events
-from gaitimu.analysis.metrics import (
-    STRIDE_COLUMNS,
-    TIMING_GAP_GUARD_S,
-    empty_strides,
-    stance_metrics,
-)
+from gaitimu.analysis.metrics import TIMING_GAP_GUARD_S, empty_strides
 from gaitimu.analysis.orientation import SIGNAL_COLUMNS, OnlinePelvisSignals
-from gaitimu.analysis.speed import SPEED_COLUMNS, SpeedSettings, leg_length_from, step_speed
+from gaitimu.analysis.speed import SPEED_COLUMNS, SpeedSettings, leg_length_from
 from gaitimu.consts import DEFAULT_AXES
 from gaitimu.errors import BadInputError
+from gaitimu.stages import gait_events, stride_table
 
 log = logging.getLogger(__name__)
 
@@ -97,6 +92,15 @@ EQUIVALENCE_TOLERANCE = {
 
 # t_s, acc_*, gyr_*, obliquity, tilt, yaw, valid (strict: metrics), bridged (event detection)
 _BODY_COLUMNS = (*SIGNAL_COLUMNS, "valid", "bridged")
+_VALID, _BRIDGED = _BODY_COLUMNS.index("valid"), _BODY_COLUMNS.index("bridged")
+
+
+def _ring_frame(w: np.ndarray) -> tuple[pd.DataFrame, np.ndarray]:
+    """Ring rows (`_BODY_COLUMNS`) -> the pelvis signals with the strict ``valid`` (the
+    metrics) and the bridged mask (the event detector), as offline."""
+    frame = pd.DataFrame(w[:, : len(SIGNAL_COLUMNS)], columns=list(SIGNAL_COLUMNS))
+    frame["valid"] = w[:, _VALID] > 0.5
+    return frame, w[:, _BRIDGED] > 0.5
 
 
 @dataclass(frozen=True)
@@ -313,11 +317,6 @@ class StreamingAnalyzer:
         return self._t0 + (self._k_next - 1) / self.fs
 
     @property
-    def stage_messages(self) -> list[str]:
-        """Distinct warnings the stages raised on the windows (first occurrence each)."""
-        return list(self._log_filter.messages.values())
-
-    @property
     def strides(self) -> pd.DataFrame:
         """All stride rows emitted so far (`STRIDE_COLUMNS`)."""
         if self._strides_cache is None:
@@ -529,31 +528,22 @@ class StreamingAnalyzer:
         self.n_runs += 1  # (after the window choice: the first run starts at the stream start)
         if w.shape[0] < round(4 * fs):
             return self._empty
-        frame = pd.DataFrame(w[:, :10], columns=list(SIGNAL_COLUMNS))
-        frame["valid"] = w[:, 10] > 0.5  # strict: the metrics
-        # short holes bridged for the detector, as `gaitimu.pipeline.detection_body`
-        ev = detect_events(
-            frame.assign(valid=w[:, 11] > 0.5),
-            sampling_rate_hz=fs,
-            forward_trusted=self.calibration.get("side_trust", "ok") != "uncertain",
-            forward_sign=float(self.calibration.get("forward_hint", 1)),
-        ).events
+        frame, bridged = _ring_frame(w)
+        ev = gait_events(frame, bridged, sampling_rate_hz=fs,
+                         alignment=self.calibration).events
         if ev.empty:
             return self._empty
-        if "activity" not in ev and self.activity:
-            ev = ev.assign(activity=self.activity)
         # rows already emitted need no metrics; keep a few before them (step_s needs the
         # previous contralateral IC, bouts their first rows)
         if np.isfinite(self._last_ic):
             ev = ev[ev["ic_s"] >= self._last_ic - 3.0].reset_index(drop=True)
             if ev.empty:
                 return self._empty
-        rows = stance_metrics(
-            ev, frame, standing_obliquity_deg=self.calibration["standing_obliquity_deg"],
-            sampling_rate_hz=fs, settling_s=self._pelvis.settling_s,
+        rows, _ = stride_table(
+            ev, frame, sampling_rate_hz=fs,
+            standing_obliquity_deg=self.calibration["standing_obliquity_deg"],
+            settling_s=self._pelvis.settling_s, speed=self._speed, activity=self.activity,
         )
-        speed_cols, _ = step_speed(rows, frame, sampling_rate_hz=fs, settings=self._speed)
-        rows = pd.concat([rows, speed_cols[list(SPEED_COLUMNS)]], axis=1)
         t_end = float(w[-1, 0])
         t_start = float(w[0, 0])
         ic = rows["ic_s"].to_numpy()
@@ -640,12 +630,6 @@ class StreamingAnalyzer:
             except Exception as e:  # a view must never stop the analysis
                 log.debug("on_stride callback failed: %s", e)
         return out
-
-
-def stride_columns() -> list[str]:
-    """Column order of the emitted rows (same as offline: `STRIDE_COLUMNS`, then the speed
-    columns `gaitimu.analysis.speed.SPEED_COLUMNS`)."""
-    return [*STRIDE_COLUMNS, *SPEED_COLUMNS]
 
 
 def _empty_rows() -> pd.DataFrame:
