@@ -35,9 +35,9 @@ from validate_walks import _category, _hits
 def lobes(acc_is: np.ndarray, fs: float, scale_s: float) -> tuple[np.ndarray, np.ndarray]:
     """Minima (index, depth) of the negative lobes of the integrated, Mexican-hat-smoothed
     vertical acceleration."""
-    from gaitimu.analysis._gaitsignal import bandpass
+    from gaitimu.analysis.filters import bandpass
 
-    x = bandpass(acc_is - np.mean(acc_is), 0.5, 8.0, fs)
+    x = bandpass(acc_is - np.mean(acc_is), 0.5, 8.0, sampling_rate_hz=fs)
     xi = cumulative_trapezoid(x, initial=0) / fs
     a = scale_s * fs
     k = np.arange(-int(5 * a), int(5 * a) + 1)
@@ -75,10 +75,10 @@ def turn_fill(det: np.ndarray, body, turns, scale_s: float, gap_f: float) -> np.
 
 
 def closing_from_yaw(ev, body) -> np.ndarray:
-    from gaitimu.analysis._gaitsignal import lowpass
+    from gaitimu.analysis.filters import lowpass
 
     tb = body["t_s"].to_numpy()
-    yaw = lowpass(body["gyr_is"].to_numpy(), 3.0, IPOL_FS)
+    yaw = lowpass(body["gyr_is"].to_numpy(), 3.0, sampling_rate_hz=IPOL_FS, order=2)
     out = []
     for _, g in ev.groupby("bout_id"):
         if g["gait_phase"].iloc[-1] != "termination" or len(g) < 4:

@@ -141,7 +141,7 @@ def resample_ipol(
     of the received samples onto the new clock (after an anti-alias low-pass when going
     down), keeping the lost-packet holes (no new sample inside a hole longer than 1.5
     original periods)."""
-    from gaitimu.analysis.conditioning import lowpass
+    from gaitimu.analysis.filters import lowpass
 
     if rate_hz < IPOL_FS:
         acc, gyr = (lowpass(x, 0.4 * rate_hz, sampling_rate_hz=IPOL_FS) for x in (acc, gyr))
@@ -360,8 +360,8 @@ def plot_ipol(name: str, out: Path, window_s: tuple[float, float] | None = None)
         import matplotlib.pyplot as plt
     except ImportError as exc:
         raise SystemExit(f"--plot needs matplotlib ({exc}); pip install matplotlib") from exc
-    from gaitimu.analysis._gaitsignal import lowpass
     from gaitimu.analysis.events import detect_events
+    from gaitimu.analysis.filters import lowpass
 
     t_s, acc, gyr, meta = load_ipol(name)
     body = to_body(t_s, acc, gyr, IPOL_FS, IPOL_AXES)
@@ -377,7 +377,7 @@ def plot_ipol(name: str, out: Path, window_s: tuple[float, float] | None = None)
     fig, axes = plt.subplots(len(cols), 1, figsize=(16, 2.4 * len(cols)), sharex=True)
     colour = {"L": "tab:blue", "R": "tab:red"}
     for ax, col in zip(axes, cols, strict=True):
-        ax.plot(t_s[sel], lowpass(body[col].to_numpy(), 10.0, IPOL_FS)[sel], "k", lw=1)
+        ax.plot(t_s[sel], lowpass(body[col].to_numpy(), 10.0, sampling_rate_hz=IPOL_FS, order=2)[sel], "k", lw=1)
         ax.set_ylabel(col)
         ax.grid(alpha=0.3)
         for t, sd in zip(ic, side, strict=True):

@@ -5,7 +5,8 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from gaitimu.analysis.conditioning import bandpass, gap_intervals, lowpass, resample_uniform
+from gaitimu.analysis.conditioning import gap_intervals, resample_uniform
+from gaitimu.analysis.filters import bandpass, lowpass
 from gaitimu.errors import BadInputError
 
 
@@ -160,7 +161,7 @@ def test_gap_intervals_half_open() -> None:
 def test_moving_mean_matches_scipy_uniform_filter(n: int) -> None:
     from scipy import ndimage
 
-    from gaitimu.analysis.conditioning import moving_mean
+    from gaitimu.analysis.filters import moving_mean
 
     x = np.random.default_rng(5).normal(size=(1000, 3))
     ref = ndimage.uniform_filter1d(x, n, axis=0, mode="nearest")

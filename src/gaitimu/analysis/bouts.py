@@ -52,7 +52,7 @@ import numpy as np
 import pandas as pd
 from numpy.lib.stride_tricks import sliding_window_view
 
-from gaitimu.analysis._gaitsignal import (
+from gaitimu.analysis.filters import (
     bandpass,
     find_peaks,
     lowpass,
@@ -444,7 +444,7 @@ def _short_walks(
     "moving" bar) for `SHORT_WALK_REST_S` a step before its first or after its last step.
     """
     keep = np.zeros(anchors.size, dtype=bool)
-    ml, roll = (bandpass(x - np.median(x), 0.5, 8.0, fs) for x in lateral)
+    ml, roll = (bandpass(x - np.median(x), 0.5, 8.0, sampling_rate_hz=fs) for x in lateral)
     for b in np.flatnonzero((counts >= MIN_SHORT_BOUT_STEPS) & (counts < MIN_BOUT_STEPS)):
         sel = bout == b
         a = anchors[sel]
@@ -527,7 +527,7 @@ def find_steps(
         out[n * q :] = mask[-1] if mask.size else False
         return out
 
-    av = bandpass(acc_is - np.median(acc_is), 0.5, 8.0, fs)
+    av = bandpass(acc_is - np.median(acc_is), 0.5, 8.0, sampling_rate_hz=fs)
     centre, period_s, reg, sd = _window_step_period(av, fs)
     if centre.size == 0:
         return empty
@@ -541,7 +541,7 @@ def find_steps(
     gait_core = is_gait[nearest]
     dil = int(WINDOW_S / 2 * fs)
     gait_mask = moving_mean(gait_core.astype(float), 2 * dil + 1) > 0
-    acc_lp10 = lowpass(acc_is, 10.0, fs)
+    acc_lp10 = lowpass(acc_is, 10.0, sampling_rate_hz=fs, order=2)
 
     anchors_all: list[np.ndarray] = []
     periods_all: list[np.ndarray] = []
@@ -554,7 +554,7 @@ def find_steps(
         # local step period at every sample (the activity may change within a stretch)
         local_step_s = np.interp(np.arange(s, e), centre[sel], period_s[sel])
         cutoff = float(np.clip(1.6 / np.median(period_s[sel]), 2.5, 6.0))
-        x = lowpass(acc_is[s:e] - np.median(acc_is[s:e]), cutoff, fs)
+        x = lowpass(acc_is[s:e] - np.median(acc_is[s:e]), cutoff, sampling_rate_hz=fs, order=2)
         pk, prom = find_peaks(
             x,
             distance=np.maximum((0.6 * local_step_s * fs).astype(int), 1),

@@ -22,10 +22,7 @@ first stage resamples onto that grid:
 The per-grid-point rules are in `grid_masks`, shared with the streaming driver
 (`gaitimu.live.stream`), which applies them incrementally.
 
-Filters are zero-phase Butterworth magnitude responses applied in the frequency domain
-(numpy FFT with reflected padding): the same |H|^2 as a forward-backward (``filtfilt``) pass
-of a Butterworth filter of the given order, without importing ``scipy.signal`` (whose import
-alone costs 0.5-1 s, a large part of the whole-process budget of ``gaitimu analyze``).
+The zero-phase filters the stages use are in `gaitimu.analysis.filters`.
 
 All functions are pure numpy on arrays; no I/O.
 """
@@ -56,12 +53,10 @@ __all__ = [
     "DEFAULT_MAX_BRIDGE_GAP_S",
     "DEFAULT_MAX_INTERP_GAP_S",
     "UniformSignals",
-    "bandpass",
     "check_rate",
     "find_saturation",
     "gap_intervals",
     "grid_masks",
-    "lowpass",
     "resample_uniform",
 ]
 
@@ -276,114 +271,6 @@ def gap_intervals(
     ends = np.flatnonzero(edges == -1)
     dt = 1.0 / sampling_rate_hz
     return [(float(t_s[s]), float(t_s[e - 1] + dt)) for s, e in zip(starts, ends, strict=True)]
-
-
-def _segments(valid: np.ndarray | None, n: int) -> list[tuple[int, int]]:
-    if valid is None:
-        return [(0, n)]
-    v = np.asarray(valid, dtype=bool)
-    edges = np.diff(np.concatenate([[0], v.astype(np.int8), [0]]))
-    return list(zip(np.flatnonzero(edges == 1), np.flatnonzero(edges == -1), strict=True))
-
-
-def _fft_len(n: int) -> int:
-    """A fast FFT length >= n (2^a * 3^b)."""
-    best = 1 << int(np.ceil(np.log2(max(n, 1))))
-    p3 = 1
-    while p3 < best:
-        p2 = p3
-        while p2 < n:
-            p2 *= 2
-        best = min(best, p2)
-        p3 *= 3
-    return best
-
-
-def _zero_phase(x: np.ndarray, gain2, pad: int) -> np.ndarray:
-    """Apply a real, zero-phase power response ``gain2(f_cycles_per_sample)`` along axis 0."""
-    n = x.shape[0]
-    pad = int(min(pad, n - 1))
-    if pad > 0:
-        xp = np.concatenate([2 * x[:1] - x[pad:0:-1], x, 2 * x[-1:] - x[-2 : -pad - 2 : -1]])
-    else:
-        xp = x
-    m = _fft_len(xp.shape[0])
-    spec = np.fft.rfft(xp, m, axis=0)
-    g = gain2(np.fft.rfftfreq(m))
-    spec *= g.reshape((-1,) + (1,) * (x.ndim - 1))
-    return np.fft.irfft(spec, m, axis=0)[pad : pad + n]
-
-
-def _filter_segments(x, gain2, pad: int, valid: np.ndarray | None) -> np.ndarray:
-    x = np.asarray(x, dtype=float)
-    out = x.copy()
-    for s, e in _segments(valid, x.shape[0]):
-        if e - s < 3:
-            continue
-        out[s:e] = _zero_phase(x[s:e], gain2, pad)
-    return out
-
-
-def lowpass(
-    x: np.ndarray,
-    cutoff_hz: float,
-    *,
-    sampling_rate_hz: float,
-    order: int = 4,
-    valid: np.ndarray | None = None,
-) -> np.ndarray:
-    """Zero-phase Butterworth low-pass along axis 0.
-
-    Power response ``1 / (1 + (f / cutoff)^(2 order))``: -6 dB at `cutoff_hz`, as a
-    forward-backward pass of an order-`order` Butterworth. With `valid`, each contiguous
-    valid segment is filtered on its own so that nothing is smeared across an unbridged gap.
-    """
-    fs = float(sampling_rate_hz)
-    fc = min(float(cutoff_hz), 0.45 * fs) / fs
-
-    def gain2(f: np.ndarray) -> np.ndarray:
-        return 1.0 / (1.0 + (f / fc) ** (2 * order))
-
-    return _filter_segments(x, gain2, int(np.ceil(3.0 / fc)), valid)
-
-
-def bandpass(
-    x: np.ndarray,
-    low_hz: float,
-    high_hz: float,
-    *,
-    sampling_rate_hz: float,
-    order: int = 2,
-    valid: np.ndarray | None = None,
-) -> np.ndarray:
-    """Zero-phase Butterworth band-pass along axis 0 (high-pass x low-pass power response)."""
-    fs = float(sampling_rate_hz)
-    fl = float(low_hz) / fs
-    fh = min(float(high_hz), 0.45 * fs) / fs
-
-    def gain2(f: np.ndarray) -> np.ndarray:
-        with np.errstate(divide="ignore"):
-            hp = 1.0 / (1.0 + (fl / f) ** (2 * order))
-        return hp / (1.0 + (f / fh) ** (2 * order))
-
-    return _filter_segments(x, gain2, int(np.ceil(3.0 / fl)), valid)
-
-
-def moving_mean(x: np.ndarray, n: int) -> np.ndarray:
-    """Centred moving mean over `n` samples along axis 0 (edges padded with the end values).
-
-    Same result as ``scipy.ndimage.uniform_filter1d(x, n, axis=0, mode="nearest")``.
-    """
-    x = np.asarray(x, dtype=float)
-    n = max(int(n), 1)
-    if n == 1:
-        return x.copy()
-    left = n // 2
-    right = n - 1 - left
-    xp = np.concatenate([np.repeat(x[:1], left, axis=0), x, np.repeat(x[-1:], right, axis=0)])
-    c = np.cumsum(xp, axis=0)
-    c = np.concatenate([np.zeros((1, *x.shape[1:])), c])
-    return (c[n:] - c[:-n]) / n
 
 
 #: A sensor axis is saturated when its extreme value (the range limit) repeats in at least

@@ -69,8 +69,8 @@ from dataclasses import dataclass, field
 import numpy as np
 import pandas as pd
 
-from gaitimu.analysis._gaitsignal import bandpass, lowpass, moving_mean, window_argext
 from gaitimu.analysis.bouts import BOUT_COLUMNS, MIN_MOVING_SD_MPS2, empty_bouts, find_steps
+from gaitimu.analysis.filters import bandpass, lowpass, moving_mean, window_argext
 from gaitimu.errors import BadInputError
 
 log = logging.getLogger(__name__)
@@ -477,7 +477,7 @@ def _gait_phases(
     out = np.full(anchors.size, "", dtype=object)
     if closing is not None:
         out[np.asarray(closing, dtype=bool)] = "termination"
-    av = bandpass(acc_is - np.median(acc_is), 0.5, 8.0, fs)
+    av = bandpass(acc_is - np.median(acc_is), 0.5, 8.0, sampling_rate_hz=fs)
     w = int(INITIATION_REST_S * fs)
     for b in np.unique(bout):
         i = int(np.flatnonzero(bout == b)[0])
@@ -545,7 +545,7 @@ def detect_events(
 
     acc_is = np.asarray(body["acc_is"], dtype=float)
     ap = float(np.sign(forward_sign) or 1.0) * lowpass(
-        np.asarray(body["acc_pa"], dtype=float), 10.0, fs
+        np.asarray(body["acc_pa"], dtype=float), 10.0, sampling_rate_hz=fs, order=2
     )
 
     anchors = st.anchors
@@ -568,7 +568,7 @@ def detect_events(
         ic[in_gap] = anchors[in_gap]
     fc = np.full(anchors.size, np.nan)
     if np.any(run_step):
-        ic_r, fc_r = _run_ic_fc(lowpass(acc_is, 15.0, fs), anchors, step_n)
+        ic_r, fc_r = _run_ic_fc(lowpass(acc_is, 15.0, sampling_rate_hz=fs, order=2), anchors, step_n)
         ic = np.where(run_step, ic_r, ic)
         fc = np.where(run_step, fc_r, fc)
     # walking FC: after the next IC in the same bout

@@ -66,7 +66,8 @@ import pandas as pd
 import vqf
 
 from gaitimu.analysis.bouts import find_steps
-from gaitimu.analysis.conditioning import DEFAULT_MAX_BRIDGE_GAP_S, bandpass, moving_mean
+from gaitimu.analysis.conditioning import DEFAULT_MAX_BRIDGE_GAP_S
+from gaitimu.analysis.filters import bandpass, moving_mean, runs
 from gaitimu.consts import BODY_ACC, BODY_GYR, DEFAULT_AXES, G, is_auto_axes, parse_axes
 from gaitimu.errors import BadInputError, NoGaitError
 
@@ -157,20 +158,10 @@ class Alignment(NamedTuple):
 
 
 # --------------------------------------------------------------------------- helpers
-def _moving_mean(x: np.ndarray, n: int) -> np.ndarray:
-    return moving_mean(x, n)
-
-
 def _moving_std(x: np.ndarray, n: int) -> np.ndarray:
-    m = _moving_mean(x, n)
-    m2 = _moving_mean(x * x, n)
+    m = moving_mean(x, n)
+    m2 = moving_mean(x * x, n)
     return np.sqrt(np.maximum(m2 - m * m, 0.0))
-
-
-def _runs(mask: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
-    """Start (inclusive) and end (exclusive) indices of the True runs of `mask`."""
-    edges = np.diff(np.concatenate([[0], mask.astype(np.int8), [0]]))
-    return np.flatnonzero(edges == 1), np.flatnonzero(edges == -1)
 
 
 def _unit(v: np.ndarray) -> np.ndarray:
@@ -274,11 +265,11 @@ def detect_standing(
     quiet = (_moving_std(gyr, win).max(axis=1) < gyr_std_max_dps) & (
         _moving_std(acc, win).max(axis=1) < acc_std_max_mps2
     )
-    acc_mean = _moving_mean(acc, win)
+    acc_mean = moving_mean(acc, win)
     quiet &= np.abs(np.linalg.norm(acc_mean, axis=1) - G) < 1.5
     if valid is not None:
         quiet &= np.asarray(valid, dtype=bool)
-    starts, ends = _runs(quiet)
+    starts, ends = runs(quiet)
     if starts.size == 0:
         return None
     lengths = ends - starts
@@ -292,7 +283,7 @@ def detect_standing(
     ref = _unit(np.median(direction, axis=0))
     steady = np.zeros_like(quiet)
     steady[s0:e0] = direction @ ref > np.cos(np.radians(max_tilt_deg))
-    starts, ends = _runs(steady)
+    starts, ends = runs(steady)
     lengths = ends - starts
     k = int(np.argmax(lengths))
     if lengths[k] < min_standing_s * fs:
@@ -333,7 +324,7 @@ def _gait_segments(st, fs: float, ok: np.ndarray, window_s: float = 8.0) -> list
     mask = st.gait_mask & ~st.turning & ok
     w = round(window_s * fs)
     out: list[tuple[int, int]] = []
-    for s0, e0 in zip(*_runs(mask), strict=True):
+    for s0, e0 in zip(*runs(mask), strict=True):
         if e0 - s0 < int(2.0 * fs):
             continue
         k = max(int(np.ceil((e0 - s0) / w)), 1)
@@ -1330,7 +1321,7 @@ def fuse_segments(
     fs = float(sampling_rate_hz)
     n = gyr_rad.shape[0]
     ok = np.asarray(valid, dtype=bool)
-    starts, ends = _runs(ok)
+    starts, ends = runs(ok)
     quat = np.empty((n, 4))
     bias = np.zeros((n, 3))
     settling: list[tuple[int, int]] = []
@@ -1374,7 +1365,7 @@ def fuse_segments(
 def _continuous_yaw(yaw: np.ndarray, valid: np.ndarray) -> None:
     """Join the heading across data gaps (in place): each stretch after a gap starts at the
     heading the previous one ended with (a turn inside a gap is not measured)."""
-    starts, ends = _runs(np.asarray(valid, dtype=bool))
+    starts, ends = runs(np.asarray(valid, dtype=bool))
     for a, b_prev in zip(starts[1:], ends[:-1], strict=True):
         yaw[a:] += yaw[b_prev - 1] - yaw[a]
 

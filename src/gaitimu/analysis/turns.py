@@ -59,7 +59,7 @@ from typing import Literal
 import numpy as np
 import pandas as pd
 
-from gaitimu.analysis.conditioning import lowpass
+from gaitimu.analysis.filters import lowpass
 
 TURN_COLUMNS: tuple[str, ...] = (
     "turn_id",

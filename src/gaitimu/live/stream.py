@@ -180,7 +180,7 @@ class LiveSnapshot:
 
 
 _STAGE_LOGGERS = ("gaitimu.analysis.events", "gaitimu.analysis.bouts",
-                  "gaitimu.analysis.metrics", "gaitimu.analysis._gaitsignal")
+                  "gaitimu.analysis.metrics", "gaitimu.analysis.filters")
 
 
 class _StageLogFilter(logging.Filter):
