@@ -46,7 +46,7 @@ from gaitimu.analysis.metrics import NO_SIDE_REASON
 from gaitimu.analysis.orientation import align_to_pelvis
 from gaitimu.analysis.speed import SpeedSettings, check_body_size, leg_length_from
 from gaitimu.analysis.turns import detect_turns
-from gaitimu.consts import DEFAULT_AXES
+from gaitimu.consts import DEFAULT_AXES, SIDES
 from gaitimu.errors import BadInputError, NoGaitError
 from gaitimu.stages import detection_body, gait_events, stride_table
 
@@ -275,7 +275,7 @@ def analyze(
         "events": ev_info,
         "activity": str(acts.index[0]) if len(acts) else (activity or "unknown"),
         "cadence_spm": cadence,
-        "n_strides": {s: int((good["side"] == s).sum()) for s in ("L", "R")},
+        "n_strides": {s: int((good["side"] == s).sum()) for s in SIDES},
         "n_no_side": int(no_side.sum()),
         "no_side_reasons": _no_side_reasons(strides.loc[no_side, "invalid_reason"]),
         "sides": list(ev_info.get("sides") or []),
@@ -583,13 +583,13 @@ def format_result(res: AnalysisResult) -> str:
         f"{_num(info.get('duration_s')) or 0:.1f} s   cadence: {cadence_text}",
         "side  stances  CPD from IC (deg)  CPD vs standing (deg)  stance (s)",
     ]
-    for side in ("L", "R"):
+    for side in SIDES:
         g = good[good["side"] == side]
         lines.append(
             f"{side:<4}  {len(g):>7}  {_cell(g['cpd_ic_deg'].mean(), 17, 2)}  "
             f"{_cell(g['cpd_standing_deg'].mean(), 21, 2)}  {_cell(g['stance_s'].mean(), 10, 3)}"
         )
-    if any(len(good[good["side"] == s]) == 0 for s in ("L", "R")) or "n/a" in "".join(lines[2:]):
+    if any(len(good[good["side"] == s]) == 0 for s in SIDES) or "n/a" in "".join(lines[2:]):
         lines.append("n/a: not measured (no valid stance of that side, or no quiet standing "
                      "for the standing reference)")
     lines.append(f"speed: {speed_line(info)}")

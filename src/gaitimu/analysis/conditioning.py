@@ -39,9 +39,6 @@ from gaitimu.errors import BadInputError
 
 log = logging.getLogger(__name__)
 
-#: The analysis' rate range (sessions may hold any rate in consts.MIN/MAX_RATE_HZ).
-MIN_RATE_HZ = ANALYSIS_MIN_RATE_HZ
-MAX_RATE_HZ = ANALYSIS_MAX_RATE_HZ
 #: Longest hole (between two received samples) filled by interpolation and treated as data.
 DEFAULT_MAX_INTERP_GAP_S = 0.05
 #: Longest hole bridged for event detection: interpolated (not held), ``valid`` False (no
@@ -106,10 +103,10 @@ class UniformSignals:
 def check_rate(sampling_rate_hz: float) -> float:
     """The rate as a float, or `BadInputError` outside the supported 50-400 Hz."""
     fs = float(sampling_rate_hz)
-    if not np.isfinite(fs) or not (MIN_RATE_HZ <= fs <= MAX_RATE_HZ):
+    if not np.isfinite(fs) or not (ANALYSIS_MIN_RATE_HZ <= fs <= ANALYSIS_MAX_RATE_HZ):
         raise BadInputError(
             f"sampling rate {sampling_rate_hz!r} Hz is outside the supported "
-            f"{MIN_RATE_HZ:g}-{MAX_RATE_HZ:g} Hz"
+            f"{ANALYSIS_MIN_RATE_HZ:g}-{ANALYSIS_MAX_RATE_HZ:g} Hz"
         )
     return fs
 

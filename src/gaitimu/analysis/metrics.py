@@ -29,7 +29,7 @@ from collections.abc import Sequence
 import numpy as np
 import pandas as pd
 
-from gaitimu.consts import G
+from gaitimu.consts import SIDES, G
 from gaitimu.errors import BadInputError
 
 log = logging.getLogger(__name__)
@@ -191,7 +191,7 @@ def _neighbour_ics(ev: pd.DataFrame) -> pd.DataFrame:
     next_any = np.full(n, np.nan)
     if n > 1:
         next_any[:-1] = np.where(bout[1:] == bout[:-1], ic[1:], np.nan)
-    for s in ("L", "R"):
+    for s in SIDES:
         mine = np.flatnonzero(side == s)
         other = np.flatnonzero(side != s)
         if mine.size > 1:
