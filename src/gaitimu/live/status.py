@@ -12,32 +12,16 @@ from __future__ import annotations
 
 import logging
 from collections.abc import Callable, Mapping
-from dataclasses import dataclass, field
 
 from rich.console import Console
 from rich.live import Live
 from rich.table import Table
 
+from gaitimu.sensors.status import Status  # noqa: F401 (the views' input, re-exported)
+
 log = logging.getLogger(__name__)
 
 AnalysisHook = Callable[[], Mapping[str, str]]
-
-
-@dataclass
-class Status:
-    """A snapshot for the live views (recording and replay)."""
-
-    device: str = ""
-    state: str = "starting"
-    elapsed_s: float = 0.0
-    samples: int = 0
-    rate_hz: float = 0.0
-    lost_samples: int = 0
-    loss_fraction: float = 0.0
-    gaps: int = 0
-    battery_pct: int | None = None
-    reconnects: int = 0
-    extra: dict[str, str] = field(default_factory=dict)
 
 
 def _fmt_elapsed(s: float) -> str:

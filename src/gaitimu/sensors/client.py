@@ -35,9 +35,9 @@ import numpy as np
 
 from gaitimu.consts import DEFAULT_AXES
 from gaitimu.errors import BadInputError, DeviceError
-from gaitimu.live.status import Status
 from gaitimu.sensors import protocol as P
 from gaitimu.sensors.clock import ClockMap
+from gaitimu.sensors.status import Status
 
 log = logging.getLogger(__name__)
 
@@ -637,7 +637,8 @@ async def record_session(options: RecordOptions, *, scanner_backend=None, client
     if options.device == "virtual" and scanner_backend is None:
         _require_bumble()
         from gaitimu.sensors.bumble_backend import VirtualRadio, make_backends
-        from gaitimu.sensors.virtual import VIRTUAL_NAME, VirtualSensor, simulated_factory
+        from gaitimu.sensors.virtual import VIRTUAL_NAME, VirtualSensor
+        from gaitimu.simulate.source import simulated_factory
 
         radio = VirtualRadio()
         sim_s = min(600.0, max(60.0, (options.duration_s or 0.0) + 5.0))
