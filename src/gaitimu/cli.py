@@ -265,7 +265,7 @@ def _cmd_replay(args: argparse.Namespace) -> int:
     res = asyncio.run(replay_live(
         args.session, speed=None if args.max else args.speed, strides_csv=args.strides,
         live=args.live, print_rows=not args.max, on_ready=ready,
-        linger=args.live and sys.stdin.isatty(),
+        linger=(sys.stdin.isatty() if args.linger is None else args.linger) if args.live else 0,
     ))
     print(summary_text(res) + (f"; wrote {args.strides}" if args.strides else ""))
     return 0
@@ -441,6 +441,10 @@ def build_parser() -> argparse.ArgumentParser:
     s.add_argument("session", metavar="SESSION")
     s.add_argument("--strides", default=None, metavar="strides.csv")
     s.add_argument("--live", action="store_true", help="open the live dashboard")
+    s.add_argument("--linger", type=float, default=None, metavar="S",
+                   help="with --live: after the end, keep serving the final state S seconds "
+                        "(default: until Ctrl-C when run from a terminal, else 0; inf: until "
+                        "Ctrl-C)")
     s.add_argument("--force", action="store_true", help="replace --strides if it exists")
     s.set_defaults(func=_cmd_replay)
 
