@@ -1,5 +1,6 @@
 """Bad input through the real CLI: exit code 2, ONE stderr line naming the file and the problem,
-no traceback, and no half-written output that could later look valid (DESIGN.md section 4)."""
+no traceback, and no half-written output that could later look valid
+(docs/contracts.md#exit-codes)."""
 
 from __future__ import annotations
 

@@ -1,5 +1,5 @@
-"""The CLI contract (DESIGN.md section 4): every verb exists, has --help, and usage errors are
-one line with exit code 2."""
+"""The CLI contract (docs/contracts.md#command-line): every verb exists, has --help, and usage
+errors are one line with exit code 2."""
 
 from __future__ import annotations
 

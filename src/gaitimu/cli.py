@@ -1,5 +1,5 @@
 """The ``gaitimu`` command. Thin: parses arguments, calls one library function per verb,
-turns `GaitimuError` into one line on stderr and an exit code (DESIGN.md section 4).
+turns `GaitimuError` into one line on stderr and an exit code (docs/contracts.md#exit-codes).
 
 Each verb has one handler ``_cmd_<verb>(args) -> int`` below. Handlers import their library
 lazily so ``gaitimu --help`` stays fast.

@@ -1,6 +1,6 @@
 """One error base class for the package; the CLI turns each into one line and an exit code.
 
-Exit codes (DESIGN.md section 4): 0 success, 1 nothing usable found (e.g. no gait),
+Exit codes (docs/contracts.md#exit-codes): 0 success, 1 nothing usable found (e.g. no gait),
 2 bad input or usage, 3 device or connection failure.
 """
 

@@ -645,8 +645,8 @@ def detect_events(
 
 
 class EventDetector:
-    """Class-style wrapper of `detect_events` (STYLE.md: parameters in ``__init__``, one
-    action method returning ``self``, results with a trailing underscore).
+    """Class-style wrapper of `detect_events` (docs/style.md, "Algorithms": parameters in
+    ``__init__``, one action method returning ``self``, results with a trailing underscore).
 
     Parameters
     ----------

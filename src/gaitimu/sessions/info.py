@@ -19,7 +19,7 @@ def sensor_meta(meta: dict[str, Any]) -> dict[str, Any]:
 
 
 def session_info(session: Session) -> dict[str, Any]:
-    """Summary of a session; the keys of DESIGN.md section 4 plus more.
+    """Summary of a session; the keys of docs/contracts.md#session-info.
 
     Keys: ``path, duration_s, sample_rate_hz, n_samples, lost_samples, loss_pct, gaps``
     (``[[start_s, end_s], ...]``), ``activity, axes, subject, source, sensor, created_utc,
