@@ -13,7 +13,15 @@ import pytest
 from gaitimu.errors import BadInputError
 from gaitimu.report import summarize
 from gaitimu.report.html import session_meta
-from gaitimu.report.stats import effective_n, linear_trend, mean_ci, symmetry_index, welch_diff
+from gaitimu.report import verdicts
+from gaitimu.report.stats import (
+    effective_n,
+    format_p_value,
+    linear_trend,
+    mean_ci,
+    symmetry_index,
+    welch_diff,
+)
 from test_report_fixture import fabricate_result
 
 SCHEMA = json.loads(
@@ -141,15 +149,86 @@ def test_short_session_is_inconclusive():
     s = _summary(duration_s=15, cpd_left_deg=3.0, cpd_right_deg=9.0, seed=0)
     assert s["strides"]["L"] < 20
     assert {v["status"] for v in s["verdict"].values()} == {"inconclusive"}
+    assert {v["reason"] for v in s["verdict"].values()} == {"few_strides"}
     assert all(f["kind"] == "inconclusive" for f in s["flags"])
     assert any("strides" in f["message"] for f in s["flags"])
+
+
+def _usable_rate_per_side(s: dict) -> float:
+    """Usable stances per side per minute, recomputed from the summary's own numbers."""
+    n = s["cpd_deg"]["L"]["n"] + s["cpd_deg"]["R"]["n"]
+    return s["cadence_spm"] / 2 * n / s["sides"]["n_stances"]
+
+
+def test_short_session_says_how_many_more_minutes():
+    s = _summary(duration_s=15, cpd_left_deg=3.0, cpd_right_deg=9.0, seed=0)
+    needed = 20 - min(s["cpd_deg"][x]["n"] for x in ("L", "R"))
+    minutes = verdicts.round_minutes(needed / _usable_rate_per_side(s))
+    banner = next(b for b in s["card"]["banners"] if b["kind"] == "few_strides")
+    assert f"about {minutes} more minute" in banner["fix"]
+    assert f"about {minutes} more minute" in s["card"]["headline"]
+    assert [g["case"] for g in s["guidance"]][0] == "inconclusive"
 
 
 def test_borderline_difference_is_inconclusive():
     # true difference equal to the threshold, noisy strides: the CI must straddle it
     s = _summary(duration_s=60, cpd_left_deg=4.0, cpd_right_deg=6.0, sd_deg=2.0, seed=5)
     assert s["verdict"]["R"]["status"] == "inconclusive"
+    assert s["verdict"]["R"]["reason"] == "wide_ci"
     assert s["verdict"]["L"]["status"] == "not_flagged"
+    assert [b["kind"] for b in s["card"]["banners"]] == ["wide_ci"]
+
+
+@pytest.mark.parametrize("seed", [0, 2, 4])  # 3 and 20 more minutes; too close to promise
+def test_borderline_minutes_follow_sqrt_n(seed):
+    """The minutes a borderline side needs: the CI half-width shrinks as 1/sqrt(n) until it
+    no longer reaches the threshold (estimate kept); more than an hour is not promised."""
+    s = _summary(duration_s=60, cpd_left_deg=4.0, cpd_right_deg=6.0, sd_deg=2.0, seed=seed)
+    assert s["verdict"]["R"]["reason"] == "wide_ci"
+    d = s["asymmetry"]["cpd_diff_r_minus_l_deg"]
+    half = (d["ci95_high"] - d["ci95_low"]) / 2
+    n = (s["cpd_deg"]["L"]["n"] + s["cpd_deg"]["R"]["n"]) / 2
+    extra = ((half / abs(d["diff"] - 2.0)) ** 2 - 1) * n / _usable_rate_per_side(s)
+    banner = next(b for b in s["card"]["banners"] if b["kind"] == "wide_ci")
+    if extra > 60:
+        assert "another day" in banner["fix"] and "minute" not in banner["fix"]
+    else:
+        assert f"about {verdicts.round_minutes(extra)} more minute" in banner["fix"]
+
+
+def test_minutes_helpers():
+    rules = verdicts.Rules(min_n=20, thr=2.0, abs_thr=None, trend_thr=2.0, activity="run",
+                           rate_per_side=50.0, duration_min=2.0)
+    # half-width 1.0 must shrink to 0.5: 4x the strides, 3 x 100 more per side at 50/min
+    assert verdicts.minutes_for_ci(1.0, 0.5, 100, rules) == 6
+    assert verdicts.minutes_for_ci(1.0, 0.0, 100, rules) is None  # estimate on the threshold
+    assert verdicts.minutes_for_ci(5.0, 0.1, 100, rules) is None  # > an hour: not promised
+    assert verdicts.minutes_for_strides(10, rules) == 1
+    assert verdicts.minutes_for_strides(10, verdicts.Rules(20, 2.0, None, 2.0)) is None
+    assert [verdicts.round_minutes(x) for x in (0.1, 1.0, 1.01, 9.5, 11, 23)] == \
+        [1, 1, 2, 10, 15, 25]
+
+
+def test_without_standing_nothing_is_judged():
+    """The 2 deg threshold is set for the drop relative to standing: without standing no
+    side is judged, however different the drop from landing looks (issue 12, item 1)."""
+    s = _summary(duration_s=120, cpd_left_deg=3.0, cpd_right_deg=9.0, standing=False, seed=2)
+    validate(s)
+    assert s["cpd_reference"] == "ic" and not s["asymmetry"]["threshold_applies"]
+    assert {v["status"] for v in s["verdict"].values()} == {"inconclusive"}
+    assert {v["reason"] for v in s["verdict"].values()} == {"no_standing"}
+    assert all(v["text"].startswith("inconclusive: no standing calibration")
+               for v in s["verdict"].values())
+    assert [(f["side"], f["kind"]) for f in s["flags"]] == [("both", "inconclusive")]
+    assert [b["kind"] for b in s["card"]["banners"]] == ["no_standing"]
+    assert "5 seconds" in s["card"]["banners"][0]["fix"]
+    assert all(c["value_deg"] is None for c in s["card"]["sides"].values())
+
+
+def test_short_session_without_standing_has_both_banners():
+    s = _summary(duration_s=15, cpd_left_deg=3.0, cpd_right_deg=9.0, standing=False, seed=0)
+    assert [b["kind"] for b in s["card"]["banners"]] == ["few_strides", "no_standing"]
+    assert {v["reason"] for v in s["verdict"].values()} == {"few_strides"}
 
 
 def test_fatigue_trend_flagged_on_that_side_only():
@@ -159,14 +238,58 @@ def test_fatigue_trend_flagged_on_that_side_only():
     assert [f["side"] for f in trend] == ["L"]
     assert trend[0]["value"] == pytest.approx(4.0, abs=1.0)
     assert s["trend"]["R"]["ci95_low"] < 0 < s["trend"]["R"]["ci95_high"]
+    assert s["trend"]["L"]["shown"] and not s["trend"]["R"]["shown"]
+    assert "rose by about 4" in s["trend"]["L"]["text"]
+    assert "fatigue" in [g["case"] for g in s["guidance"]]
+    assert "fatigue" in [b["kind"] for b in s["card"]["banners"]]
+
+
+def test_trend_is_change_over_session_with_its_ci():
+    s = _summary(activity="run", duration_s=60, cpd_left_deg=5, cpd_right_deg=5, seed=1)
+    for tr in s["trend"].values():
+        span = tr["span_min"]
+        assert 0.5 < span < 1.0
+        assert tr["change_over_session_deg"] == pytest.approx(
+            tr["slope_deg_per_10min"] * span / 10)
+        assert tr["change_ci95_low"] == pytest.approx(tr["ci95_low"] * span / 10)
+        assert tr["shown"] == (tr["change_ci95_low"] > 0 or tr["change_ci95_high"] < 0)
+
+
+def test_trend_of_short_sessions_without_fatigue_is_rarely_shown():
+    """A 1-minute run without fatigue: the slope per 10 min can be large, but the change over
+    the session has a CI that includes zero (shown about 5 % of the time per side)."""
+    shown = []
+    for seed in range(20):
+        s = _summary(activity="run", duration_s=60, cpd_left_deg=5, cpd_right_deg=5,
+                     seed=seed)
+        shown += [tr["shown"] for tr in s["trend"].values()]
+        for tr in s["trend"].values():
+            if not tr["shown"]:
+                assert tr["text"].startswith("No clear change")
+    assert sum(shown) <= 6  # of 40 side-sessions; 95 % CIs
+
+
+def test_trend_not_flagged_without_standing():
+    """The trend threshold is set for the standing-referenced drop too."""
+    s = _summary(activity="run", duration_s=600, cpd_left_deg=5, cpd_right_deg=5,
+                 fatigue_deg={"L": 6.0}, standing=False, seed=4)
+    assert s["trend"]["L"]["measure"] == "cpd_ic_deg" and s["trend"]["L"]["shown"]
+    assert not [f for f in s["flags"] if f["kind"] == "cpd_trend"]
 
 
 def test_absolute_threshold_optional():
     session, res = fabricate_result(duration_s=120, cpd_left_deg=8, cpd_right_deg=8, seed=0)
     s = summarize(res.strides, session_meta(session), res.info)
     assert not any(f["kind"] == "cpd_elevated" for f in s["flags"])
+    assert s["guidance"][0]["case"] == "not_flagged"
     s = summarize(res.strides, session_meta(session), res.info, absolute_threshold_deg=6.0)
+    validate(s)
     assert {f["side"] for f in s["flags"] if f["kind"] == "cpd_elevated"} == {"L", "R"}
+    assert {v["status"] for v in s["verdict"].values()} == {"flagged"}
+    assert not any(v["text"].lower().startswith("not flagged") for v in s["verdict"].values())
+    assert s["guidance"][0]["case"] == "both_high"
+    assert s["guidance"][1]["case"] == "stage_early"
+    assert "both legs" in s["card"]["headline"]
 
 
 def test_data_quality_and_temporal():
@@ -229,6 +352,12 @@ def test_white_noise_ci_is_plain_t_interval():
     assert c.mean == pytest.approx(x.mean())
     assert c.ci95_high - c.ci95_low == pytest.approx(2 * 1.97 * x.std(ddof=1) / math.sqrt(
         n_eff), rel=0.02)
+
+
+def test_p_value_text():
+    assert format_p_value(0.0) == "p < 0.001"
+    assert format_p_value(0.0123) == "p = 0.012"
+    assert format_p_value(float("nan")) == "p n/a"
 
 
 def test_welch_and_symmetry_index():

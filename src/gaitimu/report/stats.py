@@ -126,6 +126,14 @@ def welch_diff(a: MeanCI, b: MeanCI, confidence: float = CONFIDENCE) -> DiffCI:
     return DiffCI(diff, diff - half, diff + half, df, p)
 
 
+def format_p_value(p: float | None) -> str:
+    """A p value for text: "p < 0.001" below 0.001 (never "p = 0.000"), else "p = 0.012";
+    "p n/a" when missing."""
+    if p is None or not math.isfinite(p):
+        return "p n/a"
+    return "p < 0.001" if p < 0.001 else f"p = {p:.3f}"
+
+
 def symmetry_index(left: float, right: float) -> float:
     """Robinson symmetry index in percent, ``100 * (R - L) / (0.5 * (R + L))``.
 

@@ -151,7 +151,9 @@ def _speed_summary(info: Mapping, meta: Mapping, activity: str | None,
     ``speed_mps``: that is always the sensor's estimate.
     """
     sp = dict(info.get("speed") or {})
-    given_kmh = sp.get("given_speed_kmh", meta.get("speed_kmh"))
+    given_kmh = sp.get("given_speed_kmh")
+    if given_kmh is None:  # the analysis did not carry it: the session's own record
+        given_kmh = meta.get("speed_kmh")
     try:
         given_kmh = float(given_kmh) if given_kmh is not None else None
     except (TypeError, ValueError):

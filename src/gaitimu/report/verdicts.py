@@ -237,8 +237,8 @@ def _no_standing_banner() -> dict:
         "no_standing",
         "The recording did not start with you standing still, so your pelvic drop could not "
         "be measured and no side is judged.",
-        f"Stand still for {refs.STANDING_NEEDED_S} seconds at the start of the recording, "
-        "then start moving.")
+        f"Stand still, upright with your weight on both legs, for {refs.STANDING_NEEDED_S} "
+        "seconds at the start of the recording, then start moving.")
 
 
 def _no_standing(cpd_ic: dict[str, MeanCI], rules: Rules) -> Decision:
@@ -280,8 +280,9 @@ def uncertain_sides(sides_info: Mapping) -> Decision:
         "uncertain_sides",
         "We could not tell your left steps from your right ones in this recording, so no "
         "side is singled out.",
-        "Wear the sensor flat and centred on your lower back with the side marked 'up' "
-        "upwards, and record walking or running in a straight line (or on a treadmill).")
+        "Wear the sensor on the middle of your lower back, between the two dimples above the "
+        "buttocks, pressed flat so that it moves with the skin, and record walking or running "
+        "in a straight line (or on a treadmill).")
     return Decision(flags, {s: SideResult("inconclusive", "uncertain_sides", text)
                             for s in SIDES}, [banner], "inconclusive")
 
@@ -311,13 +312,12 @@ def _compare_side(s: str, cpd: dict[str, MeanCI], diff: DiffCI, rules: Rules
                      f"{fmt(thr)} degrees; {c.n} and {co.n} strides).")
         return SideResult("flagged", "asymmetry", text, d, lo, hi), [flag]
     if math.isfinite(hi) and hi < -thr:
-        text = (f"Not flagged: the pelvis dropped {_amount(d)} during {name}-leg stance than "
+        text = (f"The pelvis dropped {_amount(d)} during {name}-leg stance than "
                 f"during {oname}-leg stance (95 % confidence interval {_range(lo, hi)}). "
                 f"{numbers}")
         return SideResult("not_flagged", "less_than_other", text, d, lo, hi), []
     if math.isfinite(hi) and hi <= thr:
-        text = (f"Not flagged: with 95 % confidence the difference from the {oname} side "
-                f"stays within the {fmt(thr)}-degree threshold (the pelvis dropped "
+        text = (f"With 95 % confidence the difference from the {oname} side stays within the {fmt(thr)}-degree threshold (the pelvis dropped "
                 f"{_amount(d)} during {name}-leg stance; 95 % confidence interval "
                 f"{_range(lo, hi)}). {numbers}")
         return SideResult("not_flagged", "within_threshold", text, d, lo, hi), []
@@ -477,15 +477,7 @@ def _side_sentence(s: str, res: SideResult, c: MeanCI, rules: Rules) -> tuple[st
         return (f"When you land on your {name} leg your pelvis drops about as much as on "
                 f"your {oname} leg (within {fmt(rules.thr, 0)} degrees)", refs.CONFIDENT)
     if res.reason == "wide_ci":
-        if res.diff > rules.thr:
-            return (f"Your pelvis may drop about {about(res.diff)} degrees more when you land "
-                    f"on your {name} leg than on your {oname} leg", refs.LIKELY)
-        if res.diff >= 0.5:
-            return (f"Your pelvis drops about {about(res.diff)} degrees more when you land on "
-                    f"your {name} leg, probably less than the {fmt(rules.thr, 0)}-degree "
-                    "difference we look for", refs.LIKELY)
-        return (f"Your steps on the {name} leg vary too much to compare them with the "
-                f"{oname} leg", refs.CANNOT_TELL)
+        return _wide_ci_sentence(s, res, rules)
     if res.reason == "few_strides":
         return (f"Only {c.n} usable {name}-leg steps: too few to judge (we need "
                 f"{rules.min_n})", refs.CANNOT_TELL)
@@ -494,6 +486,26 @@ def _side_sentence(s: str, res: SideResult, c: MeanCI, rules: Rules) -> tuple[st
                 "start with standing still", refs.CANNOT_TELL)
     return (f"We could not tell which steps were {name}-leg steps in this recording",
             refs.CANNOT_TELL)
+
+
+def _wide_ci_sentence(s: str, res: SideResult, rules: Rules) -> tuple[str, str]:
+    """A borderline side: near the threshold one decimal (never "about 2 degrees, probably
+    less than 2"); "likely" only when the estimate is clearly on one side of it."""
+    name, oname, thr = _name(s), _name(_other(s)), fmt(rules.thr, 0)
+    near = abs(res.diff - rules.thr) < 0.25
+    if near or not math.isfinite(res.diff):
+        return (f"Your pelvis drops about {fmt(abs(res.diff))} degrees more when you land on "
+                f"your {name} leg than on your {oname} leg, right at the {thr}-degree "
+                "difference we look for", refs.CANNOT_TELL)
+    if res.diff > rules.thr:
+        return (f"Your pelvis may drop about {fmt(res.diff)} degrees more when you land on "
+                f"your {name} leg than on your {oname} leg", refs.LIKELY)
+    if res.diff >= 0.5:
+        return (f"Your pelvis drops about {fmt(res.diff)} degrees more when you land on your "
+                f"{name} leg, probably less than the {thr}-degree difference we look for",
+                refs.LIKELY)
+    return (f"Your steps on the {name} leg vary too much to compare them with the {oname} "
+            "leg", refs.CANNOT_TELL)
 
 
 def _elevated_sentence(s: str, c: MeanCI, rules: Rules) -> str:
@@ -541,11 +553,14 @@ def headline(dec: Decision, rules: Rules) -> str:
                 f"{_name(_other(s))} leg{grew}: a pattern worth training and re-testing.")
     if dec.case == "not_flagged":
         return f"Your pelvis stays about equally level on both legs{grew}."
+    if dec.fatigue:
+        return (f"Your pelvic drop grew as the {_act(rules, 0)} went on; whether one side "
+                "drops more than the other we cannot tell yet.")
     wide = [s for s in SIDES if dec.sides[s].reason == "wide_ci"]
     s = wide[0] if wide else "R"
     m = dec.sides[s].minutes
     more = f": record about {_plural(m, 'more minute')}" if m else ": re-test on another day"
-    return (f"Your {_name(s)} side may let your pelvis drop more, but we cannot tell yet{more}.")
+    return f"Your {_name(s)} side may let your pelvis drop more, but we cannot tell yet{more}."
 
 
 def _starting_stage(dec: Decision) -> str:
@@ -573,8 +588,11 @@ def next_steps(dec: Decision, rules: Rules) -> list[str]:
     """The card's numbered next steps: record again (inconclusive), the self-test, where to
     start, re-test in 4-6 weeks at the same speed and shoes, see a physiotherapist."""
     retest = refs.RETEST.format(activity=_act(rules))
+    endurance = ("Because the drop grew during the session, favour endurance in your hip "
+                 "exercises: more repetitions and longer holds rather than heavier load.")
     if dec.case == "inconclusive":
-        return [_record_again(dec, rules), refs.SELF_TEST, refs.SEE_PHYSIO]
+        return [_record_again(dec, rules), refs.SELF_TEST,
+                *([endurance] if dec.fatigue else []), refs.SEE_PHYSIO]
     stage = refs.STAGE_WORDS[_starting_stage(dec)]
     if dec.case == "flagged":
         s = next(s for s in SIDES if dec.sides[s].status == "flagged")
@@ -587,11 +605,8 @@ def next_steps(dec: Decision, rules: Rules) -> list[str]:
     else:
         start = ("Optional: the later-stage hip exercises once or twice a week to keep your "
                  "control.")
-    steps = [refs.SELF_TEST, start]
-    if dec.fatigue:
-        steps.append("Because the drop grew during the session, favour endurance: more "
-                     "repetitions and longer holds rather than heavier load.")
-    return [*steps, retest, refs.SEE_PHYSIO]
+    return [refs.SELF_TEST, start, *([endurance] if dec.fatigue else []), retest,
+            refs.SEE_PHYSIO]
 
 
 def context(meta: Mapping, activity: str | None, speed: Mapping) -> dict:
