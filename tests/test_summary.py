@@ -11,9 +11,8 @@ import numpy as np
 import pytest
 
 from gaitimu.errors import BadInputError
-from gaitimu.report import summarize
+from gaitimu.report import summarize, verdicts
 from gaitimu.report.html import session_meta
-from gaitimu.report import verdicts
 from gaitimu.report.stats import (
     effective_n,
     format_p_value,
@@ -167,7 +166,7 @@ def test_short_session_says_how_many_more_minutes():
     banner = next(b for b in s["card"]["banners"] if b["kind"] == "few_strides")
     assert f"about {minutes} more minute" in banner["fix"]
     assert f"about {minutes} more minute" in s["card"]["headline"]
-    assert [g["case"] for g in s["guidance"]][0] == "inconclusive"
+    assert s["guidance"][0]["case"] == "inconclusive"
 
 
 def test_borderline_difference_is_inconclusive():
