@@ -42,6 +42,7 @@ from gaitimu.analysis.conditioning import (
     gap_intervals,
     resample_uniform,
 )
+from gaitimu.analysis.datatypes import check_events, check_sensor_samples
 from gaitimu.analysis.metrics import NO_SIDE_REASON
 from gaitimu.analysis.orientation import align_to_pelvis
 from gaitimu.analysis.speed import SpeedSettings, check_body_size, leg_length_from
@@ -207,6 +208,9 @@ def analyze(
     NoGaitError
         When no stance is found (no valid stance and no stance without a side).
     """
+    t_s, acc, gyr = check_sensor_samples(t_s, acc, gyr, what="analyze")
+    if events is not None:
+        events = check_events(events, what="analyze: given events")
     body, cond, align_info = pelvis_signals(
         t_s, acc, gyr, sampling_rate_hz=sampling_rate_hz, axes=axes
     )
