@@ -613,11 +613,10 @@ def context(meta: Mapping, activity: str | None, speed: Mapping) -> dict:
     """``card.context``: subject, date, activity, speed in words and the recording notes."""
     created = meta.get("created_utc")
     date = (str(created)[:16].replace("T", " ") + " UTC") if created else None
-    notes = meta.get("notes")
+    notes = str(meta.get("notes") or "").strip()
     return {"subject": meta.get("subject") or None, "date": date,
             "activity": activity if activity in ("walk", "run") else None,
-            "speed": speed_phrase(speed),
-            "notes": str(notes).strip() or None if notes is not None else None}
+            "speed": speed_phrase(speed), "notes": notes or None}
 
 
 def speed_phrase(speed: Mapping) -> str | None:
