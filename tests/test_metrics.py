@@ -9,7 +9,12 @@ import pandas as pd
 import pytest
 
 from conftest import shared_data_dir
-from gaitimu.analysis.metrics import STRIDE_COLUMNS, empty_strides, stance_metrics
+from gaitimu.analysis.metrics import (
+    STRIDE_COLUMNS,
+    MetricSettings,
+    empty_strides,
+    stance_metrics,
+)
 
 FS = 100.0
 
@@ -191,7 +196,8 @@ def test_timing_next_to_unmeasured_data_is_nan() -> None:
     assert st["stride_s"].isna().tolist() == [False, False, True, True, True, True, True]
     assert st["flight_s"].isna().tolist() == [False, False, False, True, False, False, True]
     # without the guard only the intervals that contain the hole lose their time
-    st0 = stance_metrics(ev, sig, sampling_rate_hz=FS, timing_gap_guard_s=0.0)
+    st0 = stance_metrics(
+        ev, sig, sampling_rate_hz=FS, settings=MetricSettings(timing_gap_guard_s=0.0))
     assert st0["step_s"].iloc[1:].isna().tolist() == [False, False, False, True, False, False]
     assert st0["stride_s"].isna().tolist() == [False, False, True, True, False, True, True]
 
@@ -234,4 +240,36 @@ def test_turn_stances_are_invalid_unless_kept() -> None:
     assert st["valid"].tolist() == [True, False]
     assert st["invalid_reason"].tolist() == ["", "turn"]
     assert st["turn"].tolist() == [False, True]
-    assert stance_metrics(ev, sig, sampling_rate_hz=FS, exclude_turns=False)["valid"].all()
+    keep_turns = MetricSettings(exclude_turns=False)
+    assert stance_metrics(ev, sig, sampling_rate_hz=FS, settings=keep_turns)["valid"].all()
+
+
+def test_metric_settings_take_effect_and_are_frozen() -> None:
+    """A caller's limits replace the defaults (the module constants); the settings object
+    is frozen and hashable."""
+    import dataclasses
+
+    from gaitimu.analysis import metrics
+
+    cfg = MetricSettings()
+    assert (cfg.min_stance_s, cfg.max_stance_s, cfg.max_abs_obliquity_deg) == (
+        metrics.MIN_STANCE_S, metrics.MAX_STANCE_S, metrics.MAX_ABS_OBLIQUITY_DEG)
+    assert cfg.timing_gap_guard_s == metrics.TIMING_GAP_GUARD_S
+    assert cfg.exclude_turns is metrics.EXCLUDE_TURNS
+    with pytest.raises(dataclasses.FrozenInstanceError):
+        cfg.max_stance_s = 1.0  # type: ignore[misc]
+    assert hash(cfg) == hash(MetricSettings()) and cfg == MetricSettings()
+    assert MetricSettings(max_stance_s=0.4) != cfg
+
+    ev = pd.DataFrame({"side": ["L", "R"], "ic_s": [1.0, 2.0], "fc_s": [1.3, 2.6]})
+    sig = _signals(lambda t: 5.0 + 0 * t)
+    st = stance_metrics(ev, sig, sampling_rate_hz=FS)
+    assert st["valid"].all()
+    # a stricter stance-time limit drops the 0.6 s stance the default keeps
+    st = stance_metrics(ev, sig, sampling_rate_hz=FS, settings=MetricSettings(max_stance_s=0.5))
+    assert st["invalid_reason"].tolist() == ["", "implausible stance time"]
+    # a stricter obliquity limit drops both (the obliquity is 5 deg)
+    st = stance_metrics(
+        ev, sig, sampling_rate_hz=FS, settings=MetricSettings(max_abs_obliquity_deg=3.0))
+    assert st["invalid_reason"].tolist() == ["implausible obliquity"] * 2
+    assert stance_metrics(None, sig, settings=cfg).empty  # type: ignore[arg-type]

@@ -25,6 +25,8 @@ from __future__ import annotations
 
 import logging
 from collections.abc import Sequence
+from dataclasses import dataclass
+from typing import NamedTuple
 
 import numpy as np
 import pandas as pd
@@ -34,8 +36,8 @@ from gaitimu.errors import BadInputError
 
 log = logging.getLogger(__name__)
 
-__all__ = ["NO_SIDE_REASON", "STRIDE_COLUMNS", "empty_strides", "normalise_sides",
-           "stance_metrics"]
+__all__ = ["NO_SIDE_REASON", "STRIDE_COLUMNS", "MetricSettings", "empty_strides",
+           "normalise_sides", "stance_metrics"]
 
 #: ``invalid_reason`` prefix of a stance without a side; followed by the detector's
 #: ``side_reason`` (or "left/right uncertain" when it gives none).
@@ -69,6 +71,7 @@ STRIDE_COLUMNS: dict[str, str] = {
 # Plausibility limits for a stance (s): outside them the row is kept but marked invalid.
 MIN_STANCE_S = 0.08
 MAX_STANCE_S = 2.0
+#: Largest plausible |obliquity| (deg) within a stance; beyond it the row is marked invalid.
 MAX_ABS_OBLIQUITY_DEG = 30.0
 #: Timing across unmeasured data: ``step_s``, ``stride_s`` and ``flight_s`` are NaN when a
 #: sample that is not ``valid`` lies between their two events or within this distance of
@@ -76,6 +79,38 @@ MAX_ABS_OBLIQUITY_DEG = 30.0
 #: (`gaitimu.analysis.conditioning.DEFAULT_MAX_BRIDGE_GAP_S`) may sit on a wrong feature
 #: when the true contact was lost in the hole (IPOL/simulated: up to ~0.15 s off).
 TIMING_GAP_GUARD_S = 0.1
+#: Stances in turns are invalid (reason "turn"): turning steps have different pelvic
+#: mechanics, and the centripetal acceleration of a turn tilts the 6D fusion's vertical (up
+#: to ~3 deg in running turns on simulated data), so their CPD is not comparable with
+#: straight gait.
+EXCLUDE_TURNS = True
+
+
+@dataclass(frozen=True)
+class MetricSettings:
+    """Parameters of `stance_metrics` (defaults: the module constants).
+
+    Attributes
+    ----------
+    min_stance_s, max_stance_s : float
+        Plausible stance time, s (`MIN_STANCE_S`, `MAX_STANCE_S`); outside: invalid,
+        "implausible stance time".
+    max_abs_obliquity_deg : float
+        Largest plausible |obliquity| within a stance (`MAX_ABS_OBLIQUITY_DEG`); beyond:
+        invalid, "implausible obliquity".
+    timing_gap_guard_s : float
+        ``step_s``, ``stride_s`` and ``flight_s`` are NaN when an unmeasured sample lies
+        between their two events or within this distance (s) of either
+        (`TIMING_GAP_GUARD_S`).
+    exclude_turns : bool
+        Stances whose event row says ``turn`` are invalid, "turn" (`EXCLUDE_TURNS`).
+    """
+
+    min_stance_s: float = MIN_STANCE_S
+    max_stance_s: float = MAX_STANCE_S
+    max_abs_obliquity_deg: float = MAX_ABS_OBLIQUITY_DEG
+    timing_gap_guard_s: float = TIMING_GAP_GUARD_S
+    exclude_turns: bool = EXCLUDE_TURNS
 
 
 def empty_strides() -> pd.DataFrame:
@@ -217,15 +252,251 @@ def _neighbour_ics(ev: pd.DataFrame) -> pd.DataFrame:
     return ev
 
 
+def _prepare_events(events: pd.DataFrame, signals: pd.DataFrame) -> pd.DataFrame:
+    """Checked events with normalised sides, the optional columns filled in, sorted by IC and
+    with their neighbouring ICs in the bout (`_neighbour_ics`)."""
+    missing = {"side", "ic_s", "fc_s"} - set(events.columns)
+    if missing:
+        raise BadInputError(f"stance_metrics: events lack column(s) {', '.join(sorted(missing))}")
+    if not {"t_s", "obliquity_deg"} <= set(signals.columns):
+        raise BadInputError("stance_metrics: signals need columns t_s and obliquity_deg")
+    ev = events.copy()
+    ev["side"] = normalise_sides(ev["side"])
+    if "side_reason" in ev:
+        ev["side_reason"] = ev["side_reason"].where(ev["side_reason"].notna(), "").astype(str)
+    else:
+        ev["side_reason"] = ""
+    if "bout_id" not in ev:
+        ev["bout_id"] = ev["bout"] if "bout" in ev else 0
+    if "activity" not in ev:
+        ev["activity"] = "walk"
+    return _neighbour_ics(ev)
+
+
+class _Grid:
+    """The uniform sample grid of the signals: times <-> sample indices, unmeasured samples."""
+
+    def __init__(self, signals: pd.DataFrame, sampling_rate_hz: float | None) -> None:
+        t = signals["t_s"].to_numpy(float)
+        self.t = t
+        self.n = n = t.size
+        self.fs = float(sampling_rate_hz) if sampling_rate_hz else (n - 1) / (t[-1] - t[0])
+        self.t0 = t[0]
+        ok = signals["valid"].to_numpy(bool) if "valid" in signals else np.ones(n, dtype=bool)
+        self._bad = np.cumsum(np.concatenate([[0], (~ok).astype(np.int64)]))
+
+    def first_at_or_after(self, ts: np.ndarray) -> np.ndarray:
+        return np.clip(np.ceil((ts - self.t0) * self.fs - 1e-9), 0, self.n).astype(np.int64)
+
+    def last_at_or_before(self, ts: np.ndarray) -> np.ndarray:
+        return np.clip(np.floor((ts - self.t0) * self.fs + 1e-9), -1, self.n - 1).astype(np.int64)
+
+    def has_gap(self, a: np.ndarray, b: np.ndarray) -> np.ndarray:
+        """Unmeasured samples in ``[a, b)`` (sample indices)."""
+        return (self._bad[np.clip(b, 0, self.n)] - self._bad[np.clip(a, 0, self.n)]) > 0
+
+    def gap_near(self, t_a: np.ndarray, t_b: np.ndarray, guard_s: float) -> np.ndarray:
+        """Unmeasured samples in ``[t_a - guard_s, t_b + guard_s]`` (False when t_a/t_b NaN)."""
+        fin = np.isfinite(t_a) & np.isfinite(t_b)
+        a = self.first_at_or_after(np.where(fin, t_a, self.t0) - guard_s)
+        b = self.last_at_or_before(np.where(fin, t_b, self.t0) + guard_s) + 1
+        return fin & self.has_gap(a, np.maximum(a, b))
+
+
+class _Stances(NamedTuple):
+    """Per-stance event times and sample windows (arrays over stances)."""
+
+    ic: np.ndarray
+    fc: np.ndarray
+    next_any: np.ndarray  # next IC of either foot in the bout (end of the step)
+    next_same: np.ndarray  # next IC of the same side in the bout (end of the stride)
+    side: np.ndarray  # "L", "R" or ""
+    is_right: np.ndarray
+    no_side: np.ndarray
+    good_times: np.ndarray  # IC and FC finite, FC after IC
+    ic_c: np.ndarray  # IC, the grid start where it is NaN
+    fc_c: np.ndarray  # FC, IC where the times are not good
+    i0: np.ndarray  # first sample of the stance
+    i1: np.ndarray  # end of the stance (exclusive)
+    has_next: np.ndarray  # a next same-side IC after the IC
+    nxt_c: np.ndarray  # next same-side IC, IC without one
+    j1: np.ndarray  # end of the stride [IC, next IC] (exclusive)
+
+
+def _stance_windows(ev: pd.DataFrame, grid: _Grid) -> _Stances:
+    """Each stance's events and its stance and stride windows on the grid."""
+    ic = ev["ic_s"].to_numpy(float)
+    fc = ev["fc_s"].to_numpy(float)
+    nxt = ev["_next_same_ic_s"].to_numpy(float)
+    side = ev["side"].to_numpy(str)
+    is_right = side == "R"
+    good_times = np.isfinite(ic) & np.isfinite(fc) & (fc > ic)
+    ic_c = np.where(np.isfinite(ic), ic, grid.t0)
+    fc_c = np.where(good_times, fc, ic_c)
+    i0 = grid.first_at_or_after(ic_c)
+    i1 = np.maximum(grid.last_at_or_before(fc_c) + 1, i0)
+    has_next = np.isfinite(nxt) & (nxt > ic_c)
+    nxt_c = np.where(has_next, nxt, ic_c)
+    j1 = np.maximum(grid.last_at_or_before(nxt_c) + 1, i0)
+    return _Stances(
+        ic=ic, fc=fc, next_any=ev["next_ic_s"].to_numpy(float), next_same=nxt, side=side,
+        is_right=is_right, no_side=(side != "L") & ~is_right, good_times=good_times,
+        ic_c=ic_c, fc_c=fc_c, i0=i0, i1=i1, has_next=has_next, nxt_c=nxt_c, j1=j1,
+    )
+
+
+class _Obliquity(NamedTuple):
+    """Obliquity measures per stance (before the validity masks)."""
+
+    at_ic: np.ndarray  # obliquity at IC
+    stance_max: np.ndarray  # max over the stance, end points included
+    stance_min: np.ndarray
+    cpd_ic: np.ndarray
+    cpd_standing: np.ndarray
+    peak_t: np.ndarray  # time of the CPD extremum
+    stride_range: np.ndarray  # max - min over [IC, next IC] (NaN without a next IC)
+
+
+def _obliquity_measures(
+    obl: np.ndarray, grid: _Grid, s: _Stances, standing_obliquity_deg: float
+) -> _Obliquity:
+    """CPD (from IC and from the standing neutral), its time, and the stride's range."""
+    t, t0, fs = grid.t, grid.t0, grid.fs
+    # 1. extrema over the stance [IC, FC], the interpolated end points included
+    obl_ic = np.interp(s.ic_c, t, obl)
+    obl_fc = np.interp(s.fc_c, t, obl)
+    seg_max = np.fmax(
+        _segment_reduce(np.maximum, obl, s.i0, s.i1, -np.inf), np.fmax(obl_ic, obl_fc))
+    seg_min = np.fmin(
+        _segment_reduce(np.minimum, obl, s.i0, s.i1, np.inf), np.fmin(obl_ic, obl_fc))
+    # 2. CPD: right stance = the left (swing) side drops, left stance = the right side drops
+    cpd_ic = np.where(s.is_right, obl_ic - seg_min, seg_max - obl_ic)
+    st = float(standing_obliquity_deg)
+    cpd_st = np.where(s.is_right, st - seg_min, seg_max - st)
+
+    # 3. time of the extremum (samples inside the stance, or an end point)
+    arg_max = _segment_argext(obl, s.i0, s.i1, find_max=True)
+    arg_min = _segment_argext(obl, s.i0, s.i1, find_max=False)
+    arg = np.where(s.is_right, arg_min, arg_max)
+    t_arg = np.where(arg >= 0, t0 + np.maximum(arg, 0) / fs, np.nan)
+    ext_val = np.where(arg >= 0, obl[np.maximum(arg, 0)], np.nan)
+    ic_is_ext = np.where(
+        s.is_right, obl_ic <= np.fmin(ext_val, obl_fc), obl_ic >= np.fmax(ext_val, obl_fc)
+    )
+    fc_is_ext = np.where(
+        s.is_right, obl_fc < np.fmin(ext_val, obl_ic), obl_fc > np.fmax(ext_val, obl_ic)
+    )
+    peak_t = np.where(ic_is_ext, s.ic_c, np.where(fc_is_ext, s.fc_c, t_arg))
+
+    # 4. stride-wide range [IC, next IC]
+    obl_nxt = np.interp(s.nxt_c, t, obl)
+    r_max = np.fmax(
+        _segment_reduce(np.maximum, obl, s.i0, s.j1, -np.inf), np.fmax(obl_ic, obl_nxt))
+    r_min = np.fmin(
+        _segment_reduce(np.minimum, obl, s.i0, s.j1, np.inf), np.fmin(obl_ic, obl_nxt))
+    obl_range = np.where(s.has_next, r_max - r_min, np.nan)
+    return _Obliquity(obl_ic, seg_max, seg_min, cpd_ic, cpd_st, peak_t, obl_range)
+
+
+def _stance_ml_excursion(
+    signals: pd.DataFrame, obl: np.ndarray, grid: _Grid, s: _Stances
+) -> np.ndarray:
+    """ML excursion per stance from the free acceleration along the pelvis ML axis (NaN
+    without ``acc_ml``, a next same-side IC or good event times)."""
+    if "acc_ml" not in signals:
+        return np.full(s.ic.size, np.nan)
+    acc_ml_free = signals["acc_ml"].to_numpy(float) + G * np.sin(np.radians(obl))
+    stride_end = np.where(s.has_next, s.j1, s.i1)
+    ml_exc = _ml_excursion(acc_ml_free, s.i0, stride_end, s.i1, grid.fs)
+    return np.where(s.has_next & s.good_times, ml_exc, np.nan)
+
+
+class _Timing(NamedTuple):
+    stance: np.ndarray
+    step: np.ndarray
+    stride: np.ndarray
+    flight: np.ndarray
+
+
+def _temporal_measures(
+    ev: pd.DataFrame, grid: _Grid, s: _Stances, activity: np.ndarray, guard_s: float
+) -> _Timing:
+    """Stance, step, stride and flight (run only) times; step, stride and flight NaN where
+    an event may sit next to unmeasured data (`MetricSettings.timing_gap_guard_s`)."""
+    prev_other = ev["_prev_other_ic_s"].to_numpy(float)
+    step = np.where(grid.gap_near(prev_other, s.ic, guard_s), np.nan, s.ic - prev_other)
+    stride = np.where(
+        s.has_next & ~grid.gap_near(s.ic, s.next_same, guard_s), s.next_same - s.ic, np.nan)
+    flight = np.where(
+        (activity == "run") & ~grid.gap_near(s.fc, s.next_any, guard_s),
+        np.clip(s.next_any - s.fc, 0.0, None),
+        np.nan,
+    )
+    return _Timing(s.fc - s.ic, step, stride, flight)
+
+
+def _invalid_reasons(
+    ev: pd.DataFrame,
+    grid: _Grid,
+    s: _Stances,
+    obl: _Obliquity,
+    stance_s: np.ndarray,
+    turn: np.ndarray,
+    settling_s: Sequence[Sequence[float]],
+    cfg: MetricSettings,
+) -> np.ndarray:
+    """Why each stance is not ``valid`` ("" = valid; the first reason wins)."""
+    in_settling = np.zeros(s.ic.size, dtype=bool)
+    for s0, s1 in settling_s:
+        in_settling |= ((s.ic >= s0) & (s.ic <= s1)) | ((s.fc >= s0) & (s.fc <= s1))
+    # the last two stances of a walk have no final contact: the closing step's foot and the
+    # one it joins both stay down (gait termination, `gaitimu.analysis.bouts`)
+    from_end = ev.groupby("bout_id", sort=False).cumcount(ascending=False).to_numpy()
+    walk_ends = ~np.isfinite(s.fc) & (from_end < 2)
+    side_reason = ev["side_reason"].str.strip().to_numpy(str)
+    no_side_reason = np.char.add(
+        f"{NO_SIDE_REASON}: ",
+        np.where(side_reason != "", side_reason, "left/right uncertain").astype(str),
+    )
+    return np.select(
+        [
+            s.no_side,
+            walk_ends,
+            ~s.good_times,
+            ~_in_recording(grid, s),
+            grid.has_gap(s.i0, s.i1),
+            in_settling,
+            (stance_s < cfg.min_stance_s) | (stance_s > cfg.max_stance_s),
+            np.fmax(np.abs(obl.stance_max), np.abs(obl.stance_min)) > cfg.max_abs_obliquity_deg,
+            turn & cfg.exclude_turns,
+        ],
+        [
+            no_side_reason,
+            "end of a walk (no final contact)",
+            "fc_s missing or not after ic_s",
+            "outside the recording",
+            "data gap in the stance",
+            "orientation settling after a data gap",
+            "implausible stance time",
+            "implausible obliquity",
+            "turn",
+        ],
+        default="",
+    )
+
+
+def _in_recording(grid: _Grid, s: _Stances) -> np.ndarray:
+    return (s.ic_c >= grid.t0) & (s.fc_c <= grid.t[-1])
+
+
 def stance_metrics(
     events: pd.DataFrame,
     signals: pd.DataFrame,
     *,
     standing_obliquity_deg: float = float("nan"),
     sampling_rate_hz: float | None = None,
-    exclude_turns: bool = True,
-    timing_gap_guard_s: float = TIMING_GAP_GUARD_S,
     settling_s: Sequence[Sequence[float]] = (),
+    settings: MetricSettings | None = None,
 ) -> pd.DataFrame:
     """Strides table: one row per stance with timing, obliquity, CPD and ML excursion.
 
@@ -250,19 +521,13 @@ def stance_metrics(
         then NaN).
     sampling_rate_hz : float, optional
         Rate of `signals`; derived from ``t_s`` when omitted.
-    exclude_turns : bool
-        Mark stances whose event row says ``turn`` as invalid (reason "turn"). Turning steps
-        have different pelvic mechanics, and the centripetal acceleration of a turn tilts
-        the 6D fusion's vertical (up to ~3 deg in running turns on simulated data), so
-        their CPD is not comparable with straight gait.
     settling_s : sequence of (start_s, end_s)
         Intervals after a data gap in which the orientation filter is still settling
         (`gaitimu.analysis.orientation.fuse_segments`); stances whose IC or FC falls in one
         are ``valid`` False ("orientation settling after a data gap").
-    timing_gap_guard_s : float
-        ``step_s``, ``stride_s`` and ``flight_s`` are NaN when a sample with ``valid``
-        False lies between their two events or within this distance (s) of either
-        (`TIMING_GAP_GUARD_S`).
+    settings : MetricSettings, optional
+        Plausibility limits, the timing guard next to unmeasured data and whether turns
+        are excluded; None: the defaults (`MetricSettings`).
 
     Returns
     -------
@@ -276,196 +541,64 @@ def stance_metrics(
         peak-to-peak ML sacrum displacement over the stance (gravity removed with the
         obliquity, double integration made drift-free per stride); ``valid`` False with a
         reason (``invalid_reason``) for stances over data gaps, with implausible timing or
-        obliquity, in turns (see `exclude_turns`), or without a side ("no side: <reason>";
-        CPD and ``peak_drop_t_s`` NaN, ``side`` ""; see the module docstring).
+        obliquity, in turns (`MetricSettings.exclude_turns`), or without a side ("no side:
+        <reason>"; CPD and ``peak_drop_t_s`` NaN, ``side`` ""; see the module docstring).
+        ``step_s``, ``stride_s`` and ``flight_s`` are NaN when an unmeasured sample lies
+        between their two events or within `MetricSettings.timing_gap_guard_s` of either.
     """
+    cfg = MetricSettings() if settings is None else settings
     if events is None or len(events) == 0:
         return empty_strides()
-    missing = {"side", "ic_s", "fc_s"} - set(events.columns)
-    if missing:
-        raise BadInputError(f"stance_metrics: events lack column(s) {', '.join(sorted(missing))}")
-    if not {"t_s", "obliquity_deg"} <= set(signals.columns):
-        raise BadInputError("stance_metrics: signals need columns t_s and obliquity_deg")
-
-    ev = events.copy()
-    ev["side"] = normalise_sides(ev["side"])
-    if "side_reason" in ev:
-        ev["side_reason"] = ev["side_reason"].where(ev["side_reason"].notna(), "").astype(str)
-    else:
-        ev["side_reason"] = ""
-    if "bout_id" not in ev:
-        ev["bout_id"] = ev["bout"] if "bout" in ev else 0
-    if "activity" not in ev:
-        ev["activity"] = "walk"
-    ev = _neighbour_ics(ev)
-
-    t = signals["t_s"].to_numpy(float)
-    obl = signals["obliquity_deg"].to_numpy(float)
-    n = t.size
-    fs = float(sampling_rate_hz) if sampling_rate_hz else (n - 1) / (t[-1] - t[0])
-    t0 = t[0]
-    ok = signals["valid"].to_numpy(bool) if "valid" in signals else np.ones(n, dtype=bool)
-
-    ic = ev["ic_s"].to_numpy(float)
-    fc = ev["fc_s"].to_numpy(float)
-    nxt_any = ev["next_ic_s"].to_numpy(float)
-    nxt = ev["_next_same_ic_s"].to_numpy(float)
-    side = ev["side"].to_numpy(str)
-    is_right = side == "R"
-    no_side = (side != "L") & ~is_right
-
-    def first_at_or_after(ts: np.ndarray) -> np.ndarray:
-        return np.clip(np.ceil((ts - t0) * fs - 1e-9), 0, n).astype(np.int64)
-
-    def last_at_or_before(ts: np.ndarray) -> np.ndarray:
-        return np.clip(np.floor((ts - t0) * fs + 1e-9), -1, n - 1).astype(np.int64)
-
-    good_times = np.isfinite(ic) & np.isfinite(fc) & (fc > ic)
-    ic_c = np.where(np.isfinite(ic), ic, t0)
-    fc_c = np.where(good_times, fc, ic_c)
-    obl_ic = np.interp(ic_c, t, obl)
-    obl_fc = np.interp(fc_c, t, obl)
-    i0 = first_at_or_after(ic_c)
-    i1 = last_at_or_before(fc_c) + 1  # exclusive
-    i1 = np.maximum(i1, i0)
-    seg_max = np.fmax(_segment_reduce(np.maximum, obl, i0, i1, -np.inf), np.fmax(obl_ic, obl_fc))
-    seg_min = np.fmin(_segment_reduce(np.minimum, obl, i0, i1, np.inf), np.fmin(obl_ic, obl_fc))
-    cpd_ic = np.where(is_right, obl_ic - seg_min, seg_max - obl_ic)
-    st = float(standing_obliquity_deg)
-    cpd_st = np.where(is_right, st - seg_min, seg_max - st)
-
-    # time of the extremum (samples inside the stance, or an end point)
-    arg_max = _segment_argext(obl, i0, i1, find_max=True)
-    arg_min = _segment_argext(obl, i0, i1, find_max=False)
-    arg = np.where(is_right, arg_min, arg_max)
-    t_arg = np.where(arg >= 0, t0 + np.maximum(arg, 0) / fs, np.nan)
-    ext_val = np.where(arg >= 0, obl[np.maximum(arg, 0)], np.nan)
-    ic_is_ext = np.where(
-        is_right, obl_ic <= np.fmin(ext_val, obl_fc), obl_ic >= np.fmax(ext_val, obl_fc)
-    )
-    fc_is_ext = np.where(
-        is_right, obl_fc < np.fmin(ext_val, obl_ic), obl_fc > np.fmax(ext_val, obl_ic)
-    )
-    peak_t = np.where(ic_is_ext, ic_c, np.where(fc_is_ext, fc_c, t_arg))
-
-    # stride-wide range [IC, next IC]
-    has_next = np.isfinite(nxt) & (nxt > ic_c)
-    nxt_c = np.where(has_next, nxt, ic_c)
-    j1 = np.maximum(last_at_or_before(nxt_c) + 1, i0)
-    obl_nxt = np.interp(nxt_c, t, obl)
-    r_max = np.fmax(_segment_reduce(np.maximum, obl, i0, j1, -np.inf), np.fmax(obl_ic, obl_nxt))
-    r_min = np.fmin(_segment_reduce(np.minimum, obl, i0, j1, np.inf), np.fmin(obl_ic, obl_nxt))
-    obl_range = np.where(has_next, r_max - r_min, np.nan)
-
-    # ML excursion: free acceleration along the pelvis ML axis
-    if "acc_ml" in signals:
-        acc_ml_free = signals["acc_ml"].to_numpy(float) + G * np.sin(np.radians(obl))
-        stride_end = np.where(has_next, j1, i1)
-        ml_exc = _ml_excursion(acc_ml_free, i0, stride_end, i1, fs)
-        ml_exc = np.where(has_next & good_times, ml_exc, np.nan)
-    else:
-        ml_exc = np.full(ic.size, np.nan)
-
-    # validity (first reason wins)
-    bad = np.cumsum(np.concatenate([[0], (~ok).astype(np.int64)]))
-
-    def has_gap(a: np.ndarray, b: np.ndarray) -> np.ndarray:
-        return (bad[np.clip(b, 0, n)] - bad[np.clip(a, 0, n)]) > 0
-
-    def gap_near(t_a: np.ndarray, t_b: np.ndarray) -> np.ndarray:
-        """Unmeasured samples in ``[t_a - guard, t_b + guard]`` (False when t_a/t_b NaN)."""
-        fin = np.isfinite(t_a) & np.isfinite(t_b)
-        a = first_at_or_after(np.where(fin, t_a, t0) - timing_gap_guard_s)
-        b = last_at_or_before(np.where(fin, t_b, t0) + timing_gap_guard_s) + 1
-        return fin & has_gap(a, np.maximum(a, b))
-
-    # timing (NaN where an event may sit next to unmeasured data: TIMING_GAP_GUARD_S)
-    stance = fc - ic
-    prev_other = ev["_prev_other_ic_s"].to_numpy(float)
-    step = np.where(gap_near(prev_other, ic), np.nan, ic - prev_other)
-    stride = np.where(has_next & ~gap_near(ic, nxt), nxt - ic, np.nan)
-    activity = ev["activity"].astype(str).to_numpy()
-    flight = np.where(
-        (activity == "run") & ~gap_near(fc, nxt_any),
-        np.clip(nxt_any - fc, 0.0, None),
-        np.nan,
-    )
-
-    gap = has_gap(i0, i1)
-    settling = np.zeros(ic.size, dtype=bool)
-    for s0, s1 in settling_s:
-        settling |= ((ic >= s0) & (ic <= s1)) | ((fc >= s0) & (fc <= s1))
+    # 1. events: checked, sides normalised, neighbouring ICs within the bout
+    ev = _prepare_events(events, signals)
+    # 2. per-stance windows on the sample grid
+    grid = _Grid(signals, sampling_rate_hz)
+    s = _stance_windows(ev, grid)
+    # 3. obliquity: CPD over the stance, range over the stride; ML excursion
+    obl_sig = signals["obliquity_deg"].to_numpy(float)
+    obl = _obliquity_measures(obl_sig, grid, s, standing_obliquity_deg)
+    ml_exc = _stance_ml_excursion(signals, obl_sig, grid, s)
     # a gap later in the stride only spoils the stride-wide numbers
-    stride_gap = has_gap(i0, np.where(has_next, j1, i1))
-    obl_range = np.where(stride_gap, np.nan, obl_range)
+    stride_gap = grid.has_gap(s.i0, np.where(s.has_next, s.j1, s.i1))
+    obl_range = np.where(stride_gap, np.nan, obl.stride_range)
     ml_exc = np.where(stride_gap, np.nan, ml_exc)
-    in_range = (ic_c >= t0) & (fc_c <= t[-1])
-    turn = ev["turn"].to_numpy(bool) if "turn" in ev else np.zeros(ic.size, bool)
-    # the last two stances of a walk have no final contact: the closing step's foot and the
-    # one it joins both stay down (gait termination, `gaitimu.analysis.bouts`)
-    from_end = ev.groupby("bout_id", sort=False).cumcount(ascending=False).to_numpy()
-    walk_ends = ~np.isfinite(fc) & (from_end < 2)
-    side_reason = ev["side_reason"].str.strip().to_numpy(str)
-    no_side_reason = np.char.add(
-        f"{NO_SIDE_REASON}: ",
-        np.where(side_reason != "", side_reason, "left/right uncertain").astype(str),
-    )
-    reasons = np.select(
-        [
-            no_side,
-            walk_ends,
-            ~good_times,
-            ~in_range,
-            gap,
-            settling,
-            (stance < MIN_STANCE_S) | (stance > MAX_STANCE_S),
-            np.fmax(np.abs(seg_max), np.abs(seg_min)) > MAX_ABS_OBLIQUITY_DEG,
-            turn & exclude_turns,
-        ],
-        [
-            no_side_reason,
-            "end of a walk (no final contact)",
-            "fc_s missing or not after ic_s",
-            "outside the recording",
-            "data gap in the stance",
-            "orientation settling after a data gap",
-            "implausible stance time",
-            "implausible obliquity",
-            "turn",
-        ],
-        default="",
-    )
-    valid = reasons == ""
-    nan_if_bad = np.where(good_times & in_range, 1.0, np.nan)
-    nan_if_no_side = np.where(no_side, np.nan, nan_if_bad)  # CPD needs the stance side
-
+    # 4. temporal measures
+    activity = ev["activity"].astype(str).to_numpy()
+    timing = _temporal_measures(ev, grid, s, activity, cfg.timing_gap_guard_s)
+    # 5. validity and the reasons for exclusion
+    turn = ev["turn"].to_numpy(bool) if "turn" in ev else np.zeros(s.ic.size, bool)
+    reasons = _invalid_reasons(ev, grid, s, obl, timing.stance, turn, settling_s, cfg)
+    # 6. the table: measures NaN where the event times are unusable; CPD needs the side
+    nan_if_bad = np.where(s.good_times & _in_recording(grid, s), 1.0, np.nan)
+    nan_if_no_side = np.where(s.no_side, np.nan, nan_if_bad)
     out = pd.DataFrame(
         {
-            "side": side.astype(object),
+            "side": s.side.astype(object),
             "bout_id": ev["bout_id"].to_numpy().astype(np.int64),
             "activity": activity.astype(object),
-            "ic_s": ic,
-            "fc_s": fc,
-            "next_ic_s": nxt_any,
-            "stance_s": stance,
-            "step_s": step,
-            "stride_s": stride,
-            "flight_s": flight,
-            "obliquity_ic_deg": obl_ic * nan_if_bad,
+            "ic_s": s.ic,
+            "fc_s": s.fc,
+            "next_ic_s": s.next_any,
+            "stance_s": timing.stance,
+            "step_s": timing.step,
+            "stride_s": timing.stride,
+            "flight_s": timing.flight,
+            "obliquity_ic_deg": obl.at_ic * nan_if_bad,
             "obliquity_range_deg": obl_range * nan_if_bad,
-            "peak_drop_t_s": peak_t * nan_if_no_side,
-            "cpd_ic_deg": cpd_ic * nan_if_no_side,
-            "cpd_standing_deg": cpd_st * nan_if_no_side,
+            "peak_drop_t_s": obl.peak_t * nan_if_no_side,
+            "cpd_ic_deg": obl.cpd_ic * nan_if_no_side,
+            "cpd_standing_deg": obl.cpd_standing * nan_if_no_side,
             "ml_excursion_m": ml_exc * nan_if_bad,
             "turn": turn,
             "gait_phase": (
                 ev["gait_phase"].where(ev["gait_phase"].notna(), "").astype(str).to_numpy()
-                if "gait_phase" in ev else np.full(ic.size, "", dtype=object)
+                if "gait_phase" in ev else np.full(s.ic.size, "", dtype=object)
             ).astype(object),
             "event_confidence": (
-                ev["confidence"].to_numpy(float) if "confidence" in ev else np.full(ic.size, np.nan)
+                ev["confidence"].to_numpy(float) if "confidence" in ev
+                else np.full(s.ic.size, np.nan)
             ),
-            "valid": valid,
+            "valid": reasons == "",
             "invalid_reason": reasons.astype(object),
         }
     )
