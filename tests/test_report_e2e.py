@@ -30,7 +30,9 @@ def sessions(tmp_path_factory):
     for name, (act, dur, left, right, seed) in CASES.items():
         res = sim.simulate(sim.SimConfig(activity=act, duration_s=dur, cpd_left_deg=left,
                                          cpd_right_deg=right, seed=seed))
-        sim.write_session(res, d / name)
+        # one runner, except the short session (a progress report over both is refused)
+        sim.write_session(res, d / name,
+                          subject="someone-else" if name == "walk_short" else "sim-runner")
         out[name] = d / name
     return d, out
 
@@ -45,6 +47,21 @@ def reports(sessions):
         out[name] = (d / f"{name}.html", report_sessions([p], d / f"{name}.html",
                                                          d / f"{name}.json"))
     return out
+
+
+@pytest.fixture(scope="module")
+def browser():
+    """One headless Chromium for the module's page checks."""
+    exe = require_browser()
+    with Browser(exe) as b:
+        yield b
+
+
+def _drawn(browser, html):
+    """Open the report and wait until the page's script has drawn every plot."""
+    page = browser.open(html)
+    page.wait_for("document.documentElement.dataset.plots === 'drawn'")
+    return page
 
 
 @pytest.mark.parametrize(("name", "weak"), [("walk_right_weak", "R"), ("run_left_weak", "L")])
@@ -89,27 +106,33 @@ def test_cli_progress_over_sessions(sessions, tmp_path):
     assert len(s["progress"]) == 2 and out.exists()
 
 
+def test_cli_progress_over_two_subjects_refused(sessions, tmp_path, capsys):
+    _, paths = sessions
+    out = tmp_path / "p.html"
+    code = main(["report", str(paths["walk_right_weak"]), str(paths["walk_short"]),
+                 "--out", str(out)])
+    err = capsys.readouterr().err.strip()
+    assert code == 2 and len(err.splitlines()) == 1
+    assert "'sim-runner'" in err and "'someone-else'" in err and "different subjects" in err
+    assert not out.exists()
+
+
 @pytest.mark.browser
-def test_simulated_report_in_chromium(reports):
-    exe = require_browser()
+def test_simulated_report_in_chromium(browser, reports):
     html, s = reports["walk_right_weak"]
-    with Browser(exe) as b:
-        page = b.open(html)
-        page.wait_for("Array.from(document.querySelectorAll('[data-figure]')).filter(d => "
-                      "d.querySelectorAll('.js-plotly-plot .main-svg').length > 0)"
-                      ".length >= 4")
-        assert page.errors == []
-        assert all(u.startswith(("file:", "data:", "blob:", "about:")) for u in page.requests)
-        status = dict(page.evaluate("Array.from(document.querySelectorAll('.card'))"
-                                    ".map(c => [c.dataset.side, c.dataset.status])"))
-        assert status == {k: v["status"] for k, v in s["verdict"].items()}
-        assert status["R"] == "flagged"
-        page.screenshot(ARTIFACTS / "report_e2e_walk_desktop.png")
+    page = _drawn(browser, html)
+    assert page.errors == []
+    assert all(u.startswith(("file:", "data:", "blob:", "about:")) for u in page.requests)
+    status = dict(page.evaluate("Array.from(document.querySelectorAll('.verdict'))"
+                                ".map(c => [c.dataset.side, c.dataset.status])"))
+    assert status == {k: v["status"] for k, v in s["verdict"].items()}
+    assert status["R"] == "flagged"
+    page.screenshot(ARTIFACTS / "report_e2e_walk_desktop.png")
 
 
 @pytest.mark.parametrize(("trial", "activity"), [("rajagopal_run", "run"),
                                                  ("gait2354_subject01_walk", "walk")])
-def test_reference_trials_short_and_inconclusive(tmp_path, trial, activity):
+def test_reference_trials_short_and_inconclusive(browser, tmp_path, trial, activity):
     """Real-motion virtual IMU trials (2-5 s of gait): the whole chain runs, the summary is
     valid and, with a handful of strides, every verdict is inconclusive; the page (with
     near-empty figures) still renders without errors."""
@@ -128,9 +151,4 @@ def test_reference_trials_short_and_inconclusive(tmp_path, trial, activity):
     assert s["activity"] == activity
     assert {v["status"] for v in s["verdict"].values()} == {"inconclusive"}
     assert not [f for f in s["flags"] if f["kind"] != "inconclusive"]
-    exe = require_browser()
-    with Browser(exe) as b:
-        page = b.open(tmp_path / "r.html")
-        page.wait_for("Array.from(document.querySelectorAll('[data-figure]')).filter(d => "
-                      "d.querySelectorAll('.main-svg').length > 0).length >= 4")
-        assert page.errors == []
+    assert _drawn(browser, tmp_path / "r.html").errors == []

@@ -1,6 +1,12 @@
 """Plotly figures of the asymmetry report. Each builder takes tables/summaries and returns a
 `plotly.graph_objects.Figure`; no I/O here.
 
+Look: one neutral colour per side everywhere (`gaitimu.consts.SIDE_COLORS`, left blue, right
+orange); red (`FLAG_COLOR`) only marks the flag threshold, never a side. Every figure is legible
+at 390 px phone width: a figure has either a legend (above the plot, so it can never sit on an
+axis title) or panel titles, never both; time axes read mm:ss (h:mm:ss past an hour); long
+labels live in the HTML captions, which wrap, not in the plot.
+
 Long sessions are kept small: box plots are drawn from precomputed quartiles (not from every
 stride), the strip of individual strides and the trend scatter are decimated to at most
 `MAX_POINTS_PER_SIDE` points per side (evenly spaced in time), and the gait-cycle curves are
@@ -16,24 +22,36 @@ import pandas as pd
 import plotly.graph_objects as go
 from plotly.subplots import make_subplots
 
+from gaitimu.consts import FLAG_COLOR, SIDE_BANDS, SIDE_COLORS
 from gaitimu.report.summary import valid_flags
 
-COLORS = {"L": "#1f77b4", "R": "#d62728"}
-BAND = {"L": "rgba(31,119,180,0.18)", "R": "rgba(214,39,40,0.18)"}
+COLORS = SIDE_COLORS
+BAND = SIDE_BANDS
+#: Marks that are neither a side nor a flag (mean, CI of the mean, zero line).
+NEUTRAL = "#1b1f24"
 SIDE_LABEL = {"L": "Left stance", "R": "Right stance"}
+SIDE_WORD = {"L": "Left", "R": "Right"}
 MAX_POINTS_PER_SIDE = 1500
 CYCLE_POINTS = 101
 FONT = {"family": "system-ui, -apple-system, Segoe UI, Roboto, sans-serif", "size": 13}
+#: Legend above the plot area, left-aligned: plotly grows the top margin for it, so on a phone
+#: it wraps upwards instead of running into the x-axis title or tick labels below the plot.
+LEGEND_ON_TOP = {"orientation": "h", "x": 0.0, "xanchor": "left", "y": 1.02,
+                 "yanchor": "bottom", "font": {"size": 12}}
 
 
-def _layout(fig: go.Figure, title: str, height: int = 420) -> go.Figure:
+def _layout(fig: go.Figure, title: str, height: int = 420, *, legend: bool = True) -> go.Figure:
     """Common look. The title is kept in ``layout.meta`` (the HTML section heading shows it;
-    a plotly title would not fit on a phone)."""
+    a plotly title would not fit on a phone). ``legend=False`` for figures whose panels carry
+    titles: a legend on top would collide with them."""
     fig.update_layout(
-        meta={"title": title},
-        height=height, margin={"l": 55, "r": 15, "t": 40, "b": 50}, font=FONT,
-        template="plotly_white", legend={"orientation": "h", "y": -0.18},
+        meta={"title": title}, height=height, margin={"l": 55, "r": 12, "t": 12, "b": 45},
+        font=FONT, template="plotly_white", showlegend=legend, legend=LEGEND_ON_TOP,
     )
+    # short outside ticks keep the first x label and the lowest y label apart at the corner
+    ticks = {"automargin": True, "ticks": "outside", "ticklen": 5, "tickcolor": "#c8ccd0"}
+    fig.update_xaxes(**ticks)
+    fig.update_yaxes(**ticks)
     return fig
 
 
@@ -44,6 +62,27 @@ def _thin(idx: np.ndarray, k: int = MAX_POINTS_PER_SIDE) -> np.ndarray:
     return idx[np.linspace(0, idx.size - 1, k).round().astype(int)]
 
 
+def clock_format(span_s: float) -> str:
+    """d3 time format of a session clock: ``mm:ss``, or ``h:mm:ss`` from one hour on."""
+    return "%-H:%M:%S" if span_s >= 3600 else "%M:%S"
+
+
+def _clock_values(t_s: np.ndarray) -> list[str]:
+    """Session times (s) as dates on 1970-01-01, the x values of a `_session_clock` axis.
+    Strings, not numbers: plotly reads a number such as 4996 on a date axis as a year."""
+    ms = np.round(np.asarray(t_s, float) * 1000.0).astype("int64")
+    return np.datetime_as_string(np.datetime64(0, "ms") + ms.astype("timedelta64[ms]")).tolist()
+
+
+def _session_clock(fig: go.Figure, span_s: float, **where) -> None:
+    """Make the x axis a session clock (x values from `_clock_values`): ticks fall on whole
+    seconds/minutes and read ``mm:ss``/``h:mm:ss`` instead of decimal minutes."""
+    fmt = clock_format(span_s)
+    fig.update_xaxes(type="date", tickformat=fmt, hoverformat=fmt,
+                     title_text=f"Time in session ({'h:mm:ss' if span_s >= 3600 else 'mm:ss'})",
+                     **where)
+
+
 def _valid(strides: pd.DataFrame) -> pd.DataFrame:
     v = strides[valid_flags(strides["valid"])] if len(strides) else strides
     return v.sort_values("ic_s", kind="stable")
@@ -52,16 +91,17 @@ def _valid(strides: pd.DataFrame) -> pd.DataFrame:
 def cpd_distribution(strides: pd.DataFrame, summary: dict) -> go.Figure:
     """CPD per side: box (quartiles), strides as a strip, mean +- SD and 95 % CI markers.
 
-    One panel per CPD reference (initial contact; standing neutral when available).
+    One panel per CPD reference (initial contact; standing neutral when available), named by
+    its x-axis title (panel titles on top would collide with the legend). The flag threshold
+    (lower side's mean + the asymmetry threshold) is a red dotted line, in the legend.
     """
     v = _valid(strides)
     panels = [("cpd_ic_deg", "vs initial contact")]
     if "cpd_standing_deg" in v and np.isfinite(
             pd.to_numeric(v["cpd_standing_deg"], errors="coerce")).any():
-        panels.append(("cpd_standing_deg", "vs standing neutral"))
-    fig = make_subplots(rows=1, cols=len(panels), subplot_titles=[p[1] for p in panels],
-                        horizontal_spacing=0.12)
-    for j, (col, _) in enumerate(panels, start=1):
+        panels.append(("cpd_standing_deg", "vs standing"))
+    fig = make_subplots(rows=1, cols=len(panels), horizontal_spacing=0.14)
+    for j, (col, name) in enumerate(panels, start=1):
         for s in ("L", "R"):
             y = pd.to_numeric(v.loc[v["side"] == s, col], errors="coerce").to_numpy(float)
             y = y[np.isfinite(y)]
@@ -71,7 +111,7 @@ def cpd_distribution(strides: pd.DataFrame, summary: dict) -> go.Figure:
             iqr = q3 - q1
             lo = float(y[y >= q1 - 1.5 * iqr].min())
             hi = float(y[y <= q3 + 1.5 * iqr].max())
-            x = {"L": "Left", "R": "Right"}[s]
+            x = SIDE_WORD[s]
             fig.add_trace(go.Box(
                 x=[x], q1=[q1], median=[med], q3=[q3], lowerfence=[lo], upperfence=[hi],
                 name=x, marker_color=COLORS[s], showlegend=False, boxpoints=False,
@@ -88,29 +128,30 @@ def cpd_distribution(strides: pd.DataFrame, summary: dict) -> go.Figure:
             sd = st.get("sd") or 0.0
             fig.add_trace(go.Scatter(
                 x=[x], y=[st["mean"]], mode="markers",
-                marker={"symbol": "diamond", "size": 12, "color": "black"},
-                error_y={"type": "data", "array": [sd], "color": "black", "thickness": 1.5},
-                name="mean ± SD", showlegend=(j == 1 and s == "L"),
+                marker={"symbol": "diamond", "size": 11, "color": NEUTRAL},
+                error_y={"type": "data", "array": [sd], "color": NEUTRAL, "thickness": 1.5},
+                name="mean ± SD", legendgroup="mean", showlegend=(j == 1 and s == "L"),
                 hovertemplate=f"mean %{{y:.2f}} ± {sd:.2f} deg<extra></extra>",
             ), row=1, col=j)
             if st.get("ci95_low") is not None:
                 fig.add_trace(go.Scatter(
                     x=[x, x], y=[st["ci95_low"], st["ci95_high"]], mode="lines",
-                    line={"color": "orange", "width": 8},
-                    name="95 % CI of the mean", showlegend=(j == 1 and s == "L"),
+                    line={"color": NEUTRAL, "width": 7},
+                    name="95 % CI of the mean", legendgroup="ci",
+                    showlegend=(j == 1 and s == "L"),
                     hovertemplate="95 % CI %{y:.2f} deg<extra></extra>",
                 ), row=1, col=j)
+        fig.update_xaxes(title_text=name, row=1, col=j)
         fig.update_yaxes(title_text="CPD (deg)" if j == 1 else None, row=1, col=j)
-    ref = "standing neutral" if summary.get("cpd_reference") == "standing" else "initial contact"
     # flag line on the panel the flags use: the lower side's mean + the asymmetry threshold
     thr = summary.get("thresholds", {}).get("asymmetry_deg")
     means = [summary["cpd_deg"][s].get("mean") for s in ("L", "R")]
     col = 1 + (len(panels) == 2 and summary.get("cpd_reference") == "standing")
     if thr is not None and all(m is not None for m in means):
         fig.add_hline(y=min(means) + thr, row=1, col=col,
-                      line={"dash": "dot", "color": "#555", "width": 1},
-                      annotation_text=f"lower side + {thr:g}° (flag threshold)",
-                      annotation_position="bottom right", annotation_font_size=10)
+                      line={"dash": "dot", "color": FLAG_COLOR, "width": 1.5},
+                      showlegend=True, name=f"flag line: lower side + {thr:g}°")
+    ref = "standing neutral" if summary.get("cpd_reference") == "standing" else "initial contact"
     _layout(fig, f"CPD per stance side (flags use: {ref})", 440)
     return fig
 
@@ -181,138 +222,177 @@ def _stride_s(d: pd.DataFrame, strides: pd.DataFrame, side: str) -> np.ndarray:
     return stride
 
 
-def gait_cycle(strides: pd.DataFrame, signals: pd.DataFrame | None,
-               activity: str | None = None) -> go.Figure:
-    """Mean +- SD of the ipsilateral pelvic obliquity over the gait cycle, per stance side.
+def obliquity_range_text(strides: pd.DataFrame, signals: pd.DataFrame | None) -> str:
+    """Peak-to-peak range of each side's mean gait-cycle curve, e.g. ``"L 10.9°, R 10.8°"``
+    (empty without a signal); the running report sets it beside the IMU reference range."""
+    curves, _ = cycle_curves(strides, signals)
+    return ", ".join(f"{s} {np.ptp(c['mean']):.1f}°" for s, c in curves.items())
 
-    Running: the IMU reference range of the obliquity range of motion (Perpiñá-Martínez 2023)
-    is written on the plot next to the measured peak-to-peak range.
-    """
+
+def gait_cycle(strides: pd.DataFrame, signals: pd.DataFrame | None) -> go.Figure:
+    """Mean +- SD of the ipsilateral pelvic obliquity over the gait cycle, per stance side,
+    with each side's mean toe-off as a dotted line in the legend (a text label on the plot
+    collides with the other side's when both toe-offs fall together)."""
     curves, pct = cycle_curves(strides, signals)
     fig = go.Figure()
-    if activity == "run" and curves:
-        ptp = ", ".join(f"{s} {np.ptp(c['mean']):.1f}°" for s, c in curves.items())
-        fig.add_annotation(
-            text=f"Obliquity range: {ptp} · IMU ref. running 7.8–9.3° (Perpiñá-Martínez 2023)",
-            xref="paper", yref="paper", x=0.0, y=1.0, xanchor="left", yanchor="bottom",
-            showarrow=False, font={"size": 10})
+    top = max((float(np.max(c["mean"] + c["sd"])) for c in curves.values()), default=1.0)
+    bottom = min((float(np.min(c["mean"] - c["sd"])) for c in curves.values()), default=0.0)
     for s, c in curves.items():
         up, lo = c["mean"] + c["sd"], c["mean"] - c["sd"]
         fig.add_trace(go.Scatter(
             x=np.r_[pct, pct[::-1]], y=np.round(np.r_[up, lo[::-1]], 3), fill="toself",
-            fillcolor=BAND[s], line={"width": 0}, hoverinfo="skip",
+            fillcolor=BAND[s], line={"width": 0}, hoverinfo="skip", legendgroup=s,
             name=f"{SIDE_LABEL[s]} ± SD", showlegend=False))
         fig.add_trace(go.Scatter(
             x=pct, y=np.round(c["mean"], 3), line={"color": COLORS[s], "width": 2.5},
-            name=f"{SIDE_LABEL[s]} cycle (mean ± SD, n={c['n']})",
+            name=f"{SIDE_WORD[s]} (n={c['n']})", legendgroup=s,
             hovertemplate="%{x:.0f} %%: %{y:.2f} deg<extra></extra>"))
         if math.isfinite(c["toe_off_pct"]):
-            fig.add_vline(x=c["toe_off_pct"], line={"color": COLORS[s], "dash": "dot"},
-                          annotation_text=f"{s} toe-off",
-                          annotation_position="top left" if s == "L" else "top right")
+            fig.add_trace(go.Scatter(
+                x=[c["toe_off_pct"]] * 2, y=[bottom, top], mode="lines",
+                line={"color": COLORS[s], "dash": "dot", "width": 1.5}, legendgroup=s,
+                name=f"{SIDE_WORD[s]} toe-off", hovertemplate=f"{SIDE_WORD[s]} toe-off "
+                "%{x:.0f} %%<extra></extra>"))
     if not curves:
-        fig.add_annotation(text="No obliquity signal available for the gait-cycle view",
+        fig.add_annotation(text="No obliquity signal for the gait-cycle view",
                            showarrow=False, xref="paper", yref="paper", x=0.5, y=0.5)
     fig.update_xaxes(title_text="% of stride (IC to next IC)", range=[0, 100])
-    fig.update_yaxes(title_text="Stance-side pelvis up (deg)")
+    fig.update_yaxes(title_text="Pelvis up, stance side (deg)")
     return _layout(fig, "Pelvic obliquity over the gait cycle, per stance side")
 
 
+def trend_change(tr: dict) -> tuple[float, float, float] | None:
+    """(change, CI low, CI high) of one side's fitted trend over the session in degrees, or
+    None when the summary does not show it (its CI includes zero: ``shown`` false)."""
+    if not tr.get("shown"):
+        return None
+    return tr["change_over_session_deg"], tr["change_ci95_low"], tr["change_ci95_high"]
+
+
 def cpd_trend(strides: pd.DataFrame, summary: dict) -> go.Figure:
-    """CPD of every stride against time, a rolling median, and the fitted linear trend."""
+    """CPD of every stride against the session clock, a rolling median, and the fitted linear
+    trend when the summary shows it (its 95 % CI excludes zero), named by its change in
+    degrees over the session."""
     v = _valid(strides)
     col = "cpd_standing_deg" if summary.get("cpd_reference") == "standing" else "cpd_ic_deg"
     fig = go.Figure()
+    span_s = 0.0
     for s in ("L", "R"):
         d = v[v["side"] == s]
-        t = pd.to_numeric(d["ic_s"], errors="coerce").to_numpy(float) / 60.0
+        t = pd.to_numeric(d["ic_s"], errors="coerce").to_numpy(float)
         y = pd.to_numeric(d[col], errors="coerce").to_numpy(float)
         ok = np.isfinite(t) & np.isfinite(y)
         t, y = t[ok], y[ok]
         if t.size == 0:
             continue
+        span_s = max(span_s, float(t.max()))
         keep = _thin(np.arange(t.size))
+        clock = _clock_values(t[keep])
         fig.add_trace(go.Scatter(
-            x=np.round(t[keep], 3), y=np.round(y[keep], 2), mode="markers",
+            x=clock, y=np.round(y[keep], 2), mode="markers", legendgroup=s,
             marker={"color": COLORS[s], "size": 4, "opacity": 0.3},
-            name=f"{SIDE_LABEL[s]} strides", hovertemplate="%{x:.1f} min: %{y:.1f} deg"
-            "<extra></extra>"))
+            name=f"{SIDE_WORD[s]} strides", hovertemplate="%{x}: %{y:.1f} deg<extra></extra>"))
         w = max(5, min(51, t.size // 10) | 1)
         roll = pd.Series(y).rolling(w, center=True, min_periods=max(3, w // 2)).median()
         fig.add_trace(go.Scatter(
-            x=np.round(t[keep], 3), y=np.round(roll.to_numpy()[keep], 2), mode="lines",
-            line={"color": COLORS[s], "width": 2}, name=f"{SIDE_LABEL[s]} rolling median "
-            f"({w} strides)"))
-        tr = summary.get("trend", {}).get(s, {})
-        slope = tr.get("slope_deg_per_10min")
-        if slope is not None:
-            mean = float(np.mean(y))
-            tm = float(np.mean(t))
+            x=clock, y=np.round(roll.to_numpy()[keep], 2), mode="lines", legendgroup=s,
+            line={"color": COLORS[s], "width": 2}, name=f"{SIDE_WORD[s]} median of {w}",
+            hovertemplate="%{x}: median %{y:.1f} deg<extra></extra>"))
+        change = trend_change(summary.get("trend", {}).get(s, {}))
+        if change is not None:
+            ch, lo, hi = change
             xs = np.array([t.min(), t.max()])
+            ys = float(np.mean(y)) + ch * ((xs - xs.mean()) / (xs[1] - xs[0] or 1.0))
             fig.add_trace(go.Scatter(
-                x=np.round(xs, 3), y=np.round(mean + slope / 10.0 * (xs - tm), 3),
-                mode="lines", line={"color": COLORS[s], "dash": "dash", "width": 1.5},
-                name=f"{s} trend {slope:+.2f} deg/10 min (CI {_f(tr.get('ci95_low'), 2)} to "
-                f"{_f(tr.get('ci95_high'), 2)})"))
-    fig.update_xaxes(title_text="Time in session (min)")
+                x=_clock_values(xs), y=np.round(ys, 3), mode="lines",
+                line={"color": COLORS[s], "dash": "dash", "width": 2}, legendgroup=s,
+                name=f"{SIDE_WORD[s]} trend {ch:+.1f}° ({_f(lo)} to {_f(hi)})"))
+    _session_clock(fig, span_s)
     fig.update_yaxes(title_text="CPD (deg)")
     return _layout(fig, "CPD over the session (fatigue check)")
 
 
 def temporal(summary: dict) -> go.Figure:
-    """Temporal symmetry: stance, step, flight time and ML sway proxy per side (mean +- SD)."""
-    items = [("stance_s", "Stance (s)"), ("step_s", "Step (s)")]
+    """Temporal symmetry: stance, step, flight time and ML sway (cm) per side, mean +- SD.
+
+    One row per measure, left and right as horizontal bars with the value written in the bar:
+    readable at any width (four columns of vertical bars crowd their titles together on a
+    phone). No legend: the bars are labelled Left/Right."""
+    items = [("stance_s", "Stance (contact) time, s", 1.0, 3),
+             ("step_s", "Step time, s", 1.0, 3)]
     fl = summary["temporal"].get("flight_s", {})
     if any((fl.get(s) or {}).get("mean") is not None for s in ("L", "R")):
-        items.append(("flight_s", "Flight (s)"))
-    items.append(("ml_excursion_m", "ML sway (m)"))
-    fig = make_subplots(rows=1, cols=len(items), subplot_titles=[i[1] for i in items],
-                        horizontal_spacing=0.08)
-    for j, (key, _) in enumerate(items, start=1):
+        items.append(("flight_s", "Flight time, s", 1.0, 3))
+    items.append(("ml_excursion_m", "Side-to-side sway, cm", 100.0, 1))
+    fig = make_subplots(rows=len(items), cols=1, subplot_titles=[i[1] for i in items],
+                        vertical_spacing=0.5 / len(items))
+    for j, (key, _, scale, nd) in enumerate(items, start=1):
         src = summary["ml_sway"]["ml_excursion_m"] if key == "ml_excursion_m" \
             else summary["temporal"][key]
+        top = 0.0
         for s in ("L", "R"):
             st = src.get(s) or {}
             if st.get("mean") is None:
                 continue
+            m, sd = st["mean"] * scale, (st.get("sd") or 0.0) * scale
+            top = max(top, m + sd)
             fig.add_trace(go.Bar(
-                x=[s], y=[st["mean"]], marker_color=COLORS[s], showlegend=False,
-                error_y={"type": "data", "array": [st.get("sd") or 0.0]},
-                hovertemplate=f"{SIDE_LABEL[s]}: %{{y:.3f}} ± {st.get('sd') or 0:.3f} "
-                f"(n={st['n']})<extra></extra>"), row=1, col=j)
-    return _layout(fig, "Temporal symmetry and sway (mean ± SD per stance side)", 380)
+                y=[SIDE_WORD[s]], x=[m], orientation="h", marker_color=COLORS[s],
+                showlegend=False, error_x={"type": "data", "array": [sd], "color": NEUTRAL},
+                text=[f"{m:.{nd}f} ± {sd:.{nd}f}"], textposition="inside",
+                insidetextanchor="start", textfont={"color": "white" if s == "L" else NEUTRAL},
+                hovertemplate=f"{SIDE_LABEL[s]}: %{{x:.{nd}f}} ± {sd:.{nd}f} "
+                f"(n={st['n']})<extra></extra>"), row=j, col=1)
+        fig.update_xaxes(range=[0, 1.08 * top or 1.0], showticklabels=False, row=j, col=1)
+        fig.update_yaxes(autorange="reversed", row=j, col=1)  # Left above Right
+    for ann in fig.layout.annotations:  # panel titles left-aligned above their row
+        ann.update(x=0.0, xanchor="left", font={"size": 13})
+    _layout(fig, "Temporal symmetry and sway (mean ± SD per stance side)",
+            95 * len(items) + 40, legend=False)
+    fig.update_layout(margin={"l": 55, "r": 12, "t": 24, "b": 10})
+    return fig
+
+
+def _ci_error(mean: list, lo: list, hi: list) -> dict:
+    """Asymmetric plotly error bars from means and CI bounds (None -> no bar)."""
+    return {"type": "data", "symmetric": False,
+            "array": [(h - m) if h is not None and m is not None else 0
+                      for h, m in zip(hi, mean, strict=True)],
+            "arrayminus": [(m - lw) if lw is not None and m is not None else 0
+                           for lw, m in zip(lo, mean, strict=True)]}
 
 
 def progress(summaries: list[dict], labels: list[str]) -> go.Figure:
-    """Several sessions: CPD per side (mean with 95 % CI) and the R-L difference with its CI."""
-    fig = make_subplots(rows=1, cols=2, subplot_titles=["CPD per side", "Right - left"],
-                        horizontal_spacing=0.12)
+    """Several sessions: CPD per side (mean with 95 % CI) above the R-L difference with its
+    CI and +- the asymmetry threshold (red dotted), sessions on a shared x axis.
+
+    Stacked rather than side by side, so that on a phone each panel has the full width; panel
+    names are the y-axis titles (the legend sits on top). ``labels`` are ``"#<n> <date>"``
+    (`gaitimu.report.html`), the axis shows the ``#<n>`` part and hover the whole."""
+    fig = make_subplots(rows=2, cols=1, shared_xaxes=True, vertical_spacing=0.08,
+                        row_heights=[0.55, 0.45])
     for s in ("L", "R"):
         m = [x["cpd_deg"][s].get("mean") for x in summaries]
         lo = [x["cpd_deg"][s].get("ci95_low") for x in summaries]
         hi = [x["cpd_deg"][s].get("ci95_high") for x in summaries]
         fig.add_trace(go.Scatter(
             x=labels, y=m, mode="lines+markers", line={"color": COLORS[s]},
-            name=SIDE_LABEL[s],
-            error_y={"type": "data", "symmetric": False,
-                     "array": [(h - c) if h is not None and c is not None else 0
-                               for h, c in zip(hi, m, strict=True)],
-                     "arrayminus": [(c - lw) if lw is not None and c is not None else 0
-                                    for lw, c in zip(lo, m, strict=True)]}), row=1, col=1)
+            name=SIDE_WORD[s], error_y=_ci_error(m, lo, hi)), row=1, col=1)
     d = [x["asymmetry"]["cpd_diff_r_minus_l_deg"] for x in summaries]
+    diff = [e.get("diff") for e in d]
     fig.add_trace(go.Scatter(
-        x=labels, y=[e.get("diff") for e in d], mode="lines+markers",
-        line={"color": "black"}, name="R - L",
-        error_y={"type": "data", "symmetric": False,
-                 "array": [(e["ci95_high"] - e["diff"]) if e.get("ci95_high") is not None
-                           else 0 for e in d],
-                 "arrayminus": [(e["diff"] - e["ci95_low"]) if e.get("ci95_low") is not None
-                                else 0 for e in d]}), row=1, col=2)
+        x=labels, y=diff, mode="lines+markers", line={"color": NEUTRAL}, name="Right - left",
+        error_y=_ci_error(diff, [e.get("ci95_low") for e in d],
+                          [e.get("ci95_high") for e in d])), row=2, col=1)
     thr = summaries[-1]["thresholds"]["asymmetry_deg"]
     for yv in (thr, -thr):
-        fig.add_hline(y=yv, line={"dash": "dot", "color": "grey"}, row=1, col=2)
-    fig.add_hline(y=0, line={"color": "grey", "width": 1}, row=1, col=2)
-    fig.update_xaxes(type="category")  # sessions, not a time axis
+        fig.add_hline(y=yv, line={"dash": "dot", "color": FLAG_COLOR, "width": 1.5},
+                      row=2, col=1, showlegend=yv > 0, name=f"flag line ± {thr:g}°")
+    fig.add_hline(y=0, line={"color": "grey", "width": 1}, row=2, col=1)
+    # sessions, not a time axis; ticks name them by number (the table gives the dates), so
+    # the labels stay apart on a phone however many sessions there are
+    fig.update_xaxes(type="category", tickvals=labels,
+                     ticktext=[lab.split(" ", 1)[0] for lab in labels])
     fig.update_yaxes(title_text="CPD (deg)", row=1, col=1)
-    fig.update_yaxes(title_text="R - L (deg)", row=1, col=2)
-    return _layout(fig, "Progress across sessions", 420)
+    fig.update_yaxes(title_text="R - L (deg)", row=2, col=1)
+    return _layout(fig, "Progress across sessions", 520)

@@ -1,6 +1,12 @@
-"""The asymmetry report: one self-contained HTML file (plotly.js embedded once, no network),
-the JSON summary and the strides CSV. I/O lives here; statistics in `summary`, figures in
-`figures`.
+"""The asymmetry report: one self-contained HTML file (plotly.js embedded once, compressed,
+no network), the JSON summary and the strides CSV. I/O lives here; statistics and wording in
+`summary`, figures in `figures`, the page's stylesheet and script in `assets`.
+
+The page, top to bottom: the summary card (what a runner needs in ten seconds, one printed
+page: headline, a plain sentence per side, banners that say how to fix an inconclusive result,
+what CPD is and may mean, next steps, the session's context, the disclaimer), then guidance
+for the outcome, then the details a physiotherapist checks (progress, numbers, plots, data
+quality, references, method, the disclaimer again).
 """
 
 from __future__ import annotations
@@ -15,8 +21,10 @@ from pathlib import Path
 from typing import Any
 
 import pandas as pd
+import plotly.io as pio
 
-from gaitimu.errors import BadInputError
+from gaitimu.errors import BadInputError, quote
+from gaitimu.report import assets
 from gaitimu.report import figures as figs
 from gaitimu.report import references as refs
 from gaitimu.report.stats import MeanCI, welch_diff
@@ -24,52 +32,13 @@ from gaitimu.report.summary import summarize
 
 log = logging.getLogger(__name__)
 
-PLOTLY_CONFIG = {"responsive": True, "displaylogo": False,
-                 "modeBarButtonsToRemove": ["lasso2d", "select2d"],
-                 "toImageButtonOptions": {"format": "png", "scale": 2}}
-
-CSS = """
-:root { --fg:#1b1f24; --muted:#5b6570; --ok:#1a7f37; --warn:#b35900; --flag:#c62828;
-        --bg:#ffffff; --card:#f6f8fa; --line:#d0d7de; }
-* { box-sizing: border-box; }
-body { margin:0; font-family: system-ui,-apple-system,"Segoe UI",Roboto,sans-serif;
-       color:var(--fg); background:var(--bg); line-height:1.45; }
-main { max-width: 1100px; margin: 0 auto; padding: 16px; }
-h1 { font-size: 1.6rem; margin: .2rem 0 .3rem; }
-h2 { font-size: 1.25rem; margin: 1.6rem 0 .5rem; border-bottom: 1px solid var(--line);
-     padding-bottom: .2rem; }
-.meta { color: var(--muted); font-size: .95rem; }
-.disclaimer { background:#fff8e1; border:1px solid #f0c36d; border-radius:6px;
-              padding:.6rem .8rem; margin:.8rem 0; font-size:.95rem; }
-.verdicts { display:grid; grid-template-columns: repeat(auto-fit, minmax(280px, 1fr));
-            gap: 12px; }
-.card { background: var(--card); border:1px solid var(--line); border-left-width:6px;
-        border-radius: 6px; padding: .7rem .9rem; }
-.card h3 { margin: 0 0 .3rem; font-size: 1.1rem; }
-.card.flagged { border-left-color: var(--flag); }
-.card.inconclusive { border-left-color: var(--warn); }
-.card.not_flagged { border-left-color: var(--ok); }
-.status { font-weight: 700; text-transform: uppercase; font-size: .85rem; }
-.flagged .status { color: var(--flag); } .inconclusive .status { color: var(--warn); }
-.not_flagged .status { color: var(--ok); }
-.figure { width: 100%; margin: .4rem 0 1rem; break-inside: avoid; page-break-inside: avoid; }
-table { border-collapse: collapse; width: 100%; font-size: .92rem; margin: .4rem 0; }
-th, td { border-bottom: 1px solid var(--line); padding: .3rem .4rem; text-align: left;
-         vertical-align: top; }
-th { background: var(--card); }
-.scroll { overflow-x: auto; }
-ul.flags li { margin: .25rem 0; }
-.small { font-size: .85rem; color: var(--muted); }
-@media (max-width: 640px) {
-  main { padding: 8px; } h1 { font-size: 1.3rem; } table { font-size: .82rem; }
-}
-@media print {
-  body { font-size: 11pt; } main { max-width: none; padding: 0; }
-  .modebar, .noprint { display: none !important; }
-  h2 { break-after: avoid; page-break-after: avoid; }
-  .card, .figure, table { break-inside: avoid; page-break-inside: avoid; }
-}
-"""
+STATUS_WORDS = {"flagged": "flagged", "not_flagged": "not flagged",
+                "inconclusive": "inconclusive"}
+#: Flag kinds in words (the identifiers stay in ``data-kind`` and the JSON).
+FLAG_WORDS = {"cpd_asymmetry": "Left/right difference", "cpd_elevated": "High drop",
+              "cpd_trend": "Drop grew during the session", "inconclusive": "Inconclusive"}
+SIDE_WORDS = {"L": "left", "R": "right", "both": "both sides"}
+ACTIVITY_WORDS = {"walk": "Walking", "run": "Running"}
 
 
 def _e(x: Any) -> str:
@@ -100,37 +69,119 @@ def session_meta(session: Any) -> dict:
     return meta
 
 
-def _figure_div(fig, div_id: str) -> str:
-    body = fig.to_html(full_html=False, include_plotlyjs=False, div_id=div_id,
-                       config=PLOTLY_CONFIG, default_width="100%")
-    return f'<div class="figure" data-figure="{div_id}">{body}</div>'
+def _figure_div(div_id: str, fig: Any) -> str:
+    """Placeholder the page's script draws ``fig`` into; its height is reserved so the page
+    does not jump while plotly.js unpacks (the figure itself travels packed, `_figures_json`)."""
+    height = int(fig.layout.height or 420)
+    return (f'<div class="figure" data-figure="{div_id}"><div id="{div_id}" class="plot" '
+            f'style="min-height:{height}px"><p class="plot-note">Drawing the plot…</p></div>'
+            "</div>")
 
 
-def _verdict_html(summary: dict) -> str:
-    cards = []
-    for s in ("L", "R"):
-        v = summary["verdict"][s]
-        label = {"flagged": "flagged", "not_flagged": "not flagged",
-                 "inconclusive": "inconclusive"}[v["status"]]
-        cards.append(
-            f'<div class="card {v["status"]}" data-side="{s}" data-status="{v["status"]}">'
-            f"<h3>{refs.SIDE_NAME[s].capitalize()} stance "
-            f'<span class="status">{label}</span></h3><p>{_e(v["text"])}</p></div>')
-    items = "".join(f'<li data-kind="{_e(f["kind"])}" data-side="{_e(f["side"])}">'
-                    f'<b>{_e(f["kind"])}</b> ({_e(f["side"])}): {_e(f["message"])}</li>'
-                    for f in summary["flags"])
-    flags = (f'<ul class="flags">{items}</ul>' if items
-             else "<p>No flags: nothing in this session clears the thresholds.</p>")
-    return f'<div class="verdicts">{"".join(cards)}</div>{flags}'
+def _figures_json(figures: Sequence[tuple[str, Any]]) -> bytes:
+    """``[{"id": div id, "figure": plotly JSON}, ...]`` for the page's script."""
+    items = (f'{{"id":{json.dumps(div_id)},"figure":{pio.to_json(fig, validate=False)}}}'
+             for div_id, fig in figures)
+    return ("[" + ",".join(items) + "]").encode("utf-8")
+
+
+def _side_panel(side: str, status: str, sentence: str, numbers: str) -> str:
+    """One side of the verdict: side name with its colour, the status badge, the plain
+    sentence (with how sure, in words) and the number behind it."""
+    nums = f'<p class="confidence">{numbers}</p>' if numbers else ""
+    return (f'<div class="verdict" data-side="{side}" data-status="{_e(status)}">'
+            f'<h3><span class="dot {side}"></span>'
+            f'<span class="side-name">{refs.SIDE_NAME[side].capitalize()} leg</span>'
+            f'<span class="status {_e(status)}">{_e(STATUS_WORDS.get(status, status))}</span>'
+            f"</h3><p>{_e(sentence)}</p>{nums}</div>")
+
+
+def _side_numbers(c: Mapping) -> str:
+    """``Drop 6.9° [95 % CI 6.7 to 7.0], 76 steps``, from a card side (empty when the side was
+    not judged)."""
+    if c.get("value_deg") is None:
+        return ""
+    ci = c.get("ci95") or [None, None]
+    return (f"Drop vs standing {_f(c['value_deg'])}° (95 % CI {_f(ci[0])} to {_f(ci[1])}), "
+            f"{_e(c.get('n'))} steps")
+
+
+def _banners_html(banners: Iterable[Mapping]) -> str:
+    """Banners beside the verdict (``{kind, text, fix}``): why a result is inconclusive or
+    uncertain and what to record to fix it."""
+    def one(b: Mapping) -> str:
+        fix = f"<span class='fix'>{_e(b['fix'])}</span>" if b.get("fix") else ""
+        return (f"<div class='banner' role='note' data-kind='{_e(b.get('kind'))}'>"
+                f"<b>{_e(b.get('text'))}</b>{fix}</div>")
+
+    return "".join(one(b) for b in banners)
+
+
+def _context_html(card: Mapping) -> str:
+    """Subject, date, activity, speed and notes of the session, one line (``card.context``)."""
+    ctx = dict(card["context"])
+    ctx["activity"] = ACTIVITY_WORDS.get(ctx.get("activity") or "", ctx.get("activity"))
+    names = (("subject", "Subject"), ("date", "Date"), ("activity", "Activity"),
+             ("speed", "Speed"), ("notes", "Notes"))
+    return " · ".join(f"<b>{label}</b> {_e(ctx[key])}" for key, label in names
+                      if ctx.get(key) not in (None, ""))
+
+
+def _summary_card_html(summary: dict, title: str) -> str:
+    """The summary card, first on the page and alone on the first printed page, from
+    ``summary["card"]`` (the plain-language wording is decided in `summary`)."""
+    card = summary["card"]
+    panels = "".join(_side_panel(s, c["status"], c["sentence"], _side_numbers(c))
+                     for s, c in ((s, card["sides"][s]) for s in ("L", "R")))
+    steps = "".join(f"<li>{_e(x)}</li>" for x in card["next_steps"])
+    return (
+        f'<section class="summary-card" id="summary-card"><h1>{_e(title)}</h1>'
+        f'<p class="meta context">{_context_html(card)}</p>'
+        f'<h2 class="headline">{_e(card["headline"])}</h2>'
+        f'<div class="verdicts">{panels}</div>' + _banners_html(card["banners"])
+        + "<div class='explain'>"
+        f"<div><h3>What is measured</h3><p>{_e(card['what_is_cpd'])}</p>"
+        f"<h3>What it may mean</h3><p>{_e(card['what_it_may_mean'])}</p></div>"
+        f"<div class='next-steps'><h3>Next steps</h3><ol>{steps}</ol></div></div>"
+        f"<p class='disclaimer'>{_e(refs.DISCLAIMER)}</p></section>")
+
+
+def _flags_html(summary: dict) -> str:
+    """The flags with their numbers (n, CI, threshold), kinds and sides in words."""
+    items = "".join(
+        f'<li data-kind="{_e(f["kind"])}" data-side="{_e(f["side"])}">'
+        f'<b>{_e(FLAG_WORDS.get(f["kind"], f["kind"]))}</b> '
+        f'({_e(SIDE_WORDS.get(f["side"], f["side"]))}): {_e(f["message"])}</li>'
+        for f in summary["flags"])
+    return (f'<ul class="flags">{items}</ul>' if items
+            else "<p>No flags: nothing in this session clears the thresholds.</p>")
+
+
+def _p_text(p: Any) -> str:
+    """A p value as a reader expects it: ``p < 0.001`` rather than ``p = 0.000``."""
+    if p is None or not math.isfinite(float(p)):
+        return "p n/a"
+    return "p < 0.001" if float(p) < 0.001 else f"p = {float(p):.3f}"
+
+
+def _when(created_utc: Any) -> str | None:
+    """``2026-12-02T15:04:12.963Z`` as ``2026-12-02 15:04 UTC`` (None stays None)."""
+    if not created_utc:
+        return None
+    text = str(created_utc)
+    if len(text) >= 16 and text[10] == "T":
+        return f"{text[:10]} {text[11:16]}" + (" UTC" if text.endswith("Z") else "")
+    return text
 
 
 def _numbers_table(summary: dict) -> str:
     rows = []
 
-    def row(name: str, d: Mapping, nd: int = 2, unit: str = "") -> None:
+    def row(name: str, d: Mapping, nd: int = 2, unit: str = "", scale: float = 1.0) -> None:
         cells = []
         for s in ("L", "R"):
-            x = d.get(s) or {}
+            x = {k: (v * scale if k != "n" and isinstance(v, (int, float)) else v)
+                 for k, v in (d.get(s) or {}).items()}
             cells.append(f"{_f(x.get('mean'), nd)} ± {_f(x.get('sd'), nd)} "
                          f"[{_f(x.get('ci95_low'), nd)}, {_f(x.get('ci95_high'), nd)}] "
                          f"n={x.get('n', 0)}")
@@ -143,12 +194,12 @@ def _numbers_table(summary: dict) -> str:
     for key, name in (("stance_s", "Stance / contact time"), ("step_s", "Step time"),
                       ("stride_s", "Stride time"), ("flight_s", "Flight time")):
         row(name, summary["temporal"][key], 3, " (s)")
-    row("ML sway proxy", summary["ml_sway"]["ml_excursion_m"], 3, " (m)")
+    row("Side-to-side (ML) sway", summary["ml_sway"]["ml_excursion_m"], 1, " (cm)", 100.0)
     a = summary["asymmetry"]
     d = a["cpd_diff_r_minus_l_deg"]
     extra = (f"<tr><td>CPD difference R-L (deg)</td><td colspan=2>{_f(d.get('diff'), 2)} "
-             f"[{_f(d.get('ci95_low'), 2)}, {_f(d.get('ci95_high'), 2)}], Welch p = "
-             f"{_f(d.get('p_value'), 3)}</td></tr>"
+             f"[{_f(d.get('ci95_low'), 2)}, {_f(d.get('ci95_high'), 2)}], Welch "
+             f"{_p_text(d.get('p_value'))}</td></tr>"
              f"<tr><td>Symmetry indices (%)</td><td colspan=2>CPD "
              f"{_f(a.get('cpd_symmetry_index_pct'))} · stance "
              f"{_f(a.get('stance_symmetry_index_pct'))} · step "
@@ -174,13 +225,43 @@ def _cpd_caption(summary: dict) -> str:
     return (f"<p>{'; '.join(parts)}; relative to {ref}. Right - left: {_f(d.get('diff'))} "
             f"deg (95 % CI {_f(d.get('ci95_low'))} to {_f(d.get('ci95_high'))}).</p>"
             "<p class='small'>Box: quartiles and 1.5 IQR whiskers; dots: strides; diamond: "
-            "mean ± SD; orange bar: 95 % CI of the mean (allowing for correlated strides). "
+            "mean ± SD; dark bar: 95 % CI of the mean (allowing for correlated strides); red "
+            "dotted line: the flag line, the lower side's mean plus the threshold. "
             f"A side is flagged when the whole CI of the difference clears {_f(thr)} deg "
             "(gaitimu default, not a clinical cut-off). No absolute CPD cut-off is applied: "
             "Bramah et al. 2018 found each extra degree of CPD raised the odds of being an "
-            "injured runner by about 80 %, but their group means are not verified here. "
-            "Running pelvic obliquity range with IMUs is about 7.8-9.3 deg "
-            "(Perpiñá-Martínez 2023).</p>")
+            "injured runner by about 80 %, but their group means are not verified here.</p>")
+
+
+def _cycle_caption(summary: dict, strides: pd.DataFrame, signals: pd.DataFrame | None) -> str:
+    """Caption of the gait-cycle plot; a running report adds the measured obliquity range
+    beside the IMU reference range for running (a walk gets no running reference)."""
+    ref = ""
+    measured = figs.obliquity_range_text(strides, signals)
+    if summary.get("activity") == "run" and measured:
+        ref = (f" Obliquity range of the mean curves: {measured}; pelvic obliquity range in "
+               "running measured with IMUs is about 7.8-9.3 deg (Perpiñá-Martínez 2023).")
+    return ("<p class='small'>Mean ± SD over strides, 0-100 % from initial contact to the "
+            "next initial contact of the same leg; the curve of each side is that side's "
+            "hemipelvis height (up = positive), so the hump during stance is the drop of the "
+            "opposite side. Dotted lines: mean toe-off. IMU frontal-plane angles carry an "
+            "absolute error of about 2.7-4.5 deg against optical motion capture (Bolink "
+            "2016); left/right comparisons of the same sensor are more robust than absolute "
+            f"values.{ref}</p>")
+
+
+def _trend_caption(summary: dict) -> str:
+    """Caption of the CPD-over-time plot: which trend lines are drawn and why."""
+    shown = [s for s in ("L", "R")
+             if figs.trend_change((summary.get("trend") or {}).get(s) or {}) is not None]
+    drawn = (f"Dashed line: the fitted trend of the {' and '.join(refs.SIDE_NAME[s] for s in shown)}"
+             " side, named by its change in degrees over the session with its 95 % CI."
+             if shown else "No trend line is drawn: for both sides the 95 % CI of the change "
+             "over the session includes zero.")
+    return (f"<p class='small'>Each dot is one stance (long sessions are thinned for display; "
+            f"statistics use every stride). {drawn} Control often fades late in a run: a "
+            "rising trend is flagged when its 95 % CI excludes zero and the fitted change over "
+            f"the session exceeds {_f(summary['thresholds']['trend_deg'])} deg.</p>")
 
 
 def _temporal_caption(summary: dict) -> str:
@@ -188,9 +269,10 @@ def _temporal_caption(summary: dict) -> str:
     return (f"<p>GCT balance (left share of contact time): "
             f"{_f(a.get('gct_balance_left_pct'))} % (50 % = symmetric). Symmetry indices "
             f"100·(R-L)/mean: stance {_f(a.get('stance_symmetry_index_pct'))} %, step "
-            f"{_f(a.get('step_symmetry_index_pct'))} %, ML sway "
-            f"{_f(a.get('ml_sway_symmetry_index_pct'))} %.</p><p class='small'>ML sway proxy: "
-            "medio-lateral sacral excursion towards the stance side. More sway on one side "
+            f"{_f(a.get('step_symmetry_index_pct'))} %, sway "
+            f"{_f(a.get('ml_sway_symmetry_index_pct'))} %.</p><p class='small'>Side-to-side "
+            "(ML) sway: medio-lateral sacral excursion towards the stance side, in cm. More "
+            "sway on one side "
             "can hint at a trunk lean over that leg (compensated Trendelenburg), which a "
             "single sacral sensor cannot see directly: a hint, not proof.</p>")
 
@@ -279,40 +361,24 @@ def _quality_html(summary: dict) -> str:
 
 
 def _guidance_html(summary: dict) -> str:
-    ex = refs.EXERCISES
-    flagged = [f for f in summary["flags"] if f["kind"] in ("cpd_asymmetry", "cpd_elevated")]
-    if (summary.get("sides") or {}).get("attribution") == "uncertain":
-        lead = ("Left and right could not be told apart in this session, so no side is "
-                "singled out. General hip-abductor strength work below is optional "
-                "maintenance; repeat the measurement with the sensor worn as described.")
-        order = ("loaded", "early")
-    elif not flagged:
-        lead = ("No side is flagged. General hip-abductor strength work below is optional "
-                "maintenance; repeat the measurement to track your control over time.")
-        order = ("loaded", "early")
-    else:
-        f = max(flagged, key=lambda x: x.get("value") or 0.0)
-        side = refs.SIDE_NAME[f["side"]]
-        severe = (f.get("value") or 0.0) >= refs.SEVERE_ASYMMETRY_DEG
-        stage = "early / low-load" if severe else "loaded"
-        lead = (f"Focus on the <b>{side}</b> hip abductors (the stance side with the larger "
-                f"drop). With a difference of {_f(f.get('value'))} deg the suggested starting "
-                f"point is the <b>{stage}</b> stage; start at the early stage whenever there "
-                "is pain, and move on when the exercises are easy and pain-free. Work both "
-                "sides, with extra volume on the flagged side.")
-        order = ("early", "loaded") if severe else ("loaded", "early")
-    blocks = "".join(
-        f"<h3>{_e(ex[k]['title'])}</h3><ul>"
-        + "".join(f"<li>{_e(i)}</li>" for i in ex[k]["items"]) + "</ul>" for k in order)
-    return (f"<p>{lead}</p>{blocks}<p><b>Dosage:</b> {_e(ex['dosage'])}</p>"
-            f"<p class='small'>Source: {_e(ex['source'])}</p>")
+    """Guidance for this outcome: one block per ``summary["guidance"]`` entry (``case``,
+    ``title``, ``text``), in the order `summary` chose. The decision of what to advise lives
+    there; this only lays it out."""
+    def one(g: Mapping) -> str:
+        items = "".join(f"<li>{_e(i)}</li>" for i in g.get("items") or [])
+        return (f"<article class='guide' data-case='{_e(g['case'])}'>"
+                f"<h3>{_e(g['title'])}</h3><p>{_e(g['text'])}</p>"
+                + (f"<ul>{items}</ul>" if items else "") + "</article>")
+
+    return "".join(one(g) for g in summary["guidance"])
 
 
-def _references_html() -> str:
+def _references_html(activity: str | None) -> str:
+    """The references, without those for another activity (a walk gets no running range)."""
     items = "".join(f"<li><b>{_e(r['citation'])}</b> {_e(r['finding'])}"
                     f"{' ' + _e(r['note']) if r.get('note') else ''}"
                     f" <span class='small'>[{_e(r['kind'])}]</span></li>"
-                    for r in refs.REFERENCES)
+                    for r in refs.REFERENCES if r.get("activity") in (None, activity))
     return f"<ul>{items}</ul>"
 
 
@@ -337,22 +403,28 @@ def speed_text(summary: dict) -> str:
     return f"speed not estimated: {why}"
 
 
+def clock_text(seconds: Any) -> str:
+    """A duration as a clock: ``m:ss``, or ``h:mm:ss`` from one hour on."""
+    if seconds is None or not math.isfinite(float(seconds)):
+        return "n/a"
+    total = round(float(seconds))
+    h, rest = divmod(total, 3600)
+    m, sec = divmod(rest, 60)
+    return f"{h}:{m:02d}:{sec:02d}" if h else f"{m}:{sec:02d}"
+
+
 def _context_line(summary: dict) -> str:
-    act = {"walk": "Walking", "run": "Running"}.get(summary.get("activity") or "",
-                                                    str(summary.get("activity")))
-    s = summary["session"]
+    """The session in one line for the details: activity, duration, cadence, speed, turns,
+    valid strides per side (subject and date are on the card)."""
+    act = ACTIVITY_WORDS.get(summary.get("activity") or "", str(summary.get("activity")))
     no_side = (summary.get("sides") or {}).get("n_no_side") or 0
-    parts = [f"<b>{_e(act)}</b>", f"{_f((summary.get('duration_s') or 0) / 60.0, 1)} min",
+    parts = [f"<b>{_e(act)}</b>", f"duration {clock_text(summary.get('duration_s'))}",
              f"cadence {_f(summary.get('cadence_spm'), 0)} steps/min",
              speed_text(summary),
              *([f"{tu['n']} turn(s) ({tu['n_left']} left, {tu['n_right']} right; their "
                 "steps are left out)"] if (tu := summary.get("turns") or {}).get("n") else []),
              f"{summary['strides']['L']} left + {summary['strides']['R']} right valid strides"
              + (f" ({no_side} without a side, left out)" if no_side else "")]
-    if s.get("subject"):
-        parts.insert(0, f"subject {_e(s['subject'])}")
-    if s.get("created_utc"):
-        parts.append(f"recorded {_e(s['created_utc'])}")
     return " · ".join(parts)
 
 
@@ -375,91 +447,123 @@ def change_from_first(first: dict, later: dict) -> dict:
     return out
 
 
+def _progress_html(summaries: list[dict]) -> tuple[str, tuple[str, Any]]:
+    """The progress section of several sessions (table and caption) and its figure."""
+    labels = [_label(s, i) for i, s in enumerate(summaries)]
+    changes = [change_from_first(summaries[0], x) for x in summaries]
+
+    def _chg(c: dict) -> str:
+        return (f"<br><span class='small'>change {_f(c.get('diff'), 1)} "
+                f"[{_f(c.get('ci95_low'), 1)}, {_f(c.get('ci95_high'), 1)}]</span>")
+
+    def _cpd(s: dict, c: dict, side: str, first: bool) -> str:
+        x = s["cpd_deg"][side]
+        return (f"<td>{_f(x.get('mean'))} [{_f(x.get('ci95_low'))}, {_f(x.get('ci95_high'))}]"
+                f"{'' if first else _chg(c[side])}</td>")
+
+    rows = "".join(
+        f"<tr><td>{_e(lab)}</td><td>{_e(s['session'].get('subject') or 'not recorded')}</td>"
+        f"<td>{_e(ACTIVITY_WORDS.get(s.get('activity') or '', s.get('activity')))}</td>"
+        f"{_cpd(s, c, 'L', i == 0)}{_cpd(s, c, 'R', i == 0)}"
+        f"<td>{_e(STATUS_WORDS.get(s['verdict']['L']['status']))} / "
+        f"{_e(STATUS_WORDS.get(s['verdict']['R']['status']))}</td></tr>"
+        for i, (lab, s, c) in enumerate(zip(labels, summaries, changes, strict=True)))
+    fig = ("fig-progress", figs.progress(summaries, labels))
+    text = (
+        "<h2>Progress across sessions</h2>" + _figure_div(*fig)
+        + "<div class='scroll'><table><thead><tr><th>Session</th><th>Subject</th>"
+        "<th>Activity</th><th>Left CPD [95 % CI]</th><th>Right CPD [95 % CI]</th>"
+        f"<th>Verdict left / right</th></tr></thead><tbody>{rows}</tbody></table></div>"
+        "<p class='small'>Change: CPD of that side minus the first session, with a Welch "
+        "95 % CI (deg). Plot (sessions numbered as in the table): top, CPD per stance "
+        "side, mean with 95 % CI; bottom, right minus left with its 95 % CI, red dotted "
+        "lines at ± the asymmetry threshold. Sessions can "
+        "differ in speed, shoes and sensor placement: compare sessions of the same activity "
+        "and set-up.</p>")
+    return text, fig
+
+
 def render_html(results: Sequence[tuple[dict, pd.DataFrame, pd.DataFrame | None]],
                 *, title: str = "gaitimu pelvic control report") -> str:
     """HTML text of the report for ``(summary, strides, signals)`` triples (oldest first).
 
-    The newest session is shown in full; with several sessions a progress section comes
-    first. Figure divs carry ``data-figure`` ids (tests count them).
+    The newest session is shown in full: its summary card first, then guidance, then (with
+    several sessions) the progress section, then the details. Figure divs carry
+    ``data-figure`` ids (tests count them); the figures and plotly.js travel packed
+    (`gaitimu.report.assets`) and the page's script draws them.
     """
-    import plotly.offline
-
     if not results:
         raise BadInputError("no session to report on")
     summary, strides, signals = results[-1]
-    parts: list[str] = []
+    figures = [("fig-cpd", figs.cpd_distribution(strides, summary)),
+               ("fig-cycle", figs.gait_cycle(strides, signals)),
+               ("fig-trend", figs.cpd_trend(strides, summary)),
+               ("fig-temporal", figs.temporal(summary))]
+    fig = dict(figures)
+    progress = ""
     if len(results) > 1:
-        summaries = [r[0] for r in results]
-        labels = [_label(s, i) for i, s in enumerate(summaries)]
-        changes = [change_from_first(summaries[0], x) for x in summaries]
-
-        def _chg(c: dict) -> str:
-            return (f"<br><span class='small'>change {_f(c.get('diff'), 1)} "
-                    f"[{_f(c.get('ci95_low'), 1)}, {_f(c.get('ci95_high'), 1)}]</span>")
-
-        rows = "".join(
-            f"<tr><td>{_e(lab)}</td><td>{_e(s.get('activity'))}</td>"
-            f"<td>{_f(s['cpd_deg']['L'].get('mean'))} "
-            f"[{_f(s['cpd_deg']['L'].get('ci95_low'))}, "
-            f"{_f(s['cpd_deg']['L'].get('ci95_high'))}]{_chg(c['L']) if i else ''}</td>"
-            f"<td>{_f(s['cpd_deg']['R'].get('mean'))} "
-            f"[{_f(s['cpd_deg']['R'].get('ci95_low'))}, "
-            f"{_f(s['cpd_deg']['R'].get('ci95_high'))}]{_chg(c['R']) if i else ''}</td>"
-            f"<td>{_e(s['verdict']['L']['status'])} / {_e(s['verdict']['R']['status'])}</td>"
-            "</tr>" for i, (lab, s, c) in enumerate(zip(labels, summaries, changes,
-                                                        strict=True)))
-        parts.append(
-            "<h2>Progress across sessions</h2>"
-            + _figure_div(figs.progress(summaries, labels), "fig-progress")
-            + "<div class='scroll'><table><thead><tr><th>Session</th><th>Activity</th>"
-            "<th>Left CPD [95 % CI]</th><th>Right CPD [95 % CI]</th><th>Verdict L / R</th>"
-            f"</tr></thead><tbody>{rows}</tbody></table></div>"
-            "<p class='small'>Change: CPD of that side minus the first session, with a Welch "
-            "95 % CI (deg). Left plot: CPD per stance side, mean with 95 % CI. Right: right minus "
-            "left with its 95 % CI; dotted lines: ± the asymmetry threshold. Different "
-            "sessions can differ in speed, shoes and sensor "
-            "placement: compare sessions of the same activity and set-up.</p>")
+        progress, progress_fig = _progress_html([r[0] for r in results])
+        figures.insert(0, progress_fig)
     detail = [
-        "<h2>CPD per side</h2>", _figure_div(figs.cpd_distribution(strides, summary),
-                                             "fig-cpd"),
+        "<h2>The numbers</h2>", f"<p class='meta'>{_context_line(summary)}</p>",
+        _flags_html(summary),
+        "<h3>CPD per side</h3>", _figure_div("fig-cpd", fig["fig-cpd"]),
         _cpd_caption(summary), _numbers_table(summary),
         "<h2>Pelvic obliquity over the gait cycle</h2>",
-        _figure_div(figs.gait_cycle(strides, signals, summary.get("activity")), "fig-cycle"),
-        "<p class='small'>Mean ± SD over strides, 0-100 % from initial contact to the next "
-        "initial contact of the same leg; the curve of each side is that side's hemipelvis "
-        "height (up = positive), so the hump during stance is the drop of the opposite "
-        "side. Dotted lines: mean toe-off. IMU frontal-plane angles carry an absolute error "
-        "of about 2.7-4.5 deg against optical motion capture (Bolink 2016); left/right "
-        "comparisons of the same sensor are more robust than absolute values.</p>",
-        "<h2>CPD during the session</h2>", _figure_div(figs.cpd_trend(strides, summary),
-                                                       "fig-trend"),
-        "<p class='small'>Each dot is one stance (long sessions are thinned for display; "
-        "statistics use every stride). Control often fades late in a run: a rising trend "
-        "is flagged when its 95 % CI excludes zero and the fitted change over the session "
-        f"exceeds {_f(summary['thresholds']['trend_deg'])} deg.</p>",
-        "<h2>Temporal symmetry</h2>", _figure_div(figs.temporal(summary), "fig-temporal"),
+        _figure_div("fig-cycle", fig["fig-cycle"]), _cycle_caption(summary, strides, signals),
+        "<h2>CPD during the session</h2>", _figure_div("fig-trend", fig["fig-trend"]),
+        _trend_caption(summary),
+        "<h2>Temporal symmetry</h2>", _figure_div("fig-temporal", fig["fig-temporal"]),
         _temporal_caption(summary),
         "<h2>Data quality</h2>", _quality_html(summary),
-        "<h2>Exercise guidance</h2>", _guidance_html(summary),
-        "<h2>References and thresholds</h2>", _references_html(),
+        "<h2>References and thresholds</h2>", _references_html(summary.get("activity")),
         f"<p class='small'>Method: {_e(summary['method']['ci'])} "
         f"{_e(summary['method']['asymmetry'])} Decision: "
         f"{_e(summary['method']['decision'])}</p>",
     ]
-    head_title = "Latest session" if len(results) > 1 else "Result"
     body = (
-        f"<main><h1>{_e(title)}</h1><p class='meta'>{_context_line(summary)}</p>"
-        f"<div class='disclaimer'><b>Not a medical device.</b> {_e(refs.DISCLAIMER)}</div>"
-        f"<h2>{head_title}: how each hip controls the pelvis</h2>{_verdict_html(summary)}"
-        + "".join(parts) + "".join(detail)
+        "<main>" + _summary_card_html(summary, title)
+        + "<noscript><p class='disclaimer'>The plots need JavaScript; every number is also "
+        "in the text and tables.</p></noscript>"
+        + "<h2>What to do</h2>" + _guidance_html(summary)
+        + progress + "".join(detail)
         + f"<footer class='disclaimer'>{_e(refs.DISCLAIMER)} Generated by gaitimu "
-        f"{_e(summary['software_version'])} at {_e(summary['generated_utc'])}.</footer>"
+        f"{_e(summary['software_version'])} at {_e(_when(summary['generated_utc']))}.</footer>"
         "</main>")
-    js = plotly.offline.get_plotlyjs()
     return ("<!DOCTYPE html><html lang='en'><head><meta charset='utf-8'>"
             "<meta name='viewport' content='width=device-width, initial-scale=1'>"
-            f"<title>{_e(title)}</title><style>{CSS}</style>"
-            f"<script type='text/javascript'>{js}</script></head><body>{body}</body></html>")
+            f"<title>{_e(title)}</title><style>{assets.CSS}</style></head><body>{body}"
+            "<script type='text/plain' id='gaitimu-plotly'>"
+            f"{assets.packed_plotly()}</script>"
+            "<script type='text/plain' id='gaitimu-figures'>"
+            f"{assets.pack(_figures_json(figures))}</script>"
+            f"<script>{assets.boot_script()}</script></body></html>")
+
+
+def check_one_subject(named_metas: Sequence[tuple[str, Mapping]]) -> None:
+    """Refuse a progress report over different subjects: it follows one person over time, and
+    merging two people's sessions would show a "change" that is only the difference between
+    them. A session without a subject is taken as anyone's.
+
+    Parameters
+    ----------
+    named_metas
+        ``(name, meta)`` per session, in the order given (the name is how the error line
+        refers to the session, e.g. its path).
+
+    Raises
+    ------
+    BadInputError
+        Naming the first two sessions whose subjects differ.
+    """
+    known = [(name, str(meta.get("subject")).strip()) for name, meta in named_metas
+             if str(meta.get("subject") or "").strip()]
+    for name, subject in known[1:]:
+        if subject != known[0][1]:
+            raise BadInputError(
+                f"{known[0][0]} (subject {quote(known[0][1])}) and {name} (subject "
+                f"{quote(subject)}) are different subjects: a progress report follows one "
+                "person; report each subject separately")
 
 
 def _atomic_write(path: Path, text: str) -> None:
@@ -528,6 +632,8 @@ def build_report(
     results = []
     frames = []
     items_list = list(items)
+    check_one_subject([(session_meta(sess).get("path") or f"session {i + 1}",
+                        session_meta(sess)) for i, (sess, _) in enumerate(items_list)])
     for i, (session, result) in enumerate(items_list):
         meta = session_meta(session)
         summary = summarize(result.strides, meta, getattr(result, "info", {}) or {},
@@ -582,7 +688,8 @@ def report_sessions(
     Sessions are ordered by their ``created_utc`` (then by the order given), so the progress
     view runs oldest to newest. ``axes`` overrides every session's axis map ("auto":
     mounting unknown; `gaitimu.pipeline.check_axes_option`). Raises `BadInputError` for an
-    unreadable session or a bad ``axes`` and `NoGaitError` (naming the session) when one has
+    unreadable session, a bad ``axes`` or sessions of different subjects (checked before the
+    analysis, `check_one_subject`) and `NoGaitError` (naming the session) when one has
     no usable gait.
     """
     from gaitimu.analysis.speed import check_body_size
@@ -596,9 +703,11 @@ def report_sessions(
     body = {k: v for k, v in body.items() if v is not None}  # only the overrides given
     # the outputs are checked before the (slow) analysis
     check_report_outputs(out_html, out_json, out_csv, inputs=paths, force=force)
+    sessions = [open_session(p) for p in paths]
+    check_one_subject([(str(p), session_meta(sess)) for p, sess in zip(paths, sessions,
+                                                                        strict=True)])
     items = []
-    for p in paths:
-        session = open_session(p)
+    for p, session in zip(paths, sessions, strict=True):
         try:
             result = (analyze_session(session, **body) if axes is None
                       else analyze_session(session, axes=axes, **body))
