@@ -48,6 +48,62 @@ def test_decode_packet_random_bytes_only_raises_packet_error(data):
         pass
 
 
+def test_packet_dtype_is_the_header_struct():
+    d = P.packet_dtype(7)
+    assert d.itemsize == P.HEADER_SIZE + 7 * P.SAMPLE_SIZE
+    assert d.fields["raw"][1] == P.HEADER_SIZE  # samples right after the header
+    head = np.zeros(1, d)
+    for i, (name, _) in enumerate(P.HEADER_FIELDS):
+        head[name] = i + 1
+    assert head.tobytes()[:P.HEADER_SIZE] == P.HEADER.pack(*range(1, len(P.HEADER_FIELDS) + 1))
+
+
+@given(k=st.integers(0, 20), n=st.integers(1, P.MAX_SAMPLES_PER_PACKET), seq0=st.integers(0, 2**17),
+       t0=st.integers(0, 2**34), seed=st.integers(0, 99))
+def test_encode_packets_equals_encode_packet_byte_for_byte(k, n, seq0, t0, seed):
+    rng = np.random.default_rng(seed)
+    raw = rng.integers(-32768, 32767, size=(k, n, 6), dtype=np.int16)
+    seq = seq0 + np.arange(k)
+    t0_us = t0 + 12_345 * np.arange(k)
+    flags = rng.integers(0, 256, k)
+    many = P.encode_packets(seq, t0_us, raw, flags)
+    assert many == [P.encode_packet(int(seq[i]), int(t0_us[i]), raw[i], int(flags[i]))
+                    for i in range(k)]
+
+
+@given(sizes=st.lists(st.integers(1, P.MAX_SAMPLES_PER_PACKET), max_size=30), seed=st.integers(0, 99))
+def test_decode_packets_equals_decode_packet(sizes, seed):
+    rng = np.random.default_rng(seed)
+    data = [P.encode_packet(int(rng.integers(0, 2**16)), int(rng.integers(0, 2**32)),
+                            rng.integers(-32768, 32767, size=(n, 6), dtype=np.int16),
+                            int(rng.integers(0, 256))) for n in sizes]
+    batch = P.decode_packets(data)
+    one = [P.decode_packet(d) for d in data]
+    assert batch.seq.tolist() == [p.seq for p in one]
+    assert batch.t0_us.tolist() == [p.t0_us for p in one]
+    assert batch.flags.tolist() == [p.flags for p in one]
+    assert batch.n.tolist() == sizes
+    np.testing.assert_array_equal(batch.raw, np.concatenate([p.raw for p in one])
+                                  if one else np.zeros((0, 6), np.int16))
+
+
+@pytest.mark.parametrize("damage", ["version", "count", "short", "long"])
+def test_decode_packets_rejects_a_malformed_packet_naming_it(damage):
+    data, _ = _stream(5, spp=4)
+    bad = bytearray(data[3])
+    if damage == "version":
+        bad[0] = 2
+    elif damage == "count":
+        bad[8] = 3
+    elif damage == "short":
+        bad = bad[:-1]
+    else:
+        bad += b"\x00" * 12
+    data[3] = bytes(bad)
+    with pytest.raises(P.PacketError, match=r"^packet 3: "):
+        P.decode_packets(data)
+
+
 def test_physical_roundtrip_and_saturation():
     sc = P.Scales(16, 2000)
     acc = np.array([[9.81, 0, -9.81], [1000, -1000, 0]])

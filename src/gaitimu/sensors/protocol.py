@@ -14,6 +14,10 @@ One BLE notification of the data characteristic carries one packet, little-endia
 Physical values: acc [m/s^2] = raw * acc_range_g * G / 32768, gyr [deg/s] =
 raw * gyr_range_dps / 32768. The full specification, GATT layout and sizing live in
 firmware_notes/PROTOCOL.md.
+
+The layout is defined once (`HEADER_FIELDS`, `SAMPLE_DTYPE`): `encode_packet`/`decode_packet`
+handle one packet (the recorder, the virtual sensor), `encode_packets`/`decode_packets` many
+at once with a numpy view of the same layout (the simulator).
 """
 
 from __future__ import annotations
@@ -28,9 +32,17 @@ from gaitimu.consts import G
 from gaitimu.errors import BadInputError
 
 PROTOCOL_VERSION = 1
-HEADER = struct.Struct("<BBHIBB")
+#: The packet layout, defined once: the header fields in order (name, `struct` format code,
+#: little-endian), then ``n`` samples of ``SAMPLE_CHANNELS`` values of ``SAMPLE_DTYPE``. The
+#: per-packet `struct` codec (`HEADER`) and the many-packet numpy codec (`packet_dtype`) are
+#: both built from it.
+HEADER_FIELDS = (("version", "B"), ("flags", "B"), ("seq", "H"), ("t0_us", "I"), ("n", "B"),
+                 ("reserved", "B"))
+SAMPLE_DTYPE = np.dtype("<i2")  # acc_x acc_y acc_z gyr_x gyr_y gyr_z, int16 LSB
+SAMPLE_CHANNELS = 6
+HEADER = struct.Struct("<" + "".join(code for _, code in HEADER_FIELDS))
 HEADER_SIZE = HEADER.size  # 10
-SAMPLE_SIZE = 12
+SAMPLE_SIZE = SAMPLE_CHANNELS * SAMPLE_DTYPE.itemsize  # 12
 MAX_ATT_PAYLOAD = 244  # ATT MTU 247 - 3
 MAX_SAMPLES_PER_PACKET = (MAX_ATT_PAYLOAD - HEADER_SIZE) // SAMPLE_SIZE  # 19
 FLAG_OVERFLOW = 0x01
@@ -74,12 +86,13 @@ class PacketError(BadInputError):
 def encode_packet(seq: int, t0_us: int, raw: np.ndarray, flags: int = 0) -> bytes:
     """Encode one packet. ``raw`` is an (n, 6) integer array already in sensor LSB."""
     raw = np.asarray(raw)
-    if raw.ndim != 2 or raw.shape[1] != 6 or not 1 <= raw.shape[0] <= MAX_SAMPLES_PER_PACKET:
+    if (raw.ndim != 2 or raw.shape[1] != SAMPLE_CHANNELS
+            or not 1 <= raw.shape[0] <= MAX_SAMPLES_PER_PACKET):
         raise ValueError(f"raw must be (n, 6) with 1 <= n <= {MAX_SAMPLES_PER_PACKET}")
     header = HEADER.pack(
         PROTOCOL_VERSION, flags & 0xFF, seq & 0xFFFF, t0_us & 0xFFFFFFFF, raw.shape[0], 0
     )
-    return header + np.ascontiguousarray(raw, dtype="<i2").tobytes()
+    return header + np.ascontiguousarray(raw, dtype=SAMPLE_DTYPE).tobytes()
 
 
 def decode_packet(data: bytes) -> Packet:
@@ -95,8 +108,99 @@ def decode_packet(data: bytes) -> Packet:
         raise PacketError(
             f"packet declares {n} samples ({HEADER_SIZE + SAMPLE_SIZE * n} bytes) but has {len(data)}"
         )
-    raw = np.frombuffer(data, dtype="<i2", offset=HEADER_SIZE, count=6 * n).reshape(n, 6)
+    raw = np.frombuffer(data, dtype=SAMPLE_DTYPE, offset=HEADER_SIZE,
+                        count=SAMPLE_CHANNELS * n).reshape(n, SAMPLE_CHANNELS)
     return Packet(version=version, flags=flags, seq=seq, t0_us=t0_us, raw=raw)
+
+
+# =========================================================================== many packets
+def packet_dtype(n_samples: int) -> np.dtype:
+    """numpy structured dtype of one packet of ``n_samples`` samples, from `HEADER_FIELDS`.
+
+    Packed (no padding) and little-endian like `HEADER`, so a record array of it is the byte
+    string of consecutive packets: what `encode_packets` writes and `decode_packets` reads.
+    """
+    return np.dtype([(name, "<" + code) for name, code in HEADER_FIELDS]
+                    + [("raw", SAMPLE_DTYPE, (n_samples, SAMPLE_CHANNELS))])
+
+
+def encode_packets(seq: np.ndarray, t0_us: np.ndarray, raw: np.ndarray,
+                   flags: int | np.ndarray = 0) -> list[bytes]:
+    """Encode ``k`` packets of ``n`` samples each at once: `encode_packet` for many packets.
+
+    ``seq``, ``t0_us`` (and ``flags``) are (k,) or scalars, wrapped like `encode_packet` does;
+    ``raw`` is (k, n, 6) in sensor LSB. Each returned packet equals ``encode_packet(...)`` of
+    its row byte for byte (tested); a simulated hour is ~180 000 packets, too many for a loop.
+    """
+    raw = np.asarray(raw)
+    if (raw.ndim != 3 or raw.shape[2] != SAMPLE_CHANNELS
+            or not 1 <= raw.shape[1] <= MAX_SAMPLES_PER_PACKET):
+        raise ValueError(f"raw must be (k, n, 6) with 1 <= n <= {MAX_SAMPLES_PER_PACKET}")
+    k, n = raw.shape[:2]
+    rec = np.zeros(k, dtype=packet_dtype(n))
+    rec["version"] = PROTOCOL_VERSION
+    rec["flags"] = np.asarray(flags) & 0xFF
+    rec["seq"] = np.asarray(seq) & 0xFFFF
+    rec["t0_us"] = np.asarray(t0_us) & 0xFFFFFFFF
+    rec["n"] = n
+    rec["raw"] = raw
+    buf = rec.tobytes()
+    size = rec.dtype.itemsize
+    return [buf[i * size:(i + 1) * size] for i in range(k)]
+
+
+@dataclass(frozen=True)
+class PacketBatch:
+    """Many decoded packets, in order: header fields per packet, samples of all of them.
+
+    ``flags``, ``seq``, ``t0_us`` and ``n`` are (k,) int64 arrays; ``raw`` is the
+    (``n.sum()``, 6) int16 sample block, packet after packet.
+    """
+
+    flags: np.ndarray
+    seq: np.ndarray
+    t0_us: np.ndarray
+    n: np.ndarray
+    raw: np.ndarray
+
+
+def decode_packets(payloads: list[bytes]) -> PacketBatch:
+    """Decode many packets at once: `decode_packet` for a list of packets.
+
+    Runs of packets of the same size are read with one `packet_dtype` view each. Validation
+    is `decode_packet`'s: the first malformed packet is decoded by it, which raises its
+    `PacketError` (prefixed with the packet's index).
+    """
+    if not payloads:
+        none = np.zeros(0, dtype=np.int64)
+        return PacketBatch(none, none, none, none, np.zeros((0, SAMPLE_CHANNELS), SAMPLE_DTYPE))
+    sizes = np.fromiter((len(d) for d in payloads), dtype=np.int64, count=len(payloads))
+    run_starts = np.flatnonzero(np.diff(sizes, prepend=-1))
+    run_stops = np.append(run_starts[1:], sizes.size)
+    recs = [_decode_run(payloads, int(a), int(b)) for a, b in zip(run_starts, run_stops, strict=True)]
+    return PacketBatch(
+        flags=np.concatenate([r["flags"] for r in recs]).astype(np.int64),
+        seq=np.concatenate([r["seq"] for r in recs]).astype(np.int64),
+        t0_us=np.concatenate([r["t0_us"] for r in recs]).astype(np.int64),
+        n=np.concatenate([r["n"] for r in recs]).astype(np.int64),
+        raw=np.concatenate([r["raw"].reshape(-1, SAMPLE_CHANNELS) for r in recs]),
+    )
+
+
+def _decode_run(payloads: list[bytes], start: int, stop: int) -> np.ndarray:
+    """Packets ``start:stop`` (all of one size) as a record array of `packet_dtype`."""
+    n, rest = divmod(len(payloads[start]) - HEADER_SIZE, SAMPLE_SIZE)
+    if rest == 0 and 1 <= n <= MAX_SAMPLES_PER_PACKET:
+        rec = np.frombuffer(b"".join(payloads[start:stop]), dtype=packet_dtype(n))
+        bad = np.flatnonzero((rec["version"] != PROTOCOL_VERSION) | (rec["n"] != n))
+        if not bad.size:
+            return rec
+        start += int(bad[0])
+    try:
+        decode_packet(payloads[start])  # raises: the size or a header field is wrong
+    except PacketError as e:
+        raise PacketError(f"packet {start}: {e}") from None
+    raise AssertionError("unreachable: decode_packet accepted a packet the batch refused")
 
 
 def raw_to_physical(raw: np.ndarray, scales: Scales) -> tuple[np.ndarray, np.ndarray]:
