@@ -228,6 +228,9 @@ def test_short_session_without_standing_has_both_banners():
     s = _summary(duration_s=15, cpd_left_deg=3.0, cpd_right_deg=9.0, standing=False, seed=0)
     assert [b["kind"] for b in s["card"]["banners"]] == ["few_strides", "no_standing"]
     assert {v["reason"] for v in s["verdict"].values()} == {"few_strides"}
+    for side, c in s["card"]["sides"].items():
+        assert c["n"] == s["cpd_ic_deg"][side]["n"] > 0 and c["value_deg"] is None
+        assert f"Only {c['n']} usable" in c["sentence"]
 
 
 def test_fatigue_trend_flagged_on_that_side_only():

@@ -58,7 +58,8 @@ class SideResult:
     ``diff``/``lo``/``hi``: this side's drop minus the other side's, with its 95 % CI
     (degrees, on the standing reference; NaN when not compared). ``minutes``: extra minutes of
     recording estimated to decide a borderline or short result (None: not estimable, or more
-    than `references.MAX_MINUTES_PROMISED`).
+    than `references.MAX_MINUTES_PROMISED`). ``n``: usable strides of this side behind the
+    result (relative to standing when the session had standing; 0 when not judged).
     """
 
     status: str
@@ -69,6 +70,7 @@ class SideResult:
     hi: float = math.nan
     minutes: int | None = None
     elevated: bool = False
+    n: int = 0
 
 
 @dataclass
@@ -220,7 +222,7 @@ def _few_strides(n: dict[str, int], rules: Rules, standing_found: bool) -> Decis
             "inconclusive", "few_strides",
             f"inconclusive: too few strides. {n[s]} valid {_name(s)} and {n[o]} valid "
             f"{_name(o)} strides; at least {rules.min_n} per side are needed to judge a "
-            f"side. To decide: {todo}.", minutes=minutes)
+            f"side. To decide: {todo}.", minutes=minutes, n=n[s])
     counts = f"{n['L']} left and {n['R']} right"
     banners = [_banner(
         "few_strides",
@@ -310,17 +312,17 @@ def _compare_side(s: str, cpd: dict[str, MeanCI], diff: DiffCI, rules: Rules
                      f"during {name}-leg stance than the {name} side did during {oname}-leg "
                      f"stance (95 % confidence interval {_range(lo, hi)}; threshold "
                      f"{fmt(thr)} degrees; {c.n} and {co.n} strides).")
-        return SideResult("flagged", "asymmetry", text, d, lo, hi), [flag]
+        return SideResult("flagged", "asymmetry", text, d, lo, hi, n=c.n), [flag]
     if math.isfinite(hi) and hi < -thr:
         text = (f"The pelvis dropped {_amount(d)} during {name}-leg stance than "
                 f"during {oname}-leg stance (95 % confidence interval {_range(lo, hi)}). "
                 f"{numbers}")
-        return SideResult("not_flagged", "less_than_other", text, d, lo, hi), []
+        return SideResult("not_flagged", "less_than_other", text, d, lo, hi, n=c.n), []
     if math.isfinite(hi) and hi <= thr:
         text = (f"With 95 % confidence the difference from the {oname} side stays within the {fmt(thr)}-degree threshold (the pelvis dropped "
                 f"{_amount(d)} during {name}-leg stance; 95 % confidence interval "
                 f"{_range(lo, hi)}). {numbers}")
-        return SideResult("not_flagged", "within_threshold", text, d, lo, hi), []
+        return SideResult("not_flagged", "within_threshold", text, d, lo, hi, n=c.n), []
     n_per_side = (c.n + co.n) / 2
     minutes = minutes_for_ci((hi - lo) / 2, abs(d - thr), n_per_side, rules)
     decide = (f"about {_plural(minutes, 'more minute')} of steady {_act(rules)} at the same "
@@ -338,7 +340,7 @@ def _compare_side(s: str, cpd: dict[str, MeanCI], diff: DiffCI, rules: Rules
                  f"{name.capitalize()}-leg stance: the drop was {_amount(d)} than during "
                  f"{oname}-leg stance; its 95 % confidence interval includes the "
                  f"{fmt(thr)}-degree threshold: {decide}.")
-    return SideResult("inconclusive", "wide_ci", text, d, lo, hi, minutes), [flag]
+    return SideResult("inconclusive", "wide_ci", text, d, lo, hi, minutes, n=c.n), [flag]
 
 
 def _elevated(s: str, c: MeanCI, res: SideResult, abs_thr: float) -> list[dict]:
@@ -479,7 +481,7 @@ def _side_sentence(s: str, res: SideResult, c: MeanCI, rules: Rules) -> tuple[st
     if res.reason == "wide_ci":
         return _wide_ci_sentence(s, res, rules)
     if res.reason == "few_strides":
-        return (f"Only {c.n} usable {name}-leg steps: too few to judge (we need "
+        return (f"Only {res.n} usable {name}-leg steps: too few to judge (we need "
                 f"{rules.min_n})", refs.CANNOT_TELL)
     if res.reason == "no_standing":
         return (f"We could not measure the drop on your {name} leg: the recording did not "
@@ -528,7 +530,7 @@ def card_side(s: str, res: SideResult, c: MeanCI, rules: Rules) -> dict:
     ci = ([c.ci95_low, c.ci95_high] if value is not None and math.isfinite(c.ci95_low)
           else None)
     return {"status": res.status, "sentence": f"{sentence}; {conf}.", "confidence": conf,
-            "value_deg": value, "ci95": ci, "n": int(c.n) if judged else 0}
+            "value_deg": value, "ci95": ci, "n": int(res.n)}
 
 
 def headline(dec: Decision, rules: Rules) -> str:
