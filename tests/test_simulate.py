@@ -459,15 +459,15 @@ def test_phase_stays_monotonic_for_irregular_strides(activity):
 
 
 def test_phase_rate_is_positive_by_construction():
-    from gaitimu.simulate import _ar1, _phase_from_strides
+    from gaitimu.simulate.timing import ar1, phase_from_strides
 
     stride0 = 120 / 165
-    durs = stride0 * (1 + 0.1 * _ar1(np.random.default_rng(13), 2000))
+    durs = stride0 * (1 + 0.1 * ar1(np.random.default_rng(13), 2000))
     knots = np.concatenate([[0.0], np.cumsum(durs)])
     # Up to the ends of the knots (an interpolating spline of the phase rang there; the
     # simulator's knots extend several strides beyond the session on both sides).
     t = np.arange(0.0, knots[-1], 0.005)
-    (phase, rate, _), _ = _phase_from_strides(t, knots, durs, 5.0, 0.0)
+    (phase, rate, _), _ = phase_from_strides(t, knots, durs, 5.0, 0.0)
     assert rate.min() > 0
     assert np.diff(phase).min() > 0
     inner = (t > knots[1]) & (t < knots[-2])
@@ -476,3 +476,19 @@ def test_phase_rate_is_positive_by_construction():
     # Stride k still lasts about durs[k]: the phase advances by ~1 over it.
     adv = np.diff(np.interp(knots[5:-5], t, phase))
     assert np.abs(adv - 1).max() < 0.15
+
+
+def test_simulated_source_serves_the_simulation_and_lets_errors_through():
+    from gaitimu.simulate.source import simulated_factory
+
+    make = simulated_factory("run", duration_s=20, seed=4, cpd_right_deg=7)
+    src = make(100, Scales(8, 1000))
+    sim = simulate(SimConfig(activity="run", duration_s=20, seed=4, cpd_right_deg=7,
+                             sampling_rate_hz=100))
+    n = sim.t_s.size
+    np.testing.assert_array_equal(src.read(n - 5, 10)[5:], src.read(0, 5))  # it loops
+    sc = Scales(8, 1000)
+    np.testing.assert_allclose(src.read(0, n)[:, :3] * sc.acc_per_lsb, sim.acc, atol=sc.acc_per_lsb)
+    # No fallback signal: a bad option (or a simulator bug) fails loudly.
+    with pytest.raises(BadInputError, match="cpd_left_deg"):
+        simulated_factory("walk", cpd_left_deg=50)(200, Scales())

@@ -47,7 +47,8 @@ async def _record(opts: DemoOptions, session: Path, on_status: Any) -> Any:
     _require_bumble()  # one clear line (exit 3) when the optional 'virtual' extra is missing
     from gaitimu.sensors.bumble_backend import VirtualRadio, make_backends
     from gaitimu.sensors.client import RecordOptions, record_session
-    from gaitimu.sensors.virtual import VIRTUAL_NAME, VirtualSensor, simulated_factory
+    from gaitimu.sensors.virtual import VIRTUAL_NAME, VirtualSensor
+    from gaitimu.simulate.source import simulated_factory
 
     radio = VirtualRadio()
     factory = simulated_factory(
