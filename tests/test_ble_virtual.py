@@ -163,6 +163,16 @@ def test_synthetic_source_is_a_function_of_the_sample_index():
     assert whole.dtype == np.int16
 
 
+def test_virtual_sensor_does_not_import_the_simulator():
+    import subprocess
+    import sys
+
+    code = ("import sys, gaitimu.sensors.virtual as v; v.synthetic_factory()(200, v.P.Scales()); "
+            "print(sorted(m for m in sys.modules if m.startswith('gaitimu.simulate')))")
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
+    assert out.stdout.strip() == "[]"
+
+
 def test_paired_central_may_control_a_sensor_that_requires_pairing():
     async def main():
         async with rig(require_pairing=True) as (sensor, S, C):

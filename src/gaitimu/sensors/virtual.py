@@ -14,8 +14,11 @@ control write, config/status read), Battery (0x180F) and Device Information (0x1
 - injects faults from the peripheral side: a packet-loss fraction, a link drop for N seconds
   (disconnect and stop advertising), ATT errors on the next control writes.
 
-The samples come from a `SampleSource`: sample ``k`` is a deterministic function of ``k`` so a
-test can compare a recorded session with the exact source data.
+The samples come from a `SampleSource` built by the source factory the sensor is given:
+sample ``k`` is a deterministic function of ``k`` so a test can compare a recorded session
+with the exact source data. The sensor knows no simulator: `SyntheticSource` is its
+dependency-free default, and `gaitimu.simulate.source.simulated_factory` serves a simulated
+session (the demo and ``record --device virtual`` pass it in).
 """
 
 from __future__ import annotations
@@ -25,7 +28,7 @@ import logging
 import math
 from collections.abc import Callable
 from dataclasses import dataclass, field
-from typing import Any, Protocol
+from typing import Protocol
 
 import numpy as np
 
@@ -54,7 +57,7 @@ class SyntheticSource:
     """A simple walking-like signal: gravity on x (up), step-frequency oscillations, noise.
 
     Deterministic in the sample index (noise from a seeded table), so any stretch can be
-    regenerated exactly. Stands in until `gaitimu.simulate` is used (see `simulated_source`).
+    regenerated exactly. The sensor's default source; needs nothing but numpy.
     """
 
     sampling_rate_hz: float = 200.0
@@ -99,28 +102,6 @@ def synthetic_factory(seed: int = 0) -> SourceFactory:
     return lambda rate_hz, scales: SyntheticSource(float(rate_hz), scales, seed)
 
 
-def simulated_factory(activity: str = "walk", duration_s: float = 120.0, seed: int = 0,
-                      **sim_options: Any) -> SourceFactory:
-    """Serve `gaitimu.simulate` output when that module is available, else `SyntheticSource`.
-
-    ``sim_options`` are further `gaitimu.simulate.SimConfig` fields (e.g. ``cpd_right_deg``).
-    """
-
-    def make(rate_hz: int, scales: P.Scales) -> SampleSource:
-        try:
-            from gaitimu.simulate import SimConfig, simulate
-
-            cfg = SimConfig(activity=activity, duration_s=duration_s, seed=seed,
-                            sampling_rate_hz=float(rate_hz), **sim_options)
-            sim = simulate(cfg)
-            return ArraySource(P.physical_to_raw(sim.acc, sim.gyr, scales))
-        except Exception as e:  # the simulator is optional for the virtual sensor
-            log.info("simulator unavailable (%s); serving the synthetic signal", e)
-            return SyntheticSource(float(rate_hz), scales, seed)
-
-    return make
-
-
 # =========================================================================== faults
 @dataclass
 class Faults:
@@ -146,7 +127,9 @@ class VirtualSensor:
     name, address
         Advertised local name (must fit the 31-byte advertising packet) and random static address.
     source_factory
-        ``(rate_hz, scales) -> SampleSource``; called whenever the rate or ranges change.
+        ``(rate_hz, scales) -> SampleSource``; called when the sensor is built and whenever
+        the rate or ranges change. Default: `synthetic_factory()`;
+        `gaitimu.simulate.source.simulated_factory(...)` serves a simulated session.
     speed
         1.0 = real time; larger runs the sensor clock faster than real time (tests).
     clock_drift_ppm
