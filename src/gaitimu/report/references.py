@@ -1,7 +1,7 @@
 """Reference values, decision thresholds, fixed wording and exercise guidance for reports.
 
 Everything clinical that a report says comes from here, so that it can be reviewed in one
-place. Sources are the project's domain notes (shared/domain/GLUTE_MED.md). Values marked
+place. Sources are the project's clinical notes (docs/clinical_background.md). Values marked
 ``"kind": "product"`` are product choices, NOT literature cut-offs; docs/verdicts.md explains
 each one and how `gaitimu.report.summary` decides which text applies.
 

@@ -1,6 +1,6 @@
 """Per-session summary: CPD per side with confidence, left/right asymmetry, temporal symmetry,
-data quality and flags. `summarize` returns the ``summary.json`` contract (DESIGN.md section 5,
-documented in docs/summary.schema.json and docs/report.md).
+data quality and flags. `summarize` returns the ``summary.json`` contract (docs/contracts.md,
+"Summary"; documented in docs/summary.schema.json and docs/report.md).
 
 What the numbers mean (verdicts, banners, the summary card, guidance) is decided in
 `gaitimu.report.verdicts`; docs/verdicts.md is the reader's version of those rules.
