@@ -18,7 +18,7 @@ import pytest
 from scipy.spatial.transform import Rotation
 
 from conftest import shared_data_dir
-from gaitimu.analysis.orientation import align_to_pelvis, detect_standing
+from gaitimu.analysis.orientation import AlignmentSettings, align_to_pelvis, detect_standing
 from gaitimu.consts import BODY_COLS, G
 from gaitimu.errors import BadInputError
 
@@ -196,3 +196,84 @@ def test_online_pelvis_signals_blockwise_equal_offline_online_fusion(trial: str)
     assert list(ref.columns) == list(SIGNAL_COLUMNS)
     for j, col in enumerate(SIGNAL_COLUMNS):
         assert np.max(np.abs(one[:, j] - ref[col].to_numpy())) < 1e-2, col
+
+
+def test_alignment_settings_are_frozen_with_the_module_defaults() -> None:
+    import dataclasses
+
+    from gaitimu.analysis import orientation as o
+
+    cfg = AlignmentSettings()
+    assert (cfg.min_standing_s, cfg.heading_cone_deg, cfg.heading_prior_sd_deg) == (
+        o.MIN_STANDING_S, o.HEADING_CONE_DEG, o.HEADING_PRIOR_SD_DEG)
+    assert (cfg.forward_reverse_t, cfg.forward_agree_fraction, cfg.cue_cluster_steps) == (
+        o.FORWARD_REVERSE_T, o.FORWARD_AGREE_FRACTION, o.CUE_CLUSTER_STEPS)
+    assert (cfg.online_tau_acc_s, cfg.reinit_window_s, cfg.settle_tau, cfg.settle_after_gap_s) == (
+        o.ONLINE_TAU_ACC_S, o.REINIT_WINDOW_S, o.SETTLE_TAU, o.SETTLE_AFTER_GAP_S)
+    with pytest.raises(dataclasses.FrozenInstanceError):
+        cfg.heading_cone_deg = 0.0  # type: ignore[misc]
+    assert hash(cfg) == hash(AlignmentSettings()) and cfg != AlignmentSettings(settle_tau=1.0)
+
+
+def test_alignment_settings_take_effect() -> None:
+    """A caller's standing, heading and forward-cue settings replace the defaults."""
+    from gaitimu.analysis.orientation import _decide_forward
+
+    v = load_virtual("gait2354_subject01_walk")
+    kw = dict(sampling_rate_hz=200.0)
+    _, info = align_to_pelvis(v["t_s"], v["acc"], v["gyr"], **kw)
+    assert info["up_source"] == "standing" and info["heading"]["source"] == "gait symmetry"
+    assert info["heading"]["applied_deg"] != 0.0
+    # standing must last longer than the recording's: none is found
+    _, info = align_to_pelvis(
+        v["t_s"], v["acc"], v["gyr"], **kw, settings=AlignmentSettings(min_standing_s=60.0))
+    assert info["up_source"] == "gait" and info["standing"] is None
+    # no cone around the declared heading: the gait estimate is not applied
+    _, info = align_to_pelvis(
+        v["t_s"], v["acc"], v["gyr"], **kw, settings=AlignmentSettings(heading_cone_deg=0.0))
+    assert info["heading"]["applied_deg"] == 0.0 and info["heading"]["cone_deg"] == 0.0
+    assert "outside the +-0 deg cone" in info["heading"]["note"]
+    # every cue clearly backward at t = -5: reversed by default, not with a bar of t = 6
+    back = {k: {"value": -0.5, "t": -5.0, "n": 40, "agree": 1.0, "clusters": 5}
+            for k in ("braking_order", "rotation_lateral")}
+    assert _decide_forward(back, auto=False)[0]
+    strict = AlignmentSettings(forward_reverse_t=6.0)
+    assert _decide_forward(back, auto=False, settings=strict)[:4:3] == (False, "ok")
+
+
+def test_fusion_settings_reach_the_offline_and_the_streaming_path() -> None:
+    """The settling interval after a data gap and the online filter's time constant follow
+    the settings, in `align_to_pelvis` and in `OnlinePelvisSignals` alike."""
+    from gaitimu.analysis.orientation import SIGNAL_COLUMNS, OnlinePelvisSignals
+
+    v = load_virtual("rajagopal_run")
+    fs = 200.0
+    t, acc, gyr = v["t_s"], v["acc"], v["gyr"]
+    ok = np.ones(t.size, dtype=bool)
+    ok[int(4.0 * fs) : int(4.5 * fs)] = False  # a 0.5 s hole
+    kw = dict(sampling_rate_hz=fs, axes="x=up,y=right,z=forward", fusion="online")
+    cfg = AlignmentSettings(settle_tau=0.5, online_tau_acc_s=3.0)
+    settling = {}
+    for settings in (None, cfg):
+        info = align_to_pelvis(t, acc, gyr, valid=ok, settings=settings, **kw).info
+        ps = OnlinePelvisSignals(info, sampling_rate_hz=fs, settings=settings)
+        ps.push(t, acc, gyr, ok, final=True)
+        settling[settings] = (info["settling_s"], ps.settling_s)
+    # default: 2 x 8 s after the hole (offline: up to the end of this 8.6 s recording)
+    (offline,), (stream,) = settling[None]
+    assert offline == pytest.approx([4.5, t[-1]]) and stream[1] - stream[0] == pytest.approx(
+        16.0 - 1 / fs)
+    # the caller's: 0.5 x 3 s, offline and streaming alike
+    (offline,), (stream,) = settling[cfg]
+    assert offline == pytest.approx([4.5, 4.5 + 1.5 - 1 / fs])
+    assert stream == pytest.approx(offline)
+    # the calibrated stream runs the online filter as the offline analysis with the settings
+    kw.pop("fusion")
+    ref = align_to_pelvis(t, acc, gyr, fusion="online", settings=cfg, **kw).body
+    ps = OnlinePelvisSignals.calibrate(t, acc, gyr, settings=cfg, **kw)
+    assert ps.settings is cfg
+    one = ps.update(t, acc, gyr)
+    default = OnlinePelvisSignals(ps.calibration, sampling_rate_hz=fs).update(t, acc, gyr)
+    j = SIGNAL_COLUMNS.index("obliquity_deg")
+    assert np.max(np.abs(one[:, j] - ref["obliquity_deg"].to_numpy())) < 1e-2
+    assert np.max(np.abs(default[:, j] - one[:, j])) > 1e-2

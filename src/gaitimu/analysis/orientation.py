@@ -16,7 +16,7 @@ Method (see docs/coordinate_system.md for frames and signs):
    axis):
 
    * *up*: the gravity direction during quiet standing (detected: low gyroscope and
-     accelerometer variation for >= `min_standing_s`); without standing, the mean
+     accelerometer variation for >= `MIN_STANDING_S`); without standing, the mean
      specific-force direction over the movement (then the standing neutral is unknown and
      ``info["standing"]`` is None).
    * *right* (medio-lateral): from the left/right mirror symmetry of gait. One step later
@@ -59,13 +59,14 @@ from __future__ import annotations
 
 import itertools
 import logging
+from dataclasses import dataclass
 from typing import NamedTuple
 
 import numpy as np
 import pandas as pd
 import vqf
 
-from gaitimu.analysis.bouts import find_steps
+from gaitimu.analysis.bouts import StepStructure, find_steps
 from gaitimu.analysis.conditioning import DEFAULT_MAX_BRIDGE_GAP_S
 from gaitimu.analysis.filters import bandpass, moving_mean, runs
 from gaitimu.consts import BODY_ACC, BODY_GYR, DEFAULT_AXES, G, is_auto_axes, parse_axes
@@ -77,6 +78,7 @@ __all__ = [
     "ONLINE_TAU_ACC_S",
     "SIGNAL_COLUMNS",
     "Alignment",
+    "AlignmentSettings",
     "OnlinePelvisSignals",
     "align_to_pelvis",
     "detect_standing",
@@ -107,6 +109,78 @@ HEADING_PRIOR_SD_DEG = 15.0
 FORWARD_REVERSE_T = 3.0
 FORWARD_AGREE_FRACTION = 0.75
 CUE_CLUSTER_STEPS = 8
+# Quiet standing (`detect_standing`): every gyroscope axis varies less than
+# STANDING_GYR_STD_MAX_DPS and every accelerometer axis less than STANDING_ACC_STD_MAX_MPS2
+# over 0.5 s, for at least MIN_STANDING_S, with the gravity direction within
+# STANDING_MAX_TILT_DEG of the run's median. They admit real standing sway (pelvis rates
+# of a few deg/s in the IPOL recordings) and are far below gait (tens of deg/s, m/s^2).
+MIN_STANDING_S = 1.0
+STANDING_GYR_STD_MAX_DPS = 5.0
+STANDING_ACC_STD_MAX_MPS2 = 0.25
+STANDING_MAX_TILT_DEG = 2.0
+# A quiet period whose gravity is further than this from the declared up axis is not
+# standing (a sensor lying on a table is quiet too); ignored with ``axes="auto"``.
+STANDING_MAX_OFF_UP_DEG = 60.0
+#: Data on each side of a gap that the restart of the filter looks at (`restart_filter`):
+#: the acausal estimate of the inclination after the gap needs some seconds. 8 s is as
+#: good as 20 s on simulated walks and runs (0.62 / 0.45 deg vs 0.60 / 0.66 deg largest
+#: difference from the undamaged session in the 10 s after a 0.15 s hole; 4 s: 1.0 / 0.75)
+#: and is the extra delay of the live view after a hole.
+REINIT_WINDOW_S = 8.0
+#: Stances within this many accelerometer time constants after the online filter restarted
+#: at a gap are not used (see `fuse_segments`).
+SETTLE_TAU = 2.0
+#: Only a restart at a gap longer than this (s) starts a settling interval: the longest
+#: hole the event detector bridges. After shorter holes (a lossy link) the restart error
+#: is small and decays within seconds (`fuse_segments`).
+SETTLE_AFTER_GAP_S = DEFAULT_MAX_BRIDGE_GAP_S
+
+
+@dataclass(frozen=True)
+class AlignmentSettings:
+    """Parameters of the alignment (`align_to_pelvis`) and of the orientation fusion
+    (`fuse_segments`, `OnlinePelvisSignals`); defaults: the module constants.
+
+    Attributes
+    ----------
+    min_standing_s, standing_gyr_std_max_dps, standing_acc_std_max_mps2, standing_max_tilt_deg
+        Quiet standing (`detect_standing`; `MIN_STANDING_S`, `STANDING_GYR_STD_MAX_DPS`,
+        `STANDING_ACC_STD_MAX_MPS2`, `STANDING_MAX_TILT_DEG`).
+    standing_max_off_up_deg : float
+        Largest angle between standing gravity and the declared up axis
+        (`STANDING_MAX_OFF_UP_DEG`).
+    heading_cone_deg, heading_prior_sd_deg : float
+        Largest heading correction from gait, and the prior's SD around the declared
+        heading (`HEADING_CONE_DEG`, `HEADING_PRIOR_SD_DEG`).
+    forward_reverse_t, forward_agree_fraction : float; cue_cluster_steps : int
+        Turning the declared forward around (`_decide_forward`; `FORWARD_REVERSE_T`,
+        `FORWARD_AGREE_FRACTION`, `CUE_CLUSTER_STEPS`).
+    online_tau_acc_s : float
+        Accelerometer time constant of the online VQF (`ONLINE_TAU_ACC_S`).
+    reinit_window_s : float
+        Data on each side of a gap for the filter restart (`REINIT_WINDOW_S`).
+    settle_tau, settle_after_gap_s : float
+        Settling interval after a restart, in accelerometer time constants, and the
+        shortest gap that starts one, s (`SETTLE_TAU`, `SETTLE_AFTER_GAP_S`).
+    """
+
+    min_standing_s: float = MIN_STANDING_S
+    standing_gyr_std_max_dps: float = STANDING_GYR_STD_MAX_DPS
+    standing_acc_std_max_mps2: float = STANDING_ACC_STD_MAX_MPS2
+    standing_max_tilt_deg: float = STANDING_MAX_TILT_DEG
+    standing_max_off_up_deg: float = STANDING_MAX_OFF_UP_DEG
+    heading_cone_deg: float = HEADING_CONE_DEG
+    heading_prior_sd_deg: float = HEADING_PRIOR_SD_DEG
+    forward_reverse_t: float = FORWARD_REVERSE_T
+    forward_agree_fraction: float = FORWARD_AGREE_FRACTION
+    cue_cluster_steps: int = CUE_CLUSTER_STEPS
+    online_tau_acc_s: float = ONLINE_TAU_ACC_S
+    reinit_window_s: float = REINIT_WINDOW_S
+    settle_tau: float = SETTLE_TAU
+    settle_after_gap_s: float = SETTLE_AFTER_GAP_S
+
+
+_DEFAULTS = AlignmentSettings()
 
 # Column order is relied on: `OnlinePelvisSignals.update` and live/stream.py fill blocks of
 # this layout by position.
@@ -237,33 +311,31 @@ def detect_standing(
     gyr: np.ndarray,
     *,
     sampling_rate_hz: float,
-    min_standing_s: float = 1.0,
-    gyr_std_max_dps: float = 5.0,
-    acc_std_max_mps2: float = 0.25,
-    max_tilt_deg: float = 2.0,
     valid: np.ndarray | None = None,
+    settings: AlignmentSettings | None = None,
 ) -> tuple[int, int] | None:
-    """Find quiet standing: low gyroscope and accelerometer variation for >= `min_standing_s`.
+    """Find quiet standing: low gyroscope and accelerometer variation for >= ``min_standing_s``.
 
-    Quiet = every gyroscope axis varies less than `gyr_std_max_dps` and every accelerometer
-    axis less than `acc_std_max_mps2` over a centred 0.5 s window, and the specific force
-    is within 1.5 m/s^2 of g. The longest quiet run wins (ties: the earliest); within it,
-    only the longest stretch whose 0.5 s mean gravity direction stays within
-    `max_tilt_deg` of the run's median direction is kept (postural sway passes, a slow
-    posture change does not). The thresholds admit real standing sway (pelvis rates of a
-    few deg/s in the IPOL recordings) and are far below gait (tens of deg/s, m/s^2). The
-    caller checks that gravity is near the declared up axis (a sensor lying on a table is
-    quiet too).
+    Quiet = every gyroscope axis varies less than ``standing_gyr_std_max_dps`` and every
+    accelerometer axis less than ``standing_acc_std_max_mps2`` over a centred 0.5 s window
+    (`AlignmentSettings`; None: the defaults), and the specific force is within 1.5 m/s^2
+    of g. The longest quiet run wins (ties: the earliest); within it, only the longest
+    stretch whose 0.5 s mean gravity direction stays within ``standing_max_tilt_deg`` of
+    the run's median direction is kept (postural sway passes, a slow posture change does
+    not). The thresholds admit real standing sway (pelvis rates of a few deg/s in the IPOL
+    recordings) and are far below gait (tens of deg/s, m/s^2). The caller checks that
+    gravity is near the declared up axis (a sensor lying on a table is quiet too).
 
     Returns
     -------
     (start, end) sample indices (end exclusive) of the quiet run trimmed by 0.25 s at each
     end, or None.
     """
+    cfg = _DEFAULTS if settings is None else settings
     fs = float(sampling_rate_hz)
     win = max(round(0.5 * fs), 3)
-    quiet = (_moving_std(gyr, win).max(axis=1) < gyr_std_max_dps) & (
-        _moving_std(acc, win).max(axis=1) < acc_std_max_mps2
+    quiet = (_moving_std(gyr, win).max(axis=1) < cfg.standing_gyr_std_max_dps) & (
+        _moving_std(acc, win).max(axis=1) < cfg.standing_acc_std_max_mps2
     )
     acc_mean = moving_mean(acc, win)
     quiet &= np.abs(np.linalg.norm(acc_mean, axis=1) - G) < 1.5
@@ -274,19 +346,19 @@ def detect_standing(
         return None
     lengths = ends - starts
     k = int(np.argmax(lengths))
-    if lengths[k] < min_standing_s * fs:
+    if lengths[k] < cfg.min_standing_s * fs:
         return None
     # Sway is allowed, a slow posture change is not: keep the part of the run whose
-    # (0.5 s mean) gravity direction stays within `max_tilt_deg` of the run's median.
+    # (0.5 s mean) gravity direction stays within the tilt limit of the run's median.
     s0, e0 = int(starts[k]), int(ends[k])
     direction = _unit(acc_mean[s0:e0])
     ref = _unit(np.median(direction, axis=0))
     steady = np.zeros_like(quiet)
-    steady[s0:e0] = direction @ ref > np.cos(np.radians(max_tilt_deg))
+    steady[s0:e0] = direction @ ref > np.cos(np.radians(cfg.standing_max_tilt_deg))
     starts, ends = runs(steady)
     lengths = ends - starts
     k = int(np.argmax(lengths))
-    if lengths[k] < min_standing_s * fs:
+    if lengths[k] < cfg.min_standing_s * fs:
         return None
     trim = round(0.25 * fs)
     s, e = int(starts[k]), int(ends[k])
@@ -409,8 +481,9 @@ def _forward_cues(
     fwd: np.ndarray,
     st,
     fs: float,
+    cfg: AlignmentSettings,
 ) -> dict[str, dict]:
-    """Physical evidence that `fwd` points forward rather than backward (see FORWARD_CUES).
+    """Physical evidence that `fwd` points forward rather than backward.
 
     Two cues, each invariant to the sensor's heading error and to left/right, each flipping
     sign when forward and right are turned around (180 deg about the vertical). Per step
@@ -428,8 +501,8 @@ def _forward_cues(
 
     Bouts are taken in segments of <= 48 steps, at most 40 segments spread over the
     recording. Returns ``{name: {"value": mean per-step value, "t": its t statistic over
-    steps (> 0 supports `fwd`), "n": steps, "agree": fraction of 8-step clusters with the
-    sign of the mean, "clusters": number of clusters}}``.
+    steps (> 0 supports `fwd`), "n": steps, "agree": fraction of step clusters (of
+    ``cfg.cue_cluster_steps``) with the sign of the mean, "clusters": number of clusters}}``.
     """
     right = np.cross(fwd, up)
 
@@ -498,7 +571,7 @@ def _forward_cues(
         # say the same?
         cl = []
         for p in parts:
-            k = max(round(p.size / CUE_CLUSTER_STEPS), 1)
+            k = max(round(p.size / cfg.cue_cluster_steps), 1)
             cl.extend(float(q.mean()) for q in np.array_split(p, k) if q.size)
         cl_arr = np.asarray(cl)
         agree = float(np.mean(np.sign(cl_arr) == np.sign(mean))) if cl_arr.size else 0.0
@@ -512,7 +585,9 @@ def _forward_cues(
     return out
 
 
-def _decide_forward(cues: dict[str, dict], *, auto: bool) -> tuple[bool, str, float, str]:
+def _decide_forward(
+    cues: dict[str, dict], *, auto: bool, settings: AlignmentSettings | None = None
+) -> tuple[bool, str, float, str]:
     """Whether to turn the forward axis around, from the forward cues.
 
     ``braking_order`` is the primary cue (physics common to every walker and runner: on
@@ -520,8 +595,9 @@ def _decide_forward(cues: dict[str, dict], *, auto: bool) -> tuple[bool, str, fl
     between people (negative in 15 % of IPOL walks) and only corroborates.
 
     Declared axes are a prior: turning them around needs every cue to point backward with
-    t <= -`FORWARD_REVERSE_T` and the same sign in >= `FORWARD_AGREE_FRACTION` of the step
-    clusters, over >= 2 clusters. Otherwise the declared direction is kept; it is trusted
+    t <= -``forward_reverse_t`` (3) and the same sign in >= ``forward_agree_fraction`` of the
+    step clusters, over >= 2 clusters (`AlignmentSettings`). Otherwise the declared direction
+    is kept; it is trusted
     when the primary cue supports it with t >= 3 or no cue contradicts it with t <= -3, else
     trust is "uncertain" (no side may be given): a primary cue near zero does not outvote a
     clearly contradicting secondary one. With ``auto`` the primary cue decides; trust needs |t| >= 3 and no cue
@@ -530,6 +606,8 @@ def _decide_forward(cues: dict[str, dict], *, auto: bool) -> tuple[bool, str, fl
     Returns ``(reverse, decision, margin, trust)``: ``margin`` is the primary cue's t in
     favour of the final direction; ``trust`` is "ok" or "uncertain".
     """
+    cfg = _DEFAULTS if settings is None else settings
+    reverse_t = cfg.forward_reverse_t
     if not cues:
         return False, "declared", 0.0, "uncertain" if auto else "ok"
     primary = cues.get("braking_order") or next(iter(cues.values()))
@@ -537,12 +615,12 @@ def _decide_forward(cues: dict[str, dict], *, auto: bool) -> tuple[bool, str, fl
     if auto:
         reverse = t_p < 0
         sign = -1.0 if reverse else 1.0
-        contradicted = any(sign * c["t"] <= -FORWARD_REVERSE_T for c in cues.values())
-        trust = "ok" if abs(t_p) >= FORWARD_REVERSE_T and not contradicted else "uncertain"
+        contradicted = any(sign * c["t"] <= -reverse_t for c in cues.values())
+        trust = "ok" if abs(t_p) >= reverse_t and not contradicted else "uncertain"
         return reverse, "from gait cues (axes auto)", abs(t_p), trust
     strong_back = [
-        c["t"] <= -FORWARD_REVERSE_T
-        and c["agree"] >= FORWARD_AGREE_FRACTION
+        c["t"] <= -reverse_t
+        and c["agree"] >= cfg.forward_agree_fraction
         and c["clusters"] >= 2
         for c in cues.values()
     ]
@@ -550,8 +628,8 @@ def _decide_forward(cues: dict[str, dict], *, auto: bool) -> tuple[bool, str, fl
         return True, "reversed by gait cues", -t_p, "ok"
     # Keep the declared direction. Trust it when the primary cue clearly supports it, or when
     # no cue clearly contradicts it; otherwise withhold the sides.
-    contradicted = any(c["t"] <= -FORWARD_REVERSE_T for c in cues.values())
-    trust = "ok" if t_p >= FORWARD_REVERSE_T or not contradicted else "uncertain"
+    contradicted = any(c["t"] <= -reverse_t for c in cues.values())
+    trust = "ok" if t_p >= reverse_t or not contradicted else "uncertain"
     return False, "declared", t_p, trust
 
 
@@ -624,95 +702,58 @@ def check_gravity(acc: np.ndarray) -> None:
 
 
 # --------------------------------------------------------------------------- main
-def align_to_pelvis(
-    t_s: np.ndarray,
-    acc: np.ndarray,
-    gyr: np.ndarray,
-    *,
-    sampling_rate_hz: float,
-    axes: str = DEFAULT_AXES,
-    valid: np.ndarray | None = None,
-    min_standing_s: float = 1.0,
-    fusion: str = "auto",
-) -> Alignment:
-    """Express sacral IMU signals in the pelvis frame and compute pelvis angles.
+class _Estimation(NamedTuple):
+    """The signals the alignment is estimated on: a ~50-100 Hz subsample in the declared
+    frame (gait content is far below 25 Hz; this keeps a 1 h session fast)."""
 
-    Data requirements: uniform sampling (see `conditioning.resample_uniform`), sensor-frame
-    ``acc`` in m/s^2 (specific force) and ``gyr`` in deg/s, 50-400 Hz. Best with >= 1 s of
-    quiet standing (usually at the start) and some gait.
+    acc: np.ndarray
+    gyr: np.ndarray
+    ok: np.ndarray
+    fs: float
+    dec: int  #: decimation factor: estimation sample k is full-rate sample k * dec
 
-    Parameters
-    ----------
-    t_s : ndarray, shape (n,)
-        Uniform time grid, seconds.
-    acc, gyr : ndarray, shape (n, 3)
-        Sensor-frame accelerometer (m/s^2) and gyroscope (deg/s).
-    sampling_rate_hz : float
-        Rate of the grid.
-    axes : str
-        Declared axis map of the session, e.g. ``x=up,y=right,z=forward``.
-    valid : ndarray of bool, optional
-        False in unbridged gaps (excluded from standing and heading estimation).
-    min_standing_s : float
-        Shortest quiet period accepted as standing.
-    fusion : {"auto", "online", "offline"}
-        VQF variant: ``vqf.VQF`` (online, causal) or ``vqf.offlineVQF`` (acausal, better
-        bias estimation in motion). "auto": online when a standing period gave the
-        gyroscope bias, else offline.
 
-    Returns
-    -------
-    Alignment
-        ``(body, info)``; see `Alignment`.
-    """
-    t = np.asarray(t_s, dtype=float)
-    acc = np.asarray(acc, dtype=float)
-    gyr = np.asarray(gyr, dtype=float)
-    n = t.size
-    if acc.shape != (n, 3) or gyr.shape != (n, 3):
-        raise BadInputError(f"align_to_pelvis: acc {acc.shape}, gyr {gyr.shape}, t_s ({n},)")
-    fs = float(sampling_rate_hz)
-    if n < int(fs):
-        raise BadInputError(f"only {n} samples ({n / fs:.2f} s); need at least 1 s of data")
-    ok = np.ones(n, dtype=bool) if valid is None else np.asarray(valid, dtype=bool)
-    warnings: list[str] = []
-    check_gravity(acc[ok] if ok.any() else acc)
-
-    auto = is_auto_axes(axes)
-    # declared (up, right, forward) <- sensor; "auto": no declared frame (the sensor's own)
-    r_nom = np.eye(3) if auto else parse_axes(axes)
-
-    # Detection and estimation run on a ~50-100 Hz subsample, in the declared frame (gait
-    # content is far below 25 Hz; this keeps a 1 h session fast). Indices are mapped back
-    # to the full rate.
+def _estimation_view(
+    acc: np.ndarray, gyr: np.ndarray, ok: np.ndarray, fs: float, r_nom: np.ndarray
+) -> _Estimation:
     dec = max(int(fs // 50), 1)
     fs_d = fs / dec
-    acc_d = acc[::dec] @ r_nom.T
-    gyr_d = gyr[::dec] @ r_nom.T
-    ok_d = ok[::dec]
+    return _Estimation(acc[::dec] @ r_nom.T, gyr[::dec] @ r_nom.T, ok[::dec], fs_d, dec)
 
-    # -- up: standing gravity, else mean specific force over the movement
+
+class _Up(NamedTuple):
+    up: np.ndarray  #: pelvis up in the declared frame (unit)
+    standing: tuple[int, int] | None  #: quiet standing, full-rate samples (end exclusive)
+    source: str  #: "standing" or "gait"
+    moving: np.ndarray  #: estimation samples in movement (and valid)
+    warnings: list[str]
+
+
+def _find_up(est: _Estimation, n: int, *, auto: bool, cfg: AlignmentSettings) -> _Up:
+    """Up: the gravity direction in quiet standing, else the mean specific force over the
+    movement (then the standing neutral is unknown)."""
+    warnings: list[str] = []
     standing = detect_standing(
-        acc_d, gyr_d, sampling_rate_hz=fs_d, min_standing_s=min_standing_s, valid=ok_d
+        est.acc, est.gyr, sampling_rate_hz=est.fs, valid=est.ok, settings=cfg
     )
     if standing is not None and not auto:
-        g_dir = _unit(acc_d[standing[0] : standing[1]].mean(axis=0))
-        if abs(g_dir[0]) < np.cos(np.radians(60.0)):
+        g_dir = _unit(est.acc[standing[0] : standing[1]].mean(axis=0))
+        if abs(g_dir[0]) < np.cos(np.radians(cfg.standing_max_off_up_deg)):
             log.info(
                 "quiet period with gravity %.0f deg off the declared up axis ignored",
                 np.degrees(np.arccos(np.clip(g_dir[0], -1, 1))),
             )
             standing = None
-    win = max(round(0.5 * fs_d), 3)
-    moving = (_moving_std(acc_d, win).max(axis=1) > 0.5) & ok_d
+    win = max(round(0.5 * est.fs), 3)
+    moving = (_moving_std(est.acc, win).max(axis=1) > 0.5) & est.ok
     if standing is not None:
-        up = _unit(acc_d[standing[0] : standing[1]].mean(axis=0))
-        standing = (standing[0] * dec, min(standing[1] * dec, n))
-        up_source = "standing"
+        up = _unit(est.acc[standing[0] : standing[1]].mean(axis=0))
+        standing = (standing[0] * est.dec, min(standing[1] * est.dec, n))
+        source = "standing"
     else:
-        sel = moving if moving.sum() > fs_d else ok_d
-        up = _unit(acc_d[sel].mean(axis=0))
-        up_source = "gait"
+        sel = moving if moving.sum() > est.fs else est.ok
+        up = _unit(est.acc[sel].mean(axis=0))
+        source = "gait"
         warnings.append(
             "no quiet standing found: pelvis vertical taken from the mean over the movement; "
             "standing neutral unknown (cpd_standing_deg is NaN)"
@@ -723,9 +764,12 @@ def align_to_pelvis(
             f"({np.degrees(np.arccos(np.clip(up[0], -1, 1))):.0f} deg between measured and "
             "declared up); corrected"
         )
+    return _Up(up, standing, source, moving, warnings)
 
-    # -- horizontal basis: e1 = declared forward projected (auto: the most horizontal
-    # sensor axis), e2 = up x e1 (= left)
+
+def _horizontal_basis(up: np.ndarray, *, auto: bool) -> tuple[np.ndarray, np.ndarray]:
+    """``(e1, basis)``: e1 = the declared forward made horizontal (auto: the most horizontal
+    sensor axis); ``basis`` (3, 2) = columns e1 and up x e1 (= left)."""
     if auto:
         e1 = np.eye(3)[int(np.argmin(np.abs(up)))]
     else:
@@ -734,37 +778,64 @@ def align_to_pelvis(
             e1 = np.cross(np.array([0.0, 1.0, 0.0]), up)
     e1 = _unit(e1 - up * (up @ e1))
     e2 = np.cross(up, e1)
-    basis = np.column_stack([e1, e2])  # (3, 2)
+    return e1, np.column_stack([e1, e2])
 
-    # -- gait structure from the vertical signals only (independent of the heading)
-    vertical = acc_d @ up
+
+class _GaitAxis(NamedTuple):
+    steps: StepStructure  #: of the estimation samples
+    ml2: np.ndarray | None  #: ML direction in the horizontal basis (None: no periodic gait)
+    confidence: float
+    step_s: float  #: median step time
+    se_deg: float  #: jackknife standard error of the ML direction
+
+
+def _gait_ml_axis(est: _Estimation, up: np.ndarray, basis: np.ndarray) -> _GaitAxis:
+    """Gait structure from the vertical signals only (independent of the heading), and the
+    ML axis from the mirror symmetry of the straight gait in it."""
+    vertical = est.acc @ up
     st = find_steps(
-        pd.DataFrame({"acc_is": vertical, "gyr_is": gyr_d @ up}),
-        sampling_rate_hz=fs_d,
-        valid=ok_d,
+        pd.DataFrame({"acc_is": vertical, "gyr_is": est.gyr @ up}),
+        sampling_rate_hz=est.fs,
+        valid=est.ok,
     )
-    chunks = _gait_segments(st, fs_d, ok_d)
-    ml2, conf, step_s, se = _ml_axis_from_symmetry(acc_d @ basis, gyr_d @ basis, vertical, chunks, fs_d)
+    chunks = _gait_segments(st, est.fs, est.ok)
+    ml2, conf, step_s, se = _ml_axis_from_symmetry(
+        est.acc @ basis, est.gyr @ basis, vertical, chunks, est.fs
+    )
+    return _GaitAxis(st, ml2, conf, step_s, se)
 
-    # -- heading: the declared axis map is the prior; gait symmetry corrects it within a cone
+
+def _heading(
+    up: np.ndarray,
+    e1: np.ndarray,
+    basis: np.ndarray,
+    gait: _GaitAxis,
+    *,
+    auto: bool,
+    cfg: AlignmentSettings,
+) -> tuple[np.ndarray, dict, list[str]]:
+    """Forward (horizontal unit vector, up to sign) and ``info["heading"]``: the declared
+    axis map is the prior; gait symmetry corrects it within ``cfg.heading_cone_deg``."""
+    warnings: list[str] = []
     heading = {
         "source": "declared axes",
         "estimate_deg": None,
         "se_deg": None,
         "applied_deg": 0.0,
-        "cone_deg": None if auto else HEADING_CONE_DEG,
+        "cone_deg": None if auto else cfg.heading_cone_deg,
         "note": "",
     }
     fwd = e1
-    if ml2 is not None:
-        right_est = basis @ ml2
+    cone, prior_sd, se = cfg.heading_cone_deg, cfg.heading_prior_sd_deg, gait.se_deg
+    if gait.ml2 is not None:
+        right_est = basis @ gait.ml2
         fwd_est = np.cross(up, right_est)
         if fwd_est @ e1 < 0:  # ML is found up to sign: the forward nearest the declared one
             fwd_est = -fwd_est
         delta = _signed_angle_deg(e1, fwd_est, up)  # (-90, 90]
         heading["estimate_deg"] = round(delta, 2)
         heading["se_deg"] = round(se, 2) if np.isfinite(se) else None
-        se_use = se if np.isfinite(se) else HEADING_PRIOR_SD_DEG
+        se_use = se if np.isfinite(se) else prior_sd
         if auto:
             applied = delta
             heading["source"] = "gait (axes auto)"
@@ -772,20 +843,20 @@ def align_to_pelvis(
                 f"no declared axes: heading measured from sensor axis "
                 f"{'xyz'[int(np.argmin(np.abs(up)))]}"
             )
-        elif abs(delta) > HEADING_CONE_DEG:
+        elif abs(delta) > cone:
             applied = 0.0
             heading["note"] = (
                 f"gait symmetry puts forward {delta:+.0f} deg from the declared axis map, "
-                f"outside the +-{HEADING_CONE_DEG:.0f} deg cone: not applied"
+                f"outside the +-{cone:.0f} deg cone: not applied"
             )
             warnings.append(
                 f"sensor heading: gait suggests {delta:+.0f} deg from the declared axes, more "
-                f"than {HEADING_CONE_DEG:.0f} deg; declared axes kept (check the axis map or "
+                f"than {cone:.0f} deg; declared axes kept (check the axis map or "
                 "use --axes auto)"
             )
         else:
             # posterior mean with a Gaussian prior around the declared heading
-            w = HEADING_PRIOR_SD_DEG**2 / (HEADING_PRIOR_SD_DEG**2 + se_use**2)
+            w = prior_sd**2 / (prior_sd**2 + se_use**2)
             applied = w * delta
             heading["source"] = "gait symmetry"
             if w < 0.5:
@@ -796,8 +867,9 @@ def align_to_pelvis(
         heading["applied_deg"] = round(float(applied), 2)
         c, s_ = np.cos(np.radians(applied)), np.sin(np.radians(applied))
         fwd = c * e1 + s_ * np.cross(up, e1)
-        if conf < 0.1:
-            warnings.append(f"sensor heading uncertain (gait symmetry confidence {conf:.2f})")
+        if gait.confidence < 0.1:
+            warnings.append(
+                f"sensor heading uncertain (gait symmetry confidence {gait.confidence:.2f})")
     else:
         heading["note"] = "no periodic straight gait to estimate the heading"
         warnings.append(
@@ -808,23 +880,73 @@ def align_to_pelvis(
                 else "declared forward axis used (yaw mounting error not corrected)"
             )
         )
-    heading_source = heading["source"]
-    fwd = _unit(fwd - up * (up @ fwd))
+    return _unit(fwd - up * (up @ fwd)), heading, warnings
 
-    # -- forward sign: turning the declared forward around needs every cue to agree
-    cues = _forward_cues(acc_d, gyr_d, up, fwd, st, fs_d)
+
+class _Forward(NamedTuple):
+    fwd: np.ndarray  #: the final forward axis
+    info: dict  #: ``info["forward"]``
+    side_trust: str  #: "ok" or "uncertain"
+    hint: int  #: ``info["forward_hint"]``
+    evidence: float  #: ``info["forward_evidence"]``
+    warnings: list[str]
+
+
+def _forward_direction(
+    est: _Estimation,
+    up: np.ndarray,
+    fwd: np.ndarray,
+    gait: _GaitAxis,
+    *,
+    auto: bool,
+    cfg: AlignmentSettings,
+) -> _Forward:
+    """Which way is forward: turning the declared forward around needs every cue to agree
+    (`_forward_cues`, `_decide_forward`)."""
+    cues = _forward_cues(est.acc, est.gyr, up, fwd, gait.steps, est.fs, cfg)
     # A sensor upside down relative to its declared map shows the map is wrong: it is no
     # longer a prior, and the gait decides as with --axes auto.
     upside_down = bool(up[0] < 0) and not auto
-    reverse, decision, margin, side_trust = _decide_forward(cues, auto=auto or upside_down)
+    reverse, decision, margin, side_trust = _decide_forward(
+        cues, auto=auto or upside_down, settings=cfg
+    )
     if upside_down:
         decision = "reversed by gait cues" if reverse else "declared"
-    if auto and ml2 is None:
+    if auto and gait.ml2 is None:
         side_trust = "uncertain"
     if reverse:
         fwd = -fwd
         for c_ in cues.values():
             c_["value"], c_["t"] = -c_["value"], -c_["t"]
+    why, warnings = _forward_why(
+        cues, reverse=reverse, side_trust=side_trust, margin=margin, auto=auto,
+        upside_down=upside_down,
+    )
+    # The kept forward axis most likely points backward (the primary cue clearly says so but
+    # the bar to turn the map around was not met): event timing may use the reversed axis.
+    t_primary = float(cues.get("braking_order", {}).get("t", 0.0))
+    hint = -1 if (side_trust == "uncertain" and t_primary <= -cfg.forward_reverse_t) else 1
+    forward = {
+        "decision": decision,
+        "reversed": bool(reverse),
+        "margin": round(float(margin), 2),
+        "cues": cues,
+        "why": why,
+    }
+    return _Forward(fwd, forward, side_trust, hint, float(margin), warnings)
+
+
+def _forward_why(
+    cues: dict[str, dict],
+    *,
+    reverse: bool,
+    side_trust: str,
+    margin: float,
+    auto: bool,
+    upside_down: bool,
+) -> tuple[str, list[str]]:
+    """``info["forward"]["why"]`` and the warnings of the forward decision."""
+    warnings: list[str] = []
     cue_text = ", ".join(f"{k} t={v['t']:+.1f}" for k, v in cues.items())
     if upside_down:
         why = f"upside down: the declared map is no prior; gait cues ({cue_text})"
@@ -858,56 +980,81 @@ def align_to_pelvis(
     else:
         # the secondary cue alone differs between people: no warning (it is in "why")
         why = "declared axes kept" + (f" ({cue_text})" if cues else "")
-    # The kept forward axis most likely points backward (the primary cue clearly says so but
-    # the bar to turn the map around was not met): event timing may use the reversed axis.
-    t_primary = float(cues.get("braking_order", {}).get("t", 0.0))
-    forward_hint = -1 if (side_trust == "uncertain" and t_primary <= -FORWARD_REVERSE_T) else 1
-    forward = {
-        "decision": decision,
-        "reversed": bool(reverse),
-        "margin": round(float(margin), 2),
-        "cues": cues,
-        "why": why,
-    }
-    evidence = float(margin)
-    right = np.cross(fwd, up)
-    r_corr = np.vstack([up, right, fwd])  # pelvis <- declared
-    r_body_sensor = r_corr @ r_nom
+    return why, warnings
 
-    # -- gyroscope bias prior without standing: VQF learns the bias fastest at rest; in
-    # gait, the angular rate about any horizontal axis averages to zero over a stride, so
-    # the median stride-mean of the horizontal rate is the bias (turns are about the
-    # vertical and do not enter). The vertical component is left to VQF.
+
+def _gyr_bias_prior(
+    gyr: np.ndarray,
+    est: _Estimation,
+    upf: _Up,
+    step_s: float,
+    r_nom: np.ndarray,
+) -> np.ndarray:
+    """Gyroscope bias (deg/s, sensor frame) removed before the fusion.
+
+    At rest the gyroscope reads its bias: the mean in standing. Without standing: VQF learns
+    the bias fastest at rest; in gait, the angular rate about any horizontal axis averages
+    to zero over a stride, so the median stride-mean of the horizontal rate is the bias
+    (turns are about the vertical and do not enter). The vertical component is left to VQF.
+    """
     bias_prior = np.zeros(3)
-    if standing is not None:
-        # at rest the gyroscope reads its bias
-        bias_prior = gyr[standing[0] : standing[1]].mean(axis=0)
+    if upf.standing is not None:
+        bias_prior = gyr[upf.standing[0] : upf.standing[1]].mean(axis=0)
     elif np.isfinite(step_s):
-        stride_n = max(round(2.0 * step_s * fs_d), 3)
-        sm = moving_mean(gyr_d, stride_n)
-        sel = moving.copy()
+        stride_n = max(round(2.0 * step_s * est.fs), 3)
+        sm = moving_mean(est.gyr, stride_n)
+        sel = upf.moving.copy()
         sel[: stride_n // 2] = False
         sel[-(stride_n // 2) :] = False
         if sel.sum() >= stride_n:
             b = np.median(sm[sel], axis=0)
-            b_nom = b - up * (up @ b)
+            b_nom = b - upf.up * (upf.up @ b)
             bias_prior = r_nom.T @ b_nom  # back to the sensor frame
-    del acc_d, gyr_d
+    return bias_prior
+
+
+def _fusion_variant(fusion: str, standing: tuple[int, int] | None) -> str:
+    """The VQF variant: "auto" = online when standing gave the gyroscope bias (~2.5x faster
+    and as good then), else offline (acausal: the more accurate without a standing bias)."""
+    if fusion == "auto":
+        fusion = "online" if standing is not None else "offline"
+    if fusion not in ("online", "offline"):
+        raise BadInputError(f"fusion must be 'auto', 'online' or 'offline', not {fusion!r}")
+    return fusion
+
+
+class _Fused(NamedTuple):
+    body: pd.DataFrame  #: columns `SIGNAL_COLUMNS`
+    obliquity: np.ndarray
+    tilt: np.ndarray
+    settling: list[tuple[int, int]]  #: sample ranges after filter restarts
+    warnings: list[str]
+
+
+def _fused_pelvis_signals(
+    t: np.ndarray,
+    acc: np.ndarray,
+    gyr: np.ndarray,
+    ok: np.ndarray,
+    *,
+    bias_prior: np.ndarray,
+    r_body_sensor: np.ndarray,
+    fs: float,
+    fusion: str,
+    cfg: AlignmentSettings,
+) -> _Fused:
+    """Orientation (6D VQF with gyro bias estimation, in the sensor frame, never through a
+    hole: `fuse_segments`) and the pelvis signals in the pelvis frame."""
+    n = t.size
+    warnings: list[str] = []
     # The output block doubles as scratch space to keep the peak memory of 1 h data low.
     block = np.empty((n, len(SIGNAL_COLUMNS)))
     gyr_rad = np.empty((n, 3))  # C-contiguous, as VQF needs
     np.subtract(gyr, bias_prior, out=gyr_rad)
     np.radians(gyr_rad, out=gyr_rad)
-
-    # -- orientation (6D VQF with gyro bias estimation), in the sensor frame. The offline
-    # (acausal) variant is the more accurate without a standing bias; the online one is
-    # ~2.5x faster and as good once the bias is known from standing.
-    if fusion == "auto":
-        fusion = "online" if standing is not None else "offline"
-    if fusion not in ("online", "offline"):
-        raise BadInputError(f"fusion must be 'auto', 'online' or 'offline', not {fusion!r}")
     fused = fuse_segments(
-        gyr_rad, np.ascontiguousarray(acc), sampling_rate_hz=fs, fusion=fusion, valid=ok
+        gyr_rad, np.ascontiguousarray(acc), sampling_rate_hz=fs, fusion=fusion, valid=ok,
+        settings=cfg,
     )
     s_axes = r_body_sensor.T  # columns: pelvis up, right, forward in sensor coordinates
     up_z, right_e, fwd_z = _rotate_axes(fused.quat, s_axes)
@@ -925,8 +1072,8 @@ def align_to_pelvis(
             f"orientation filter restarted after {fused.n_restarts} data gap(s) (never run "
             "through a hole)"
             + (
-                f"; stances within {SETTLE_TAU * ONLINE_TAU_ACC_S:.0f} s after the "
-                f"{len(settling)} gap(s) longer than {DEFAULT_MAX_BRIDGE_GAP_S:g} s not used "
+                f"; stances within {cfg.settle_tau * cfg.online_tau_acc_s:.0f} s after the "
+                f"{len(settling)} gap(s) longer than {cfg.settle_after_gap_s:g} s not used "
                 "while it settles"
                 if settling
                 else ""
@@ -939,18 +1086,35 @@ def align_to_pelvis(
     block[:, 4:7] = gyr_rad @ r_body_sensor.T
     del gyr_rad
     body = pd.DataFrame(block, columns=list(SIGNAL_COLUMNS), copy=False)
-    obliquity = block[:, 7]
-    tilt = block[:, 8]
+    return _Fused(body, block[:, 7], block[:, 8], settling, warnings)
 
+
+def _alignment_info(
+    *,
+    axes: str,
+    t: np.ndarray,
+    r_corr: np.ndarray,
+    r_body_sensor: np.ndarray,
+    upf: _Up,
+    gait: _GaitAxis,
+    heading: dict,
+    fwd: _Forward,
+    bias_prior: np.ndarray,
+    fusion: str,
+    fused: _Fused,
+    warnings: list[str],
+) -> dict:
+    """`Alignment.info` (see there)."""
     rv = _rotvec_deg(r_corr)
+    standing = upf.standing
     if standing is not None:
         st_sl = slice(*standing)
         standing_info = {"start_s": float(t[standing[0]]), "end_s": float(t[standing[1] - 1])}
-        st_obl = float(np.mean(obliquity[st_sl]))
-        st_tilt = float(np.mean(tilt[st_sl]))
+        st_obl = float(np.mean(fused.obliquity[st_sl]))
+        st_tilt = float(np.mean(fused.tilt[st_sl]))
     else:
         standing_info, st_obl, st_tilt = None, float("nan"), float("nan")
-    info = {
+    return {
         "axes": axes,
         "R_body_sensor": r_body_sensor.round(6).tolist(),
         "R_correction": r_corr.round(6).tolist(),
@@ -963,30 +1127,123 @@ def align_to_pelvis(
         "standing": standing_info,
         "standing_obliquity_deg": st_obl,
         "standing_tilt_deg": st_tilt,
-        "up_source": up_source,
-        "heading_source": heading_source,
-        "heading_confidence": conf,
-        "step_s": step_s,
-        "forward_evidence": evidence,
+        "up_source": upf.source,
+        "heading_source": heading["source"],
+        "heading_confidence": gait.confidence,
+        "step_s": gait.step_s,
+        "forward_evidence": fwd.evidence,
         "heading": heading,
-        "forward": forward,
-        "side_trust": side_trust,
-        "forward_hint": forward_hint,
+        "forward": fwd.info,
+        "side_trust": fwd.side_trust,
+        "forward_hint": fwd.hint,
         "gyr_bias_prior_dps": bias_prior.round(4).tolist(),
         "fusion": fusion,
         # after a data gap the online filter restarts; stances here are not used
-        "settling_s": [[float(t[a]), float(t[b - 1])] for a, b in settling],
+        "settling_s": [[float(t[a]), float(t[b - 1])] for a, b in fused.settling],
         "warnings": warnings,
     }
+
+
+def align_to_pelvis(
+    t_s: np.ndarray,
+    acc: np.ndarray,
+    gyr: np.ndarray,
+    *,
+    sampling_rate_hz: float,
+    axes: str = DEFAULT_AXES,
+    valid: np.ndarray | None = None,
+    fusion: str = "auto",
+    settings: AlignmentSettings | None = None,
+) -> Alignment:
+    """Express sacral IMU signals in the pelvis frame and compute pelvis angles.
+
+    Data requirements: uniform sampling (see `conditioning.resample_uniform`), sensor-frame
+    ``acc`` in m/s^2 (specific force) and ``gyr`` in deg/s, 50-400 Hz. Best with >= 1 s of
+    quiet standing (usually at the start) and some gait.
+
+    Parameters
+    ----------
+    t_s : ndarray, shape (n,)
+        Uniform time grid, seconds.
+    acc, gyr : ndarray, shape (n, 3)
+        Sensor-frame accelerometer (m/s^2) and gyroscope (deg/s).
+    sampling_rate_hz : float
+        Rate of the grid.
+    axes : str
+        Declared axis map of the session, e.g. ``x=up,y=right,z=forward``.
+    valid : ndarray of bool, optional
+        False in unbridged gaps (excluded from standing and heading estimation).
+    fusion : {"auto", "online", "offline"}
+        VQF variant: ``vqf.VQF`` (online, causal) or ``vqf.offlineVQF`` (acausal, better
+        bias estimation in motion). "auto": online when a standing period gave the
+        gyroscope bias, else offline.
+    settings : AlignmentSettings, optional
+        Standing detection, heading prior, forward cues and fusion parameters; None: the
+        defaults (`AlignmentSettings`).
+
+    Returns
+    -------
+    Alignment
+        ``(body, info)``; see `Alignment`.
+    """
+    cfg = _DEFAULTS if settings is None else settings
+    t = np.asarray(t_s, dtype=float)
+    acc = np.asarray(acc, dtype=float)
+    gyr = np.asarray(gyr, dtype=float)
+    n = t.size
+    if acc.shape != (n, 3) or gyr.shape != (n, 3):
+        raise BadInputError(f"align_to_pelvis: acc {acc.shape}, gyr {gyr.shape}, t_s ({n},)")
+    fs = float(sampling_rate_hz)
+    if n < int(fs):
+        raise BadInputError(f"only {n} samples ({n / fs:.2f} s); need at least 1 s of data")
+    ok = np.ones(n, dtype=bool) if valid is None else np.asarray(valid, dtype=bool)
+    check_gravity(acc[ok] if ok.any() else acc)
+
+    # 1. the estimation view: declared (up, right, forward) <- sensor ("auto": no declared
+    # frame, the sensor's own), subsampled; indices are mapped back to the full rate
+    auto = is_auto_axes(axes)
+    r_nom = np.eye(3) if auto else parse_axes(axes)
+    est = _estimation_view(acc, gyr, ok, fs, r_nom)
+    # 2. up: standing gravity, else mean specific force over the movement
+    upf = _find_up(est, n, auto=auto, cfg=cfg)
+    up = upf.up
+    # 3. heading: ML axis from the mirror symmetry of gait, the declared axes as the prior
+    e1, basis = _horizontal_basis(up, auto=auto)
+    gait = _gait_ml_axis(est, up, basis)
+    fwd, heading, heading_warnings = _heading(up, e1, basis, gait, auto=auto, cfg=cfg)
+    # 4. forward sign from the gait cues
+    fw = _forward_direction(est, up, fwd, gait, auto=auto, cfg=cfg)
+    right = np.cross(fw.fwd, up)
+    r_corr = np.vstack([up, right, fw.fwd])  # pelvis <- declared
+    r_body_sensor = r_corr @ r_nom
+    # 5. fusion (gyroscope bias prior removed) and the pelvis signals
+    bias_prior = _gyr_bias_prior(gyr, est, upf, gait.step_s, r_nom)
+    del est
+    fusion = _fusion_variant(fusion, upf.standing)
+    fused = _fused_pelvis_signals(
+        t, acc, gyr, ok, bias_prior=bias_prior, r_body_sensor=r_body_sensor, fs=fs,
+        fusion=fusion, cfg=cfg,
+    )
+    # 6. what was found and corrected
+    warnings = upf.warnings + heading_warnings + fw.warnings + fused.warnings
+    info = _alignment_info(
+        axes=axes, t=t, r_corr=r_corr, r_body_sensor=r_body_sensor, upf=upf, gait=gait,
+        heading=heading, fwd=fw, bias_prior=bias_prior, fusion=fusion, fused=fused,
+        warnings=warnings,
+    )
     for w_ in warnings:
         log.info(w_)  # also in info["warnings"], printed by the caller
-    return Alignment(body, info)
+    return Alignment(fused.body, info)
 
 
 # --------------------------------------------------------------------------- streaming
-def online_fusion(sampling_rate_hz: float) -> vqf.VQF:
-    """The causal 6D VQF exactly as `align_to_pelvis` configures it (``fusion="online"``)."""
-    return vqf.VQF(1.0 / float(sampling_rate_hz), tauAcc=ONLINE_TAU_ACC_S)
+def online_fusion(
+    sampling_rate_hz: float, *, settings: AlignmentSettings | None = None
+) -> vqf.VQF:
+    """The causal 6D VQF exactly as `align_to_pelvis` configures it (``fusion="online"``;
+    accelerometer time constant ``settings.online_tau_acc_s``)."""
+    cfg = _DEFAULTS if settings is None else settings
+    return vqf.VQF(1.0 / float(sampling_rate_hz), tauAcc=cfg.online_tau_acc_s)
 
 
 class OnlinePelvisSignals:
@@ -1007,6 +1264,9 @@ class OnlinePelvisSignals:
         there, i.e. rounded to 1e-6 and 1e-4 deg/s).
     sampling_rate_hz : float
         Rate of the uniform grid the samples are on.
+    settings : AlignmentSettings, optional
+        The fusion parameters (online time constant, restart window, settling); None: the
+        defaults. Give the ones the calibration's `align_to_pelvis` had (`calibrate` does).
 
     Examples
     --------
@@ -1015,12 +1275,19 @@ class OnlinePelvisSignals:
     >>> block = ps.update(t_block, acc_block, gyr_block)  # doctest: +SKIP
     """
 
-    def __init__(self, calibration: dict, *, sampling_rate_hz: float) -> None:
+    def __init__(
+        self,
+        calibration: dict,
+        *,
+        sampling_rate_hz: float,
+        settings: AlignmentSettings | None = None,
+    ) -> None:
         self.calibration = calibration
         self.sampling_rate_hz = float(sampling_rate_hz)
+        self.settings = _DEFAULTS if settings is None else settings
         self.r_body_sensor = np.asarray(calibration["R_body_sensor"], dtype=float)
         self.gyr_bias_prior_dps = np.asarray(calibration["gyr_bias_prior_dps"], dtype=float)
-        self._fusion = online_fusion(self.sampling_rate_hz)
+        self._fusion = online_fusion(self.sampling_rate_hz, settings=self.settings)
         self._yaw0: float | None = None  # yaw of the first sample (the zero, as offline)
         self._yaw_last = 0.0
         self._yaw_offset = 0.0  # whole turns carried across blocks
@@ -1034,7 +1301,8 @@ class OnlinePelvisSignals:
         self._prev_q: np.ndarray | None = None
         self._last_row: np.ndarray | None = None
         self._last_bias = np.zeros(3)
-        #: ``[start_s, end_s]`` after each filter restart at a gap longer than 0.2 s: stances
+        #: ``[start_s, end_s]`` after each filter restart at a gap longer than
+        #: ``settings.settle_after_gap_s`` (0.2 s): stances
         #: there are not used (as ``info["settling_s"]`` of `align_to_pelvis`)
         self.settling_s: list[list[float]] = []
         self.n_restarts = 0
@@ -1049,13 +1317,16 @@ class OnlinePelvisSignals:
         sampling_rate_hz: float,
         axes: str = DEFAULT_AXES,
         valid: np.ndarray | None = None,
+        settings: AlignmentSettings | None = None,
     ) -> OnlinePelvisSignals:
-        """Calibrate on a window of grid samples (`align_to_pelvis` on it; its ``info`` is
-        `calibration`). The window's samples are not consumed: pass them to `update`."""
+        """Calibrate on a window of grid samples (`align_to_pelvis` on it, with `settings`;
+        its ``info`` is `calibration`). The window's samples are not consumed: pass them to
+        `update`."""
         info = align_to_pelvis(
-            t_s, acc, gyr, sampling_rate_hz=sampling_rate_hz, axes=axes, valid=valid
+            t_s, acc, gyr, sampling_rate_hz=sampling_rate_hz, axes=axes, valid=valid,
+            settings=settings,
         ).info
-        return cls(info, sampling_rate_hz=sampling_rate_hz)
+        return cls(info, sampling_rate_hz=sampling_rate_hz, settings=settings)
 
     def update(
         self, t_s: np.ndarray, acc: np.ndarray, gyr: np.ndarray, *, out: np.ndarray | None = None
@@ -1130,13 +1401,15 @@ class OnlinePelvisSignals:
         gives the values of the offline analysis).
 
         Inside a hole (``valid`` False) the orientation is held. The samples after a hole
-        are held back until `REINIT_WINDOW_S` of data after it (or the next hole, or
+        are held back until ``settings.reinit_window_s`` (`REINIT_WINDOW_S`) of data after it
+        (or the next hole, or
         `final`) has arrived, since the restart takes the inclination from them
         (`restart_filter`). Returns ``(block, extra)``: the rows done so far, in order, with
         the matching rows of `extra` (e.g. validity columns; may be fewer or more rows than
         were passed in).
         """
         fs = self.sampling_rate_hz
+        cfg = self.settings
         t = np.asarray(t_s, dtype=float)
         if t.size:
             ex = np.zeros((t.size, 0)) if extra is None else np.asarray(extra, dtype=float)
@@ -1152,7 +1425,7 @@ class OnlinePelvisSignals:
             return np.zeros((0, k)), np.zeros((0, 0))
         qt, qa, qg, qok, qx = (np.concatenate(c) for c in zip(*self._queue, strict=True))
         self._queue = []
-        w = max(int(REINIT_WINDOW_S * fs), 1)
+        w = max(int(cfg.reinit_window_s * fs), 1)
         done: list[np.ndarray] = []
         i, n = 0, qt.size
         while i < n:
@@ -1164,10 +1437,11 @@ class OnlinePelvisSignals:
                     break  # wait for more data after the hole
                 self._fusion = restart_filter(
                     self._fusion, self._prev_q, self._hist,
-                    (qg[i : i + m], qa[i : i + m]), fs,
+                    (qg[i : i + m], qa[i : i + m]), fs, settings=cfg,
                 )
-                if self._hole_n > DEFAULT_MAX_BRIDGE_GAP_S * fs:
-                    self.settling_s.append([float(qt[i]), float(qt[i]) + (settle_n(fs) - 1) / fs])
+                if self._hole_n > cfg.settle_after_gap_s * fs:
+                    end_s = float(qt[i]) + (settle_n(fs, settings=cfg) - 1) / fs
+                    self.settling_s.append([float(qt[i]), end_s])
                 self.n_restarts += 1
                 self._hist = (np.zeros((0, 3)), np.zeros((0, 3)))
                 self._awaiting, self._hole_n, self._join_yaw = False, 0, True
@@ -1198,17 +1472,6 @@ class OnlinePelvisSignals:
 
 
 # --------------------------------------------------------------------------- fusion
-#: Data on each side of a gap that the restart of the filter looks at (`restart_filter`):
-#: the acausal estimate of the inclination after the gap needs some seconds. 8 s is as
-#: good as 20 s on simulated walks and runs (0.62 / 0.45 deg vs 0.60 / 0.66 deg largest
-#: difference from the undamaged session in the 10 s after a 0.15 s hole; 4 s: 1.0 / 0.75)
-#: and is the extra delay of the live view after a hole.
-REINIT_WINDOW_S = 8.0
-#: Stances within this many accelerometer time constants after the online filter restarted
-#: at a gap are not used (see `fuse_segments`).
-SETTLE_TAU = 2.0
-
-
 def _quat_mul(p: np.ndarray, q: np.ndarray) -> np.ndarray:
     """Hamilton product of two [w, x, y, z] quaternions."""
     pw, px, py, pz = p
@@ -1249,15 +1512,18 @@ def restart_filter(
     pre: tuple[np.ndarray, np.ndarray],
     post: tuple[np.ndarray, np.ndarray],
     fs: float,
+    *,
+    settings: AlignmentSettings | None = None,
 ) -> vqf.VQF:
     """A new online filter that continues `filt` after a data gap.
 
     It keeps `filt`'s gyroscope bias, low-passed acceleration and heading; its inclination
     is the acausal filter's for the first sample after the gap (from `post`, the
-    ``(gyr_rad, acc)`` of up to `REINIT_WINDOW_S` after it), plus the online filter's own
-    slowly varying error just before the gap (its difference from the acausal filter at the
-    end of `pre`, up to `REINIT_WINDOW_S` before the gap, carried across in the earth
-    frame). `prev_q` is `filt`'s last 6D quaternion. Shared by `fuse_segments` (offline)
+    ``(gyr_rad, acc)`` of up to ``settings.reinit_window_s`` after it), plus the online
+    filter's own slowly varying error just before the gap (its difference from the acausal
+    filter at the end of `pre`, up to ``settings.reinit_window_s`` before the gap, carried
+    across in the earth frame). `prev_q` is `filt`'s last 6D quaternion; the new filter is
+    `online_fusion` with `settings` (None: the defaults). Shared by `fuse_segments` (offline)
     and `OnlinePelvisSignals` (streaming), so both restart identically.
     """
     up_prev = _sensor_up(prev_q)
@@ -1268,7 +1534,7 @@ def restart_filter(
     q1 = _quat_mul(prev_q, _min_rotation_quat(up_off, up_prev))
     up_target = _unit(up_off + _quat_to_matrix(q1[None, :])[0].T @ err_earth)
     r_s = _min_rotation_quat(up_target, up_prev)
-    new = online_fusion(fs)
+    new = online_fusion(fs, settings=settings)
     state = filt.state
     # quat6D = accQuat * gyrQuat; the low-passed acceleration lives in the gyrQuat frame,
     # so the correction goes to gyrQuat (sensor side)
@@ -1293,7 +1559,7 @@ def fuse_segments(
     sampling_rate_hz: float,
     fusion: str,
     valid: np.ndarray,
-    settle_after_s: float = DEFAULT_MAX_BRIDGE_GAP_S,
+    settings: AlignmentSettings | None = None,
 ) -> Fusion:
     """6D orientation (VQF) that never integrates a held or invented rate through a gap.
 
@@ -1309,15 +1575,18 @@ def fuse_segments(
 
     The restarted online filter differs from one that had seen the missing samples by
     0.2-0.7 deg (measured on simulated walks and runs with 0.15-5 s gaps), decaying with the
-    accelerometer time constant (`ONLINE_TAU_ACC_S`): `SETTLE_TAU` time constants after a
-    restart at a gap longer than `settle_after_s` (default: the longest hole the event
-    detector bridges, 0.2 s) are *settling* intervals in which no stance
+    accelerometer time constant (``settings.online_tau_acc_s``, `ONLINE_TAU_ACC_S`):
+    ``settle_tau`` (`SETTLE_TAU`) time constants after a restart at a gap longer than
+    ``settle_after_gap_s`` (`SETTLE_AFTER_GAP_S`: the longest hole the event detector
+    bridges, 0.2 s) are *settling* intervals in which no stance
     is used (e^-2 x 0.7 < 0.1 deg). After shorter holes (a lossy link) the difference is up
     to 0.6 deg and decays below 0.2 deg within 10 s; those stances are kept, since a
     settling interval after every lost packet would leave a lossy session with none.
 
-    `gyr_rad` and `acc` are not modified.
+    `gyr_rad` and `acc` are not modified. `settings`: `AlignmentSettings` (None: the
+    defaults).
     """
+    cfg = _DEFAULTS if settings is None else settings
     fs = float(sampling_rate_hz)
     n = gyr_rad.shape[0]
     ok = np.asarray(valid, dtype=bool)
@@ -1330,7 +1599,7 @@ def fuse_segments(
         return Fusion(quat, bias, settling, 0)
     if starts.size == 1 and starts[0] == 0 and ends[0] == n:
         if fusion == "online":
-            out = online_fusion(fs).updateBatch(gyr_rad, acc)
+            out = online_fusion(fs, settings=cfg).updateBatch(gyr_rad, acc)
         else:
             out = vqf.offlineVQF(gyr_rad, acc, None, 1.0 / fs)
         return Fusion(out["quat6D"], out["bias"], settling, 0)
@@ -1342,16 +1611,16 @@ def fuse_segments(
             out = vqf.offlineVQF(g, x, None, 1.0 / fs)
         else:
             if filt is None:
-                filt = online_fusion(fs)
+                filt = online_fusion(fs, settings=cfg)
             else:
-                g0, w = ends[k - 1], max(int(REINIT_WINDOW_S * fs), 1)
+                g0, w = ends[k - 1], max(int(cfg.reinit_window_s * fs), 1)
                 lo, hi = max(starts[k - 1], g0 - w), min(b, a + w)
                 filt = restart_filter(
                     filt, quat[g0 - 1], (gyr_rad[lo:g0], acc[lo:g0]),
-                    (gyr_rad[a:hi], acc[a:hi]), fs,
+                    (gyr_rad[a:hi], acc[a:hi]), fs, settings=cfg,
                 )
-                if a - g0 > settle_after_s * fs:
-                    settling.append((int(a), int(min(n, a + settle_n(fs)))))
+                if a - g0 > cfg.settle_after_gap_s * fs:
+                    settling.append((int(a), int(min(n, a + settle_n(fs, settings=cfg)))))
             out = filt.updateBatch(g, x)
         quat[a:b] = out["quat6D"]
         bias[a:b] = out["bias"]
@@ -1370,6 +1639,8 @@ def _continuous_yaw(yaw: np.ndarray, valid: np.ndarray) -> None:
         yaw[a:] += yaw[b_prev - 1] - yaw[a]
 
 
-def settle_n(fs: float) -> int:
-    """Samples of the settling interval after a filter restart (`SETTLE_TAU` x tau)."""
-    return int(SETTLE_TAU * ONLINE_TAU_ACC_S * fs)
+def settle_n(fs: float, *, settings: AlignmentSettings | None = None) -> int:
+    """Samples of the settling interval after a filter restart (``settle_tau`` x the online
+    accelerometer time constant; `SETTLE_TAU` x `ONLINE_TAU_ACC_S` by default)."""
+    cfg = _DEFAULTS if settings is None else settings
+    return int(cfg.settle_tau * cfg.online_tau_acc_s * fs)
