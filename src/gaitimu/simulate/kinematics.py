@@ -126,7 +126,8 @@ def pelvis_motion(timing: GaitTiming, window: GaitWindow, cfg: SimConfig, r: dic
     def angular(name: str) -> Jet:
         return jet_mul(jet_mul(_envelope(timing, cv, rng), window.gate), _at_phase(tpl[name], phase))
 
-    # The running vertical channel has no envelope: it would break the impulse balance.
+    # Running vertical: amplitude exactly 1 (cv 0: variability would break the impulse
+    # balance) and its template is in units of g.
     up = translational("vertical", cv if walk else 0.0, 1.0 if walk else float(cfg.gravity_mps2))
     forward = translational("forward", cv)
     right = translational("ml", cv)
