@@ -6,8 +6,8 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from gaitimu.analysis.bouts import BOUT_COLUMNS, empty_bouts
-from gaitimu.analysis.events import detect_events
+from gaitimu.analysis.bouts import BOUT_COLUMNS, StepSettings, empty_bouts, find_steps
+from gaitimu.analysis.events import EventSettings, detect_events
 from gaitimu.consts import G
 from test_events import BODY, synthetic_walk
 
@@ -102,7 +102,7 @@ def test_activity_change_inside_a_bout_splits_it():
     acc = np.full(anchors[-1] + 200, G)
     acc[anchors] = 1.6 * G  # loading peaks
     acc[(run[:-1] + 100 + 18)] = 0.05 * G  # flight between running steps
-    bout, activity = _split_by_activity(anchors, np.zeros(anchors.size, int), acc, fs)
+    bout, activity = _split_by_activity(anchors, np.zeros(anchors.size, int), acc, fs, StepSettings())
     assert activity == ["walk", "run"]
     assert list(bout[:10]) == [0] * 10 and list(bout[11:]) == [1] * 11
 
@@ -203,3 +203,31 @@ def test_short_walk_from_rest_is_gait(n_steps):
     same["gyr_pa"] = (same["acc_is"] - G) * 8.0
     assert detect_events(same, sampling_rate_hz=100.0).events.empty
 
+
+
+def test_step_settings_defaults_are_the_module_constants_and_frozen():
+    import dataclasses
+
+    from gaitimu.analysis import bouts
+
+    cfg = StepSettings()
+    for f in dataclasses.fields(cfg):
+        assert getattr(cfg, f.name) == getattr(bouts, f.name.upper()), f.name
+    with pytest.raises(dataclasses.FrozenInstanceError):
+        cfg.min_bout_steps = 2  # type: ignore[misc]
+    assert hash(cfg) == hash(StepSettings()) and cfg == StepSettings()
+    assert StepSettings(min_bout_steps=6) != cfg
+
+
+def test_caller_step_settings_take_effect():
+    """A stricter bout length drops a walk the defaults keep: 3 steps need the short-walk
+    test (`min_short_bout_steps`), 8 steps the bout length (`min_bout_steps`)."""
+    for n_steps, stricter in ((3, StepSettings(min_short_bout_steps=4)),
+                              (8, StepSettings(min_bout_steps=10, min_short_bout_steps=10))):
+        body, _, _ = synthetic_walk(n_steps=n_steps, seed=4, standing_s=3.0, trailing_s=2.0)
+        default = find_steps(body, sampling_rate_hz=100.0)
+        assert default.anchors.size >= n_steps - 1
+        assert find_steps(body, sampling_rate_hz=100.0, settings=stricter).anchors.size == 0
+        # through the event detector too
+        res = detect_events(body, sampling_rate_hz=100.0, settings=EventSettings(steps=stricter))
+        assert res.events.empty

@@ -9,9 +9,11 @@ import pandas as pd
 import pytest
 
 from conftest import shared_data_dir
+from gaitimu.analysis.bouts import StepSettings
 from gaitimu.analysis.events import (
     EVENT_COLUMNS,
     EventDetector,
+    EventSettings,
     GaitEvents,
     _viterbi_sides,
     detect_events,
@@ -186,8 +188,55 @@ def test_class_wrapper_returns_self_and_uses_its_parameters():
     det = EventDetector()
     assert det.detect(body, sampling_rate_hz=100.0) is det
     assert len(det.events_) > 0 and len(det.bouts_) == 1
-    later = EventDetector(ic_lag_s=0.05).detect(body, sampling_rate_hz=100.0)
+    later = EventDetector(settings=EventSettings(ic_ap_lag_s=0.05)).detect(
+        body, sampling_rate_hz=100.0)
     np.testing.assert_allclose(later.events_["ic_s"] - det.events_["ic_s"], 0.03, atol=1e-9)
+
+
+def test_event_settings_defaults_are_the_module_constants_and_frozen():
+    import dataclasses
+    import pickle
+
+    from gaitimu.analysis import events as ev_mod
+
+    cfg = EventSettings()
+    for f in dataclasses.fields(cfg):
+        if f.name != "steps":
+            assert getattr(cfg, f.name) == getattr(ev_mod, f.name.upper()), f.name
+    assert cfg.steps == StepSettings()
+    with pytest.raises(dataclasses.FrozenInstanceError):
+        cfg.double_support_fraction = 0.3  # type: ignore[misc]
+    assert hash(cfg) == hash(EventSettings()) and cfg == EventSettings()
+    assert len({cfg, EventSettings(), EventSettings(side_min_margin=2.0)}) == 2
+    assert pickle.loads(pickle.dumps(cfg)) == cfg  # e.g. to worker processes
+
+
+def test_caller_event_settings_take_effect():
+    """A caller's settings reach the detector, its step finder and the stage chain."""
+    from gaitimu.stages import gait_events
+
+    body, _, _ = synthetic_walk(seed=5)
+    plain = detect_events(body, sampling_rate_hz=100.0)
+    # a longer double support: every walking FC later by 0.1 step time
+    longer = detect_events(body, sampling_rate_hz=100.0,
+                           settings=EventSettings(double_support_fraction=0.325))
+    d = (longer.events["fc_s"] - plain.events["fc_s"]).dropna()
+    assert len(d) == plain.events["fc_s"].notna().sum() > 20
+    np.testing.assert_allclose(d, 0.1 * plain.info["median_step_s"], atol=0.011)
+    # an unreachable margin: the bout keeps no sides
+    strict = detect_events(body, sampling_rate_hz=100.0,
+                           settings=EventSettings(side_min_margin=1e6))
+    assert (plain.events["side"] != "").all() and (strict.events["side"] == "").all()
+    # the step finder's settings: bouts (and short walks) of at least 40 steps leave this
+    # walk of 30 out
+    long_bouts = EventSettings(steps=StepSettings(min_bout_steps=40, min_short_bout_steps=40))
+    assert detect_events(body, sampling_rate_hz=100.0, settings=long_bouts).events.empty
+    # ... also through the stage chain (`stages.gait_events`)
+    bridged = np.ones(len(body), dtype=bool)
+    assert len(gait_events(body, bridged, sampling_rate_hz=100.0, alignment={}).events) == len(
+        plain.events)
+    assert gait_events(body, bridged, sampling_rate_hz=100.0, alignment={},
+                       settings=long_bouts).events.empty
 
 
 def test_viterbi_tolerates_one_contrary_step_and_allows_missed_step():

@@ -22,7 +22,7 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
-from gaitimu.analysis.events import GaitEvents, detect_events
+from gaitimu.analysis.events import EventSettings, GaitEvents, detect_events
 from gaitimu.analysis.metrics import empty_strides, stance_metrics
 from gaitimu.analysis.speed import SPEED_COLUMNS, SpeedSettings, step_speed
 
@@ -41,20 +41,22 @@ def detection_body(body: pd.DataFrame, bridged: np.ndarray) -> pd.DataFrame:
 
 def gait_events(
     body: pd.DataFrame, bridged: np.ndarray, *, sampling_rate_hz: float,
-    alignment: Mapping[str, Any],
+    alignment: Mapping[str, Any], settings: EventSettings | None = None,
 ) -> GaitEvents:
     """Stage 1: gait events of the pelvis signals `body` (strict ``valid``) whose short
     holes `bridged` marks as usable for detection.
 
     ``alignment`` is what `align_to_pelvis` (or the stream's calibration) reported: sides
     are withheld when it could not trust the sensor's forward direction
-    (``side_trust == "uncertain"``), and ``forward_hint`` is its forward sign.
+    (``side_trust == "uncertain"``), and ``forward_hint`` is its forward sign. ``settings``:
+    the detector's parameters (None: its defaults).
     """
     return detect_events(
         detection_body(body, bridged),
         sampling_rate_hz=sampling_rate_hz,
         forward_trusted=alignment.get("side_trust", "ok") != "uncertain",
         forward_sign=float(alignment.get("forward_hint", 1)),
+        settings=settings,
     )
 
 

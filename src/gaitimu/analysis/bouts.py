@@ -100,6 +100,71 @@ CLOSING_WINDOW_STEPS = (0.5, 1.3)  # where the closing contact is searched, step
 CLOSING_MIN_PEAK_MPS2 = 0.25  # its vertical peak above the rest level (a light heel contact)
 
 
+@dataclass(frozen=True)
+class StepSettings:
+    """Parameters of `find_steps`; each default is the module constant of the same name in
+    upper case, where its value is explained.
+
+    Attributes
+    ----------
+    min_step_s, max_step_s : float
+        Range of the step period searched in the gait windows, s.
+    window_s, hop_s : float
+        Gait window length and hop, s.
+    min_moving_sd_mps2 : float
+        A gait window moves: SD of the vertical acceleration, m/s^2.
+    min_regularity : float
+        A gait window is periodic: step regularity (autocorrelation at the step).
+    min_session_regularity : float
+        Median bout step regularity below which a recording has no gait.
+    min_bout_steps, min_short_bout_steps : int
+        Steps of a bout; of a short walk (`_short_walks`).
+    short_walk_ml_antiphase, short_walk_rest_s : float
+        Short walks: lateral anti-phase correlation; rest before or after, s.
+    max_step_cv : float
+        Robust CV of the step intervals of a bout (its rhythm).
+    flight_g : float
+        Running: vertical acceleration dip below this many g.
+    turn_rate_dps : float
+        Turning: stride-averaged yaw rate, deg/s.
+    extend_prominence : float
+        Bout growth at the end: a weaker peak's prominence, x the typical step's.
+    extend_max_steps : int
+        Bout growth at the end: at most this many steps.
+    typical_window_s : float
+        Window of the local typical step prominence, s.
+    rest_after_steps, rest_s, rest_max_sd_ratio, motion_sd_factor, motion_gait_fraction,
+    closing_min_motion_steps, closing_window_steps, closing_min_peak_mps2
+        The closing step of a bout that ends in rest (`_closing_steps`).
+    """
+
+    min_step_s: float = MIN_STEP_S
+    max_step_s: float = MAX_STEP_S
+    window_s: float = WINDOW_S
+    hop_s: float = HOP_S
+    min_moving_sd_mps2: float = MIN_MOVING_SD_MPS2
+    min_regularity: float = MIN_REGULARITY
+    min_session_regularity: float = MIN_SESSION_REGULARITY
+    min_bout_steps: int = MIN_BOUT_STEPS
+    min_short_bout_steps: int = MIN_SHORT_BOUT_STEPS
+    short_walk_ml_antiphase: float = SHORT_WALK_ML_ANTIPHASE
+    short_walk_rest_s: float = SHORT_WALK_REST_S
+    max_step_cv: float = MAX_STEP_CV
+    flight_g: float = FLIGHT_G
+    turn_rate_dps: float = TURN_RATE_DPS
+    extend_prominence: float = EXTEND_PROMINENCE
+    typical_window_s: float = TYPICAL_WINDOW_S
+    extend_max_steps: int = EXTEND_MAX_STEPS
+    rest_after_steps: float = REST_AFTER_STEPS
+    rest_s: float = REST_S
+    rest_max_sd_ratio: float = REST_MAX_SD_RATIO
+    motion_sd_factor: float = MOTION_SD_FACTOR
+    motion_gait_fraction: float = MOTION_GAIT_FRACTION
+    closing_min_motion_steps: float = CLOSING_MIN_MOTION_STEPS
+    closing_window_steps: tuple[float, float] = CLOSING_WINDOW_STEPS
+    closing_min_peak_mps2: float = CLOSING_MIN_PEAK_MPS2
+
+
 def empty_bouts() -> pd.DataFrame:
     """An empty bouts table with the documented columns and dtypes."""
     return pd.DataFrame(
@@ -153,7 +218,7 @@ class StepStructure:
 
 
 def _window_step_period(
-    av: np.ndarray, fs: float
+    av: np.ndarray, fs: float, cfg: StepSettings
 ) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
     """Sliding-window step period, regularity and SD of a vertical acceleration.
 
@@ -162,11 +227,11 @@ def _window_step_period(
     q = max(1, int(fs // 50))  # ~50 Hz is enough (find_steps already works at ~50 Hz)
     x = av[::q]
     fd = fs / q
-    w = round(WINDOW_S * fd)
-    hop = max(1, round(HOP_S * fd))
+    w = round(cfg.window_s * fd)
+    hop = max(1, round(cfg.hop_s * fd))
     if x.size < w:
         w = x.size
-    if w < int(2 * MAX_STEP_S * fd) // 2 + 2:
+    if w < int(2 * cfg.max_step_s * fd) // 2 + 2:
         return np.zeros(0, int), np.zeros(0), np.zeros(0), np.zeros(0)
     win = sliding_window_view(x, w)[::hop]
     centre = (np.arange(win.shape[0]) * hop + w // 2) * q
@@ -177,8 +242,8 @@ def _window_step_period(
     ac = np.fft.irfft(np.abs(spec) ** 2, n=nfft, axis=1)[:, :w]
     ac = ac / (w - np.arange(w))[None, :]  # unbiased
     ac = ac / np.maximum(ac[:, :1], 1e-12)
-    lo = max(1, int(MIN_STEP_S * fd))
-    hi = min(w - 2, int(MAX_STEP_S * fd))
+    lo = max(1, int(cfg.min_step_s * fd))
+    hi = min(w - 2, int(cfg.max_step_s * fd))
     seg = ac[:, lo : hi + 1]
     # local maxima only
     is_peak = np.zeros_like(seg, dtype=bool)
@@ -198,7 +263,9 @@ def _window_step_period(
     half_val = cand.max(axis=0)
     half_k = half + np.argmax(cand, axis=0) - 2
     use_half = (
-        (half_k * 1.0 >= MIN_STEP_S * fd) & (half_val >= 0.5 * best) & (half_val > MIN_REGULARITY)
+        (half_k * 1.0 >= cfg.min_step_s * fd)
+        & (half_val >= 0.5 * best)
+        & (half_val > cfg.min_regularity)
     )
     k = np.where(use_half, half_k, k)
     reg = np.where(use_half, half_val, best)
@@ -207,9 +274,11 @@ def _window_step_period(
 
 
 def _extend_bouts(
-    anchors: np.ndarray, periods: np.ndarray, bout: np.ndarray, weak: np.ndarray, fs: float
+    anchors: np.ndarray, periods: np.ndarray, bout: np.ndarray, weak: np.ndarray, fs: float,
+    cfg: StepSettings,
 ) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
-    """Grow each bout by up to `EXTEND_MAX_STEPS` weaker steps at its end.
+    """Grow each bout by up to ``cfg.extend_max_steps`` (`EXTEND_MAX_STEPS`) weaker steps at
+    its end.
 
     Gait termination steps are softer than steady steps; a weaker peak is accepted only
     where the step rhythm predicts one (0.7-1.4 step periods after the last step), never
@@ -230,7 +299,7 @@ def _extend_bouts(
         # only forwards: before the first heel strike of a bout there is push-off and
         # weight shift (vertical bumps) but no contact, so growing backwards adds false ICs
         edge = int(a[-1])
-        for _ in range(EXTEND_MAX_STEPS):
+        for _ in range(cfg.extend_max_steps):
             target = edge + step_n
             d = np.abs(weak - target)
             d[used] = np.inf
@@ -260,6 +329,7 @@ def _closing_steps(
     acc_lp10: np.ndarray,
     valid: np.ndarray | None,
     fs: float,
+    cfg: StepSettings,
 ) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
     """Find the closing step of each bout that ends in rest (gait termination).
 
@@ -279,13 +349,13 @@ def _closing_steps(
 
     A bout that ends in a data gap, runs into another bout or the end of the recording
     gets none. Returns anchors, periods and bouts with the closing steps added, and the
-    per-anchor closing mask.
+    per-anchor closing mask. (The names in upper case are the defaults of ``cfg``'s fields.)
     """
     closing = np.zeros(anchors.size, dtype=bool)
     if anchors.size == 0:
         return anchors, periods, bout, closing
     n = acc_lp10.size
-    rest_n = round(REST_S * fs)
+    rest_n = round(cfg.rest_s * fs)
     add_a: list[int] = []
     add_p: list[float] = []
     add_b: list[int] = []
@@ -296,7 +366,7 @@ def _closing_steps(
             continue
         step_n = float(np.median(np.diff(a)))
         last = int(a[-1])
-        r0 = last + round(REST_AFTER_STEPS * step_n)
+        r0 = last + round(cfg.rest_after_steps * step_n)
         r1 = r0 + rest_n
         if r1 > n or (bout.max() > b and anchors[bout == b + 1][0] < r1):
             continue
@@ -305,21 +375,21 @@ def _closing_steps(
         rest = acc_lp10[r0:r1]
         gait_sd = float(np.std(acc_lp10[int(a[max(0, a.size - 5)]) : last]))
         rest_sd = float(np.std(rest))
-        if rest_sd > REST_MAX_SD_RATIO * gait_sd:
+        if rest_sd > cfg.rest_max_sd_ratio * gait_sd:
             continue
         closing[idx[-1]] = True  # ends in rest: unless another contact follows, this one
         level = float(np.median(rest))
-        thr = max(MOTION_SD_FACTOR * rest_sd, MOTION_GAIT_FRACTION * gait_sd)
+        thr = max(cfg.motion_sd_factor * rest_sd, cfg.motion_gait_fraction * gait_sd)
         w = acc_lp10[last + 1 : last + round(2 * step_n)]
         moving = np.flatnonzero(np.abs(w - level) > thr)
-        if moving.size == 0 or (moving[-1] + 1) < CLOSING_MIN_MOTION_STEPS * step_n:
+        if moving.size == 0 or (moving[-1] + 1) < cfg.closing_min_motion_steps * step_n:
             continue
-        lo = last + round(CLOSING_WINDOW_STEPS[0] * step_n)
-        seg = acc_lp10[lo : last + round(CLOSING_WINDOW_STEPS[1] * step_n) + 1]
+        lo = last + round(cfg.closing_window_steps[0] * step_n)
+        seg = acc_lp10[lo : last + round(cfg.closing_window_steps[1] * step_n) + 1]
         k = int(np.argmax(seg))
         # a contact is a loading peak inside the window, above the rest level, not the tail
         # of the last step's own loading pattern running into the window's edge
-        if k == 0 or k == seg.size - 1 or seg[k] - level < max(thr, CLOSING_MIN_PEAK_MPS2):
+        if k == 0 or k == seg.size - 1 or seg[k] - level < max(thr, cfg.closing_min_peak_mps2):
             continue
         closing[idx[-1]] = False
         add_a.append(lo + k)
@@ -335,7 +405,9 @@ def _closing_steps(
     return anchors[o], periods[o], bout[o], closing[o]
 
 
-def _step_is_running(anchors: np.ndarray, acc_lp10: np.ndarray, fs: float) -> np.ndarray:
+def _step_is_running(
+    anchors: np.ndarray, acc_lp10: np.ndarray, fs: float, cfg: StepSettings
+) -> np.ndarray:
     """Per-step running evidence inside one bout (anchors sorted, >= 2 of them)."""
     d = np.diff(anchors).astype(float)
     step_n = np.empty(anchors.size)  # local step: mean of the neighbouring intervals
@@ -343,13 +415,13 @@ def _step_is_running(anchors: np.ndarray, acc_lp10: np.ndarray, fs: float) -> np
     step_n[0], step_n[-1] = d[0], d[-1]
     half = np.maximum((0.5 * step_n).astype(int), 1)
     k_min, _ = window_argext(acc_lp10, anchors - half, anchors + half, mode="min")
-    flight = acc_lp10[k_min] < FLIGHT_G * G
+    flight = acc_lp10[k_min] < cfg.flight_g * G
     bouncy = (60.0 * fs / step_n >= 150) & (acc_lp10[anchors] >= 2.2 * G)
     return flight | bouncy
 
 
 def _split_by_activity(
-    anchors: np.ndarray, bout: np.ndarray, acc_lp10: np.ndarray, fs: float
+    anchors: np.ndarray, bout: np.ndarray, acc_lp10: np.ndarray, fs: float, cfg: StepSettings
 ) -> tuple[np.ndarray, list[str]]:
     """Label bouts walk/run and split a bout where the activity changes (e.g. a treadmill
     session speeding up from walking to running without a stop).
@@ -369,7 +441,7 @@ def _split_by_activity(
             activity.append("walk")
             next_id += 1
             continue
-        run = _step_is_running(a, acc_lp10, fs).astype(float)
+        run = _step_is_running(a, acc_lp10, fs, cfg).astype(float)
         k = min(5, a.size)
         pad = np.concatenate([np.repeat(run[:1], k // 2), run, np.repeat(run[-1:], k - 1 - k // 2)])
         smooth = np.convolve(pad, np.ones(k) / k, mode="valid") >= 0.5
@@ -378,7 +450,7 @@ def _split_by_activity(
         seg_end = np.concatenate([seg_start[1:], [a.size]])
         # short stretches take the activity of the preceding one (or the next, at the start)
         for s0, s1 in zip(seg_start, seg_end, strict=True):
-            if s1 - s0 < MIN_BOUT_STEPS and a.size >= MIN_BOUT_STEPS:
+            if s1 - s0 < cfg.min_bout_steps and a.size >= cfg.min_bout_steps:
                 label[s0:s1] = label[s0 - 1] if s0 > 0 else label[min(s1, a.size - 1)]
         change = np.concatenate([[0], np.cumsum(label[1:] != label[:-1])])
         new_bout[idx] = next_id + change
@@ -388,9 +460,9 @@ def _split_by_activity(
     return new_bout, activity
 
 
-def _turn_mask(gyr_is: np.ndarray, step_s: float, fs: float) -> np.ndarray:
+def _turn_mask(gyr_is: np.ndarray, step_s: float, fs: float, cfg: StepSettings) -> np.ndarray:
     rate = moving_mean(gyr_is, round(2 * step_s * fs))
-    return np.abs(rate) > TURN_RATE_DPS
+    return np.abs(rate) > cfg.turn_rate_dps
 
 
 def _bout_regularity(av: np.ndarray, anchors: np.ndarray, bout: np.ndarray) -> np.ndarray:
@@ -425,7 +497,7 @@ def _lag_corr(x: np.ndarray, lag: int) -> float:
 
 def _short_walks(
     anchors: np.ndarray, bout: np.ndarray, counts: np.ndarray, av: np.ndarray,
-    lateral: tuple[np.ndarray, np.ndarray], fs: float,
+    lateral: tuple[np.ndarray, np.ndarray], fs: float, cfg: StepSettings,
 ) -> np.ndarray:
     """Per anchor: True in a bout of `MIN_SHORT_BOUT_STEPS` to `MIN_BOUT_STEPS` - 1 steps that
     walks like two legs do.
@@ -441,97 +513,103 @@ def _short_walks(
     (the roll alternates more reliably in the first steps from rest: IPOL odd subjects, 2-3
     step walks F1 0.76 with the acceleration alone, 0.86 with either),
     and the vertical acceleration is quiet (SD < `MIN_MOVING_SD_MPS2`, the gait windows'
-    "moving" bar) for `SHORT_WALK_REST_S` a step before its first or after its last step.
+    "moving" bar) for `SHORT_WALK_REST_S` a step before its first or after its last step
+    (the defaults of ``cfg``'s fields of the same names).
     """
     keep = np.zeros(anchors.size, dtype=bool)
     ml, roll = (bandpass(x - np.median(x), 0.5, 8.0, sampling_rate_hz=fs) for x in lateral)
-    for b in np.flatnonzero((counts >= MIN_SHORT_BOUT_STEPS) & (counts < MIN_BOUT_STEPS)):
+    for b in np.flatnonzero((counts >= cfg.min_short_bout_steps) & (counts < cfg.min_bout_steps)):
         sel = bout == b
         a = anchors[sel]
         lag = int(np.median(np.diff(a)))
         lo, hi = int(a[0]), int(min(a[-1] + lag, av.size))
         if lag < 2 or hi - lo <= lag + 2:
             continue
-        w = max(int(SHORT_WALK_REST_S * fs), 2)
+        w = max(int(cfg.short_walk_rest_s * fs), 2)
         before = av[max(lo - lag - w, 0) : max(lo - lag, 0)]
         after = av[min(hi + lag, av.size) : min(hi + lag + w, av.size)]
-        at_rest = any(x.size >= w and float(x.std()) < MIN_MOVING_SD_MPS2 for x in (before, after))
+        at_rest = any(
+            x.size >= w and float(x.std()) < cfg.min_moving_sd_mps2 for x in (before, after)
+        )
         if (
             at_rest
-            and _lag_corr(av[lo:hi], lag) >= MIN_REGULARITY
+            and _lag_corr(av[lo:hi], lag) >= cfg.min_regularity
             and min(_lag_corr(ml[lo:hi], lag), _lag_corr(roll[lo:hi], lag))
-            <= -SHORT_WALK_ML_ANTIPHASE
+            <= -cfg.short_walk_ml_antiphase
         ):
             keep[sel] = True
     return keep
 
 
-def find_steps(
-    body: pd.DataFrame, *, sampling_rate_hz: float, valid: np.ndarray | None = None
-) -> StepStructure:
-    """Find gait stretches, one anchor per step, bouts, walk/run and turns.
+@dataclass(frozen=True, eq=False)
+class _Blocks:
+    """The input as block means of ``q`` samples (~50 Hz), on which steps and bouts are
+    found: plenty for anchors, several times faster at 200-400 Hz. Event times are refined at
+    the full rate later."""
 
-    Parameters
-    ----------
-    body : DataFrame
-        Body-frame signals (``acc_is`` required, ``gyr_is`` optional).
-    sampling_rate_hz : float
-        Uniform sampling rate, Hz.
-    valid : ndarray of bool, optional
-        False in data gaps (held values): no step is placed there and no bout spans one.
+    q: int
+    fs: float
+    n_full: int
+    acc_is: np.ndarray
+    gyr_is: np.ndarray
+    #: ``(acc_ml, gyr_pa)`` when both are given (`_short_walks`), else None
+    lateral: tuple[np.ndarray, np.ndarray] | None
+    valid: np.ndarray | None
 
-    Returns
-    -------
-    StepStructure
-    """
-    fs_full = float(sampling_rate_hz)
+    def to_full(self, idx: np.ndarray) -> np.ndarray:
+        """Block indices -> sample indices at the input rate (block centres)."""
+        return np.asarray(idx, dtype=int) * self.q + self.q // 2
+
+    def mask_to_full(self, mask: np.ndarray) -> np.ndarray:
+        """Per-block mask -> per-sample mask (the tail after the last block as the last)."""
+        n = mask.size
+        out = np.zeros(self.n_full, dtype=bool)
+        out[: n * self.q] = np.repeat(mask, self.q)
+        out[n * self.q :] = mask[-1] if mask.size else False
+        return out
+
+
+def _block_means(body: pd.DataFrame, valid: np.ndarray | None, fs_full: float) -> _Blocks:
+    """`_Blocks` of ``body`` (``valid``: all of a block's samples valid)."""
     acc_full = np.asarray(body["acc_is"], dtype=float)
     n_full = acc_full.size
-    gyr_full = np.asarray(body["gyr_is"], dtype=float) if "gyr_is" in body else np.zeros(n_full)
-    empty = StepStructure(
-        np.zeros(0, int),
-        np.zeros(0, int),
-        np.zeros(0),
-        [],
-        np.zeros(n_full, bool),
-        np.zeros(n_full, bool),
-    )
-    if n_full < int(2 * fs_full):
-        return empty
-    # Steps and bouts are found at ~50 Hz (block means of q samples): plenty for anchors,
-    # several times faster at 200-400 Hz. Event times are refined at the full rate later.
     q = max(1, round(fs_full / 50.0))
-    fs = fs_full / q
     n = n_full // q
-    acc_is = acc_full[: n * q].reshape(n, q).mean(axis=1)
-    gyr_is = gyr_full[: n * q].reshape(n, q).mean(axis=1)
-    acc_ml = (
-        np.asarray(body["acc_ml"], dtype=float)[: n * q].reshape(n, q).mean(axis=1)
-        if "acc_ml" in body
-        else None
-    )
-    gyr_pa = (
-        np.asarray(body["gyr_pa"], dtype=float)[: n * q].reshape(n, q).mean(axis=1)
-        if "gyr_pa" in body
+
+    def blocks(x: np.ndarray) -> np.ndarray:
+        return x[: n * q].reshape(n, q).mean(axis=1)
+
+    gyr_is = blocks(np.asarray(body["gyr_is"], dtype=float)) if "gyr_is" in body else np.zeros(n)
+    lateral = (
+        (blocks(np.asarray(body["acc_ml"], dtype=float)),
+         blocks(np.asarray(body["gyr_pa"], dtype=float)))
+        if "acc_ml" in body and "gyr_pa" in body
         else None
     )
     if valid is not None:
         valid = np.asarray(valid, dtype=bool)[: n * q].reshape(n, q).all(axis=1)
+    return _Blocks(q, fs_full / q, n_full, blocks(acc_full), gyr_is, lateral, valid)
 
-    def to_full(idx: np.ndarray) -> np.ndarray:
-        return np.asarray(idx, dtype=int) * q + q // 2
 
-    def mask_to_full(mask: np.ndarray) -> np.ndarray:
-        out = np.zeros(n_full, dtype=bool)
-        out[: n * q] = np.repeat(mask, q)
-        out[n * q :] = mask[-1] if mask.size else False
-        return out
+@dataclass(frozen=True, eq=False)
+class _GaitWindows:
+    """Gait windows (`_gait_windows`): per window its centre (block index), step period (s)
+    and whether it is gait; per block the gait mask (dilated by half a window)."""
 
-    av = bandpass(acc_is - np.median(acc_is), 0.5, 8.0, sampling_rate_hz=fs)
-    centre, period_s, reg, sd = _window_step_period(av, fs)
+    centre: np.ndarray
+    period_s: np.ndarray
+    is_gait: np.ndarray
+    mask: np.ndarray
+
+
+def _gait_windows(av: np.ndarray, fs: float, cfg: StepSettings) -> _GaitWindows | None:
+    """Method step 1: the windows that move and are periodic; None if the signal is shorter
+    than one window's worth."""
+    n = av.size
+    centre, period_s, reg, sd = _window_step_period(av, fs, cfg)
     if centre.size == 0:
-        return empty
-    is_gait = (sd >= MIN_MOVING_SD_MPS2) & (reg >= MIN_REGULARITY)
+        return None
+    is_gait = (sd >= cfg.min_moving_sd_mps2) & (reg >= cfg.min_regularity)
     # per-sample gait mask: nearest window centre, dilated by half a window
     idx = np.clip(np.searchsorted(centre, np.arange(n)), 0, centre.size - 1)
     prev = np.clip(idx - 1, 0, centre.size - 1)
@@ -539,120 +617,191 @@ def find_steps(
         np.abs(centre[prev] - np.arange(n)) < np.abs(centre[idx] - np.arange(n)), prev, idx
     )
     gait_core = is_gait[nearest]
-    dil = int(WINDOW_S / 2 * fs)
-    gait_mask = moving_mean(gait_core.astype(float), 2 * dil + 1) > 0
-    acc_lp10 = lowpass(acc_is, 10.0, sampling_rate_hz=fs, order=2)
+    dil = int(cfg.window_s / 2 * fs)
+    mask = moving_mean(gait_core.astype(float), 2 * dil + 1) > 0
+    return _GaitWindows(centre, period_s, is_gait, mask)
 
-    anchors_all: list[np.ndarray] = []
-    periods_all: list[np.ndarray] = []
-    weak_all: list[np.ndarray] = []
-    starts, ends = runs(gait_mask)
-    for s, e in zip(starts, ends, strict=True):
-        sel = is_gait & (centre >= s) & (centre < e)
-        if not np.any(sel):
-            continue
-        # local step period at every sample (the activity may change within a stretch)
-        local_step_s = np.interp(np.arange(s, e), centre[sel], period_s[sel])
-        cutoff = float(np.clip(1.6 / np.median(period_s[sel]), 2.5, 6.0))
-        x = lowpass(acc_is[s:e] - np.median(acc_is[s:e]), cutoff, sampling_rate_hz=fs, order=2)
-        pk, prom = find_peaks(
-            x,
-            distance=np.maximum((0.6 * local_step_s * fs).astype(int), 1),
-            wlen=np.maximum((2 * local_step_s * fs).astype(int), 3),
-        )
-        if pk.size == 0:
-            continue
-        # typical step prominence around each peak (+-5 s): a quieter activity next to a
-        # livelier one (walking into running) keeps its own scale
-        typical = (
-            pd.Series(prom, index=pd.to_timedelta(pk / fs, unit="s"))
-            .rolling(f"{TYPICAL_WINDOW_S}s", center=True, min_periods=1)
-            .quantile(0.75)
-            .to_numpy()
-        )
-        keep = (prom >= 0.3 * typical) & (prom >= 0.4)
-        weak = (prom >= EXTEND_PROMINENCE * typical) & (prom >= 0.2) & ~keep
-        weak_all.append(pk[weak] + s)
-        pk = pk[keep] + s
-        # local step period at each anchor (interpolated from the gait windows)
-        per = np.interp(pk, centre[sel], period_s[sel])
-        anchors_all.append(pk)
-        periods_all.append(per)
-    if not anchors_all:
-        return StepStructure(
-            np.zeros(0, int),
-            np.zeros(0, int),
-            np.zeros(0),
-            [],
-            np.zeros(n_full, bool),
-            mask_to_full(gait_mask),
-        )
-    anchors = np.concatenate(anchors_all)
-    periods = np.concatenate(periods_all)
-    if valid is not None and not np.all(valid):
-        keep_a = valid[anchors]
-        anchors, periods = anchors[keep_a], periods[keep_a]
-    if anchors.size == 0:  # every step in a data gap
-        return StepStructure(
-            np.zeros(0, int), np.zeros(0, int), np.zeros(0), [], np.zeros(n_full, bool),
-            mask_to_full(gait_mask),
-        )
+
+def _stretch_anchors(
+    acc_is: np.ndarray, s: int, e: int, gw: _GaitWindows, fs: float, cfg: StepSettings
+) -> tuple[np.ndarray, np.ndarray, np.ndarray] | None:
+    """Method step 2 in one gait stretch ``[s, e)``: ``(anchors, periods_s, weak)`` (the
+    step peaks, their local step periods, and the weaker peaks a bout may grow by), or None
+    when the stretch has no gait window or no peak."""
+    sel = gw.is_gait & (gw.centre >= s) & (gw.centre < e)
+    if not np.any(sel):
+        return None
+    # local step period at every sample (the activity may change within a stretch)
+    local_step_s = np.interp(np.arange(s, e), gw.centre[sel], gw.period_s[sel])
+    cutoff = float(np.clip(1.6 / np.median(gw.period_s[sel]), 2.5, 6.0))
+    x = lowpass(acc_is[s:e] - np.median(acc_is[s:e]), cutoff, sampling_rate_hz=fs, order=2)
+    pk, prom = find_peaks(
+        x,
+        distance=np.maximum((0.6 * local_step_s * fs).astype(int), 1),
+        wlen=np.maximum((2 * local_step_s * fs).astype(int), 3),
+    )
+    if pk.size == 0:
+        return None
+    # typical step prominence around each peak (+-5 s): a quieter activity next to a
+    # livelier one (walking into running) keeps its own scale
+    typical = (
+        pd.Series(prom, index=pd.to_timedelta(pk / fs, unit="s"))
+        .rolling(pd.Timedelta(seconds=cfg.typical_window_s), center=True, min_periods=1)
+        .quantile(0.75)
+        .to_numpy()
+    )
+    keep = (prom >= 0.3 * typical) & (prom >= 0.4)
+    weak = (prom >= cfg.extend_prominence * typical) & (prom >= 0.2) & ~keep
+    pk_keep = pk[keep] + s
+    # local step period at each anchor (interpolated from the gait windows)
+    return pk_keep, np.interp(pk_keep, gw.centre[sel], gw.period_s[sel]), pk[weak] + s
+
+
+def _step_anchors(
+    acc_is: np.ndarray, gw: _GaitWindows, fs: float, cfg: StepSettings
+) -> tuple[np.ndarray, np.ndarray, np.ndarray] | None:
+    """Method step 2: `_stretch_anchors` of every gait stretch, joined; None when no stretch
+    has a peak."""
+    found = [
+        r for s, e in zip(*runs(gw.mask), strict=True)
+        if (r := _stretch_anchors(acc_is, s, e, gw, fs, cfg)) is not None
+    ]
+    if not found:
+        return None
+    anchors, periods, weak = (np.concatenate(x) for x in zip(*found, strict=True))
+    return anchors, periods, weak
+
+
+def _chain_bouts(
+    anchors: np.ndarray, periods: np.ndarray, valid: np.ndarray | None, fs: float
+) -> np.ndarray:
+    """Bout number per anchor: consecutive anchors chain while their interval stays within
+    0.4-1.75 local step periods and no data gap lies between them."""
     gap_before = np.zeros(anchors.size, dtype=bool)
     if valid is not None and not np.all(valid):
         n_bad = np.concatenate([[0], np.cumsum(~valid)])
         gap_before[1:] = n_bad[anchors[1:]] > n_bad[anchors[:-1]]
-    # chain anchors into bouts
     dt = np.diff(anchors) / fs
     ref = 0.5 * (periods[1:] + periods[:-1])
     brk = (dt > 1.75 * ref) | (dt < 0.4 * ref) | gap_before[1:]
-    bout_raw = np.concatenate([[0], np.cumsum(brk)])
+    return np.concatenate([[0], np.cumsum(brk)])
+
+
+def _bouts_from_anchors(
+    anchors: np.ndarray, periods: np.ndarray, av: np.ndarray, blk: _Blocks, cfg: StepSettings
+) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """Method step 3: anchors chained into bouts; the bouts kept are those of at least
+    ``cfg.min_bout_steps`` steps with a rhythm (robust CV of the step intervals <=
+    ``cfg.max_step_cv``) and the short walks (`_short_walks`). Returns the kept anchors,
+    periods and bout numbers (not consecutive)."""
+    fs = blk.fs
+    bout_raw = _chain_bouts(anchors, periods, blk.valid, fs)
     counts = np.bincount(bout_raw)
-    ok = counts[bout_raw] >= MIN_BOUT_STEPS
-    if acc_ml is not None and gyr_pa is not None and MIN_SHORT_BOUT_STEPS < MIN_BOUT_STEPS:
-        ok |= _short_walks(anchors, bout_raw, counts, av, (acc_ml, gyr_pa), fs)
+    ok = counts[bout_raw] >= cfg.min_bout_steps
+    if blk.lateral is not None and cfg.min_short_bout_steps < cfg.min_bout_steps:
+        ok |= _short_walks(anchors, bout_raw, counts, av, blk.lateral, fs, cfg)
     # rhythm: gait has near-constant step intervals, random movement does not
-    for b in np.flatnonzero(counts >= MIN_BOUT_STEPS):
+    for b in np.flatnonzero(counts >= cfg.min_bout_steps):
         d = np.diff(anchors[bout_raw == b]).astype(float)
         med = float(np.median(d))
-        if 1.4826 * float(np.median(np.abs(d - med))) > MAX_STEP_CV * med:
+        if 1.4826 * float(np.median(np.abs(d - med))) > cfg.max_step_cv * med:
             ok[bout_raw == b] = False
-    anchors, periods, bout_raw = anchors[ok], periods[ok], bout_raw[ok]
-    # rhythm over the whole bout: the vertical acceleration repeats step after step. A
-    # recording whose bouts do not (median over their steps) has no gait in it.
-    reg_bout = _bout_regularity(av, anchors, bout_raw)
-    keep_r = np.ones(anchors.size, dtype=bool)
-    no_gait_reason = ""
+    return anchors[ok], periods[ok], bout_raw[ok]
+
+
+def _no_gait_rhythm(
+    av: np.ndarray, anchors: np.ndarray, bout: np.ndarray, cfg: StepSettings
+) -> str:
+    """Method step 3, whole recording: why it has no gait ("" if it has). Gait repeats step
+    after step (`_bout_regularity`); a recording whose bouts do not (median over their steps,
+    each step counted once) is below ``cfg.min_session_regularity``."""
     if anchors.size:
-        w_med = float(np.median(reg_bout))  # per anchor: each step counted once
-        if w_med < MIN_SESSION_REGULARITY:
-            no_gait_reason = (
+        w_med = float(np.median(_bout_regularity(av, anchors, bout)))
+        if w_med < cfg.min_session_regularity:
+            return (
                 f"no gait rhythm: the step-to-step regularity of the vertical acceleration is "
                 f"{w_med:.2f} over {anchors.size} steps (walking and running give 0.6-0.9)"
             )
-            keep_r[:] = False
-    anchors, periods, bout_raw = anchors[keep_r], periods[keep_r], bout_raw[keep_r]
-    if not anchors.size:
+    return ""
+
+
+def _no_steps(n_full: int, gait_mask: np.ndarray | None = None, reason: str = "") -> StepStructure:
+    """A `StepStructure` without steps (``gait_mask`` per sample, default none)."""
+    return StepStructure(
+        np.zeros(0, int), np.zeros(0, int), np.zeros(0), [], np.zeros(n_full, bool),
+        np.zeros(n_full, bool) if gait_mask is None else gait_mask, no_gait_reason=reason,
+    )
+
+
+def find_steps(
+    body: pd.DataFrame,
+    *,
+    sampling_rate_hz: float,
+    valid: np.ndarray | None = None,
+    settings: StepSettings | None = None,
+) -> StepStructure:
+    """Find gait stretches, one anchor per step, bouts, walk/run and turns.
+
+    Parameters
+    ----------
+    body : DataFrame
+        Body-frame signals (``acc_is`` required, ``gyr_is`` optional; ``acc_ml`` and
+        ``gyr_pa`` for walks of 2-3 steps).
+    sampling_rate_hz : float
+        Uniform sampling rate, Hz.
+    valid : ndarray of bool, optional
+        False in data gaps (held values): no step is placed there and no bout spans one.
+    settings : StepSettings, optional
+        The method's parameters; None: the defaults (the module constants).
+
+    Returns
+    -------
+    StepStructure
+    """
+    cfg = StepSettings() if settings is None else settings
+    fs_full = float(sampling_rate_hz)
+    n_full = len(np.asarray(body["acc_is"]))
+    if n_full < int(2 * fs_full):
+        return _no_steps(n_full)
+    # 0. ~50 Hz block means (`_Blocks`)
+    blk = _block_means(body, valid, fs_full)
+    fs, valid = blk.fs, blk.valid
+    av = bandpass(blk.acc_is - np.median(blk.acc_is), 0.5, 8.0, sampling_rate_hz=fs)
+    # 1. gait windows: moving and periodic
+    gw = _gait_windows(av, fs, cfg)
+    if gw is None:
+        return _no_steps(n_full)
+    gait_mask = blk.mask_to_full(gw.mask)
+    # 2. one anchor per step in each gait stretch, never on unmeasured data
+    found = _step_anchors(blk.acc_is, gw, fs, cfg)
+    if found is None:
+        return _no_steps(n_full, gait_mask)
+    anchors, periods, weak = found
+    if valid is not None and not np.all(valid):
+        keep_a = valid[anchors]
+        anchors, periods = anchors[keep_a], periods[keep_a]
+    if anchors.size == 0:  # every step in a data gap
+        return _no_steps(n_full, gait_mask)
+    # 3a. bouts (short walks, rhythm), then the rhythm of the whole recording
+    anchors, periods, bout_raw = _bouts_from_anchors(anchors, periods, av, blk, cfg)
+    no_gait_reason = _no_gait_rhythm(av, anchors, bout_raw, cfg)
+    if no_gait_reason or not anchors.size:
         if no_gait_reason:
             log.info(no_gait_reason)
-        return StepStructure(
-            np.zeros(0, int), np.zeros(0, int), np.zeros(0), [], np.zeros(n_full, bool),
-            mask_to_full(gait_mask), no_gait_reason=no_gait_reason,
-        )
+        return _no_steps(n_full, gait_mask, no_gait_reason)
     _, bout = np.unique(bout_raw, return_inverse=True)
-    weak = np.concatenate(weak_all)
+    # 3b. each bout grows by a softer last step; a bout that ends in rest gets its closing step
     if valid is not None:
         weak = weak[valid[weak]]
-    anchors, periods, bout = _extend_bouts(anchors, periods, bout, weak, fs)
-    anchors, periods, bout, closing = _closing_steps(anchors, periods, bout, acc_lp10, valid, fs)
-    bout, activity = _split_by_activity(anchors, bout, acc_lp10, fs)
+    acc_lp10 = lowpass(blk.acc_is, 10.0, sampling_rate_hz=fs, order=2)
+    anchors, periods, bout = _extend_bouts(anchors, periods, bout, weak, fs, cfg)
+    anchors, periods, bout, closing = _closing_steps(
+        anchors, periods, bout, acc_lp10, valid, fs, cfg)
+    # 4. walk or run; 5. turns
+    bout, activity = _split_by_activity(anchors, bout, acc_lp10, fs, cfg)
     step_global = float(np.median(periods)) if periods.size else 0.6
-    turning = _turn_mask(gyr_is, step_global, fs)
+    turning = _turn_mask(blk.gyr_is, step_global, fs, cfg)
     return StepStructure(
-        to_full(anchors),
-        bout,
-        periods,
-        activity,
-        mask_to_full(turning),
-        mask_to_full(gait_mask),
+        blk.to_full(anchors), bout, periods, activity, blk.mask_to_full(turning), gait_mask,
         closing,
     )

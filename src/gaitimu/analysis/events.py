@@ -69,7 +69,13 @@ from dataclasses import dataclass, field
 import numpy as np
 import pandas as pd
 
-from gaitimu.analysis.bouts import BOUT_COLUMNS, MIN_MOVING_SD_MPS2, empty_bouts, find_steps
+from gaitimu.analysis.bouts import (
+    BOUT_COLUMNS,
+    StepSettings,
+    StepStructure,
+    empty_bouts,
+    find_steps,
+)
 from gaitimu.analysis.filters import bandpass, lowpass, moving_mean, window_argext
 from gaitimu.errors import BadInputError
 
@@ -88,13 +94,15 @@ IC_AP_SEARCH_STEPS = 0.4
 IC_AP_PEAK_FRACTION = 0.6
 DOUBLE_SUPPORT_FRACTION = 0.225
 SIDE_REPEAT_PENALTY = 3.0
-# Side cues and their weights per activity. The yaw rate (McCamley 2012) is not used: its
-# sign relative to the stance side differs between people; it agreed with the IPOL reference
-# in only 70 % of steps. See the module docstring.
-SIDE_CUE_WEIGHTS = {
-    "walk": {"roll": 1.0, "ml": 1.0},
-    "run": {"obliquity": 1.0},
-}
+# Side cues and their weights per activity, as (activity, ((cue, weight), ...)) pairs (a
+# frozen form of {"walk": {"roll": 1, "ml": 1}, ...}; the first of the largest weights is the
+# main cue). The yaw rate (McCamley 2012) is not used: its sign relative to the stance side
+# differs between people; it agreed with the IPOL reference in only 70 % of steps. See the
+# module docstring.
+SIDE_CUE_WEIGHTS: tuple[tuple[str, tuple[tuple[str, float], ...]], ...] = (
+    ("walk", (("roll", 1.0), ("ml", 1.0))),
+    ("run", (("obliquity", 1.0),)),
+)
 SIDE_ROLL_WINDOW_STEPS = 0.3
 CUE_NAMES = {
     "roll": "the pelvic roll in early stance",
@@ -104,8 +112,8 @@ CUE_NAMES = {
 # Below these bout medians of the main side cue (walking: roll rate, deg/s; running: obliquity,
 # deg) the pelvis barely rolls and the sides cannot be told: confidence is capped at 0.5 and a
 # warning is given. Healthy IPOL walkers: >= 9.8 deg/s; simulated 1 deg CPD: 5.5 deg/s
-# walking, 0.76 deg running.
-SIDE_MIN_STRENGTH = {"walk": 3.0, "run": 0.5}
+# walking, 0.76 deg running. (activity, floor) pairs.
+SIDE_MIN_STRENGTH: tuple[tuple[str, float], ...] = (("walk", 3.0), ("run", 0.5))
 # Per-bout abstention (`_decide_sides`): a bout keeps its sides when its combined margin
 # reaches SIDE_MIN_MARGIN and every cue supports the labelling with a margin of at least
 # SIDE_CUE_MIN_MARGIN. A margin is about a standard normal variate when the cue is noise: a
@@ -115,6 +123,51 @@ SIDE_MIN_STRENGTH = {"walk": 3.0, "run": 0.5}
 # docs/VALIDATION.md.
 SIDE_MIN_MARGIN = 1.5
 SIDE_CUE_MIN_MARGIN = 0.5
+
+
+@dataclass(frozen=True)
+class EventSettings:
+    """Parameters of `detect_events`; each default is the module constant of the same name in
+    upper case, where its value is explained.
+
+    Attributes
+    ----------
+    ic_ap_lag_s : float
+        Walking: heel strike follows the forward-acceleration peak by this much, s.
+    ic_ap_search_steps, ic_ap_peak_fraction : float
+        Walking IC: the peak is searched this many step periods before the anchor and must
+        reach this fraction of the window's range.
+    double_support_fraction : float
+        Walking: FC = next IC + this x step time.
+    initiation_rest_s : float
+        Gait initiation: the quiet time before a bout's first step, s.
+    side_repeat_penalty : float
+        Cost (in units of a typical step's side evidence) of giving two consecutive steps
+        the same side.
+    side_cue_weights : tuple of (activity, ((cue, weight), ...))
+        Side cues and their weights per activity.
+    side_roll_window_steps : float
+        Walking roll cue: the first this-fraction of the step.
+    side_min_strength : tuple of (activity, float)
+        Main side cue's bout median below which the sides are withheld.
+    side_min_margin, side_cue_min_margin : float
+        Abstention: combined and per-cue margin a bout needs to keep its sides.
+    steps : StepSettings
+        Of `gaitimu.analysis.bouts.find_steps` (and the initiation's "moving" bar).
+    """
+
+    ic_ap_lag_s: float = IC_AP_LAG_S
+    initiation_rest_s: float = INITIATION_REST_S
+    ic_ap_search_steps: float = IC_AP_SEARCH_STEPS
+    ic_ap_peak_fraction: float = IC_AP_PEAK_FRACTION
+    double_support_fraction: float = DOUBLE_SUPPORT_FRACTION
+    side_repeat_penalty: float = SIDE_REPEAT_PENALTY
+    side_cue_weights: tuple[tuple[str, tuple[tuple[str, float], ...]], ...] = SIDE_CUE_WEIGHTS
+    side_roll_window_steps: float = SIDE_ROLL_WINDOW_STEPS
+    side_min_strength: tuple[tuple[str, float], ...] = SIDE_MIN_STRENGTH
+    side_min_margin: float = SIDE_MIN_MARGIN
+    side_cue_min_margin: float = SIDE_CUE_MIN_MARGIN
+    steps: StepSettings = field(default_factory=StepSettings)
 
 
 def norm_cdf(x: float) -> float:
@@ -234,12 +287,12 @@ def _walk_ic(
     step_n: np.ndarray,
     fs: float,
     bout: np.ndarray,
-    lag_s: float = IC_AP_LAG_S,
+    cfg: EventSettings,
 ) -> np.ndarray:
-    lo = anchors - np.round(IC_AP_SEARCH_STEPS * step_n).astype(int)
+    lo = anchors - np.round(cfg.ic_ap_search_steps * step_n).astype(int)
     hi = anchors + 1
-    k, interior = _latest_strong_max(ap, lo, hi, IC_AP_PEAK_FRACTION)
-    ic = k.astype(float) + lag_s * fs
+    k, interior = _latest_strong_max(ap, lo, hi, cfg.ic_ap_peak_fraction)
+    ic = k.astype(float) + cfg.ic_ap_lag_s * fs
     off = ic - anchors
     for b in np.unique(bout):
         m = bout == b
@@ -310,7 +363,8 @@ def _step_means(x: np.ndarray, starts: np.ndarray, ends: np.ndarray) -> np.ndarr
 
 
 def _side_cues(
-    body: pd.DataFrame, ic: np.ndarray, next_ic: np.ndarray, step_n: np.ndarray, fs: float
+    body: pd.DataFrame, ic: np.ndarray, next_ic: np.ndarray, step_n: np.ndarray, fs: float,
+    cfg: EventSettings,
 ) -> dict[str, np.ndarray]:
     """Per-step left/right cues, each > 0 for a LEFT stance (see the module docstring).
 
@@ -329,7 +383,7 @@ def _side_cues(
     s0 = np.clip(s0_full // q, 0, max(nq - 1, 0))
     s1 = np.maximum(s1_full // q, s0 + 1)
     mid = np.maximum((s0 + s1) // 2, s0 + 1)
-    early = np.maximum(s0 + np.round(SIDE_ROLL_WINDOW_STEPS * (s1 - s0)).astype(int), s0 + 1)
+    early = np.maximum(s0 + np.round(cfg.side_roll_window_steps * (s1 - s0)).astype(int), s0 + 1)
     detrend_n = max(round(2 * np.median(step_n) / q), 1)  # one stride: removes turns, drift
     ml = np.asarray(body["acc_ml"], dtype=float)
     if "obliquity_deg" in body.columns:
@@ -358,8 +412,8 @@ def _decide_sides(
     activity: list[str],
     *,
     turning: np.ndarray,
-    side_repeat_penalty: float = SIDE_REPEAT_PENALTY,
     forward_trusted: bool = True,
+    cfg: EventSettings,
 ) -> tuple[np.ndarray, np.ndarray, np.ndarray, list[dict], np.ndarray, np.ndarray, list[str]]:
     """Sides per bout from the per-step cues, with abstention.
 
@@ -371,7 +425,7 @@ def _decide_sides(
     combined margin reaches `SIDE_MIN_MARGIN`, every cue supports it
     (`SIDE_CUE_MIN_MARGIN`), its main cue is not too weak (`SIDE_MIN_STRENGTH`) and the
     sensor's forward direction is trusted. Otherwise every stance of the bout gets no side
-    (``""``) and a reason.
+    (``""``) and a reason. (The names in upper case are the defaults of ``cfg``'s fields.)
 
     Returns ``(sides, confidence, reasons, per-bout info, agree, strength, warnings)``.
     """
@@ -385,10 +439,12 @@ def _decide_sides(
     strength = np.zeros(n_bouts)
     info: list[dict] = []
     warnings: list[str] = []
+    cue_weights = dict(cfg.side_cue_weights)
+    min_strength = dict(cfg.side_min_strength)
     for b in range(n_bouts):
         m = np.flatnonzero(bout == b)
         act = activity[b]
-        weights = {k: w for k, w in SIDE_CUE_WEIGHTS[act].items() if k in cues and w > 0}
+        weights = {k: w for k, w in cue_weights[act] if k in cues and w > 0}
         scaled = {}
         for name in weights:
             v = cues[name][m]
@@ -397,7 +453,7 @@ def _decide_sides(
         sc = sum(weights[k] * scaled[k] for k in weights) / sum(weights.values())
         main = max(weights, key=weights.get)
         strength[b] = float(np.median(np.abs(cues[main][m])))
-        states = _viterbi_sides(sc, side_repeat_penalty)
+        states = _viterbi_sides(sc, cfg.side_repeat_penalty)
         lab = np.where(states == 0, 1.0, -1.0)
         score[m] = sc
         agree[m] = np.sign(sc) == lab
@@ -414,7 +470,7 @@ def _decide_sides(
         # docs/VALIDATION.md, reliability of the side confidence)
         conf_b = float(norm_cdf(total))
         reason = None
-        floor = SIDE_MIN_STRENGTH[act]
+        floor = min_strength[act]
         if not forward_trusted:
             reason = "the sensor's forward direction could not be established"
         elif strength[b] < floor:
@@ -422,14 +478,15 @@ def _decide_sides(
                 f"pelvic roll too small to tell the sides ({strength[b]:.2g} < {floor:g} "
                 f"{'deg/s' if act == 'walk' else 'deg'})"
             )
-        elif any(v < SIDE_CUE_MIN_MARGIN for v in cue_margin.values()) and len(cue_margin) > 1:
-            bad = [k for k, v in cue_margin.items() if v < SIDE_CUE_MIN_MARGIN]
+        elif (any(v < cfg.side_cue_min_margin for v in cue_margin.values())
+              and len(cue_margin) > 1):
+            bad = [k for k, v in cue_margin.items() if v < cfg.side_cue_min_margin]
             reason = (
                 f"side cues disagree ({', '.join(CUE_NAMES.get(k, k) for k in bad)} does not "
                 "support the sides the other cues give)"
             )
-        elif total < SIDE_MIN_MARGIN:
-            reason = f"weak left/right evidence (margin {total:.1f} < {SIDE_MIN_MARGIN:g})"
+        elif total < cfg.side_min_margin:
+            reason = f"weak left/right evidence (margin {total:.1f} < {cfg.side_min_margin:g})"
         if reason is None:
             sides[m] = np.where(states == 0, "L", "R")
         else:
@@ -462,7 +519,7 @@ def _decide_sides(
 
 def _gait_phases(
     acc_is: np.ndarray, anchors: np.ndarray, bout: np.ndarray, step_n: np.ndarray,
-    closing: np.ndarray | None, fs: float, valid: np.ndarray | None,
+    closing: np.ndarray | None, fs: float, valid: np.ndarray | None, cfg: EventSettings,
 ) -> np.ndarray:
     """Per step: "initiation" for the first step of a bout that starts from rest,
     "termination" for the closing step of a bout that ends in rest (`bouts._closing_steps`),
@@ -472,33 +529,114 @@ def _gait_phases(
     windows see it) is quiet, SD below the gait windows' "moving" bar
     (`bouts.MIN_MOVING_SD_MPS2`), over `INITIATION_REST_S` ending one step period before its
     first step (the weight shift and push-off of gait initiation come in that last step
-    period), all of it measured.
+    period), all of it measured. (The defaults of ``cfg.initiation_rest_s`` and
+    ``cfg.steps.min_moving_sd_mps2``.)
     """
     out = np.full(anchors.size, "", dtype=object)
     if closing is not None:
         out[np.asarray(closing, dtype=bool)] = "termination"
     av = bandpass(acc_is - np.median(acc_is), 0.5, 8.0, sampling_rate_hz=fs)
-    w = int(INITIATION_REST_S * fs)
+    w = int(cfg.initiation_rest_s * fs)
     for b in np.unique(bout):
         i = int(np.flatnonzero(bout == b)[0])
         hi = int(anchors[i] - step_n[i])
         lo = hi - w
         if lo < 0 or (valid is not None and not valid[lo:hi].all()):
             continue
-        if float(np.std(av[lo:hi])) < MIN_MOVING_SD_MPS2 and out[i] == "":
+        if float(np.std(av[lo:hi])) < cfg.steps.min_moving_sd_mps2 and out[i] == "":
             out[i] = "initiation"
     return out
+
+
+def _no_gait(st: StepStructure) -> GaitEvents:
+    """The well-typed empty result when `find_steps` found no step."""
+    log.info("no gait found%s", f" ({st.no_gait_reason})" if st.no_gait_reason else "")
+    info: dict = {"n_bouts": 0, "n_steps": 0, "warnings": []}
+    if st.no_gait_reason:
+        info["no_gait_reason"] = st.no_gait_reason
+    return GaitEvents(empty_bouts(), empty_events(), info)
+
+
+def _step_samples(st: StepStructure, fs: float) -> np.ndarray:
+    """Step period per anchor, samples: the bout's robust median interval (more exact than
+    the gait windows' period, which stands in for a bout of one step)."""
+    anchors, bout = st.anchors, st.bout_of_anchor
+    step_n = np.empty(anchors.size)
+    for b in range(int(bout.max()) + 1):
+        m = bout == b
+        d = np.diff(anchors[m])
+        step_n[m] = float(np.median(d)) if d.size else st.step_period_s[m][0] * fs
+    return step_n
+
+
+def _contacts(
+    body: pd.DataFrame, st: StepStructure, step_n: np.ndarray, valid: np.ndarray | None,
+    fs: float, forward_sign: float, cfg: EventSettings,
+) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """IC, FC and the next IC in the same bout per anchor (sample indices, NaN = none): the
+    walking IC from the forward acceleration, running IC/FC from the vertical loading hump,
+    the walking FC one double support after the next IC."""
+    anchors, bout = st.anchors, st.bout_of_anchor
+    n = len(body)
+    ap = float(np.sign(forward_sign) or 1.0) * lowpass(
+        np.asarray(body["acc_pa"], dtype=float), 10.0, sampling_rate_hz=fs, order=2
+    )
+    ic = _walk_ic(ap, anchors, step_n, fs, bout, cfg)
+    if valid is not None:
+        # a contact is never placed on unmeasured data: the search window before an
+        # anchor may reach into a hole; then the anchor itself (measured) stands in
+        in_gap = ~valid[np.clip(np.round(ic).astype(int), 0, n - 1)]
+        ic[in_gap] = anchors[in_gap]
+    fc = np.full(anchors.size, np.nan)
+    run_step = np.array([a == "run" for a in st.activity])[bout]
+    if np.any(run_step):
+        acc_is = np.asarray(body["acc_is"], dtype=float)
+        ic_r, fc_r = _run_ic_fc(lowpass(acc_is, 15.0, sampling_rate_hz=fs, order=2), anchors, step_n)
+        ic = np.where(run_step, ic_r, ic)
+        fc = np.where(run_step, fc_r, fc)
+    # walking FC: after the next IC in the same bout
+    same_next = np.concatenate([bout[1:] == bout[:-1], [False]])
+    next_ic = np.where(same_next, np.concatenate([ic[1:], [np.nan]]), np.nan)
+    prior = next_ic + cfg.double_support_fraction * step_n
+    # before a closing step (gait termination) the stance foot stays down: no FC
+    before_closing = same_next & np.concatenate([st.closing[1:], [False]])
+    ok = ~run_step & np.isfinite(prior) & ~before_closing
+    fc[ok] = prior[ok]
+    return ic, fc, next_ic
+
+
+def _bouts_table(events: pd.DataFrame, activity: list[str]) -> pd.DataFrame:
+    """One row per bout (`BOUT_COLUMNS`) from its stances."""
+    bout = events["bout_id"].to_numpy()
+    ic_t, fc_t = events["ic_s"].to_numpy(), events["fc_s"].to_numpy()
+    turn = events["turn"].to_numpy()
+    rows = []
+    for b in range(len(activity)):
+        m = np.flatnonzero(bout == b)
+        step_s = float(np.median(np.diff(ic_t[m]))) if m.size > 1 else np.nan
+        rows.append(
+            {
+                "bout_id": b,
+                "start_s": float(ic_t[m[0]]),
+                "end_s": float(np.nanmax(np.r_[fc_t[m], ic_t[m]])),
+                "activity": activity[b],
+                "cadence_spm": 60.0 / step_s if step_s > 0 else np.nan,
+                "n_steps": int(m.size),
+                "n_turn_steps": int(turn[m].sum()),
+            }
+        )
+    return pd.DataFrame(rows, columns=list(BOUT_COLUMNS)).astype(
+        {"bout_id": "int64", "n_steps": "int64", "n_turn_steps": "int64"}
+    )
 
 
 def detect_events(
     body: pd.DataFrame,
     *,
     sampling_rate_hz: float,
-    ic_lag_s: float = IC_AP_LAG_S,
-    double_support_fraction: float = DOUBLE_SUPPORT_FRACTION,
-    side_repeat_penalty: float = SIDE_REPEAT_PENALTY,
     forward_trusted: bool = True,
     forward_sign: float = 1.0,
+    settings: EventSettings | None = None,
 ) -> GaitEvents:
     """Detect gait bouts and, per stance, IC, FC and side.
 
@@ -509,13 +647,6 @@ def detect_events(
         optional boolean ``valid`` column (False in data gaps).
     sampling_rate_hz : float
         Uniform sampling rate of ``body``, Hz (50-400 Hz tested).
-    ic_lag_s : float
-        Walking: heel strike follows the forward-acceleration peak by this much.
-    double_support_fraction : float
-        Walking: FC = next IC + this x step time.
-    side_repeat_penalty : float
-        Cost (in units of a typical step's side evidence) of giving two consecutive steps
-        the same side.
     forward_trusted : bool
         False when the alignment could not establish which way the sensor faces
         (``align_to_pelvis`` ``info["side_trust"] == "uncertain"``): then no stance gets a
@@ -524,79 +655,45 @@ def detect_events(
         -1 when the gait says ``acc_pa`` most likely points backward although the axes were
         kept (``align_to_pelvis`` ``info["forward_hint"]``): the walking IC is then timed on
         the reversed forward acceleration. Sides are not affected (see `forward_trusted`).
+    settings : EventSettings, optional
+        The method's parameters (with those of `find_steps` in ``settings.steps``); None:
+        the defaults (the module constants).
 
     Returns
     -------
     GaitEvents
         Empty (well-typed) tables when there is no gait; never raises for "no gait".
     """
+    cfg = EventSettings() if settings is None else settings
     fs = float(sampling_rate_hz)
+    # 0. check the input; non-finite samples are bridged and invalid
     _check_body(body, fs)
     body, valid = _clean(body)
     n = len(body)
     t = np.asarray(body["t_s"], dtype=float) if "t_s" in body.columns else np.arange(n) / fs
-    st = find_steps(body, sampling_rate_hz=fs, valid=valid)
+    # 1. steps (one anchor each), bouts, walk/run, turns
+    st = find_steps(body, sampling_rate_hz=fs, valid=valid, settings=cfg.steps)
     if st.anchors.size == 0:
-        log.info("no gait found%s", f" ({st.no_gait_reason})" if st.no_gait_reason else "")
-        info0: dict = {"n_bouts": 0, "n_steps": 0, "warnings": []}
-        if st.no_gait_reason:
-            info0["no_gait_reason"] = st.no_gait_reason
-        return GaitEvents(empty_bouts(), empty_events(), info0)
-
-    acc_is = np.asarray(body["acc_is"], dtype=float)
-    ap = float(np.sign(forward_sign) or 1.0) * lowpass(
-        np.asarray(body["acc_pa"], dtype=float), 10.0, sampling_rate_hz=fs, order=2
-    )
-
-    anchors = st.anchors
-    bout = st.bout_of_anchor
-    n_bouts = int(bout.max()) + 1
-    # step period per anchor: the bout's robust median interval (more exact than windows)
-    step_n = np.empty(anchors.size)
-    for b in range(n_bouts):
-        m = bout == b
-        d = np.diff(anchors[m])
-        step_n[m] = float(np.median(d)) if d.size else st.step_period_s[m][0] * fs
-    is_run_bout = np.array([a == "run" for a in st.activity])
-    run_step = is_run_bout[bout]
-
-    ic = _walk_ic(ap, anchors, step_n, fs, bout, ic_lag_s)
-    if valid is not None:
-        # a contact is never placed on unmeasured data: the search window before an
-        # anchor may reach into a hole; then the anchor itself (measured) stands in
-        in_gap = ~valid[np.clip(np.round(ic).astype(int), 0, n - 1)]
-        ic[in_gap] = anchors[in_gap]
-    fc = np.full(anchors.size, np.nan)
-    if np.any(run_step):
-        ic_r, fc_r = _run_ic_fc(lowpass(acc_is, 15.0, sampling_rate_hz=fs, order=2), anchors, step_n)
-        ic = np.where(run_step, ic_r, ic)
-        fc = np.where(run_step, fc_r, fc)
-    # walking FC: after the next IC in the same bout
-    same_next = np.concatenate([bout[1:] == bout[:-1], [False]])
-    next_ic = np.where(same_next, np.concatenate([ic[1:], [np.nan]]), np.nan)
-    walk = ~run_step
-    prior = next_ic + double_support_fraction * step_n
-    # before a closing step (gait termination) the stance foot stays down: no FC
-    before_closing = same_next & np.concatenate([st.closing[1:], [False]])
-    ok = walk & np.isfinite(prior) & ~before_closing
-    fc[ok] = prior[ok]
-
-    cues = _side_cues(body, ic, next_ic, step_n, fs)
+        return _no_gait(st)
+    anchors, bout = st.anchors, st.bout_of_anchor
+    step_n = _step_samples(st, fs)
+    # 2. contacts
+    ic, fc, next_ic = _contacts(body, st, step_n, valid, fs, forward_sign, cfg)
+    # 3. sides (with abstention) and confidence
     turn = st.turning[np.clip(np.round(ic).astype(int), 0, n - 1)]
     sides, conf, reasons, side_info, agree, strength, warnings = _decide_sides(
-        cues,
-        bout,
-        st.activity,
-        turning=turn,
-        side_repeat_penalty=side_repeat_penalty,
-        forward_trusted=forward_trusted,
+        _side_cues(body, ic, next_ic, step_n, fs, cfg), bout, st.activity, turning=turn,
+        forward_trusted=forward_trusted, cfg=cfg,
     )
+    # 4. gait initiation and termination
+    phases = _gait_phases(np.asarray(body["acc_is"], dtype=float), anchors, bout, step_n,
+                          st.closing, fs, valid, cfg)
 
+    # 5. the tables, in seconds on the input's clock
     def to_t(x: np.ndarray) -> np.ndarray:
         xi = np.clip(x, 0, n - 1)
         return np.where(np.isfinite(x), np.interp(xi, np.arange(n), t), np.nan)
 
-    activity = np.array(st.activity, dtype=object)[bout]
     events = pd.DataFrame(
         {
             "side": pd.Series(sides, dtype="object"),
@@ -604,35 +701,15 @@ def detect_events(
             "fc_s": to_t(fc),
             "next_ic_s": to_t(next_ic),
             "bout_id": bout.astype("int64"),
-            "activity": pd.Series(activity, dtype="object"),
+            "activity": pd.Series(np.array(st.activity, dtype=object)[bout], dtype="object"),
             "confidence": conf.astype(float),
             "turn": turn.astype(bool),
             "side_reason": pd.Series(reasons, dtype="object"),
-            "gait_phase": pd.Series(_gait_phases(acc_is, anchors, bout, step_n, st.closing, fs,
-                                                 valid), dtype="object"),
+            "gait_phase": pd.Series(phases, dtype="object"),
         }
     )
-    rows = []
-    ic_t, fc_t, turn_arr = events["ic_s"].to_numpy(), events["fc_s"].to_numpy(), turn
-    for b in range(n_bouts):
-        m = np.flatnonzero(bout == b)
-        step_s = float(np.median(np.diff(ic_t[m]))) if m.size > 1 else np.nan
-        rows.append(
-            {
-                "bout_id": b,
-                "start_s": float(ic_t[m[0]]),
-                "end_s": float(np.nanmax(np.r_[fc_t[m], ic_t[m]])),
-                "activity": st.activity[b],
-                "cadence_spm": 60.0 / step_s if step_s > 0 else np.nan,
-                "n_steps": int(m.size),
-                "n_turn_steps": int(turn_arr[m].sum()),
-            }
-        )
-    bouts = pd.DataFrame(rows, columns=list(BOUT_COLUMNS)).astype(
-        {"bout_id": "int64", "n_steps": "int64", "n_turn_steps": "int64"}
-    )
     info = {
-        "n_bouts": n_bouts,
+        "n_bouts": len(st.activity),
         "n_steps": int(anchors.size),
         "median_step_s": float(np.median(step_n) / fs),
         "side_agreement": float(np.mean(agree)) if agree.size else float("nan"),
@@ -641,17 +718,17 @@ def detect_events(
         "n_no_side": int(np.sum(sides == "")),
         "warnings": warnings,
     }
-    return GaitEvents(bouts, events, info)
+    return GaitEvents(_bouts_table(events, st.activity), events, info)
 
 
 class EventDetector:
-    """Class-style wrapper of `detect_events` (docs/style.md, "Algorithms": parameters in
-    ``__init__``, one action method returning ``self``, results with a trailing underscore).
+    """Class-style wrapper of `detect_events`, as mobgap's detectors: the parameters in
+    ``__init__``, one action method returning ``self``, results with a trailing underscore.
 
     Parameters
     ----------
-    ic_lag_s, double_support_fraction, side_repeat_penalty
-        As in `detect_events`.
+    settings : EventSettings, optional
+        As in `detect_events` (None: the defaults).
 
     Attributes
     ----------
@@ -664,25 +741,20 @@ class EventDetector:
     >>> det.events_.head()  # doctest: +SKIP
     """
 
-    def __init__(
-        self,
-        *,
-        ic_lag_s: float = IC_AP_LAG_S,
-        double_support_fraction: float = DOUBLE_SUPPORT_FRACTION,
-        side_repeat_penalty: float = SIDE_REPEAT_PENALTY,
-    ) -> None:
-        self.ic_lag_s = ic_lag_s
-        self.double_support_fraction = double_support_fraction
-        self.side_repeat_penalty = side_repeat_penalty
+    def __init__(self, *, settings: EventSettings | None = None) -> None:
+        self.settings = settings
 
-    def detect(self, data: pd.DataFrame, *, sampling_rate_hz: float) -> EventDetector:
+    def detect(
+        self, data: pd.DataFrame, *, sampling_rate_hz: float, forward_trusted: bool = True,
+        forward_sign: float = 1.0,
+    ) -> EventDetector:
         """Run `detect_events` on ``data`` and store ``bouts_``, ``events_``, ``info_``."""
         res = detect_events(
             data,
             sampling_rate_hz=sampling_rate_hz,
-            ic_lag_s=self.ic_lag_s,
-            double_support_fraction=self.double_support_fraction,
-            side_repeat_penalty=self.side_repeat_penalty,
+            forward_trusted=forward_trusted,
+            forward_sign=forward_sign,
+            settings=self.settings,
         )
         self.bouts_: pd.DataFrame = res.bouts
         self.events_: pd.DataFrame = res.events
