@@ -16,6 +16,7 @@ import pandas as pd
 import pytest
 
 import gaitimu.pipeline as pipeline
+import gaitimu.stages as stages
 from gaitimu.analysis.metrics import STRIDE_COLUMNS, stance_metrics
 from gaitimu.cli import main
 from gaitimu.live.dashboard import LiveFeed, live_summary
@@ -149,7 +150,7 @@ def test_all_stances_without_side_is_not_no_gait(sim):
 
 
 def test_detector_per_bout_sides_reach_info(sim, monkeypatch):
-    real = pipeline.detect_events
+    real = stages.detect_events  # the one stage chain of pipeline and stream
 
     def fake(body, **kw):
         out = real(body, **kw)
@@ -160,7 +161,7 @@ def test_detector_per_bout_sides_reach_info(sim, monkeypatch):
         info = {**dict(out.info), "sides": BOUTS, "n_no_side": int(first.sum())}
         return dataclasses.replace(out, events=ev, info=info)
 
-    monkeypatch.setattr(pipeline, "detect_events", fake)
+    monkeypatch.setattr(stages, "detect_events", fake)
     res = analyze(sim.t_s, sim.acc, sim.gyr, sampling_rate_hz=200.0, activity="walk")
     assert res.info["sides"] == BOUTS
     assert res.info["events"]["sides"] == BOUTS
@@ -397,15 +398,13 @@ def test_replay_row_print_for_a_stance_without_side():
 
 
 def test_stream_with_sides_withheld_does_not_crash(sim, monkeypatch):
-    import gaitimu.live.stream as stream
-
-    real = stream.detect_events
+    real = stages.detect_events
 
     def fake(body, **kw):
         out = real(body, **kw)
         return dataclasses.replace(out, events=out.events.assign(side="", side_reason=REASON))
 
-    monkeypatch.setattr(stream, "detect_events", fake)
+    monkeypatch.setattr(stages, "detect_events", fake)
     sa = StreamingAnalyzer(sampling_rate_hz=200.0)
     for i in range(0, sim.t_s.size, 400):
         sa.push(sim.t_s[i : i + 400], sim.acc[i : i + 400], sim.gyr[i : i + 400])
