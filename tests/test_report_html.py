@@ -162,7 +162,7 @@ def test_side_colours_everywhere_and_red_only_for_flags():
                                     fatigue_deg={"R": 4.0})
     s = summarize(res.strides, session.meta, res.info)
     all_figs = [figs.cpd_distribution(res.strides, s),
-                figs.gait_cycle(res.strides, res.signals), figs.cpd_trend(res.strides, s),
+                figs.gait_cycle(*figs.cycle_curves(res.strides, res.signals)), figs.cpd_trend(res.strides, s),
                 figs.temporal(s), figs.progress([s, s], ["#1 a", "#2 b"])]
     marks = [m for f in all_figs for m in _colours(f)]
     for what, colour in marks:
@@ -190,7 +190,7 @@ def test_trend_drawn_only_when_its_ci_excludes_zero_and_in_degrees():
     assert not any("10 min" in n for n in names)
 
 
-@pytest.mark.parametrize(("duration_s", "fmt"), [(120, "%M:%S"), (3700, "%-H:%M:%S")])
+@pytest.mark.parametrize(("duration_s", "fmt"), [(120, "%M:%S"), (3600, "%-H:%M:%S")])
 def test_time_axis_reads_as_a_clock(duration_s, fmt):
     from gaitimu.report import figures as figs
     from gaitimu.report.summary import summarize

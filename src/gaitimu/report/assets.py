@@ -123,7 +123,6 @@ ul.flags li { margin: .25rem 0; }
 @media print {
   body { font-size: 10pt; line-height: 1.35; }
   main { max-width: none; padding: 0; }
-  .noprint, .modebar { display: none !important; }
   .summary-card { border: 0; padding: 0; margin: 0; break-after: page;
                   page-break-after: always; }
   .headline { font-size: 15pt; margin: .2rem 0 .5rem; }

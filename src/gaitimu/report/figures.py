@@ -9,8 +9,8 @@ labels live in the HTML captions, which wrap, not in the plot.
 
 Long sessions are kept small: box plots are drawn from precomputed quartiles (not from every
 stride), the strip of individual strides and the trend scatter are decimated to at most
-`MAX_POINTS_PER_SIDE` points per side (evenly spaced in time), and the gait-cycle curves are
-101-point means.
+`MAX_POINTS_PER_SIDE` points per side (evenly spaced in time), the rolling median to
+`MAX_LINE_POINTS`, and the gait-cycle curves are 101-point means.
 """
 
 from __future__ import annotations
@@ -31,7 +31,9 @@ BAND = SIDE_BANDS
 NEUTRAL = "#1b1f24"
 SIDE_LABEL = {"L": "Left stance", "R": "Right stance"}
 SIDE_WORD = {"L": "Left", "R": "Right"}
-MAX_POINTS_PER_SIDE = 1500
+MAX_POINTS_PER_SIDE = 1000
+#: Points per side of the rolling-median line (a smooth line needs fewer than the dots).
+MAX_LINE_POINTS = 400
 CYCLE_POINTS = 101
 FONT = {"family": "system-ui, -apple-system, Segoe UI, Roboto, sans-serif", "size": 13}
 #: Legend above the plot area, left-aligned: plotly grows the top margin for it, so on a phone
@@ -62,9 +64,14 @@ def _thin(idx: np.ndarray, k: int = MAX_POINTS_PER_SIDE) -> np.ndarray:
     return idx[np.linspace(0, idx.size - 1, k).round().astype(int)]
 
 
+#: Sessions from this long on get an ``h:mm:ss`` clock: plotly pads the axis beyond the last
+#: stride, so a 59-minute session's axis already reaches the hour (``mm:ss`` would read 00:00).
+HOUR_CLOCK_FROM_S = 3000.0
+
+
 def clock_format(span_s: float) -> str:
-    """d3 time format of a session clock: ``mm:ss``, or ``h:mm:ss`` from one hour on."""
-    return "%-H:%M:%S" if span_s >= 3600 else "%M:%S"
+    """d3 time format of a session clock: ``mm:ss``, or ``h:mm:ss`` for long sessions."""
+    return "%-H:%M:%S" if span_s >= HOUR_CLOCK_FROM_S else "%M:%S"
 
 
 def _clock_values(t_s: np.ndarray) -> list[str]:
@@ -74,13 +81,13 @@ def _clock_values(t_s: np.ndarray) -> list[str]:
     return np.datetime_as_string(np.datetime64(0, "ms") + ms.astype("timedelta64[ms]")).tolist()
 
 
-def _session_clock(fig: go.Figure, span_s: float, **where) -> None:
+def _session_clock(fig: go.Figure, span_s: float) -> None:
     """Make the x axis a session clock (x values from `_clock_values`): ticks fall on whole
     seconds/minutes and read ``mm:ss``/``h:mm:ss`` instead of decimal minutes."""
     fmt = clock_format(span_s)
+    words = "h:mm:ss" if fmt.startswith("%-H") else "mm:ss"
     fig.update_xaxes(type="date", tickformat=fmt, hoverformat=fmt,
-                     title_text=f"Time in session ({'h:mm:ss' if span_s >= 3600 else 'mm:ss'})",
-                     **where)
+                     title_text=f"Time in session ({words})")
 
 
 def _valid(strides: pd.DataFrame) -> pd.DataFrame:
@@ -222,18 +229,17 @@ def _stride_s(d: pd.DataFrame, strides: pd.DataFrame, side: str) -> np.ndarray:
     return stride
 
 
-def obliquity_range_text(strides: pd.DataFrame, signals: pd.DataFrame | None) -> str:
-    """Peak-to-peak range of each side's mean gait-cycle curve, e.g. ``"L 10.9°, R 10.8°"``
-    (empty without a signal); the running report sets it beside the IMU reference range."""
-    curves, _ = cycle_curves(strides, signals)
+def obliquity_range_text(curves: dict) -> str:
+    """Peak-to-peak range of each side's mean gait-cycle curve (`cycle_curves`), e.g.
+    ``"L 10.9°, R 10.8°"`` (empty without curves); a running report sets it beside the IMU
+    reference range."""
     return ", ".join(f"{s} {np.ptp(c['mean']):.1f}°" for s, c in curves.items())
 
 
-def gait_cycle(strides: pd.DataFrame, signals: pd.DataFrame | None) -> go.Figure:
-    """Mean +- SD of the ipsilateral pelvic obliquity over the gait cycle, per stance side,
-    with each side's mean toe-off as a dotted line in the legend (a text label on the plot
-    collides with the other side's when both toe-offs fall together)."""
-    curves, pct = cycle_curves(strides, signals)
+def gait_cycle(curves: dict, pct: np.ndarray) -> go.Figure:
+    """Mean +- SD of the ipsilateral pelvic obliquity over the gait cycle, per stance side
+    (``cycle_curves``), with each side's mean toe-off as a dotted line in the legend (a text
+    label on the plot collides with the other side's when both toe-offs fall together)."""
     fig = go.Figure()
     top = max((float(np.max(c["mean"] + c["sd"])) for c in curves.values()), default=1.0)
     bottom = min((float(np.min(c["mean"] - c["sd"])) for c in curves.values()), default=0.0)
@@ -294,8 +300,10 @@ def cpd_trend(strides: pd.DataFrame, summary: dict) -> go.Figure:
             name=f"{SIDE_WORD[s]} strides", hovertemplate="%{x}: %{y:.1f} deg<extra></extra>"))
         w = max(5, min(51, t.size // 10) | 1)
         roll = pd.Series(y).rolling(w, center=True, min_periods=max(3, w // 2)).median()
+        line = _thin(np.arange(t.size), MAX_LINE_POINTS)
         fig.add_trace(go.Scatter(
-            x=clock, y=np.round(roll.to_numpy()[keep], 2), mode="lines", legendgroup=s,
+            x=_clock_values(t[line]), y=np.round(roll.to_numpy()[line], 2), mode="lines",
+            legendgroup=s,
             line={"color": COLORS[s], "width": 2}, name=f"{SIDE_WORD[s]} median of {w}",
             hovertemplate="%{x}: median %{y:.1f} deg<extra></extra>"))
         change = trend_change(summary.get("trend", {}).get(s, {}))

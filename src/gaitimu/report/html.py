@@ -233,11 +233,11 @@ def _cpd_caption(summary: dict) -> str:
             "injured runner by about 80 %, but their group means are not verified here.</p>")
 
 
-def _cycle_caption(summary: dict, strides: pd.DataFrame, signals: pd.DataFrame | None) -> str:
+def _cycle_caption(summary: dict, curves: dict) -> str:
     """Caption of the gait-cycle plot; a running report adds the measured obliquity range
     beside the IMU reference range for running (a walk gets no running reference)."""
     ref = ""
-    measured = figs.obliquity_range_text(strides, signals)
+    measured = figs.obliquity_range_text(curves)
     if summary.get("activity") == "run" and measured:
         ref = (f" Obliquity range of the mean curves: {measured}; pelvic obliquity range in "
                "running measured with IMUs is about 7.8-9.3 deg (Perpiñá-Martínez 2023).")
@@ -495,8 +495,9 @@ def render_html(results: Sequence[tuple[dict, pd.DataFrame, pd.DataFrame | None]
     if not results:
         raise BadInputError("no session to report on")
     summary, strides, signals = results[-1]
+    curves, pct = figs.cycle_curves(strides, signals)
     figures = [("fig-cpd", figs.cpd_distribution(strides, summary)),
-               ("fig-cycle", figs.gait_cycle(strides, signals)),
+               ("fig-cycle", figs.gait_cycle(curves, pct)),
                ("fig-trend", figs.cpd_trend(strides, summary)),
                ("fig-temporal", figs.temporal(summary))]
     fig = dict(figures)
@@ -510,7 +511,7 @@ def render_html(results: Sequence[tuple[dict, pd.DataFrame, pd.DataFrame | None]
         "<h3>CPD per side</h3>", _figure_div("fig-cpd", fig["fig-cpd"]),
         _cpd_caption(summary), _numbers_table(summary),
         "<h2>Pelvic obliquity over the gait cycle</h2>",
-        _figure_div("fig-cycle", fig["fig-cycle"]), _cycle_caption(summary, strides, signals),
+        _figure_div("fig-cycle", fig["fig-cycle"]), _cycle_caption(summary, curves),
         "<h2>CPD during the session</h2>", _figure_div("fig-trend", fig["fig-trend"]),
         _trend_caption(summary),
         "<h2>Temporal symmetry</h2>", _figure_div("fig-temporal", fig["fig-temporal"]),
