@@ -76,7 +76,7 @@ class SimConfig:
     duration_s
         Total session length in s, including the leading quiet standing.
     cpd_left_deg, cpd_right_deg
-        Mean ``cpd_standing_deg`` of the left / right stances (DESIGN.md section 3). None:
+        Mean ``cpd_standing_deg`` of the left / right stances (docs/contracts.md, Signs). None:
         the activity default (walk 3, run 5 deg). Allowed -10..20 deg with a sum >= 0; a
         negative value comes from a gait-long obliquity offset (docs/simulator.md).
     cadence_spm, speed_mps
