@@ -1,7 +1,7 @@
 """Asymmetry report: summary statistics and flags (`summarize`), plotly figures and the
 self-contained HTML report with its JSON summary and strides CSV (`build_report`).
 
-See docs/report.md for the statistics, the decision rules and the references.
+See docs/report.md for the page and the statistics, docs/verdicts.md for the decision rules.
 """
 
 from gaitimu.report.html import build_report, default_csv_path, render_html, report_sessions

@@ -12,7 +12,9 @@ never close or escape its element.
 
 Print. Plots are drawn to the screen width; before printing (``beforeprint``, or print media
 emulated) they are redrawn `PRINT_WIDTH_PX` wide, which fits an A4 and a Letter page with
-the `PAGE_MARGIN_MM` margins, and back to the screen width afterwards.
+the `PAGE_MARGIN_MM` margins, and `PRINT_HEIGHT_SCALE` of their height; afterwards back to
+the screen size. Chromium redraws them inside ``beforeprint``, before the page is laid out
+for paper (tests/test_report_layout.py prints to PDF).
 """
 
 from __future__ import annotations
@@ -27,6 +29,9 @@ from gaitimu.consts import FLAG_COLOR, SIDE_COLORS
 #: Width plots are redrawn to for printing: an A4 page (210 mm) less two 12 mm margins is
 #: 703 CSS px, a Letter page 725 px.
 PRINT_WIDTH_PX = 680
+#: Plots print at this share of their screen height: still legible, and two or three fit a
+#: page beside their captions (a 1-minute report: 7 -> 6 A4 pages).
+PRINT_HEIGHT_SCALE = 0.75
 PAGE_MARGIN_MM = 12
 #: plotly config: no mode bar (it covered panel titles and legends on a phone; zoom by
 #: dragging and double-click to reset still work), plots follow their container's width.
@@ -134,6 +139,7 @@ ul.flags li { margin: .25rem 0; }
   h3 { break-after: avoid; page-break-after: avoid; }
   .verdict, .banner, .figure, .guide, tr { break-inside: avoid; page-break-inside: avoid; }
   .scroll { overflow: visible; }
+  .plot { min-height: 0 !important; }
   a { color: inherit; text-decoration: none; }
 }
 """
@@ -147,7 +153,8 @@ CSS = (f":root {{ --flag:{FLAG_COLOR}; --left:{SIDE_COLORS['L']}; --right:{SIDE_
 _BOOT_JS = """
 (function () {
   "use strict";
-  var ALPHABET = __ALPHABET__, CONFIG = __CONFIG__, PRINT_W = __PRINT_W__;
+  var ALPHABET = __ALPHABET__, CONFIG = __CONFIG__, PRINT_W = __PRINT_W__,
+      PRINT_H = __PRINT_H__;
   function base85(text) {
     var digit = new Uint8Array(128), i, j, v;
     for (i = 0; i < 85; i++) digit[ALPHABET.charCodeAt(i)] = i;
@@ -178,12 +185,17 @@ _BOOT_JS = """
   function toPrint() {
     if (printing) return;
     printing = true;
-    plots().forEach(function (gd) { Plotly.relayout(gd, {width: PRINT_W}); });
+    plots().forEach(function (gd) {
+      gd.dataset.screenHeight = gd.layout.height;
+      Plotly.relayout(gd, {width: PRINT_W, height: Math.round(gd.layout.height * PRINT_H)});
+    });
   }
   function toScreen() {
     if (!printing) return;
     printing = false;
-    plots().forEach(function (gd) { Plotly.relayout(gd, {width: null, autosize: true}); });
+    plots().forEach(function (gd) {
+      Plotly.relayout(gd, {width: null, autosize: true, height: +gd.dataset.screenHeight});
+    });
   }
   async function draw() {
     if (typeof DecompressionStream === "undefined") {
@@ -217,7 +229,8 @@ _BOOT_JS = """
 def boot_script() -> str:
     """The page's script (see `_BOOT_JS`), with the alphabet, plotly config and print width."""
     fields = {"__ALPHABET__": json.dumps(B85_ALPHABET.translate(_SAFE)),
-              "__CONFIG__": json.dumps(PLOTLY_CONFIG), "__PRINT_W__": str(PRINT_WIDTH_PX)}
+              "__CONFIG__": json.dumps(PLOTLY_CONFIG), "__PRINT_W__": str(PRINT_WIDTH_PX),
+              "__PRINT_H__": str(PRINT_HEIGHT_SCALE)}
     js = _BOOT_JS
     for name, value in fields.items():
         js = js.replace(name, value)
