@@ -4,10 +4,11 @@ abductors control the pelvis less well, over three sessions of a rehabilitation 
 
     .venv/bin/python dashboards/make_example_report.py [--out out/example]
 
-Writes ``report.html`` (self-contained, ~5 MB, not committed), ``summary.json`` and
-``report_strides.csv`` into --out, and with ``--screenshot`` a PNG of the page via headless
-Chromium (tests/browser.py). The committed dashboards/example/ holds the summary and the
-screenshot of one run of this script.
+Writes ``report.html`` (self-contained, ~1.9 MB, not committed), ``summary.json`` and
+``report_strides.csv`` into --out, and with ``--screenshot`` a PNG of the top of the page (the
+summary card and the progress section) via headless Chromium (tests/browser.py), reduced to a
+palette (dashboards/make_report_screenshots.py). The committed dashboards/example/ holds the
+summary and the screenshot of one run of this script.
 """
 
 from __future__ import annotations
@@ -21,6 +22,8 @@ from pathlib import Path
 
 ROOT = Path(__file__).resolve().parents[1]
 
+#: Height of the screenshot: the summary card and the progress section.
+SCREENSHOT_HEIGHT_PX = 2000
 PROGRAMME = [  # (cpd_left_deg, cpd_right_deg, seed)
     (4.5, 8.0, 11),
     (4.5, 6.5, 12),
@@ -57,17 +60,18 @@ def main(argv: list[str] | None = None) -> int:
     for s in ("L", "R"):
         print(f"{s}: {summary['verdict'][s]['text']}")
     if a.screenshot:
-        sys.path.insert(0, str(ROOT / "tests"))
+        sys.path[:0] = [str(ROOT / "tests"), str(ROOT / "dashboards")]
+        from make_report_screenshots import palette
+
         from browser import Browser
 
         with Browser() as b:
-            page = b.open(out / "report.html")
-            page.wait_for("Array.from(document.querySelectorAll('[data-figure]')).filter(d => "
-                          "d.querySelectorAll('.main-svg').length).length >= 5")
-            time.sleep(0.5)
+            page = b.open(out / "report.html", width=1280, height=SCREENSHOT_HEIGHT_PX)
+            page.wait_for("document.documentElement.dataset.plots === 'drawn'", 60)
             if page.errors:
                 print("browser errors:", page.errors)
-            page.screenshot(out / "report.png")
+            png = page.screenshot(out / "report.png", full_page=False)
+            png.write_bytes(palette(png.read_bytes()))
     print(f"written to {out}")
     return 0
 
