@@ -18,6 +18,7 @@ import pytest
 from scipy.spatial.transform import Rotation
 
 from conftest import shared_data_dir
+from gaitimu.analysis.bouts import StepSettings
 from gaitimu.analysis.orientation import AlignmentSettings, align_to_pelvis, detect_standing
 from gaitimu.consts import BODY_COLS, G
 from gaitimu.errors import BadInputError
@@ -213,6 +214,7 @@ def test_alignment_settings_are_frozen_with_the_module_defaults() -> None:
     with pytest.raises(dataclasses.FrozenInstanceError):
         cfg.heading_cone_deg = 0.0  # type: ignore[misc]
     assert hash(cfg) == hash(AlignmentSettings()) and cfg != AlignmentSettings(settle_tau=1.0)
+    assert cfg.steps == StepSettings()
 
 
 def test_alignment_settings_take_effect() -> None:
@@ -233,6 +235,10 @@ def test_alignment_settings_take_effect() -> None:
         v["t_s"], v["acc"], v["gyr"], **kw, settings=AlignmentSettings(heading_cone_deg=0.0))
     assert info["heading"]["applied_deg"] == 0.0 and info["heading"]["cone_deg"] == 0.0
     assert "outside the +-0 deg cone" in info["heading"]["note"]
+    # step finding that accepts no gait window: no gait to estimate the heading on
+    no_gait = AlignmentSettings(steps=StepSettings(min_regularity=1.01))
+    _, info = align_to_pelvis(v["t_s"], v["acc"], v["gyr"], **kw, settings=no_gait)
+    assert info["heading"]["source"] == "declared axes" and np.isnan(info["step_s"])
     # every cue clearly backward at t = -5: reversed by default, not with a bar of t = 6
     back = {k: {"value": -0.5, "t": -5.0, "n": 40, "agree": 1.0, "clusters": 5}
             for k in ("braking_order", "rotation_lateral")}

@@ -59,14 +59,14 @@ from __future__ import annotations
 
 import itertools
 import logging
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import NamedTuple
 
 import numpy as np
 import pandas as pd
 import vqf
 
-from gaitimu.analysis.bouts import StepStructure, find_steps
+from gaitimu.analysis.bouts import StepSettings, StepStructure, find_steps
 from gaitimu.analysis.conditioning import DEFAULT_MAX_BRIDGE_GAP_S
 from gaitimu.analysis.filters import bandpass, moving_mean, runs
 from gaitimu.consts import BODY_ACC, BODY_GYR, DEFAULT_AXES, G, is_auto_axes, parse_axes
@@ -162,6 +162,9 @@ class AlignmentSettings:
     settle_tau, settle_after_gap_s : float
         Settling interval after a restart, in accelerometer time constants, and the
         shortest gap that starts one, s (`SETTLE_TAU`, `SETTLE_AFTER_GAP_S`).
+    steps : StepSettings
+        Of `gaitimu.analysis.bouts.find_steps`, which gives the gait the heading and the
+        forward cues are estimated on.
     """
 
     min_standing_s: float = MIN_STANDING_S
@@ -178,6 +181,7 @@ class AlignmentSettings:
     reinit_window_s: float = REINIT_WINDOW_S
     settle_tau: float = SETTLE_TAU
     settle_after_gap_s: float = SETTLE_AFTER_GAP_S
+    steps: StepSettings = field(default_factory=StepSettings)
 
 
 _DEFAULTS = AlignmentSettings()
@@ -789,7 +793,9 @@ class _GaitAxis(NamedTuple):
     se_deg: float  #: jackknife standard error of the ML direction
 
 
-def _gait_ml_axis(est: _Estimation, up: np.ndarray, basis: np.ndarray) -> _GaitAxis:
+def _gait_ml_axis(
+    est: _Estimation, up: np.ndarray, basis: np.ndarray, cfg: AlignmentSettings
+) -> _GaitAxis:
     """Gait structure from the vertical signals only (independent of the heading), and the
     ML axis from the mirror symmetry of the straight gait in it."""
     vertical = est.acc @ up
@@ -797,6 +803,7 @@ def _gait_ml_axis(est: _Estimation, up: np.ndarray, basis: np.ndarray) -> _GaitA
         pd.DataFrame({"acc_is": vertical, "gyr_is": est.gyr @ up}),
         sampling_rate_hz=est.fs,
         valid=est.ok,
+        settings=cfg.steps,
     )
     chunks = _gait_segments(st, est.fs, est.ok)
     ml2, conf, step_s, se = _ml_axis_from_symmetry(
@@ -1178,8 +1185,8 @@ def align_to_pelvis(
         bias estimation in motion). "auto": online when a standing period gave the
         gyroscope bias, else offline.
     settings : AlignmentSettings, optional
-        Standing detection, heading prior, forward cues and fusion parameters; None: the
-        defaults (`AlignmentSettings`).
+        Standing detection, step finding, heading prior, forward cues and fusion
+        parameters; None: the defaults (`AlignmentSettings`).
 
     Returns
     -------
@@ -1209,7 +1216,7 @@ def align_to_pelvis(
     up = upf.up
     # 3. heading: ML axis from the mirror symmetry of gait, the declared axes as the prior
     e1, basis = _horizontal_basis(up, auto=auto)
-    gait = _gait_ml_axis(est, up, basis)
+    gait = _gait_ml_axis(est, up, basis, cfg)
     fwd, heading, heading_warnings = _heading(up, e1, basis, gait, auto=auto, cfg=cfg)
     # 4. forward sign from the gait cues
     fw = _forward_direction(est, up, fwd, gait, auto=auto, cfg=cfg)
