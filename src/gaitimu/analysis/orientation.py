@@ -1309,8 +1309,8 @@ class OnlinePelvisSignals:
         self._last_row: np.ndarray | None = None
         self._last_bias = np.zeros(3)
         #: ``[start_s, end_s]`` after each filter restart at a gap longer than
-        #: ``settings.settle_after_gap_s`` (0.2 s): stances
-        #: there are not used (as ``info["settling_s"]`` of `align_to_pelvis`)
+        #: ``settings.settle_after_gap_s`` (0.2 s): stances there are not used (as
+        #: ``info["settling_s"]`` of `align_to_pelvis`)
         self.settling_s: list[list[float]] = []
         self.n_restarts = 0
 
@@ -1408,10 +1408,9 @@ class OnlinePelvisSignals:
         gives the values of the offline analysis).
 
         Inside a hole (``valid`` False) the orientation is held. The samples after a hole
-        are held back until ``settings.reinit_window_s`` (`REINIT_WINDOW_S`) of data after it
-        (or the next hole, or
-        `final`) has arrived, since the restart takes the inclination from them
-        (`restart_filter`). Returns ``(block, extra)``: the rows done so far, in order, with
+        are held back until ``settings.reinit_window_s`` (`REINIT_WINDOW_S`) of data after
+        it (or the next hole, or `final`) has arrived, since the restart takes the
+        inclination from them (`restart_filter`). Returns ``(block, extra)``: the rows done so far, in order, with
         the matching rows of `extra` (e.g. validity columns; may be fewer or more rows than
         were passed in).
         """
