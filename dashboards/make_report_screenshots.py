@@ -1,10 +1,10 @@
 """Screenshots of the committed example report for docs/report.md: the top of the page on a
 desktop (1280 px) and on a phone (390 px), in headless Chromium (tests/browser.py).
 
-    .venv/bin/python dashboards/make_report_screenshots.py [--report dashboards/example_run_report.html]
+    .venv/bin/python dashboards/make_report_screenshots.py [--report REPORT.html] [--out DIR]
 
 Writes docs/img/report_desktop.png and docs/img/report_phone.png. Each shows the summary card
-and what follows it down to `--height` CSS px. PNGs of text are big; with Pillow installed
+and what follows it, as tall as `SHOTS` says. PNGs of text are big; with Pillow installed
 (it comes with matplotlib) they are reduced to a 128-colour palette, which keeps each under
 `MAX_BYTES` without visible loss.
 """

@@ -162,8 +162,9 @@ def test_side_colours_everywhere_and_red_only_for_flags():
                                     fatigue_deg={"R": 4.0})
     s = summarize(res.strides, session.meta, res.info)
     all_figs = [figs.cpd_distribution(res.strides, s),
-                figs.gait_cycle(*figs.cycle_curves(res.strides, res.signals)), figs.cpd_trend(res.strides, s),
-                figs.temporal(s), figs.progress([s, s], ["#1 a", "#2 b"])]
+                figs.gait_cycle(*figs.cycle_curves(res.strides, res.signals)),
+                figs.cpd_trend(res.strides, s), figs.temporal(s),
+                figs.progress([s, s], ["#1 a", "#2 b"])]
     marks = [m for f in all_figs for m in _colours(f)]
     for what, colour in marks:
         assert (colour == FLAG_COLOR) == ("flag" in what), (what, colour)

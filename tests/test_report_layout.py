@@ -42,8 +42,10 @@ BOXES_JS = r"""
     return s.display !== 'none' && s.visibility !== 'hidden' && +s.opacity > 0 &&
            r.width > 0 && r.height > 0 && e.textContent.trim() !== '';
   };
-  const box = e => { const r = e.getBoundingClientRect();
-                     return [e.textContent.trim().slice(0, 40), r.left, r.top, r.right, r.bottom]; };
+  const box = e => {
+    const r = e.getBoundingClientRect();
+    return [e.textContent.trim().slice(0, 40), r.left, r.top, r.right, r.bottom];
+  };
   const groups = {};
   const card = document.getElementById('summary-card');
   groups.card = Array.from(card.querySelectorAll(
@@ -142,7 +144,8 @@ def test_phone_width_no_overlapping_text(browser, pages, name):
     assert not any(bad.values()), {g: v for g, v in bad.items() if v}
     # nothing sticks out of its plot either (a title cut off at the edge is unreadable)
     edges = page.evaluate("Array.from(document.querySelectorAll('.js-plotly-plot')).map(d => "
-                          "[d.id, d.getBoundingClientRect().left, d.getBoundingClientRect().right])")
+                          "[d.id, d.getBoundingClientRect().left, "
+                          "d.getBoundingClientRect().right])")
     for fig_id, left, right in edges:
         out = [b[0] for b in groups[fig_id] if b[1] < left - 1 or b[3] > right + 1]
         assert not out, (fig_id, out)

@@ -169,7 +169,10 @@ _BOOT_JS = """
       out[o++] = v >>> 24; out[o++] = (v >>> 16) & 255; out[o++] = (v >>> 8) & 255;
       out[o++] = v & 255;
     }
-    if (rest) { v = group(5 * full, rest); for (j = 0; j < rest - 1; j++) out[o++] = (v >>> (24 - 8 * j)) & 255; }
+    if (rest) {
+      v = group(5 * full, rest);
+      for (j = 0; j < rest - 1; j++) out[o++] = (v >>> (24 - 8 * j)) & 255;
+    }
     return out;
   }
   function unpack(id) {

@@ -4,7 +4,7 @@
 Look: one neutral colour per side everywhere (`gaitimu.consts.SIDE_COLORS`, left blue, right
 orange); red (`FLAG_COLOR`) only marks the flag threshold, never a side. Every figure is legible
 at 390 px phone width: a figure has either a legend (above the plot, so it can never sit on an
-axis title) or panel titles, never both; time axes read mm:ss (h:mm:ss past an hour); long
+axis title) or panel titles, never both; time axes read mm:ss (h:mm:ss for long sessions); long
 labels live in the HTML captions, which wrap, not in the plot.
 
 Long sessions are kept small: box plots are drawn from precomputed quartiles (not from every
@@ -25,8 +25,6 @@ from plotly.subplots import make_subplots
 from gaitimu.consts import FLAG_COLOR, SIDE_BANDS, SIDE_COLORS
 from gaitimu.report.summary import valid_flags
 
-COLORS = SIDE_COLORS
-BAND = SIDE_BANDS
 #: Marks that are neither a side nor a flag (mean, CI of the mean, zero line).
 NEUTRAL = "#1b1f24"
 SIDE_LABEL = {"L": "Left stance", "R": "Right stance"}
@@ -121,12 +119,12 @@ def cpd_distribution(strides: pd.DataFrame, summary: dict) -> go.Figure:
             x = SIDE_WORD[s]
             fig.add_trace(go.Box(
                 x=[x], q1=[q1], median=[med], q3=[q3], lowerfence=[lo], upperfence=[hi],
-                name=x, marker_color=COLORS[s], showlegend=False, boxpoints=False,
+                name=x, marker_color=SIDE_COLORS[s], showlegend=False, boxpoints=False,
                 hoverinfo="y", width=0.5), row=1, col=j)
             pts = y[_thin(np.arange(y.size))]
             fig.add_trace(go.Scatter(
                 x=[x] * pts.size, y=np.round(pts, 2), mode="markers",
-                marker={"color": COLORS[s], "size": 4, "opacity": 0.35},
+                marker={"color": SIDE_COLORS[s], "size": 4, "opacity": 0.35},
                 showlegend=False, hoverinfo="y", name=f"{x} strides",
             ), row=1, col=j)
             st = summary["cpd_ic_deg" if col == "cpd_ic_deg" else "cpd_standing_deg"][s]
@@ -247,16 +245,16 @@ def gait_cycle(curves: dict, pct: np.ndarray) -> go.Figure:
         up, lo = c["mean"] + c["sd"], c["mean"] - c["sd"]
         fig.add_trace(go.Scatter(
             x=np.r_[pct, pct[::-1]], y=np.round(np.r_[up, lo[::-1]], 3), fill="toself",
-            fillcolor=BAND[s], line={"width": 0}, hoverinfo="skip", legendgroup=s,
+            fillcolor=SIDE_BANDS[s], line={"width": 0}, hoverinfo="skip", legendgroup=s,
             name=f"{SIDE_LABEL[s]} ± SD", showlegend=False))
         fig.add_trace(go.Scatter(
-            x=pct, y=np.round(c["mean"], 3), line={"color": COLORS[s], "width": 2.5},
+            x=pct, y=np.round(c["mean"], 3), line={"color": SIDE_COLORS[s], "width": 2.5},
             name=f"{SIDE_WORD[s]} (n={c['n']})", legendgroup=s,
             hovertemplate="%{x:.0f} %%: %{y:.2f} deg<extra></extra>"))
         if math.isfinite(c["toe_off_pct"]):
             fig.add_trace(go.Scatter(
                 x=[c["toe_off_pct"]] * 2, y=[bottom, top], mode="lines",
-                line={"color": COLORS[s], "dash": "dot", "width": 1.5}, legendgroup=s,
+                line={"color": SIDE_COLORS[s], "dash": "dot", "width": 1.5}, legendgroup=s,
                 name=f"{SIDE_WORD[s]} toe-off", hovertemplate=f"{SIDE_WORD[s]} toe-off "
                 "%{x:.0f} %%<extra></extra>"))
     if not curves:
@@ -296,7 +294,7 @@ def cpd_trend(strides: pd.DataFrame, summary: dict) -> go.Figure:
         clock = _clock_values(t[keep])
         fig.add_trace(go.Scatter(
             x=clock, y=np.round(y[keep], 2), mode="markers", legendgroup=s,
-            marker={"color": COLORS[s], "size": 4, "opacity": 0.3},
+            marker={"color": SIDE_COLORS[s], "size": 4, "opacity": 0.3},
             name=f"{SIDE_WORD[s]} strides", hovertemplate="%{x}: %{y:.1f} deg<extra></extra>"))
         w = max(5, min(51, t.size // 10) | 1)
         roll = pd.Series(y).rolling(w, center=True, min_periods=max(3, w // 2)).median()
@@ -304,7 +302,7 @@ def cpd_trend(strides: pd.DataFrame, summary: dict) -> go.Figure:
         fig.add_trace(go.Scatter(
             x=_clock_values(t[line]), y=np.round(roll.to_numpy()[line], 2), mode="lines",
             legendgroup=s,
-            line={"color": COLORS[s], "width": 2}, name=f"{SIDE_WORD[s]} median of {w}",
+            line={"color": SIDE_COLORS[s], "width": 2}, name=f"{SIDE_WORD[s]} median of {w}",
             hovertemplate="%{x}: median %{y:.1f} deg<extra></extra>"))
         change = trend_change(summary.get("trend", {}).get(s, {}))
         if change is not None:
@@ -313,7 +311,7 @@ def cpd_trend(strides: pd.DataFrame, summary: dict) -> go.Figure:
             ys = float(np.mean(y)) + ch * ((xs - xs.mean()) / (xs[1] - xs[0] or 1.0))
             fig.add_trace(go.Scatter(
                 x=_clock_values(xs), y=np.round(ys, 3), mode="lines",
-                line={"color": COLORS[s], "dash": "dash", "width": 2}, legendgroup=s,
+                line={"color": SIDE_COLORS[s], "dash": "dash", "width": 2}, legendgroup=s,
                 name=f"{SIDE_WORD[s]} trend {ch:+.1f}° ({_f(lo)} to {_f(hi)})"))
     _session_clock(fig, span_s)
     fig.update_yaxes(title_text="CPD (deg)")
@@ -345,7 +343,7 @@ def temporal(summary: dict) -> go.Figure:
             m, sd = st["mean"] * scale, (st.get("sd") or 0.0) * scale
             top = max(top, m + sd)
             fig.add_trace(go.Bar(
-                y=[SIDE_WORD[s]], x=[m], orientation="h", marker_color=COLORS[s],
+                y=[SIDE_WORD[s]], x=[m], orientation="h", marker_color=SIDE_COLORS[s],
                 showlegend=False, error_x={"type": "data", "array": [sd], "color": NEUTRAL},
                 text=[f"{m:.{nd}f} ± {sd:.{nd}f}"], textposition="inside",
                 insidetextanchor="start", textfont={"color": "white" if s == "L" else NEUTRAL},
@@ -384,7 +382,7 @@ def progress(summaries: list[dict], labels: list[str]) -> go.Figure:
         lo = [x["cpd_deg"][s].get("ci95_low") for x in summaries]
         hi = [x["cpd_deg"][s].get("ci95_high") for x in summaries]
         fig.add_trace(go.Scatter(
-            x=labels, y=m, mode="lines+markers", line={"color": COLORS[s]},
+            x=labels, y=m, mode="lines+markers", line={"color": SIDE_COLORS[s]},
             name=SIDE_WORD[s], error_y=_ci_error(m, lo, hi)), row=1, col=1)
     d = [x["asymmetry"]["cpd_diff_r_minus_l_deg"] for x in summaries]
     diff = [e.get("diff") for e in d]

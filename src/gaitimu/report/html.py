@@ -4,9 +4,10 @@ no network), the JSON summary and the strides CSV. I/O lives here; statistics an
 
 The page, top to bottom: the summary card (what a runner needs in ten seconds, one printed
 page: headline, a plain sentence per side, banners that say how to fix an inconclusive result,
-what CPD is and may mean, next steps, the session's context, the disclaimer), then guidance
-for the outcome, then the details a physiotherapist checks (progress, numbers, plots, data
-quality, references, method, the disclaimer again).
+what CPD is and may mean, next steps, the session's context, the disclaimer), the progress
+over several sessions, guidance for the outcome, then the details a physiotherapist checks
+(numbers, plots, data quality, references, method, the disclaimer again). docs/report.md
+describes each part.
 """
 
 from __future__ import annotations
@@ -97,8 +98,8 @@ def _side_panel(side: str, status: str, sentence: str, numbers: str) -> str:
 
 
 def _side_numbers(c: Mapping) -> str:
-    """``Drop 6.9° [95 % CI 6.7 to 7.0], 76 steps``, from a card side (empty when the side was
-    not judged)."""
+    """``Drop vs standing 6.9° (95 % CI 6.7 to 7.0), 76 steps`` from a card side (empty when
+    the side was not judged)."""
     if c.get("value_deg") is None:
         return ""
     ci = c.get("ci95") or [None, None]
@@ -111,8 +112,8 @@ def _banners_html(banners: Iterable[Mapping]) -> str:
     uncertain and what to record to fix it."""
     def one(b: Mapping) -> str:
         fix = f"<span class='fix'>{_e(b['fix'])}</span>" if b.get("fix") else ""
-        return (f"<div class='banner' role='note' data-kind='{_e(b.get('kind'))}'>"
-                f"<b>{_e(b.get('text'))}</b>{fix}</div>")
+        return (f"<div class='banner' role='note' data-kind='{_e(b['kind'])}'>"
+                f"<b>{_e(b['text'])}</b>{fix}</div>")
 
     return "".join(one(b) for b in banners)
 
@@ -252,12 +253,12 @@ def _cycle_caption(summary: dict, curves: dict) -> str:
 
 def _trend_caption(summary: dict) -> str:
     """Caption of the CPD-over-time plot: which trend lines are drawn and why."""
-    shown = [s for s in ("L", "R")
-             if figs.trend_change((summary.get("trend") or {}).get(s) or {}) is not None]
-    drawn = (f"Dashed line: the fitted trend of the {' and '.join(refs.SIDE_NAME[s] for s in shown)}"
-             " side, named by its change in degrees over the session with its 95 % CI."
-             if shown else "No trend line is drawn: for both sides the 95 % CI of the change "
-             "over the session includes zero.")
+    shown = " and ".join(refs.SIDE_NAME[s] for s in ("L", "R")
+                         if figs.trend_change(summary["trend"][s]) is not None)
+    drawn = (f"Dashed line: the fitted trend of the {shown} side, named by its change in "
+             "degrees over the session with its 95 % CI." if shown else
+             "No trend line is drawn: for both sides the 95 % CI of the change over the "
+             "session includes zero.")
     return (f"<p class='small'>Each dot is one stance (long sessions are thinned for display; "
             f"statistics use every stride). {drawn} Control often fades late in a run: a "
             "rising trend is flagged when its 95 % CI excludes zero and the fitted change over "
@@ -272,9 +273,9 @@ def _temporal_caption(summary: dict) -> str:
             f"{_f(a.get('step_symmetry_index_pct'))} %, sway "
             f"{_f(a.get('ml_sway_symmetry_index_pct'))} %.</p><p class='small'>Side-to-side "
             "(ML) sway: medio-lateral sacral excursion towards the stance side, in cm. More "
-            "sway on one side "
-            "can hint at a trunk lean over that leg (compensated Trendelenburg), which a "
-            "single sacral sensor cannot see directly: a hint, not proof.</p>")
+            "sway on one side can hint at a trunk lean over that leg (compensated "
+            "Trendelenburg), which a single sacral sensor cannot see directly: a hint, not "
+            "proof.</p>")
 
 
 def _alignment_text(align: Any) -> str:
@@ -477,9 +478,8 @@ def _progress_html(summaries: list[dict]) -> tuple[str, tuple[str, Any]]:
         "<p class='small'>Change: CPD of that side minus the first session, with a Welch "
         "95 % CI (deg). Plot (sessions numbered as in the table): top, CPD per stance "
         "side, mean with 95 % CI; bottom, right minus left with its 95 % CI, red dotted "
-        "lines at ± the asymmetry threshold. Sessions can "
-        "differ in speed, shoes and sensor placement: compare sessions of the same activity "
-        "and set-up.</p>")
+        "lines at ± the asymmetry threshold. Sessions can differ in speed, shoes and sensor "
+        "placement: compare sessions of the same activity and set-up.</p>")
     return text, fig
 
 
@@ -632,10 +632,9 @@ def build_report(
     results = []
     frames = []
     items_list = list(items)
-    check_one_subject([(session_meta(sess).get("path") or f"session {i + 1}",
-                        session_meta(sess)) for i, (sess, _) in enumerate(items_list)])
-    for i, (session, result) in enumerate(items_list):
-        meta = session_meta(session)
+    metas = [session_meta(session) for session, _ in items_list]
+    check_one_subject([(m.get("path") or f"session {i + 1}", m) for i, m in enumerate(metas)])
+    for i, ((_, result), meta) in enumerate(zip(items_list, metas, strict=True)):
         summary = summarize(result.strides, meta, getattr(result, "info", {}) or {},
                             **thresholds)
         results.append((summary, result.strides, getattr(result, "signals", None)))
