@@ -320,3 +320,27 @@ def test_real_lower_back_walking_end_to_end(trial: str) -> None:
     # healthy adults: CPD of a few degrees, sacrum ML excursion of a few cm
     assert 0.5 < good["cpd_ic_deg"].median() < 15.0
     assert 0.005 < good["ml_excursion_m"].median() < 0.12
+
+
+def test_one_settings_object_reaches_offline_and_stream_alike():
+    """`AnalysisSettings` is passed to every stage, offline and live: a stricter stance
+    limit voids stances in both, and both still agree row for row."""
+    from gaitimu.analysis.metrics import MetricSettings
+    from gaitimu.live.stream import StreamingAnalyzer
+    from gaitimu.simulate import SimConfig, simulate
+    from gaitimu.stages import AnalysisSettings
+
+    sim = simulate(SimConfig(activity="walk", duration_s=40.0, seed=21))
+    default = analyze(sim.t_s, sim.acc, sim.gyr, sampling_rate_hz=200.0)
+    limit = float(default.strides["stance_s"].median())  # about half the stances longer
+    strict = AnalysisSettings(metrics=MetricSettings(max_stance_s=limit))
+    off = analyze(sim.t_s, sim.acc, sim.gyr, sampling_rate_hz=200.0, settings=strict)
+    n_default, n_strict = default.strides["valid"].sum(), off.strides["valid"].sum()
+    assert n_default > 20 and 0 < n_strict < 0.8 * n_default
+    sa = StreamingAnalyzer(sampling_rate_hz=200.0, settings=strict)
+    for i in range(0, sim.t_s.size, 400):
+        sa.push(sim.t_s[i : i + 400], sim.acc[i : i + 400], sim.gyr[i : i + 400])
+    sa.flush()
+    live = sa.strides
+    assert len(live) == len(off.strides)
+    assert (live["valid"].to_numpy() == off.strides["valid"].to_numpy()).all()

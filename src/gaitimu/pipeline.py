@@ -30,7 +30,7 @@ from __future__ import annotations
 
 import logging
 from dataclasses import dataclass, field
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
 import pandas as pd
@@ -44,12 +44,15 @@ from gaitimu.analysis.conditioning import (
 )
 from gaitimu.analysis.datatypes import check_events, check_sensor_samples
 from gaitimu.analysis.metrics import NO_SIDE_REASON
-from gaitimu.analysis.orientation import align_to_pelvis
+from gaitimu.analysis.orientation import AlignmentSettings, align_to_pelvis
 from gaitimu.analysis.speed import SpeedSettings, check_body_size, leg_length_from
 from gaitimu.analysis.turns import detect_turns
 from gaitimu.consts import DEFAULT_AXES, SIDES
 from gaitimu.errors import BadInputError, NoGaitError
-from gaitimu.stages import detection_body, gait_events, stride_table
+from gaitimu.stages import AnalysisSettings, detection_body, gait_events, stride_table
+
+if TYPE_CHECKING:  # (the session reader is imported only where a session is opened)
+    from gaitimu.sessions.reader import Session
 
 log = logging.getLogger(__name__)
 
@@ -129,9 +132,10 @@ def pelvis_signals(
     *,
     sampling_rate_hz: float,
     axes: str = DEFAULT_AXES,
+    settings: AlignmentSettings | None = None,
 ) -> tuple[pd.DataFrame, Any, dict[str, Any]]:
     """Raw sensor-frame samples -> uniform grid -> pelvis frame: the first stages of
-    `analyze`.
+    `analyze` (``settings``: the alignment's, None = defaults).
 
     Returns ``(body, cond, align_info)``: the pelvis signals with the strict ``valid`` mask
     (for metrics; `detection_body` with ``cond.bridged`` gives what the event detector
@@ -158,6 +162,7 @@ def pelvis_signals(
         sampling_rate_hz=cond.sampling_rate_hz,
         axes=axes,
         valid=cond.valid,
+        settings=settings,
     )
     body["valid"] = cond.valid
     if saturation:
@@ -177,6 +182,7 @@ def analyze(
     events: pd.DataFrame | None = None,
     leg_length_m: float | None = None,
     height_m: float | None = None,
+    settings: AnalysisSettings | None = None,
 ) -> AnalysisResult:
     """Analyse raw sensor-frame samples.
 
@@ -198,6 +204,8 @@ def analyze(
     leg_length_m, height_m : float, optional
         Leg length, or body height (leg = 0.53 x height), in m, for the walking step length
         and speed (`gaitimu.analysis.speed`); without either they are NaN.
+    settings : AnalysisSettings, optional
+        The algorithms' settings (`gaitimu.stages.AnalysisSettings`; None: the defaults).
 
     Returns
     -------
@@ -211,15 +219,18 @@ def analyze(
     t_s, acc, gyr = check_sensor_samples(t_s, acc, gyr, what="analyze")
     if events is not None:
         events = check_events(events, what="analyze: given events")
+    settings = settings or AnalysisSettings()
     body, cond, align_info = pelvis_signals(
-        t_s, acc, gyr, sampling_rate_hz=sampling_rate_hz, axes=axes
+        t_s, acc, gyr, sampling_rate_hz=sampling_rate_hz, axes=axes,
+        settings=settings.alignment,
     )
     fs = cond.sampling_rate_hz
 
     if events is None:
         # Short holes are bridged for the detector (bouts continue across them); the
         # metrics use the strict mask.
-        detected = gait_events(body, cond.bridged, sampling_rate_hz=fs, alignment=align_info)
+        detected = gait_events(body, cond.bridged, sampling_rate_hz=fs, alignment=align_info,
+                               settings=settings.events)
         events, ev_info = detected.events, dict(detected.info)
     else:
         ev_info = {"source": "given"}
@@ -230,6 +241,7 @@ def analyze(
         settling_s=align_info.get("settling_s", ()),
         speed=SpeedSettings(leg_length_m=leg, leg_length_source=leg_source),
         activity=activity,
+        settings=settings.metrics,
     )
     turns = detect_turns(
         body, sampling_rate_hz=fs,
@@ -298,12 +310,13 @@ def analyze(
 
 
 def analyze_session(
-    session: Any,
+    session: Session,
     *,
     events: pd.DataFrame | None = None,
     axes: str | None = None,
     leg_length_m: float | None = None,
     height_m: float | None = None,
+    settings: AnalysisSettings | None = None,
 ) -> AnalysisResult:
     """Analyse an opened session (`gaitimu.sessions.open_session`).
 
@@ -324,8 +337,10 @@ def analyze_session(
     leg_length_m, height_m : float, optional
         Override the session's stored values (either one given replaces both stored ones).
         ``info["speed"]["leg_length_from"]`` says which was used ("option" or "session").
+    settings : AnalysisSettings, optional
+        The algorithms' settings (None: the defaults).
     """
-    meta = getattr(session, "meta", {}) or {}
+    meta = session.meta or {}
     use_axes = axes if axes is not None else (session.axes or DEFAULT_AXES)
     if leg_length_m is None and height_m is None:
         leg_length_m, height_m = _num(meta.get("leg_length_m")), _num(meta.get("height_m"))
@@ -342,17 +357,17 @@ def analyze_session(
         events=events,
         leg_length_m=leg_length_m,
         height_m=height_m,
+        settings=settings,
     )
     sp = res.info["speed"]
     sp["leg_length_from"] = body_source if sp.get("leg_length_m") is not None else None
     sp["height_m"] = _num(height_m)
     sp["given_speed_kmh"] = _num(meta.get("speed_kmh"))
-    res.info["session"] = str(getattr(session, "path", ""))
+    res.info["session"] = str(session.path)
     if axes is not None:
         res.info["axes_override"] = {"axes": axes, "session_axes": session.axes}
-    problems = list(getattr(session, "problems", []) or [])
-    if problems:
-        res.info["session_problems"] = problems
+    if session.problems:
+        res.info["session_problems"] = list(session.problems)
     return res
 
 

@@ -17,16 +17,39 @@ the window) and which rows they keep (all, or the newly final ones).
 from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
+from dataclasses import dataclass, field
 from typing import Any
 
 import numpy as np
 import pandas as pd
 
 from gaitimu.analysis.events import EventSettings, GaitEvents, detect_events
-from gaitimu.analysis.metrics import empty_strides, stance_metrics
+from gaitimu.analysis.metrics import MetricSettings, empty_strides, stance_metrics
+from gaitimu.analysis.orientation import AlignmentSettings
 from gaitimu.analysis.speed import SPEED_COLUMNS, SpeedSettings, step_speed
 
-__all__ = ["detection_body", "gait_events", "stride_table"]
+__all__ = ["AnalysisSettings", "detection_body", "gait_events", "stride_table"]
+
+
+@dataclass(frozen=True)
+class AnalysisSettings:
+    """Every algorithm setting of the analysis, one frozen object per stage (defaults:
+    the documented module constants). `gaitimu.pipeline.analyze` and
+    `gaitimu.live.stream.StreamingAnalyzer` take one, so offline and live run with the same.
+
+    Attributes
+    ----------
+    alignment
+        `gaitimu.analysis.orientation.AlignmentSettings`: standing, heading, forward, fusion.
+    events
+        `gaitimu.analysis.events.EventSettings` (with the step finder's ``steps``).
+    metrics
+        `gaitimu.analysis.metrics.MetricSettings`: stance limits, gap guard, turns.
+    """
+
+    alignment: AlignmentSettings = field(default_factory=AlignmentSettings)
+    events: EventSettings = field(default_factory=EventSettings)
+    metrics: MetricSettings = field(default_factory=MetricSettings)
 
 
 def detection_body(body: pd.DataFrame, bridged: np.ndarray) -> pd.DataFrame:
@@ -69,19 +92,20 @@ def stride_table(
     settling_s: Sequence[tuple[float, float]] = (),
     speed: SpeedSettings,
     activity: str | None = None,
+    settings: MetricSettings | None = None,
 ) -> tuple[pd.DataFrame, dict[str, Any]]:
     """Stage 2: one row per stance (`gaitimu.analysis.metrics.STRIDE_COLUMNS` plus
     `SPEED_COLUMNS`) and the speed stage's info.
 
     ``activity`` (the declared one) fills the events' activity when the detector gave none
-    (given reference events).
+    (given reference events). ``settings``: the stance metrics' parameters (None: defaults).
     """
     if "activity" not in events and activity:
         events = events.assign(activity=activity)
     strides = (
         stance_metrics(
             events, body, standing_obliquity_deg=standing_obliquity_deg,
-            sampling_rate_hz=sampling_rate_hz, settling_s=settling_s,
+            sampling_rate_hz=sampling_rate_hz, settling_s=settling_s, settings=settings,
         )
         if len(events)
         else empty_strides()

@@ -25,8 +25,8 @@ as it is final, computed by the SAME stage functions as `gaitimu.pipeline.analyz
    `gaitimu.analysis.metrics.stance_metrics` (validity = the strict mask) run on the
    trailing `StreamConfig.window_s` of pelvis signals (window starts on a 0.5 s
    grid so the detector's own 4 s / 0.5 s windows fall where they fall offline). A stance
-   row is *final* once its next same-side IC plus
-   `gaitimu.analysis.metrics.TIMING_GAP_GUARD_S` (the last instant its row depends on) is
+   row is *final* once its next same-side IC plus the metrics' timing gap guard
+   (`MetricSettings.timing_gap_guard_s`; the last instant its row depends on) is
    `StreamConfig.lag_s` (or one step) older than the newest data and its IC is at least
    `StreamConfig.margin_s` after the window start (or the window starts at the stream
    start). Final rows newer than the last emitted IC are emitted (deduplication by IC time);
@@ -59,12 +59,12 @@ import numpy as np
 import pandas as pd
 
 from gaitimu.analysis.conditioning import DEFAULT_MAX_BRIDGE_GAP_S, check_rate, grid_masks
-from gaitimu.analysis.metrics import TIMING_GAP_GUARD_S, empty_strides
+from gaitimu.analysis.metrics import empty_strides
 from gaitimu.analysis.orientation import SIGNAL_COLUMNS, OnlinePelvisSignals
 from gaitimu.analysis.speed import SPEED_COLUMNS, SpeedSettings, leg_length_from
 from gaitimu.consts import DEFAULT_AXES
 from gaitimu.errors import BadInputError
-from gaitimu.stages import gait_events, stride_table
+from gaitimu.stages import AnalysisSettings, gait_events, stride_table
 
 log = logging.getLogger(__name__)
 
@@ -247,6 +247,11 @@ class StreamingAnalyzer:
     on_stride
         Called with each batch of newly final stride rows (a DataFrame with
         `gaitimu.analysis.metrics.STRIDE_COLUMNS`); exceptions in it are logged, never raised.
+    leg_length_m, height_m
+        Body size for the walking step length and speed, as offline.
+    settings
+        `gaitimu.stages.AnalysisSettings` (None: the defaults), the same object offline
+        `gaitimu.pipeline.analyze` takes: calibration, detector and metrics use it.
 
     Examples
     --------
@@ -266,8 +271,10 @@ class StreamingAnalyzer:
         on_stride: Callable[[pd.DataFrame], None] | None = None,
         leg_length_m: float | None = None,
         height_m: float | None = None,
+        settings: AnalysisSettings | None = None,
     ) -> None:
         self.fs = check_rate(sampling_rate_hz)
+        self.settings = settings or AnalysisSettings()  # the same as offline `analyze`'s
         leg, leg_source = leg_length_from(leg_length_m, height_m)
         # walking step length and speed per row, as offline (`pipeline.analyze`)
         self._speed = SpeedSettings(leg_length_m=leg, leg_length_source=leg_source)
@@ -462,7 +469,8 @@ class StreamingAnalyzer:
         t, acc, gyr = cal[:, 0], cal[:, 1:4], cal[:, 4:7]
         ok, bridged = cal[:, 7] > 0.5, cal[:, 8] > 0.5
         self._pelvis = OnlinePelvisSignals.calibrate(
-            t, acc, gyr, sampling_rate_hz=self.fs, axes=self.axes, valid=ok
+            t, acc, gyr, sampling_rate_hz=self.fs, axes=self.axes, valid=ok,
+            settings=self.settings.alignment,
         )
         info = self._pelvis.calibration
         self.calibration = info
@@ -529,8 +537,8 @@ class StreamingAnalyzer:
         if w.shape[0] < round(4 * fs):
             return self._empty
         frame, bridged = _ring_frame(w)
-        ev = gait_events(frame, bridged, sampling_rate_hz=fs,
-                         alignment=self.calibration).events
+        ev = gait_events(frame, bridged, sampling_rate_hz=fs, alignment=self.calibration,
+                         settings=self.settings.events).events
         if ev.empty:
             return self._empty
         # rows already emitted need no metrics; keep a few before them (step_s needs the
@@ -543,6 +551,7 @@ class StreamingAnalyzer:
             ev, frame, sampling_rate_hz=fs,
             standing_obliquity_deg=self.calibration["standing_obliquity_deg"],
             settling_s=self._pelvis.settling_s, speed=self._speed, activity=self.activity,
+            settings=self.settings.metrics,
         )
         t_end = float(w[-1, 0])
         t_start = float(w[0, 0])
@@ -568,7 +577,7 @@ class StreamingAnalyzer:
             if no_side.any():
                 two_on = rows.groupby("bout_id", sort=False)["ic_s"].shift(-2)
                 next_same = next_same.where(~no_side, two_on)
-            need = next_same.to_numpy(float) + TIMING_GAP_GUARD_S
+            need = next_same.to_numpy(float) + self.settings.metrics.timing_gap_guard_s
             open_end = ~np.isfinite(need)
             lag_long = max(self.cfg.lag_s, self.cfg.lag_steps * step_est)
             conf = rows["event_confidence"].to_numpy(float)
