@@ -78,6 +78,7 @@ def test_outputs_written_and_consistent(single):
     assert "cdn.plot.ly" not in html
     assert js["disclaimer"] in html
     assert (d / "report.html").stat().st_size < 2.0e6  # was 4.9 MB with plotly.js as text
+    assert "Welch p &lt; 0.001" in html and "p = 0.000" not in html  # 4 vs 8 deg: clear
 
 
 def test_multi_session_json_has_progress(multi):

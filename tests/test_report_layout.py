@@ -6,7 +6,8 @@ first, on a phone and on paper.
 - Phone (390 px): no two pieces of text overlap, neither in the card nor in any plot (plot
   titles, axis titles, tick labels, legend items, annotations: plotly's SVG text).
 - Print (A4): the summary card fits on page 1, plots are redrawn to the page width, and the
-  PDF has no more pages than the content needs (no empty pages).
+  PDF has no more pages than the content needs (no empty pages); a full card (two banners,
+  long notes) still fits a Letter page, the shorter one.
 
 One browser for the module; each case opens one tab.
 """
@@ -28,8 +29,10 @@ pytestmark = pytest.mark.browser
 
 PX_PER_MM = 96 / 25.4
 A4_MM = (210.0, 297.0)
-#: A4 less the page margins, in CSS px: the area print lays the page out in.
+LETTER_MM = (215.9, 279.4)
+#: A4 and Letter less the page margins, in CSS px: the area print lays a page out in.
 A4_CONTENT_PX = tuple((d - 2 * PAGE_MARGIN_MM) * PX_PER_MM for d in A4_MM)
+LETTER_CONTENT_PX = tuple((d - 2 * PAGE_MARGIN_MM) * PX_PER_MM for d in LETTER_MM)
 DRAWN = "document.documentElement.dataset.plots === 'drawn'"
 
 #: Boxes of the text that must not overlap, as [[label, left, top, right, bottom], ...] per
@@ -73,11 +76,13 @@ def _overlaps(boxes: list, tol_px: float = 0.5) -> list[tuple[str, str]]:
     return out
 
 
-def _report(d, name: str, n_sessions: int = 1, **kw) -> str:
+def _report(d, name: str, n_sessions: int = 1, notes: str | None = None, seed: int = 0,
+            **kw) -> str:
     items = []
     for i in range(n_sessions):
-        s, r = fabricate_result(seed=i, **kw)
+        s, r = fabricate_result(seed=seed + i, **kw)
         s.meta["created_utc"] = f"2026-0{i + 1}-01T10:00:00Z"
+        s.meta["notes"] = notes
         items.append((s, r))
     build_report(items, d / f"{name}.html", d / f"{name}.json")
     return d / f"{name}.html"
@@ -95,6 +100,11 @@ def pages(tmp_path_factory):
                                cpd_left_deg=4, cpd_right_deg=8, standing=False),
         "progress": _report(d, "progress", 3, activity="walk", duration_s=90,
                             cpd_left_deg=4, cpd_right_deg=7),
+        # a full card: a borderline side and a drop that grew (two banners), long notes
+        "full_card": _report(d, "full_card", activity="run", duration_s=240, cpd_left_deg=4,
+                             cpd_right_deg=6.2, fatigue_deg={"R": 4.0, "L": 3.0}, sd_deg=2.5,
+                             seed=4, notes="treadmill 10 km/h, new shoes, left knee sore "
+                             "after 20 minutes; " * 3),
     }
 
 
@@ -181,3 +191,17 @@ def test_print_puts_the_card_on_page_one(browser, pages):
     rest = math.ceil((m["total"] - m["card"][1]) / height)
     assert 2 <= n_pages <= 1 + rest + 1, (n_pages, m)
     assert page.errors == []
+
+
+def test_full_card_fits_one_letter_page(browser, pages):
+    page = browser.open(pages["full_card"], width=1280, height=900)
+    page.wait_for(DRAWN)
+    kinds = page.evaluate("Array.from(document.querySelectorAll('#summary-card .banner'))"
+                          ".map(b => b.dataset.kind)")
+    assert len(kinds) >= 2, kinds  # the case this test is for
+    width, height = LETTER_CONTENT_PX
+    page.set_viewport(round(width), round(height))
+    browser.call("Emulation.setEmulatedMedia", {"media": "print"}, page.sid)
+    bottom = page.wait_for("document.getElementById('summary-card').getBoundingClientRect()"
+                           ".bottom")
+    assert bottom <= height, (bottom, height)

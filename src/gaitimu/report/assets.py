@@ -128,11 +128,16 @@ ul.flags li { margin: .25rem 0; }
 @media print {
   body { font-size: 10pt; line-height: 1.35; }
   main { max-width: none; padding: 0; }
+  /* the card alone on page 1: compact enough for two banners and long notes on Letter */
   .summary-card { border: 0; padding: 0; margin: 0; break-after: page;
-                  page-break-after: always; }
-  .headline { font-size: 15pt; margin: .2rem 0 .5rem; }
+                  page-break-after: always; font-size: 9.5pt; }
+  .headline { font-size: 14pt; margin: .2rem 0 .45rem; }
   .verdicts { grid-template-columns: 1fr 1fr; gap: 8px; }
-  .explain { grid-template-columns: 1fr 1fr; }
+  .verdict h3 { font-size: 11pt; }
+  .banner { margin-top: .4rem; padding: .3rem .6rem; }
+  .explain { grid-template-columns: 1fr 1fr; font-size: 9pt; }
+  .explain h3 { font-size: 10pt; margin: .45rem 0 .1rem; }
+  .summary-card .meta, .verdict .confidence, .summary-card .disclaimer { font-size: .92em; }
   .verdict, .banner, .disclaimer, .status, .dot { -webkit-print-color-adjust: exact;
                                                     print-color-adjust: exact; }
   h2 { margin-top: 1rem; break-after: avoid; page-break-after: avoid; }

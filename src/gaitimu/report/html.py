@@ -200,7 +200,7 @@ def _numbers_table(summary: dict) -> str:
     d = a["cpd_diff_r_minus_l_deg"]
     extra = (f"<tr><td>CPD difference R-L (deg)</td><td colspan=2>{_f(d.get('diff'), 2)} "
              f"[{_f(d.get('ci95_low'), 2)}, {_f(d.get('ci95_high'), 2)}], Welch "
-             f"{_p_text(d.get('p_value'))}</td></tr>"
+             f"{_e(_p_text(d.get('p_value')))}</td></tr>"
              f"<tr><td>Symmetry indices (%)</td><td colspan=2>CPD "
              f"{_f(a.get('cpd_symmetry_index_pct'))} · stance "
              f"{_f(a.get('stance_symmetry_index_pct'))} · step "
@@ -569,7 +569,7 @@ def check_one_subject(named_metas: Sequence[tuple[str, Mapping]]) -> None:
 def _atomic_write(path: Path, text: str) -> None:
     """Write ``text`` (UTF-8) via a temporary file beside ``path``, fsync, rename; the temporary
     file is removed on failure, which is one line (`BadInputError`)."""
-    from gaitimu.sessions._format import os_error_text, write_atomic
+    from gaitimu.sessions.files import os_error_text, write_atomic
 
     try:
         write_atomic(Path(path), text.encode("utf-8"))
@@ -580,9 +580,9 @@ def _atomic_write(path: Path, text: str) -> None:
 def check_report_outputs(out_html: str | os.PathLike, out_json: str | os.PathLike | None,
                          out_csv: str | os.PathLike | None, *, inputs: Sequence[Any] = (),
                          force: bool = True) -> dict[Any, Path]:
-    """Check the report's outputs (`gaitimu.sessions._format.check_outputs`): ``out_csv``
+    """Check the report's outputs (`gaitimu.sessions.files.check_outputs`): ``out_csv``
     ``None`` means `default_csv_path` of the HTML, checked the same way."""
-    from gaitimu.sessions._format import check_outputs
+    from gaitimu.sessions.files import check_outputs
 
     csv = out_csv if out_csv is not None else default_csv_path(out_html)
     return check_outputs([("--out", out_html), ("--json", out_json), ("--csv", csv)],
