@@ -109,7 +109,7 @@ def _check_record_out(out) -> None:
     """``record --out``: never an existing session or file (a recording cannot be redone, so
     there is no --force), never inside a session folder or through a link loop."""
     from gaitimu.errors import BadInputError
-    from gaitimu.sessions._format import check_output
+    from gaitimu.sessions.files import check_output
 
     if os.path.lexists(out) and not (out.is_dir() and not any(out.iterdir())):
         raise BadInputError(f"{out} already exists; record never replaces a session: choose "
@@ -151,7 +151,7 @@ def _write_session(out, force: bool, write, *, inputs=()) -> None:
     from pathlib import Path
 
     from gaitimu.errors import BadInputError
-    from gaitimu.sessions._format import check_output, os_error_text
+    from gaitimu.sessions.files import check_output, os_error_text
 
     out = Path(out)
     real = check_output(out, option="--out", kind="session", force=force, inputs=inputs)
@@ -199,7 +199,7 @@ def _cmd_simulate(args: argparse.Namespace) -> int:
     ) if getattr(args, flag) is not None}
     cfg = SimConfig(activity=args.activity, duration_s=args.duration, cpd_left_deg=args.cpd_left,
                     cpd_right_deg=args.cpd_right, cadence_spm=args.cadence, seed=args.seed, **extra)
-    from gaitimu.sessions._format import check_output
+    from gaitimu.sessions.files import check_output
 
     check_output(args.out, option="--out", kind="session", force=args.force)  # before the work
     sim = simulate(cfg)
@@ -211,7 +211,7 @@ def _cmd_simulate(args: argparse.Namespace) -> int:
 def _cmd_import(args: argparse.Namespace) -> int:
     from gaitimu.analysis.speed import body_meta
     from gaitimu.sessions import import_csv
-    from gaitimu.sessions._format import check_output
+    from gaitimu.sessions.files import check_output
 
     body_meta(args.leg_length, args.height, args.speed_kmh)  # bad values: before any work
     check_output(args.out, option="--out", kind="session", force=args.force, inputs=[args.file])
@@ -253,7 +253,7 @@ def _cmd_replay(args: argparse.Namespace) -> int:
     from gaitimu.live.replay import replay_live, summary_text
 
     if args.strides:  # checked before the replay (the writing itself is replay's)
-        from gaitimu.sessions._format import check_output
+        from gaitimu.sessions.files import check_output
 
         check_output(args.strides, option="--strides", force=args.force, inputs=[args.session])
 
@@ -483,7 +483,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     except OSError as e:  # a write the library did not foresee: still one line, exit 2
         if args.debug:
             raise
-        from gaitimu.sessions._format import os_error_text
+        from gaitimu.sessions.files import os_error_text
 
         print(one_line(f"gaitimu {args.verb}: {os_error_text(e.filename or '?', e)}"),
               file=sys.stderr)

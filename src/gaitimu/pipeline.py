@@ -49,6 +49,7 @@ from gaitimu.analysis.speed import SpeedSettings, check_body_size, leg_length_fr
 from gaitimu.analysis.turns import detect_turns
 from gaitimu.consts import DEFAULT_AXES, SIDES
 from gaitimu.errors import BadInputError, NoGaitError
+from gaitimu.sessions.files import jsonable
 from gaitimu.stages import AnalysisSettings, detection_body, gait_events, stride_table
 
 if TYPE_CHECKING:  # (the session reader is imported only where a session is opened)
@@ -90,25 +91,6 @@ class AnalysisResult:
     strides: pd.DataFrame
     signals: pd.DataFrame
     info: dict[str, Any] = field(default_factory=dict)
-
-
-def _jsonable(obj: Any, *, finite: bool = False) -> Any:
-    """Plain Python types (lists, floats, str) so that ``info`` dumps to JSON; ``finite``:
-    NaN and inf become None (strict JSON, for files)."""
-    if isinstance(obj, dict):
-        return {str(k): _jsonable(v, finite=finite) for k, v in obj.items()}
-    if isinstance(obj, (list, tuple)):
-        return [_jsonable(v, finite=finite) for v in obj]
-    if isinstance(obj, np.ndarray):
-        return _jsonable(obj.tolist(), finite=finite)
-    if isinstance(obj, np.bool_):
-        return bool(obj)
-    if isinstance(obj, np.integer):
-        return int(obj)
-    if isinstance(obj, (float, np.floating)):
-        v = float(obj)
-        return None if finite and not np.isfinite(v) else v
-    return obj
 
 
 def _no_side_reasons(reasons: pd.Series) -> dict[str, int]:
@@ -306,7 +288,7 @@ def analyze(
         # turns from the vertical rotation (`gaitimu.analysis.turns`), one dict per turn
         "turns": turns.astype(object).where(turns.notna(), None).to_dict("records"),
     }
-    return AnalysisResult(strides=strides, signals=body, info=_jsonable(info))
+    return AnalysisResult(strides=strides, signals=body, info=jsonable(info, finite=False, strict=False))
 
 
 def analyze_session(
@@ -414,13 +396,13 @@ def analyze_path(
     mounting). ``leg_length_m``/``height_m`` override the session's stored body size
     (`check_body_size`).
 
-    Outputs are checked before the analysis (`gaitimu.sessions._format.check_output`): never
+    Outputs are checked before the analysis (`gaitimu.sessions.files.check_output`): never
     inside a session folder, never the session itself, never two outputs on one file, an
     existing file only with ``force`` (the CLI's ``--force``; the library replaces by
     default). Each is written atomically (temporary file, fsync, rename).
     """
     from gaitimu.sessions import open_session
-    from gaitimu.sessions._format import atomic_file, check_outputs, os_error_text
+    from gaitimu.sessions.files import atomic_file, check_outputs, os_error_text
 
     axes = check_axes_option(axes)
     body = {"leg_length_m": check_body_size(leg_length_m, "leg_length_m"),
@@ -453,7 +435,7 @@ def analyze_path(
     if info_json:
         import json
 
-        text = json.dumps(_jsonable(res.info, finite=True), indent=1, default=str)
+        text = json.dumps(jsonable(res.info, strict=False), indent=1, default=str)
         try:
             with atomic_file(outs[info_json]) as f:
                 f.write(text.encode())

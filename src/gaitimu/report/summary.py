@@ -30,6 +30,7 @@ from gaitimu.errors import BadInputError
 from gaitimu.report import references as refs
 from gaitimu.report import verdicts
 from gaitimu.report.stats import MeanCI, linear_trend, mean_ci, symmetry_index, welch_diff
+from gaitimu.sessions.files import jsonable
 
 log = logging.getLogger(__name__)
 
@@ -37,26 +38,6 @@ SCHEMA_VERSION = "1.0"
 SIDES = ("L", "R")
 REQUIRED_COLUMNS = ("side", "ic_s", "cpd_ic_deg", "valid")
 TEMPORAL_METRICS = ("stance_s", "step_s", "stride_s", "flight_s")
-
-
-def _jsonable(obj: Any) -> Any:
-    """Recursively turn numpy/pandas values into JSON-safe Python (NaN/inf -> None)."""
-    if isinstance(obj, Mapping):
-        return {str(k): _jsonable(v) for k, v in obj.items()}
-    if isinstance(obj, (list, tuple, np.ndarray, pd.Series)):
-        return [_jsonable(v) for v in list(obj)]
-    if isinstance(obj, (bool, np.bool_)):
-        return bool(obj)
-    if isinstance(obj, (int, np.integer)):
-        return int(obj)
-    if isinstance(obj, (float, np.floating)):
-        v = float(obj)
-        return v if math.isfinite(v) else None
-    if obj is None or isinstance(obj, str):
-        return obj
-    if isinstance(obj, (_dt.datetime, _dt.date, pd.Timestamp)):
-        return obj.isoformat()
-    return str(obj)
 
 
 def valid_flags(col: pd.Series) -> np.ndarray:
@@ -471,4 +452,4 @@ def summarize(
         "reference_context": refs.reference_context(activity),
         "disclaimer": refs.DISCLAIMER,
     }
-    return _jsonable(summary)
+    return jsonable(summary)

@@ -4,7 +4,7 @@ Output is first written to a temporary directory next to ``out`` and moved into 
 end, so a failed export leaves nothing that looks complete (the temporary directory is removed
 on any failure). Existing files are replaced only with ``force`` (``--force``); an existing
 BIDS dataset directory may be reused: new files are added to it. ``out`` is never the session,
-never inside a session folder, never a symbolic link loop (`_format.check_output`); a
+never inside a session folder, never a symbolic link loop (`files.check_output`); a
 failed write (read-only folder, full disk) is one line (`BadInputError`).
 """
 
@@ -24,7 +24,7 @@ import pandas as pd
 from gaitimu import __version__
 from gaitimu.consts import SENSOR_COLS, format_axes, is_auto_axes, parse_axes
 from gaitimu.errors import BadInputError
-from gaitimu.sessions._format import check_output, json_default, os_error_text
+from gaitimu.sessions.files import check_output, json_default, os_error_text
 from gaitimu.sessions.info import sensor_meta, session_info
 from gaitimu.sessions.reader import Session
 

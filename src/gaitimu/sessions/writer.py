@@ -48,10 +48,8 @@ from gaitimu.sessions._format import (
     TRUTH_ARRAYS_FILE,
     TRUTH_FILE,
     WRITER_LOCK_FILE,
-    dumps,
-    json_default,
-    write_atomic,
 )
+from gaitimu.sessions.files import dumps, json_default, write_atomic
 
 log = logging.getLogger(__name__)
 
@@ -667,6 +665,6 @@ class SessionWriter:
 
 
 def _open_error(path: Path, e: OSError) -> str:
-    from gaitimu.sessions._format import os_error_text
+    from gaitimu.sessions.files import os_error_text
 
     return os_error_text(path, e)
