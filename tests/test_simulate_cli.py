@@ -61,3 +61,22 @@ def test_cli_simulate_bad_input_is_one_line_exit_2(tmp_path, capsys):
     assert rc == 2
     err = capsys.readouterr().err.strip().splitlines()
     assert len(err) == 1 and "duration" in err[0]
+
+
+def test_cli_simulate_subject_makes_a_progress_report_possible(tmp_path, capsys):
+    """Simulated sessions of one --subject go into one progress report; without it each
+    seed is its own subject and the report refuses to mix them (one line, exit 2)."""
+    paths = []
+    for seed, subject in ((1, "runner7"), (2, "runner7"), (3, None)):
+        out = tmp_path / f"s{seed}.gaitimu"
+        args = ["simulate", "--activity", "walk", "--duration", "30", "--seed", str(seed),
+                "--out", str(out)] + (["--subject", subject] if subject else [])
+        assert main(args) == 0
+        paths.append(str(out))
+    assert open_session(paths[0]).meta["subject"] == "runner7"
+    capsys.readouterr()
+    assert main(["report", paths[0], paths[1], "--out", str(tmp_path / "ok.html")]) == 0
+    capsys.readouterr()
+    assert main(["report", paths[0], paths[2], "--out", str(tmp_path / "mixed.html")]) == 2
+    err = capsys.readouterr().err.strip().splitlines()
+    assert len(err) == 1 and "subject" in err[0]

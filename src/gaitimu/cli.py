@@ -203,7 +203,8 @@ def _cmd_simulate(args: argparse.Namespace) -> int:
 
     check_output(args.out, option="--out", kind="session", force=args.force)  # before the work
     sim = simulate(cfg)
-    _write_session(args.out, args.force, lambda tmp: write_session(sim, tmp))
+    _write_session(args.out, args.force,
+                   lambda tmp: write_session(sim, tmp, subject=args.subject))
     print(f"{summary(sim)} Wrote {args.out}.")
     return 0
 
@@ -372,6 +373,8 @@ def build_parser() -> argparse.ArgumentParser:
                    help="mean cpd_standing_deg of right stances")
     s.add_argument("--cadence", type=float, default=None, metavar="SPM", help="steps per minute")
     s.add_argument("--seed", type=int, default=0, metavar="N")
+    s.add_argument("--subject", default=None, metavar="ID",
+                   help="pseudonymous subject ID (default: sim-ACTIVITY-seedN)")
     s.add_argument("--out", required=True, metavar="SESSION")
     s.add_argument("--force", action="store_true",
                    help="replace an existing session at --out (once the new one is complete)")

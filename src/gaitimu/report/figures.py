@@ -391,7 +391,9 @@ def progress(summaries: list[dict], labels: list[str]) -> go.Figure:
         error_y=_ci_error(diff, [e.get("ci95_low") for e in d],
                           [e.get("ci95_high") for e in d])), row=2, col=1)
     thr = summaries[-1]["thresholds"]["asymmetry_deg"]
-    for yv in (thr, -thr):
+    # the flag lines only where the threshold applies (CPD relative to quiet standing)
+    applies = all((s.get("asymmetry") or {}).get("threshold_applies", True) for s in summaries)
+    for yv in (thr, -thr) if applies else ():
         fig.add_hline(y=yv, line={"dash": "dot", "color": FLAG_COLOR, "width": 1.5},
                       row=2, col=1, showlegend=yv > 0, name=f"flag line ± {thr:g}°")
     fig.add_hline(y=0, line={"color": "grey", "width": 1}, row=2, col=1)

@@ -28,7 +28,7 @@ from gaitimu.errors import BadInputError, quote
 from gaitimu.report import assets
 from gaitimu.report import figures as figs
 from gaitimu.report import references as refs
-from gaitimu.report.stats import MeanCI, welch_diff
+from gaitimu.report.stats import MeanCI, format_p_value, welch_diff
 from gaitimu.report.summary import summarize
 
 log = logging.getLogger(__name__)
@@ -158,13 +158,6 @@ def _flags_html(summary: dict) -> str:
             else "<p>No flags: nothing in this session clears the thresholds.</p>")
 
 
-def _p_text(p: Any) -> str:
-    """A p value as a reader expects it: ``p < 0.001`` rather than ``p = 0.000``."""
-    if p is None or not math.isfinite(float(p)):
-        return "p n/a"
-    return "p < 0.001" if float(p) < 0.001 else f"p = {float(p):.3f}"
-
-
 def _when(created_utc: Any) -> str | None:
     """``2026-12-02T15:04:12.963Z`` as ``2026-12-02 15:04 UTC`` (None stays None)."""
     if not created_utc:
@@ -200,7 +193,7 @@ def _numbers_table(summary: dict) -> str:
     d = a["cpd_diff_r_minus_l_deg"]
     extra = (f"<tr><td>CPD difference R-L (deg)</td><td colspan=2>{_f(d.get('diff'), 2)} "
              f"[{_f(d.get('ci95_low'), 2)}, {_f(d.get('ci95_high'), 2)}], Welch "
-             f"{_e(_p_text(d.get('p_value')))}</td></tr>"
+             f"{_e(format_p_value(d.get('p_value')))}</td></tr>"
              f"<tr><td>Symmetry indices (%)</td><td colspan=2>CPD "
              f"{_f(a.get('cpd_symmetry_index_pct'))} · stance "
              f"{_f(a.get('stance_symmetry_index_pct'))} · step "
