@@ -41,9 +41,18 @@ def one_line(text: str, *, suffix: str = "", limit: int = MAX_ERROR_CHARS) -> st
 
 # --------------------------------------------------------------------------- handlers
 def _print_verdicts(summary: dict) -> None:
-    for side in ("L", "R"):
-        v = summary["verdict"][side]
-        print(f"{side}: {v['status'].replace('_', ' ').upper()}. {v['text']}")
+    """The report's summary card in the terminal: headline, one line per side (status and
+    the plain sentence), then what would make an inconclusive result decidable."""
+    from gaitimu.consts import SIDES
+
+    card = summary["card"]
+    print(card["headline"])
+    for side in SIDES:
+        c = card["sides"][side]
+        name = "left " if side == "L" else "right"
+        print(f"  {name}  {c['status'].replace('_', ' ').upper():12s} {c['sentence']}")
+    for b in card.get("banners") or []:
+        print(f"  ! {b['text']}" + (f" {b['fix']}" if b.get("fix") else ""))
 
 
 def _cmd_demo(args: argparse.Namespace) -> int:
