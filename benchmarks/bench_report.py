@@ -28,7 +28,8 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT / "tests"))
 
-from gaitimu.report import build_report, report_sessions  # noqa: E402
+from gaitimu.report import build_report  # noqa: E402
+from gaitimu.workflows import report_sessions  # noqa: E402
 from test_report_fixture import fabricate_result  # noqa: E402
 
 MAX_HTML_MB = 2.0

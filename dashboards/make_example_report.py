@@ -32,8 +32,8 @@ PROGRAMME = [  # (cpd_left_deg, cpd_right_deg, seed)
 
 
 def main(argv: list[str] | None = None) -> int:
-    from gaitimu.report import report_sessions
     from gaitimu.simulate import SimConfig, simulate, write_session
+    from gaitimu.workflows import report_sessions
 
     p = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     p.add_argument("--out", default=str(ROOT / "out" / "example"))

@@ -17,15 +17,18 @@ import pytest
 
 import gaitimu.pipeline as pipeline
 import gaitimu.stages as stages
+import gaitimu.workflows as workflows
 from gaitimu.analysis.metrics import STRIDE_COLUMNS, stance_metrics
 from gaitimu.cli import main
 from gaitimu.live.dashboard import LiveFeed, live_summary
 from gaitimu.live.replay import format_row
 from gaitimu.live.stream import StreamingAnalyzer
-from gaitimu.pipeline import AnalysisResult, analyze, format_result
+from gaitimu.pipeline import AnalysisResult, analyze
 from gaitimu.report import summarize
 from gaitimu.report.html import render_html, session_meta
+from gaitimu.report.text import format_result
 from gaitimu.simulate import SimConfig, simulate, write_session
+from gaitimu.workflows import analyze_path
 from test_report_fixture import fabricate_result
 from test_summary import validate
 
@@ -340,7 +343,7 @@ def test_cli_analyze_axes_override_is_used(session_path, capsys):
     code = main(["analyze", str(session_path), "--axes", "y=right,x=up,z=forward"])
     out = capsys.readouterr().out
     assert code == 0 and "side  stances" in out
-    res = pipeline.analyze_path(str(session_path), axes=" x=up, y=right, z=forward ")
+    res = analyze_path(str(session_path), axes=" x=up, y=right, z=forward ")
     assert res.info["axes_override"]["axes"] == "x=up, y=right, z=forward"
     assert res.info["alignment"]["axes"] == "x=up, y=right, z=forward"
 
@@ -353,7 +356,7 @@ def test_cli_auto_axes_reaches_the_analysis(session_path, tmp_path, monkeypatch,
         seen.append(axes)
         raise pipeline.NoGaitError("stop here")
 
-    monkeypatch.setattr(pipeline, "analyze_session", fake)
+    monkeypatch.setattr(workflows, "analyze_session", fake)  # what analyze and report call
     args = ["--out", str(tmp_path / "r.html")] if verb == "report" else []
     assert main([verb, str(session_path), "--axes", "AUTO", *args]) == 1
     assert seen == ["auto"]

@@ -118,7 +118,7 @@ def test_live_schedule_gives_the_same_rows(sessions, name):
 
 
 def test_strides_csv_matches_offline_csv(sessions, tmp_path):
-    from gaitimu.pipeline import analyze_path
+    from gaitimu.workflows import analyze_path
 
     off_csv, live_csv = tmp_path / "off.csv", tmp_path / "live.csv"
     analyze_path(str(sessions["run"]), strides_csv=str(off_csv))

@@ -10,7 +10,7 @@ import pytest
 
 from browser import ARTIFACTS, Browser, require_browser
 from gaitimu.cli import main
-from gaitimu.report import report_sessions
+from gaitimu.workflows import report_sessions
 from test_summary import validate
 
 sim = pytest.importorskip("gaitimu.simulate", reason="gaitimu.simulate not available yet")

@@ -70,15 +70,17 @@ def test_pendulum_trajectory_gives_its_step_length() -> None:
 @given(step=st.floats(0.3, 0.9), leg=st.floats(0.6, 1.1), step_s=st.floats(0.4, 0.8),
        bias=st.floats(-3, 3), fs=st.sampled_from([50.0, 100.0, 200.0, 400.0]))
 def test_excursion_ignores_gravity_bias_and_rate(step, leg, step_s, bias, fs) -> None:
-    """Within 5 % at 100-400 Hz; 12 % at 50 Hz (the sampled cusp of an ideal pendulum is
-    the worst case; real heel strikes are smoother). Walking steps are shorter than the leg
-    (step / leg about 0.6-0.9 in adults); longer ones sharpen the cusp further."""
+    """Within 5 % at 200-400 Hz, 6 % at 100 Hz, 12 % at 50 Hz (the sampled cusp of an ideal
+    pendulum is the worst case, worst for long, quick steps; real heel strikes are
+    smoother). Walking steps are shorter than the leg (step / leg about 0.6-0.9 in
+    adults); longer ones sharpen the cusp further."""
     assume(step <= leg)
     _t, acc, ic = pendulum_walk(step, leg, step_s, 4, fs)
     idx = np.round(ic * fs).astype(int)
     h = step_excursion(acc + bias, idx[:-1], idx[1:], fs)
     h_ref = true_excursion(step, leg)
-    assert np.all(np.abs(h - h_ref) <= (0.12 if fs < 100 else 0.05) * h_ref)
+    tol = 0.12 if fs < 100 else 0.06 if fs < 200 else 0.05
+    assert np.all(np.abs(h - h_ref) <= tol * h_ref)
 
 
 @settings(max_examples=30, deadline=None)

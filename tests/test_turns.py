@@ -288,8 +288,9 @@ def test_turns_reach_the_analysis_summary_and_report(tmp_path):
     import json
 
     from gaitimu.cli import main
-    from gaitimu.pipeline import analyze, format_result
+    from gaitimu.pipeline import analyze
     from gaitimu.report.summary import summarize
+    from gaitimu.report.text import format_result
     from gaitimu.simulate import SimConfig, simulate
 
     sim = simulate(SimConfig(activity="walk", duration_s=50.0, seed=2, turn_every_s=15.0))

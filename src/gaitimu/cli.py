@@ -236,7 +236,8 @@ def _cmd_import(args: argparse.Namespace) -> int:
 
 
 def _cmd_analyze(args: argparse.Namespace) -> int:
-    from gaitimu.pipeline import analyze_path, format_result
+    from gaitimu.report.text import format_result
+    from gaitimu.workflows import analyze_path
 
     res = analyze_path(args.session, strides_csv=args.strides, signals_csv=args.signals,
                        axes=args.axes, info_json=args.info, force=args.force,
@@ -246,7 +247,8 @@ def _cmd_analyze(args: argparse.Namespace) -> int:
 
 
 def _cmd_report(args: argparse.Namespace) -> int:
-    from gaitimu.report import default_csv_path, report_sessions
+    from gaitimu.report import default_csv_path
+    from gaitimu.workflows import report_sessions
 
     csv = args.csv or default_csv_path(args.out)
     summary = report_sessions(args.sessions, args.out, args.json, csv, axes=args.axes,

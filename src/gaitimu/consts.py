@@ -48,6 +48,16 @@ def check_rate(value: object, what: str = "sample rate") -> float:
     return rate
 
 
+def finite_or_none(value: object) -> float | None:
+    """``value`` as a finite float, or None (missing, null, NaN, inf, not a number): how
+    optional numbers from metadata and results are read."""
+    try:
+        v = float(value)  # type: ignore[arg-type]
+    except (TypeError, ValueError):
+        return None
+    return v if np.isfinite(v) else None
+
+
 SENSOR_ACC = ("acc_x", "acc_y", "acc_z")
 SENSOR_GYR = ("gyr_x", "gyr_y", "gyr_z")
 SENSOR_COLS = SENSOR_ACC + SENSOR_GYR

@@ -79,7 +79,7 @@ async def _record(opts: DemoOptions, session: Path, on_status: Any) -> Any:
 def run_demo(opts: DemoOptions, *, on_status: Any = None) -> dict[str, Any]:
     """Record from the virtual sensor, then analyse and report. Returns the output paths,
     the recording result and the report summary."""
-    from gaitimu.report import report_sessions
+    from gaitimu.workflows import report_sessions
 
     out = Path(opts.out_dir)
     session = out / "demo.gaitimu"

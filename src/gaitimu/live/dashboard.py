@@ -27,6 +27,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import functools
 import ipaddress
 import json
 import logging
@@ -38,6 +39,7 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
+from gaitimu.consts import FLAG_COLOR, SIDE_COLORS
 from gaitimu.errors import BadInputError
 from gaitimu.live.stream import StreamingAnalyzer
 
@@ -118,6 +120,12 @@ def _status_json(status: Any) -> dict[str, Any]:
     }
 
 
+def _waiting_state() -> dict[str, Any]:
+    """The full state of a dashboard no feed serves yet (same keys as `LiveFeed.full_state`)."""
+    return {"type": "full", "state": "waiting", "data_t_s": None, "summary": None,
+            "status": {}, "cpd_column": None, "trace": {"t": [], "obl": []}, "strides": []}
+
+
 # --------------------------------------------------------------------------- server
 def _check_loopback(host: str) -> str:
     try:
@@ -146,9 +154,8 @@ class LiveDashboard:
         self.port = int(port)
         self._server: asyncio.base_events.Server | None = None
         self._clients: set[asyncio.Queue] = set()
-        self._full: dict[str, Any] = {"type": "full", "trace": {"t": [], "obl": []},
-                                      "strides": [], "summary": None, "status": {}}
-        #: builds the full state on demand (new clients, /state); set by `LiveFeed`
+        self._full: dict[str, Any] = _waiting_state()
+        #: builds the full state on demand (new clients, /state); set by `LiveFeed.start`
         self.state_provider: Callable[[], dict[str, Any]] | None = None
         self._js: bytes | None = None
         self.n_messages = 0
@@ -219,7 +226,7 @@ class LiveDashboard:
             elif method != "GET":
                 await self._send(writer, 405, "text/plain", b"method not allowed")
             elif path == "/":
-                await self._send(writer, 200, "text/html; charset=utf-8", _PAGE.encode())
+                await self._send(writer, 200, "text/html; charset=utf-8", page_html().encode())
             elif path == "/plotly.min.js":
                 await self._send(writer, 200, "application/javascript", self._plotly_js(),
                                  cache=True)
@@ -320,9 +327,16 @@ class LiveFeed:
         return self.dashboard.url
 
     async def start(self) -> LiveFeed:
+        """Serve this feed on the dashboard (if any; started here unless it listens already).
+
+        From now on every client starts from `full_state` whenever it connects (before the
+        data flows, in the middle, after the end): all strides so far, the numbers and the
+        status line; `record --live` and `replay --live` both start their feed so.
+        """
         if self.dashboard is not None:
             self.dashboard.state_provider = self.full_state
-            await self.dashboard.start()
+            if not self.dashboard.sockets:
+                await self.dashboard.start()
         return self
 
     async def close(self) -> None:
@@ -420,107 +434,173 @@ class LiveFeed:
 
 
 # --------------------------------------------------------------------------- page
+#: Loss (percent of samples) from which the page shows it in the flag colour, as the terminal
+#: status does (`gaitimu.live.status.render`: red above 1 %).
+LOSS_WARN_PCT = 1.0
+
+
+@functools.cache
+def page_html() -> str:
+    """The dashboard page, with the side colours and the flag colour of `gaitimu.consts`
+    (one colour per side everywhere; the flag colour only for warnings)."""
+    cfg = {"colors": {s: SIDE_COLORS[s] for s in ("L", "R")}, "flag": FLAG_COLOR,
+           "trace_s": TRACE_S, "loss_warn_pct": LOSS_WARN_PCT}
+    return (_PAGE.replace("__COL_L__", SIDE_COLORS["L"]).replace("__COL_R__", SIDE_COLORS["R"])
+            .replace("__FLAG__", FLAG_COLOR).replace("__CFG__", json.dumps(cfg)))
+
+
 _PAGE = r"""<!doctype html>
 <html lang="en"><head><meta charset="utf-8">
 <meta name="viewport" content="width=device-width, initial-scale=1">
 <title>gaitimu live</title>
 <link rel="icon" href="data:,">
 <style>
+:root{--left:__COL_L__;--right:__COL_R__;--flag:__FLAG__}
 body{font-family:system-ui,sans-serif;margin:0;padding:.5rem 1rem;color:#222;background:#fafafa}
-h1{font-size:1.2rem;margin:.3rem 0}
-#numbers{display:flex;flex-wrap:wrap;gap:.4rem 1.2rem;font-size:.95rem;margin:.3rem 0 .6rem}
-#numbers span b{font-weight:600}
-.fig{background:#fff;border:1px solid #ddd;border-radius:6px;margin-bottom:.6rem}
+h1{font-size:1.2rem;margin:.3rem 0 .1rem}
+#state{font-size:.9rem;color:#555;margin:0 0 .4rem;overflow-wrap:anywhere}
+#numbers{display:flex;flex-wrap:wrap;gap:.3rem 1.2rem;font-size:.95rem;margin:.3rem 0 .6rem}
+#numbers b{font-weight:600}
+.sw{display:inline-block;width:.75em;height:.75em;border-radius:2px;margin-right:.3em}
+.L .sw{background:var(--left)}
+.R .sw{background:var(--right)}
+#state.warn,#numbers .warn{color:var(--flag);font-weight:600}
+.fig{background:#fff;border:1px solid #ddd;border-radius:6px;margin-bottom:.6rem;min-width:0}
 #row{display:grid;grid-template-columns:2fr 1fr;gap:.6rem}
 @media (max-width:800px){#row{grid-template-columns:1fr}}
-small{color:#666}
+@media (max-width:480px){body{padding:.4rem .5rem}#numbers{gap:.25rem .9rem;font-size:.9rem}}
+p.note{font-size:.8rem;color:#666;margin:.4rem 0}
 </style>
 <script src="/plotly.min.js"></script>
 </head><body>
-<h1>gaitimu live <small id="state">connecting…</small></h1>
+<h1>gaitimu live</h1>
+<div id="state">connecting…</div>
 <div id="numbers">
- <span>CPD left: <b id="cpdL">-</b></span><span>CPD right: <b id="cpdR">-</b></span>
+ <span class="L"><i class="sw"></i>CPD left: <b id="cpdL">-</b></span>
+ <span class="R"><i class="sw"></i>CPD right: <b id="cpdR">-</b></span>
  <span>strides L/R: <b id="nLR">-</b></span><span>cadence: <b id="cad">-</b></span>
  <span>activity: <b id="act">-</b></span><span>rate: <b id="rate">-</b></span>
  <span>loss: <b id="loss">-</b></span><span>battery: <b id="bat">-</b></span>
 </div>
 <div class="fig" id="obl"></div>
 <div id="row"><div class="fig" id="cpd"></div><div class="fig" id="means"></div></div>
-<p><small>Pelvic obliquity &gt; 0: left hemipelvis higher. CPD of a stance: how far the
-opposite (swing-side) hemipelvis drops during it, in degrees. Means with 95 % confidence
-intervals. gaitimu measures and informs; it does not diagnose.</small></p>
+<p class="note">Pelvic obliquity &gt; 0: left hemipelvis higher. CPD (contralateral pelvic
+drop) of a stance: how far the opposite (swing-side) hemipelvis drops during it, in degrees.
+Means with 95 % confidence intervals. Times in minutes:seconds of the session. gaitimu
+measures and informs; it does not diagnose.</p>
 <script>
 "use strict";
+const CFG = __CFG__;
+const colL = CFG.colors.L, colR = CFG.colors.R, TRACE_S = CFG.trace_s;
 const cfg = {displayModeBar:false, responsive:true};
-const base = {margin:{l:50,r:10,t:30,b:40}, paper_bgcolor:"#fff", plot_bgcolor:"#fff"};
-const colL = "#1f77b4", colR = "#d62728";
-Plotly.newPlot("obl", [{x:[], y:[], mode:"lines", name:"obliquity", line:{width:1.5}}],
-  {...base, height:260, title:{text:"Pelvic obliquity (deg), last 20 s", font:{size:14}},
-   xaxis:{title:"time (s)"}, yaxis:{title:"deg"}}, cfg);
+const base = {margin:{l:48,r:12,t:36,b:40}, paper_bgcolor:"#fff", plot_bgcolor:"#fff",
+              font:{size:12}};
+const title = (text) => ({text:text, font:{size:14}, x:0.01, xanchor:"left"});
+// time axes: session seconds as dates on 1970-01-01 (UTC, as plotly reads them), so the
+// axes label them mm:ss (h:mm:ss from one hour on)
+const xTime = () => ({type:"date", tickformat:"%M:%S", hoverformat:"%M:%S",
+                      title:{text:"time (mm:ss)"}, automargin:true});
+const ts = (s) => new Date(s * 1000).toISOString().slice(0, 23).replace("T", " ");
+Plotly.newPlot("obl", [{x:[], y:[], mode:"lines", name:"obliquity",
+  line:{width:1.5, color:"#444"}, hovertemplate:"%{x} · %{y:.1f}°<extra></extra>"}],
+  {...base, height:250, title:title("Pelvic obliquity (deg), last " + TRACE_S + " s"),
+   xaxis:xTime(), yaxis:{title:{text:"deg"}, automargin:true}}, cfg);
 Plotly.newPlot("cpd", [
-  {x:[], y:[], mode:"markers", name:"left stance", marker:{color:colL, size:6}},
-  {x:[], y:[], mode:"markers", name:"right stance", marker:{color:colR, size:6}}],
-  {...base, height:300, title:{text:"CPD per stance (deg)", font:{size:14}},
-   xaxis:{title:"time (s)"}, yaxis:{title:"deg"}, legend:{orientation:"h"}}, cfg);
+  {x:[], y:[], mode:"markers", name:"left stance", marker:{color:colL, size:7},
+   hovertemplate:"left · %{x} · %{y:.1f}°<extra></extra>"},
+  {x:[], y:[], mode:"markers", name:"right stance", marker:{color:colR, size:7,
+   symbol:"diamond"}, hovertemplate:"right · %{x} · %{y:.1f}°<extra></extra>"}],
+  {...base, height:320, margin:{...base.margin, b:64}, title:title("CPD per stance (deg)"),
+   xaxis:xTime(), yaxis:{title:{text:"deg"}, automargin:true},
+   legend:{orientation:"h", x:0, xanchor:"left", y:0, yanchor:"bottom", yref:"container"}},
+  cfg);
 Plotly.newPlot("means", [{x:["left","right"], y:[null,null], type:"bar",
   marker:{color:[colL,colR]}, error_y:{type:"data", symmetric:false, array:[0,0],
-  arrayminus:[0,0]}}], {...base, height:300,
-  title:{text:"Mean CPD, 95 % CI (deg)", font:{size:14}}, yaxis:{title:"deg"}}, cfg);
-const TRACE_S = 20;
+  arrayminus:[0,0], color:"#333"}, hovertemplate:"%{x}: %{y:.1f}°<extra></extra>"}],
+  {...base, height:320, title:title("Mean CPD, 95 % CI (deg)"),
+   yaxis:{title:{text:"deg"}, automargin:true}}, cfg);
 function fmt(v, nd, unit){ return (v === null || v === undefined) ? "-" : v.toFixed(nd) + (unit||""); }
+function clock(s){  // session seconds as mm:ss (h:mm:ss from one hour on)
+  if (s === null || s === undefined || !isFinite(s)) return "-";
+  s = Math.max(0, Math.floor(s));
+  const p = (n) => String(n).padStart(2, "0"), h = Math.floor(s / 3600);
+  return (h ? h + ":" + p(Math.floor(s % 3600 / 60)) : p(Math.floor(s / 60))) + ":" + p(s % 60);
+}
+let hours = false;
+function timeFormat(t){  // from one hour of data on, the time axes show h:mm:ss
+  if (hours || !(t >= 3600)) return;
+  hours = true;
+  const f = {"xaxis.tickformat":"%H:%M:%S", "xaxis.hoverformat":"%H:%M:%S",
+             "xaxis.title.text":"time (h:mm:ss)"};
+  Plotly.relayout("obl", f); Plotly.relayout("cpd", f);
+}
 let lastIc = -Infinity;  // a new client's full state and the next delta may overlap
 function addStrides(rows){
   const L = {x:[], y:[]}, R = {x:[], y:[]};
-  for (const r of rows){ if (r.ic_s <= lastIc) continue; lastIc = r.ic_s;
+  for (const r of rows || []){ if (r.ic_s <= lastIc) continue; lastIc = r.ic_s;
     if (!r.valid || r.cpd_deg === null || (r.side !== "L" && r.side !== "R")) continue;
-    const d = r.side === "L" ? L : R; d.x.push(r.ic_s); d.y.push(r.cpd_deg); }
+    const d = r.side === "L" ? L : R; d.x.push(ts(r.ic_s)); d.y.push(r.cpd_deg); }
   if (L.x.length || R.x.length) Plotly.extendTraces("cpd", {x:[L.x, R.x], y:[L.y, R.y]}, [0, 1]);
 }
+function setText(id, text, warn){
+  const el = document.getElementById(id);
+  el.textContent = text;
+  el.classList.toggle("warn", !!warn);
+}
+function statusLine(m){
+  const st = m.status || {}, parts = [];
+  if (st.device) parts.push(st.device);
+  if (st.state) parts.push(st.state);
+  if (m.state) parts.push("analysis " + m.state);
+  if (m.data_t_s !== null && m.data_t_s !== undefined) parts.push("data " + clock(m.data_t_s));
+  return parts.length ? parts.join(" · ") : "waiting for data";
+}
 function numbers(m){
-  document.getElementById("state").textContent = m.state + (m.data_t_s !== null ? " · " + fmt(m.data_t_s, 0, " s") : "");
+  const st = m.status || {};
+  setText("state", statusLine(m), st.state === "reconnecting");
   const s = m.summary;
   if (s){
     for (const side of ["L","R"]){ const d = s.sides[side];
-      document.getElementById("cpd"+side).textContent = d.mean === null ? "-" :
-        fmt(d.mean,1,"°") + (d.ci95_low === null ? "" : " [" + fmt(d.ci95_low,1) + ", " + fmt(d.ci95_high,1) + "]"); }
-    document.getElementById("nLR").textContent = s.sides.L.n + " / " + s.sides.R.n +
-      (s.n_no_side ? " (no side: " + s.n_no_side + ")" : "");
-    document.getElementById("cad").textContent = fmt(s.cadence_spm, 0, " steps/min");
-    document.getElementById("act").textContent = s.activity || "-";
+      setText("cpd" + side, d.mean === null ? "-" : fmt(d.mean, 1, "°") +
+        (d.ci95_low === null ? "" : " [" + fmt(d.ci95_low, 1) + ", " + fmt(d.ci95_high, 1) + "]")); }
+    setText("nLR", s.sides.L.n + " / " + s.sides.R.n + (s.n_no_side ? " (no side: " + s.n_no_side + ")" : ""));
+    setText("cad", fmt(s.cadence_spm, 0, " steps/min"));
+    setText("act", s.activity || "-");
     const mean = [s.sides.L.mean, s.sides.R.mean];
     const hi = ["L","R"].map((k,i) => s.sides[k].ci95_high === null ? 0 : s.sides[k].ci95_high - mean[i]);
     const lo = ["L","R"].map((k,i) => s.sides[k].ci95_low === null ? 0 : mean[i] - s.sides[k].ci95_low);
     Plotly.restyle("means", {y:[mean], "error_y.array":[hi], "error_y.arrayminus":[lo]}, [0]);
   }
-  const st = m.status || {};
-  document.getElementById("rate").textContent = fmt(st.rate_hz, 0, " Hz");
-  document.getElementById("loss").textContent = st.loss_pct === undefined ? "-" :
-    st.lost_samples + " samples (" + fmt(st.loss_pct, 2, " %") + ")";
-  document.getElementById("bat").textContent = (st.battery_pct === null || st.battery_pct === undefined) ? "-" : st.battery_pct + " %";
+  setText("rate", fmt(st.rate_hz, 0, " Hz"));
+  setText("loss", (st.loss_pct === null || st.loss_pct === undefined) ? "-" :
+    st.lost_samples + " samples (" + fmt(st.loss_pct, 2, " %") + ")", st.loss_pct > CFG.loss_warn_pct);
+  setText("bat", (st.battery_pct === null || st.battery_pct === undefined) ? "-" : st.battery_pct + " %");
 }
-let lastT = -Infinity;
+let trace = {t:[], obl:[]};  // the last TRACE_S seconds of obliquity, session seconds
 function onMessage(m){
+  const tr = m.trace || {t:[], obl:[]};
   if (m.type === "full"){
-    Plotly.restyle("obl", {x:[m.trace.t], y:[m.trace.obl]}, [0]);
+    trace = {t:tr.t.slice(), obl:tr.obl.slice()};
     Plotly.restyle("cpd", {x:[[],[]], y:[[],[]]}, [0, 1]);
     lastIc = -Infinity;
-  } else if (m.trace.t.length){
-    const keep = m.trace.t.map((t, i) => i).filter(i => m.trace.t[i] > lastT);
-    if (keep.length) Plotly.extendTraces("obl", {x:[keep.map(i => m.trace.t[i])],
-                                                 y:[keep.map(i => m.trace.obl[i])]}, [0]);
+  } else {
+    const last = trace.t.length ? trace.t[trace.t.length - 1] : -Infinity;
+    tr.t.forEach((t, i) => { if (t > last){ trace.t.push(t); trace.obl.push(tr.obl[i]); } });
   }
-  const gd = document.getElementById("obl");
-  const xs = gd.data[0].x;
-  if (xs.length){ lastT = xs[xs.length-1];
-    const first = xs.findIndex(t => t >= lastT - TRACE_S);
-    if (first > 0) Plotly.restyle("obl", {x:[xs.slice(first)], y:[gd.data[0].y.slice(first)]}, [0]);
-    Plotly.relayout("obl", {"xaxis.range":[lastT - TRACE_S, lastT]}); }
+  if (trace.t.length){
+    const lastT = trace.t[trace.t.length - 1];
+    const first = trace.t.findIndex((t) => t >= lastT - TRACE_S);
+    if (first > 0){ trace.t = trace.t.slice(first); trace.obl = trace.obl.slice(first); }
+    timeFormat(lastT);
+    Plotly.restyle("obl", {x:[trace.t.map(ts)], y:[trace.obl]}, [0]);
+    Plotly.relayout("obl", {"xaxis.range":[ts(lastT - TRACE_S), ts(lastT)]});
+  } else if (m.type === "full") Plotly.restyle("obl", {x:[[]], y:[[]]}, [0]);
   addStrides(m.strides);
   numbers(m);
   window.gaitimuMessages = (window.gaitimuMessages || 0) + 1;
 }
 const es = new EventSource("/events");
 es.onmessage = (e) => { try { onMessage(JSON.parse(e.data)); } catch (err) { console.error(err); } };
-es.onerror = () => { document.getElementById("state").textContent = "disconnected (retrying)"; };
+es.onerror = () => { setText("state", "disconnected (retrying)", true); };
 </script></body></html>
 """

@@ -23,7 +23,9 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import inspect
 import logging
+import math
 import time
 from collections.abc import AsyncIterator, Callable
 from dataclasses import dataclass, field
@@ -446,7 +448,9 @@ async def replay_session(
     on_samples
         Called with every decoded block ``(t_s, acc, gyr)`` (e.g. a dashboard feed).
     analyzer_hook
-        Called once with the `StreamingAnalyzer` before streaming (views read snapshots).
+        Called once with the `StreamingAnalyzer` before streaming (views read snapshots),
+        after a first status (state "starting"); when it returns an awaitable, the replay
+        awaits it (e.g. to start a dashboard) and starts its clock after it.
     stop
         Set it (e.g. from a SIGINT handler) to stop cleanly: rows final so far are kept and
         written.
@@ -466,8 +470,6 @@ async def replay_session(
         leg_length_m=_meta_num(meta.get("leg_length_m")),
         height_m=_meta_num(meta.get("height_m")),
     )
-    if analyzer_hook is not None:
-        analyzer_hook(analyzer)
     decode = _Decode(session, t_host, data, synthesized=synthesized)
     warnings = decode.warnings(session)
     if decode.cut == 0 and not synthesized:  # not one packet decodes: replay the samples
@@ -505,6 +507,12 @@ async def replay_session(
             except Exception as e:  # views never stop the replay
                 log.debug("status callback failed: %s", e)
 
+    publish("starting")
+    if analyzer_hook is not None:
+        hooked = analyzer_hook(analyzer)
+        if inspect.isawaitable(hooked):
+            await hooked
+        wall0 = time.monotonic()  # the replay's clock starts now (publish reads it)
     stopped_by = "end"
     n_packets = 0
     publish("replaying")
@@ -568,8 +576,9 @@ async def replay_live(
     console: Any = None,
     port: int | None = None,
     on_ready: Callable[[str | None], None] | None = None,
-    linger: bool = False,
+    linger: bool | float = False,
     install_signal_handlers: bool = True,
+    stop: asyncio.Event | None = None,
 ) -> ReplayResult:
     """``gaitimu replay``: replay with the terminal status, row printing and dashboard.
 
@@ -578,7 +587,10 @@ async def replay_live(
     session_path, speed, strides_csv
         See `replay_session`.
     live
-        Serve the browser dashboard (`gaitimu.live.dashboard`) on 127.0.0.1.
+        Serve the browser dashboard (`gaitimu.live.dashboard`) on 127.0.0.1. It is started
+        as ``record --live`` starts it (`LiveFeed.start`), once the session is read and
+        before the first packet: a browser that connects at any time (before the data flows,
+        in the middle, after the end while it lingers) gets the full state so far.
     print_rows
         Print each stride row as it becomes final (stdout).
     console
@@ -588,9 +600,14 @@ async def replay_live(
     on_ready
         Called with the dashboard URL (or None) once it listens, before the replay starts.
     linger
-        With `live`: keep serving after the end until Ctrl-C.
+        With `live`: after the end, keep serving the final state this many seconds
+        (``True`` or ``math.inf``: until Ctrl-C / `stop`; ``False`` or 0: close at the end).
+        A replay stopped early (Ctrl-C) does not linger.
     install_signal_handlers
-        Ctrl-C / SIGTERM stop the replay cleanly (rows so far are written).
+        Ctrl-C / SIGTERM stop the replay cleanly (rows so far are written), or end the
+        lingering.
+    stop
+        Set it to stop the replay, or to end the lingering (default: a new event).
     """
     import signal
 
@@ -599,7 +616,8 @@ async def replay_live(
     from gaitimu.live.dashboard import DEFAULT_PORT, LiveDashboard, LiveFeed
     from gaitimu.live.status import LiveStatus
 
-    stop = asyncio.Event()
+    linger_s = _linger_seconds(linger)
+    stop = stop or asyncio.Event()
     loop = asyncio.get_running_loop()
     installed = []
     if install_signal_handlers:
@@ -608,51 +626,72 @@ async def replay_live(
                 loop.add_signal_handler(sig, stop.set)
                 installed.append(sig)
     out = Console(highlight=False)
-    feed_box: dict[str, LiveFeed] = {}
-    dash = LiveDashboard(port=DEFAULT_PORT if port is None else port) if live else None
+    box: dict[str, Any] = {}  # "feed" once the analyzer exists, "status" the latest status
 
-    def hook(analyzer: StreamingAnalyzer) -> None:
-        feed_box["feed"] = LiveFeed(analyzer, dashboard=dash)
+    async def hook(analyzer: StreamingAnalyzer) -> None:
+        dash = LiveDashboard(port=DEFAULT_PORT if port is None else port) if live else None
+        feed = LiveFeed(analyzer, dashboard=dash)
+        feed.status = box.get("status")  # the status line names the session from the start
+        box["feed"] = feed
+        await feed.start()
+        if on_ready is not None:
+            on_ready(feed.url)
 
     def rows(new: pd.DataFrame) -> None:
         if print_rows:
             for r in new.itertuples(index=False):
                 out.print(format_row(r))
 
-    view = LiveStatus(console, analysis_hook=lambda: feed_box["feed"].status_rows()
-                      if "feed" in feed_box else {})
+    def status(st: ReplayStatus) -> None:
+        box["status"] = st
+        if "feed" in box:
+            box["feed"].on_status(st)
+        view(st)
+
+    def samples(*_: Any) -> None:
+        if "feed" in box:  # replay_session feeds the analyzer; the feed only publishes
+            box["feed"].publish()
+
+    view = LiveStatus(console, analysis_hook=lambda: box["feed"].status_rows()
+                      if "feed" in box else {})
     try:
-        if dash is not None:
-            await dash.start()
-        if on_ready is not None:
-            on_ready(dash.url if dash else None)
-
-        def status(st: ReplayStatus) -> None:
-            if "feed" in feed_box:
-                feed_box["feed"].on_status(st)
-            view(st)
-
-        def samples(*_: Any) -> None:
-            if "feed" in feed_box:
-                feed_box["feed"].publish()
-
         with view:
             res = await replay_session(
                 session_path, speed=speed, strides_csv=strides_csv, on_rows=rows,
                 on_status=status, on_samples=samples if live else None,
                 analyzer_hook=hook, stop=stop,
             )
-        if "feed" in feed_box:
-            feed_box["feed"].publish(force=True)
-        if dash is not None and linger and not stop.is_set():
-            log.info("replay finished; the dashboard stays open until Ctrl-C")
-            await stop.wait()
+        feed = box.get("feed")
+        if feed is not None:
+            feed.publish(force=True)
+        if feed is not None and feed.url and linger_s > 0 and not stop.is_set():
+            how = ("until Ctrl-C" if math.isinf(linger_s)
+                   else f"for {linger_s:g} s (Ctrl-C ends it sooner)")
+            Console(stderr=True, highlight=False).print(
+                f"replay finished: {len(res.strides)} stride rows; the dashboard keeps showing them at "
+                f"{feed.url} {how}", soft_wrap=True)
+            with contextlib.suppress(TimeoutError):
+                await asyncio.wait_for(stop.wait(), None if math.isinf(linger_s) else linger_s)
     finally:
         for sig in installed:
             loop.remove_signal_handler(sig)
-        if dash is not None:
-            await dash.close()
+        if "feed" in box:
+            await box["feed"].close()
     return res
+
+
+def _linger_seconds(linger: bool | float | None) -> float:
+    """`replay_live`'s ``linger`` in seconds (True: inf), or `BadInputError`."""
+    if linger is None or isinstance(linger, bool):
+        return math.inf if linger else 0.0
+    try:
+        s = float(linger)
+    except (TypeError, ValueError):
+        s = math.nan
+    if not s >= 0:
+        raise BadInputError(f"linger {linger!r} is not a number of seconds >= 0 (how long the "
+                            "dashboard stays up after the replay; inf = until Ctrl-C)")
+    return s
 
 
 def summary_text(res: ReplayResult) -> str:

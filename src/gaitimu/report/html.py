@@ -304,7 +304,7 @@ def _alignment_text(align: Any) -> str:
 def _sides_rows(summary: dict) -> str:
     """Data-quality rows on left/right: stances without a side, per-bout decisions, the
     sensor heading and forward direction evidence (HTML-escaped table rows)."""
-    from gaitimu.pipeline import forward_text, heading_text
+    from gaitimu.report.text import forward_text, heading_text
 
     rows = []
     sd = summary.get("sides") or {}
@@ -658,55 +658,3 @@ def build_report(
     _atomic_write(csv_path, table.to_csv(index=False, float_format="%.6g"))
     log.info("report written: %s (csv %s, json %s)", out_html, csv_path, out_json)
     return out
-
-
-def report_sessions(
-    paths: Sequence[str | os.PathLike],
-    out_html: str | os.PathLike = "report.html",
-    out_json: str | os.PathLike | None = None,
-    out_csv: str | os.PathLike | None = None,
-    *,
-    axes: str | None = None,
-    force: bool = True,
-    leg_length_m: float | None = None,
-    height_m: float | None = None,
-    **thresholds: Any,
-) -> dict:
-    """Open, analyse and report on session directories (what ``gaitimu report`` does).
-
-    ``leg_length_m``/``height_m`` override every session's stored body size (walking step
-    length and speed, `gaitimu.analysis.speed`).
-
-    Sessions are ordered by their ``created_utc`` (then by the order given), so the progress
-    view runs oldest to newest. ``axes`` overrides every session's axis map ("auto":
-    mounting unknown; `gaitimu.pipeline.check_axes_option`). Raises `BadInputError` for an
-    unreadable session, a bad ``axes`` or sessions of different subjects (checked before the
-    analysis, `check_one_subject`) and `NoGaitError` (naming the session) when one has
-    no usable gait.
-    """
-    from gaitimu.analysis.speed import check_body_size
-    from gaitimu.errors import NoGaitError
-    from gaitimu.pipeline import analyze_session, check_axes_option
-    from gaitimu.sessions import open_session
-
-    axes = check_axes_option(axes)
-    body = {"leg_length_m": check_body_size(leg_length_m, "leg_length_m"),
-            "height_m": check_body_size(height_m, "height_m")}
-    body = {k: v for k, v in body.items() if v is not None}  # only the overrides given
-    # the outputs are checked before the (slow) analysis
-    check_report_outputs(out_html, out_json, out_csv, inputs=paths, force=force)
-    sessions = [open_session(p) for p in paths]
-    check_one_subject([(str(p), session_meta(sess)) for p, sess in zip(paths, sessions,
-                                                                        strict=True)])
-    items = []
-    for p, session in zip(paths, sessions, strict=True):
-        try:
-            result = (analyze_session(session, **body) if axes is None
-                      else analyze_session(session, axes=axes, **body))
-        except (NoGaitError, BadInputError) as e:  # name the session in the one line
-            if str(e).startswith(str(p)):
-                raise
-            raise type(e)(f"{p}: {e}") from e
-        items.append((session, result))
-    items.sort(key=lambda it: str((getattr(it[0], "meta", {}) or {}).get("created_utc") or ""))
-    return build_report(items, out_html, out_json, out_csv, force=force, **thresholds)
