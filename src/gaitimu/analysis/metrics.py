@@ -43,7 +43,7 @@ __all__ = ["NO_SIDE_REASON", "STRIDE_COLUMNS", "MetricSettings", "empty_strides"
 #: ``side_reason`` (or "left/right uncertain" when it gives none).
 NO_SIDE_REASON = "no side"
 
-#: Columns of the strides table and their dtypes (docs/VALIDATION.md, DESIGN.md section 5).
+#: Columns of the strides table and their dtypes (docs/contracts.md#strides).
 STRIDE_COLUMNS: dict[str, str] = {
     "side": "object",
     "bout_id": "int64",

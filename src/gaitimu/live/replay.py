@@ -1,8 +1,8 @@
 """Replay a stored session through the live path: packets -> decoder -> streaming analysis.
 
-``gaitimu replay`` (DESIGN.md section 4). The session's raw packets are yielded by an async
-iterator of ``(t_host_s, bytes)`` items (STYLE.md: live and replay share every line after
-the radio) at the original pace (``speed=1``), N times faster, or as fast as possible
+``gaitimu replay`` (docs/contracts.md#command-line). The session's raw packets are yielded
+by an async iterator of ``(t_host_s, bytes)`` items (live and replay share every line after
+the radio: docs/contracts.md#live-equals-offline) at the original pace (``speed=1``), N times faster, or as fast as possible
 (``speed=None``); they go through the same `gaitimu.sensors.protocol.StreamDecoder` and
 `raw_to_physical` as a recording and then into `gaitimu.live.stream.StreamingAnalyzer`.
 

@@ -1,6 +1,6 @@
 """Streaming driver: the offline stage code run incrementally on a stream of sample blocks.
 
-One pipeline, two drivers (DESIGN.md section 1): `StreamingAnalyzer` consumes decoded sample
+One pipeline, two drivers (docs/contracts.md#live-equals-offline): `StreamingAnalyzer` consumes decoded sample
 blocks (live sensor, virtual sensor or a replayed session) and emits each stride row as soon
 as it is final, computed by the SAME stage functions as `gaitimu.pipeline.analyze`:
 

@@ -607,7 +607,7 @@ def build_report(
     out_html
         Report path. ``out_csv`` defaults to `default_csv_path` of it.
     out_json
-        Optional summary path: the newest session's summary (DESIGN.md section 5); with
+        Optional summary path: the newest session's summary (docs/contracts.md#summary); with
         several sessions it also carries ``"progress"``, one entry per session.
     force
         Replace existing output files (the CLI's ``--force``; default True for the library).

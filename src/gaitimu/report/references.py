@@ -5,7 +5,7 @@ place. Sources are the project's clinical notes (docs/clinical_background.md). V
 ``"kind": "product"`` are product choices, NOT literature cut-offs; docs/verdicts.md explains
 each one and how `gaitimu.report.summary` decides which text applies.
 
-User-facing text here follows the wording rules of the domain notes: say what was measured,
+User-facing text here follows the wording rules of docs/clinical_background.md#wording-rules: say what was measured,
 on which side and how sure; flag, never diagnose; no internal identifiers or file names.
 """
 
@@ -232,7 +232,7 @@ SEE_PHYSIO = (
 STAGE_WORDS = {"early": "early stage (low load)", "loaded": "later stage (loaded)"}
 
 #: Criteria to move from one exercise stage to the next: measured performance and control,
-#: not only "easy and pain-free". From the domain notes (progress = load, reps, hold time and
+#: not only "easy and pain-free". From docs/clinical_background.md#exercise-progression (progress = load, reps, hold time and
 #: pelvic control) and the classic single-leg stance check.
 PROGRESSION = {
     "early_to_loaded": [
@@ -254,7 +254,7 @@ PROGRESSION = {
 }
 
 #: Endurance-oriented dosage for a drop that grows during the session: the upper end of the
-#: domain notes' ranges (15 reps, 45 s holds, 40-60 s isometric holds), not heavier load.
+#: dosage ranges in docs/clinical_background.md#exercise-progression (15 reps, 45 s holds, 40-60 s isometric holds), not heavier load.
 ENDURANCE_DOSAGE = (
     "3-4 sets at the upper end of the range: 15 slow reps, or 45-second holds (the side-lying "
     "heel press into a wall building to 40-60 seconds); 2-3 sessions a week with at least 48 "

@@ -12,7 +12,7 @@ in plain words (docs/verdicts.md is the reader's version of these rules):
 - Too few strides, a confidence interval that straddles the threshold, and left/right that
   cannot be told apart each give an inconclusive verdict with a banner that says what to
   record, with the minutes needed at the measured cadence where they can be estimated.
-- User text follows the wording rules of the domain notes: which side, positive numbers,
+- User text follows the wording rules of docs/clinical_background.md#wording-rules: which side, positive numbers,
   how sure in words, flag and never diagnose, no internal identifiers or file names.
 
 Everything fixed that the text says (thresholds, exercises, progression criteria) lives in

@@ -1,6 +1,6 @@
 """Scan for gaitimu sensors and record a session from one over BLE, with bleak.
 
-The record path (docs/architecture.md, STYLE.md "Async BLE"):
+The record path (docs/architecture.md, docs/style.md#async-ble-after-bleaks-own-examples):
 
 1. resolve the device (`BleakScanner.find_device_by_name` / ``_by_address``),
 2. connect with bleak-retry-connector's `establish_connection`, request the config,
