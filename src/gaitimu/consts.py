@@ -72,6 +72,8 @@ SIDE_COLORS = {"L": "#0072B2", "R": "#E69F00"}
 SIDE_BANDS = {"L": "rgba(0,114,178,0.18)", "R": "rgba(230,159,0,0.20)"}
 FLAG_COLOR = "#C62828"
 ACTIVITIES = ("walk", "run")
+#: The self-tests of the clinical notes, measured by the sensor (docs/self_tests.md).
+SELF_TESTS = ("single-leg-stance", "single-leg-squat")
 
 # Body directions an axis may point to, as unit vectors in the (up, right, forward) body frame.
 DIRECTIONS = {
