@@ -12,7 +12,11 @@ Security: the server binds 127.0.0.1 (or ::1) only; any other host is refused
 
 Routes: ``/`` the page; ``/plotly.min.js``; ``/events`` the SSE stream (first a ``full``
 message with the recent trace and all strides, then ``delta`` messages with what is new);
-``/state`` the current full state as JSON (for scripts and tests).
+``/state`` the current full state as JSON (for scripts and tests). A client gets the full
+state whenever it connects: before the data flows, in the middle, after the end.
+
+The page (`page_html`) takes its side colours (`gaitimu.consts.SIDE_COLORS`) and flag colour
+(`FLAG_COLOR`, warnings only) from Python; times show as mm:ss of the session.
 
 Use (`LiveFeed` wires a `StreamingAnalyzer` to the dashboard and the terminal status)::
 
@@ -443,8 +447,7 @@ LOSS_WARN_PCT = 1.0
 def page_html() -> str:
     """The dashboard page, with the side colours and the flag colour of `gaitimu.consts`
     (one colour per side everywhere; the flag colour only for warnings)."""
-    cfg = {"colors": {s: SIDE_COLORS[s] for s in ("L", "R")}, "flag": FLAG_COLOR,
-           "trace_s": TRACE_S, "loss_warn_pct": LOSS_WARN_PCT}
+    cfg = {"colors": dict(SIDE_COLORS), "trace_s": TRACE_S, "loss_warn_pct": LOSS_WARN_PCT}
     return (_PAGE.replace("__COL_L__", SIDE_COLORS["L"]).replace("__COL_R__", SIDE_COLORS["R"])
             .replace("__FLAG__", FLAG_COLOR).replace("__CFG__", json.dumps(cfg)))
 

@@ -662,14 +662,13 @@ async def replay_live(
                 analyzer_hook=hook, stop=stop,
             )
         feed = box.get("feed")
-        if feed is not None:
-            feed.publish(force=True)
         if feed is not None and feed.url and linger_s > 0 and not stop.is_set():
+            feed.publish(force=True)  # the final state to the open pages (close() does too)
             how = ("until Ctrl-C" if math.isinf(linger_s)
                    else f"for {linger_s:g} s (Ctrl-C ends it sooner)")
             Console(stderr=True, highlight=False).print(
-                f"replay finished: {len(res.strides)} stride rows; the dashboard keeps showing them at "
-                f"{feed.url} {how}", soft_wrap=True)
+                f"replay finished: {len(res.strides)} stride rows; the dashboard keeps showing "
+                f"them at {feed.url} {how}", soft_wrap=True)
             with contextlib.suppress(TimeoutError):
                 await asyncio.wait_for(stop.wait(), None if math.isinf(linger_s) else linger_s)
     finally:
