@@ -52,6 +52,7 @@ import numpy as np
 import pandas as pd
 from numpy.lib.stride_tricks import sliding_window_view
 
+from gaitimu.analysis.datatypes import empty_frame
 from gaitimu.analysis.filters import (
     bandpass,
     find_peaks,
@@ -64,7 +65,17 @@ from gaitimu.consts import G
 
 log = logging.getLogger(__name__)
 
-BOUT_COLUMNS = ("bout_id", "start_s", "end_s", "activity", "cadence_spm", "n_steps", "n_turn_steps")
+#: Columns of the bouts table and their dtypes.
+BOUT_DTYPES = {
+    "bout_id": "int64",
+    "start_s": "float64",
+    "end_s": "float64",
+    "activity": "object",
+    "cadence_spm": "float64",
+    "n_steps": "int64",
+    "n_turn_steps": "int64",
+}
+BOUT_COLUMNS = tuple(BOUT_DTYPES)
 
 # Method constants (generic physiology, not fitted to any recording).
 MIN_STEP_S = 0.25  # 240 steps/min
@@ -166,18 +177,8 @@ class StepSettings:
 
 
 def empty_bouts() -> pd.DataFrame:
-    """An empty bouts table with the documented columns and dtypes."""
-    return pd.DataFrame(
-        {
-            "bout_id": pd.Series(dtype="int64"),
-            "start_s": pd.Series(dtype="float64"),
-            "end_s": pd.Series(dtype="float64"),
-            "activity": pd.Series(dtype="object"),
-            "cadence_spm": pd.Series(dtype="float64"),
-            "n_steps": pd.Series(dtype="int64"),
-            "n_turn_steps": pd.Series(dtype="int64"),
-        }
-    )
+    """A bouts table without rows, with the documented columns and dtypes."""
+    return empty_frame(BOUT_DTYPES)
 
 
 @dataclass

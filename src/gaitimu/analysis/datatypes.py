@@ -21,7 +21,7 @@ strides            the strides table of `gaitimu.analysis.metrics` (`check_strid
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 
 import numpy as np
 import pandas as pd
@@ -29,10 +29,17 @@ import pandas as pd
 from gaitimu.consts import BODY_ACC, BODY_GYR
 from gaitimu.errors import BadInputError
 
-__all__ = ["check_body_frame", "check_events", "check_sensor_samples", "check_strides"]
+__all__ = ["check_body_frame", "check_events", "check_sensor_samples", "check_strides",
+           "empty_frame"]
 
 EVENT_COLUMNS_REQUIRED = ("side", "ic_s")
 STRIDE_COLUMNS_REQUIRED = ("side", "ic_s", "cpd_ic_deg", "valid")
+
+
+def empty_frame(dtypes: Mapping[str, str]) -> pd.DataFrame:
+    """A table without rows with these columns and dtypes (what a stage returns when it
+    finds nothing, so callers never special-case an empty result)."""
+    return pd.DataFrame({c: pd.Series(dtype=d) for c, d in dtypes.items()})
 
 
 def _frame(df: object, what: str, kind: str, required: Sequence[str]) -> pd.DataFrame:

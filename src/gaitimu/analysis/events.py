@@ -76,15 +76,26 @@ from gaitimu.analysis.bouts import (
     empty_bouts,
     find_steps,
 )
+from gaitimu.analysis.datatypes import empty_frame
 from gaitimu.analysis.filters import bandpass, lowpass, moving_mean, window_argext
 from gaitimu.errors import BadInputError
 
 log = logging.getLogger(__name__)
 
-EVENT_COLUMNS = (
-    "side", "ic_s", "fc_s", "next_ic_s", "bout_id", "activity", "confidence", "turn", "side_reason",
-    "gait_phase",
-)
+#: Columns of the events table and their dtypes.
+EVENT_DTYPES = {
+    "side": "object",
+    "ic_s": "float64",
+    "fc_s": "float64",
+    "next_ic_s": "float64",
+    "bout_id": "int64",
+    "activity": "object",
+    "confidence": "float64",
+    "turn": "bool",
+    "side_reason": "object",
+    "gait_phase": "object",
+}
+EVENT_COLUMNS = tuple(EVENT_DTYPES)
 
 # Method constants; see the module docstring for where each comes from.
 IC_AP_LAG_S = 0.02
@@ -176,21 +187,8 @@ def norm_cdf(x: float) -> float:
 
 
 def empty_events() -> pd.DataFrame:
-    """An empty events table with the documented columns and dtypes."""
-    return pd.DataFrame(
-        {
-            "side": pd.Series(dtype="object"),
-            "ic_s": pd.Series(dtype="float64"),
-            "fc_s": pd.Series(dtype="float64"),
-            "next_ic_s": pd.Series(dtype="float64"),
-            "bout_id": pd.Series(dtype="int64"),
-            "activity": pd.Series(dtype="object"),
-            "confidence": pd.Series(dtype="float64"),
-            "turn": pd.Series(dtype="bool"),
-            "side_reason": pd.Series(dtype="object"),
-            "gait_phase": pd.Series(dtype="object"),
-        }
-    )
+    """A events table without rows, with the documented columns and dtypes."""
+    return empty_frame(EVENT_DTYPES)
 
 
 @dataclass

@@ -31,6 +31,7 @@ from typing import NamedTuple
 import numpy as np
 import pandas as pd
 
+from gaitimu.analysis.datatypes import empty_frame
 from gaitimu.consts import SIDES, G
 from gaitimu.errors import BadInputError
 
@@ -115,7 +116,7 @@ class MetricSettings:
 
 def empty_strides() -> pd.DataFrame:
     """An empty strides table with the right columns and dtypes."""
-    return pd.DataFrame({c: pd.Series(dtype=d) for c, d in STRIDE_COLUMNS.items()})
+    return empty_frame(STRIDE_COLUMNS)
 
 
 def normalise_sides(side: pd.Series) -> pd.Series:

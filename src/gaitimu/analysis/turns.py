@@ -59,20 +59,23 @@ from typing import Literal
 import numpy as np
 import pandas as pd
 
+from gaitimu.analysis.datatypes import empty_frame
 from gaitimu.analysis.filters import lowpass
 
-TURN_COLUMNS: tuple[str, ...] = (
-    "turn_id",
-    "start_s",
-    "end_s",
-    "duration_s",
-    "angle_deg",
-    "direction",
-    "peak_rate_dps",
-    "mean_rate_dps",
-    "spans_gap",
-    "n_steps",
-)
+#: Columns of the turns table and their dtypes.
+TURN_DTYPES = {
+    "turn_id": "int64",
+    "start_s": "float64",
+    "end_s": "float64",
+    "duration_s": "float64",
+    "angle_deg": "float64",
+    "direction": "str",
+    "peak_rate_dps": "float64",
+    "mean_rate_dps": "float64",
+    "spans_gap": "bool",
+    "n_steps": "Int64",
+}
+TURN_COLUMNS: tuple[str, ...] = tuple(TURN_DTYPES)
 """Columns of the turns table, one row per turn, in time order.
 
 * ``turn_id`` (int64): 0, 1, ... in time order.
@@ -107,21 +110,8 @@ HEADING_WINDOW_S = 1.0
 
 
 def empty_turns() -> pd.DataFrame:
-    """A turns table without rows, with the columns and dtypes of `TURN_COLUMNS`."""
-    return pd.DataFrame(
-        {
-            "turn_id": pd.Series(dtype="int64"),
-            "start_s": pd.Series(dtype="float64"),
-            "end_s": pd.Series(dtype="float64"),
-            "duration_s": pd.Series(dtype="float64"),
-            "angle_deg": pd.Series(dtype="float64"),
-            "direction": pd.Series(dtype="str"),
-            "peak_rate_dps": pd.Series(dtype="float64"),
-            "mean_rate_dps": pd.Series(dtype="float64"),
-            "spans_gap": pd.Series(dtype="bool"),
-            "n_steps": pd.Series(dtype="Int64"),
-        }
-    )
+    """A turns table without rows, with the documented columns and dtypes."""
+    return empty_frame(TURN_DTYPES)
 
 
 def _bridge(x: np.ndarray, valid: np.ndarray, max_n: int) -> tuple[np.ndarray, np.ndarray]:
