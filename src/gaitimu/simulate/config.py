@@ -12,7 +12,7 @@ from typing import Any, Literal
 
 import numpy as np
 
-from gaitimu.consts import ACTIVITIES
+from gaitimu.consts import ACTIVITIES, SELF_TESTS
 from gaitimu.errors import BadInputError
 from gaitimu.sensors.protocol import MAX_SAMPLES_PER_PACKET, Scales
 
@@ -62,7 +62,15 @@ ACTIVITY_DEFAULTS: dict[str, dict[str, float]] = {
 }
 
 
-#: Walking vertical and forward acceleration of the pelvis as stride harmonics
+#: Default drop (deg) of the unsupported side per self-test when no ``cpd_*_deg`` is given:
+#: a small drop, as in people without a Trendelenburg sign (docs/simulator.md, Self-tests).
+SELFTEST_CPD_DEG = {"single-leg-stance": 1.0, "single-leg-squat": 2.0}
+#: `SimConfig` fields of the self-tests only, and of gait only: each kind of session keeps
+#: only its own in the resolved config (the truth's ``config`` and ``meta.simulation``).
+SELFTEST_FIELDS = ("hold_s", "reps", "rest_s", "touchdown_at_s", "sway_deg", "squat_depth_m",
+                   "squat_down_s", "squat_up_s", "squat_pause_s", "weight_shift_m")
+GAIT_FIELDS = ("cadence_spm", "speed_mps", "cpd_sd_deg", "fatigue_cpd_deg", "stride_cv",
+               "amplitude_cv", "turn_every_s", "impact_g")
 
 
 @dataclass(frozen=True)
@@ -72,13 +80,18 @@ class SimConfig:
     Parameters
     ----------
     activity
-        ``"walk"`` or ``"run"``.
+        ``"walk"``, ``"run"`` or a self-test (``"single-leg-stance"``, ``"single-leg-squat"``;
+        docs/self_tests.md).
     duration_s
-        Total session length in s, including the leading quiet standing.
+        Total session length in s, including the leading quiet standing. Self-tests: ignored,
+        the protocol sets the length (`simulate` returns the config with the real length).
     cpd_left_deg, cpd_right_deg
         Mean ``cpd_standing_deg`` of the left / right stances (docs/contracts.md, Signs). None:
         the activity default (walk 3, run 5 deg). Allowed -10..20 deg with a sum >= 0; a
         negative value comes from a gait-long obliquity offset (docs/simulator.md).
+        Self-tests: the drop of the unsupported side while standing on that leg (mean over
+        the stable part of each hold, or at the bottom of the squats, mean over the reps);
+        default 1 deg (stance), 2 deg (squat); -10..20 deg each.
     cadence_spm, speed_mps
         Steps per minute and walking/running speed; None: activity default (walk 105 spm,
         1.3 m/s; run 165 spm, 3.3 m/s).
@@ -89,7 +102,8 @@ class SimConfig:
     standing_s
         Leading quiet standing (the pipeline's static calibration), s.
     trailing_standing_s
-        Quiet standing at the end, s (0: the session ends while walking/running).
+        Quiet standing at the end, s (0: the session ends while walking/running). Self-tests:
+        more two-legged standing after the protocol's last phase (always >= 3 s).
     standing_obliquity_deg, standing_tilt_deg
         Pelvis posture in quiet standing (the CPD reference). The gait oscillates around it.
     cpd_sd_deg
@@ -135,9 +149,24 @@ class SimConfig:
         Peak (in g) of a damped heel-strike vibration of the sensor after every IC (soft
         tissue and impact; it does not move the pelvis, so the truth is unchanged). 0: off.
         Realistic values at the sacrum: walking ~0.2-0.5 g, running ~1-3 g.
+    hold_s, reps, rest_s
+        Self-tests (docs/self_tests.md): planned hold per leg (single-leg stance, s), squats
+        per leg, and rest between the two legs (s). ``standing_s`` is the two-legged standing
+        before each leg, ``first_side`` the first standing leg.
+    touchdown_at_s
+        Single-leg stance: the lifted foot touches down this many seconds after the first
+        lift-off, for 0.5-1 s, then lifts again (None: no early touch-down).
+    sway_deg
+        Postural sway in single-leg stance: SD of the frontal (obliquity) and sagittal (tilt)
+        sway, deg; less on two feet, more right after lift-off (docs/simulator.md).
+    squat_depth_m, squat_down_s, squat_up_s, squat_pause_s
+        Single-leg squat: mean vertical excursion of the sacrum, and the tempo (down, up,
+        pause between reps), s.
+    weight_shift_m
+        How far the pelvis moves towards the standing leg before lift-off, m.
     """
 
-    activity: Literal["walk", "run"] = "walk"
+    activity: Literal["walk", "run", "single-leg-stance", "single-leg-squat"] = "walk"
     duration_s: float = 60.0
     cpd_left_deg: float | None = None
     cpd_right_deg: float | None = None
@@ -173,10 +202,30 @@ class SimConfig:
     host_jitter_s: float = 0.003
     gravity_mps2: float = 9.81
     impact_g: float = 0.0
+    hold_s: float = 30.0
+    reps: int = 5
+    rest_s: float = 10.0
+    touchdown_at_s: float | None = None
+    sway_deg: float = 0.3
+    squat_depth_m: float = 0.15
+    squat_down_s: float = 1.5
+    squat_up_s: float = 1.5
+    squat_pause_s: float = 1.0
+    weight_shift_m: float = 0.07
 
     def resolved(self) -> dict[str, Any]:
         """The config as a JSON-able dict with activity defaults filled in."""
         d = dataclasses.asdict(self)
+        if self.activity in SELF_TESTS:
+            for key in GAIT_FIELDS:
+                d.pop(key)
+            for key in ("cpd_left_deg", "cpd_right_deg"):
+                if d[key] is None:
+                    d[key] = SELFTEST_CPD_DEG[self.activity]
+            d["samples_per_packet"] = self._samples_per_packet()
+            return d
+        for key in SELFTEST_FIELDS:
+            d.pop(key)
         p = ACTIVITY_DEFAULTS.get(self.activity, ACTIVITY_DEFAULTS["walk"])
         for key, default in (
             ("cpd_left_deg", p["cpd_deg"]),
@@ -189,11 +238,13 @@ class SimConfig:
         ):
             if d[key] is None:
                 d[key] = float(default)
-        if d["samples_per_packet"] is None:
-            d["samples_per_packet"] = int(
-                np.clip(round(self.sampling_rate_hz / 50.0), 1, MAX_SAMPLES_PER_PACKET)
-            )
+        d["samples_per_packet"] = self._samples_per_packet()
         return d
+
+    def _samples_per_packet(self) -> int:
+        if self.samples_per_packet is not None:
+            return self.samples_per_packet
+        return int(np.clip(round(self.sampling_rate_hz / 50.0), 1, MAX_SAMPLES_PER_PACKET))
 
     @property
     def scales(self) -> Scales:
@@ -260,15 +311,15 @@ def validate(cfg: SimConfig) -> dict[str, Any]:
 
     Raises `BadInputError` naming the first field out of range, so the CLI can print one line.
     """
-    if cfg.activity not in ACTIVITIES:
-        raise BadInputError(f"activity {cfg.activity!r} is not one of {', '.join(ACTIVITIES)}")
+    if cfg.activity not in ACTIVITIES + SELF_TESTS:
+        raise BadInputError(f"activity {cfg.activity!r} is not one of "
+                            f"{', '.join(ACTIVITIES + SELF_TESTS)}")
     r = cfg.resolved()
-
-    def need(ok: bool, what: str) -> None:
-        if not ok:
-            raise BadInputError(what)
-
     need(50 <= cfg.sampling_rate_hz <= 400, f"sampling_rate_hz {cfg.sampling_rate_hz} outside 50-400 Hz")
+    _validate_sensor(cfg, r)
+    if cfg.activity in SELF_TESTS:
+        _validate_selftest(cfg, r)
+        return r
     need(cfg.standing_s >= 0 and cfg.trailing_standing_s >= 0, "standing times must be >= 0")
     cad = r["cadence_spm"]
     need(cad > 0 and r["speed_mps"] > 0, "cadence and speed must be > 0")
@@ -287,15 +338,61 @@ def validate(cfg: SimConfig) -> dict[str, Any]:
          "cpd_left_deg + cpd_right_deg must be >= 0 (both swing sides cannot stay above "
          "their standing height)")
     need(abs(cfg.fatigue_cpd_deg) <= 10, "fatigue_cpd_deg must be within +-10 deg")
-    need(0 <= cfg.packet_loss < 0.9, f"packet_loss {cfg.packet_loss} outside [0, 0.9)")
-    need(cfg.packet_loss_burst >= 1, "packet_loss_burst (mean burst length) must be >= 1")
-    need(0 <= cfg.misalignment_random_deg <= 90, "misalignment_random_deg outside 0-90 deg")
     need(0 <= cfg.impact_g <= 10, "impact_g outside 0-10 g")
-    need(cfg.first_side in ("L", "R"), "first_side must be 'L' or 'R'")
-    need(1 <= r["samples_per_packet"] <= MAX_SAMPLES_PER_PACKET,
-         f"samples_per_packet must be 1..{MAX_SAMPLES_PER_PACKET}")
     need(cfg.turn_every_s is None or cfg.turn_every_s > 0, "turn_every_s must be > 0")
     need(min(r["cpd_sd_deg"], r["stride_cv"], r["amplitude_cv"]) >= 0, "SDs and CVs must be >= 0")
     need(r["stride_cv"] <= 0.1, "stride_cv must be <= 0.1")
     return r
+
+
+def need(ok: bool, what: str) -> None:
+    """Raise `BadInputError` with ``what`` unless ``ok``."""
+    if not ok:
+        raise BadInputError(what)
+
+
+def _validate_sensor(cfg: SimConfig, r: dict[str, Any]) -> None:
+    """The sensor and radio fields, common to gait and self-tests."""
+    need(0 <= cfg.packet_loss < 0.9, f"packet_loss {cfg.packet_loss} outside [0, 0.9)")
+    need(cfg.packet_loss_burst >= 1, "packet_loss_burst (mean burst length) must be >= 1")
+    need(0 <= cfg.misalignment_random_deg <= 90, "misalignment_random_deg outside 0-90 deg")
+    need(cfg.first_side in ("L", "R"), "first_side must be 'L' or 'R'")
+    need(1 <= r["samples_per_packet"] <= MAX_SAMPLES_PER_PACKET,
+         f"samples_per_packet must be 1..{MAX_SAMPLES_PER_PACKET}")
+
+
+def _between(value: Any, lo: float, hi: float) -> bool:
+    return isinstance(value, (int, float)) and bool(np.isfinite(value)) and lo <= value <= hi
+
+
+def _validate_selftest(cfg: SimConfig, r: dict[str, Any]) -> None:
+    """The self-test fields (docs/self_tests.md); the CLI flag is named with each field."""
+    need(_between(cfg.hold_s, 5, 600), f"hold_s (--hold) {cfg.hold_s:g} outside 5-600 s")
+    need(isinstance(cfg.reps, (int, np.integer)) and 1 <= cfg.reps <= 30,
+         f"reps (--reps) {cfg.reps} outside 1-30")
+    need(_between(cfg.rest_s, 0, 600), f"rest_s {cfg.rest_s:g} outside 0-600 s")
+    need(_between(cfg.trailing_standing_s, 0, 3600),
+         f"trailing_standing_s {cfg.trailing_standing_s:g} outside 0-3600 s")
+    need(_between(cfg.standing_s, 1, 600),
+         f"standing_s (--standing) {cfg.standing_s:g} outside 1-600 s: the drop needs the "
+         "two-legged standing before each leg")
+    for side in ("left", "right"):
+        v = r[f"cpd_{side}_deg"]
+        need(_between(v, -10, 20), f"cpd_{side}_deg (--cpd-{side}) {v:g} outside -10..20 deg")
+    need(_between(cfg.sway_deg, 0, 3), f"sway_deg (--sway) {cfg.sway_deg:g} outside 0-3 deg")
+    need(_between(cfg.weight_shift_m, 0, 0.15),
+         f"weight_shift_m {cfg.weight_shift_m:g} outside 0-0.15 m")
+    need(_between(cfg.squat_depth_m, 0.03, 0.4),
+         f"squat_depth_m (--depth) {cfg.squat_depth_m:g} outside 0.03-0.4 m")
+    need(_between(cfg.squat_down_s, 0.5, 5) and _between(cfg.squat_up_s, 0.5, 5)
+         and _between(cfg.squat_pause_s, 0.2, 10),
+         "squat tempo outside 0.5-5 s down and up, 0.2-10 s pause")
+    td = cfg.touchdown_at_s
+    if td is not None:
+        need(cfg.activity == "single-leg-stance",
+             "touchdown_at_s (--touchdown-at) applies to single-leg-stance only")
+        need(_between(td, 0.5, cfg.hold_s - 3),
+             f"touchdown_at_s (--touchdown-at) {td:g} s is not inside the first hold: it must "
+             f"be 0.5-{cfg.hold_s - 3:g} s after lift-off (hold {cfg.hold_s:g} s, and the foot "
+             "lifts again)")
 

@@ -41,3 +41,20 @@ def ramp_window(t: np.ndarray, rise_start: float, rise_s: float, fall_start: flo
         down = (1.0 - dn[0], -dn[1], -dn[2])
         return jet_mul(up, down)
     return up
+
+
+def jet_add(*jets: Jet) -> Jet:
+    """The sum of jets of the same length."""
+    return (sum(j[0] for j in jets), sum(j[1] for j in jets), sum(j[2] for j in jets))  # type: ignore[return-value]
+
+
+def jet_scale(a: Jet, k: float | np.ndarray) -> Jet:
+    """``k * a`` for a constant ``k``."""
+    return (k * a[0], k * a[1], k * a[2])
+
+
+def jet_sin_cos(a: Jet) -> tuple[Jet, Jet]:
+    """``sin(a)`` and ``cos(a)`` (``a`` in radians) by the chain rule."""
+    s, c = np.sin(a[0]), np.cos(a[0])
+    return ((s, c * a[1], c * a[2] - s * a[1] ** 2),
+            (c, -s * a[1], -s * a[2] - c * a[1] ** 2))

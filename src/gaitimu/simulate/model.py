@@ -7,11 +7,13 @@ from typing import Any
 
 import numpy as np
 
+from gaitimu.consts import SELF_TESTS
 from gaitimu.simulate.config import SimConfig, SimResult, validate
 from gaitimu.simulate.imu import ideal_imu, measure
 from gaitimu.simulate.kinematics import gait_window, pelvis_motion
 from gaitimu.simulate.obliquity import solve_obliquity
 from gaitimu.simulate.packets import transmit
+from gaitimu.simulate.selftests import simulate_self_test
 from gaitimu.simulate.timing import gait_timing
 from gaitimu.simulate.truth import truth_arrays, truth_record
 
@@ -29,7 +31,9 @@ def simulate(config: SimConfig | None = None, **overrides: Any) -> SimResult:
     Returns
     -------
     SimResult
-        Samples, packets and truth (docs/architecture.md).
+        Samples, packets and truth (docs/architecture.md). A self-test
+        (``activity="single-leg-stance"`` or ``"single-leg-squat"``, `selftests`) comes back
+        with the config's ``duration_s`` set to the protocol's length.
 
     Raises
     ------
@@ -42,6 +46,8 @@ def simulate(config: SimConfig | None = None, **overrides: Any) -> SimResult:
     #    gives the same session bit for bit.
     r = validate(cfg)
     rng = np.random.default_rng(cfg.seed)
+    if cfg.activity in SELF_TESTS:  # docs/self_tests.md: a protocol instead of gait
+        return simulate_self_test(cfg, r, rng)
     # 2. GAIT TIMING: AR(1) stride durations -> a smooth, positive stride phase -> stances
     timing = gait_timing(cfg, r, rng)
     # 3. GAIT WINDOW AND PATH: the oscillations fade in after standing (and out before it),

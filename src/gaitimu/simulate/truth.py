@@ -36,7 +36,7 @@ def truth_arrays(timing: GaitTiming, window: GaitWindow, motion: PelvisMotion, o
         "ap_m": motion.forward[0],
         "speed_mps": window.speed[0],
     }
-    arrays.update(_sensor_displacement(arrays, np.asarray(cfg.sensor_offset_m, float),
+    arrays.update(sensor_displacement(arrays, np.asarray(cfg.sensor_offset_m, float),
                                        cfg.standing_obliquity_deg, cfg.standing_tilt_deg))
     return arrays
 
@@ -49,7 +49,7 @@ def truth_record(cfg: SimConfig, r: dict[str, Any], timing: GaitTiming, window: 
     ``stances`` are the stance rows with their CPD (`obliquity.solve_obliquity`).
     """
     return {**_gait_truth(cfg, r, timing, window, stances),
-            **_sensor_truth(cfg, timing, ideal, measured, link), "config": r}
+            **sensor_truth(cfg, timing.t.size, ideal, measured, link), "config": r}
 
 
 def _gait_truth(cfg: SimConfig, r: dict[str, Any], timing: GaitTiming, window: GaitWindow,
@@ -83,11 +83,11 @@ def _gait_truth(cfg: SimConfig, r: dict[str, Any], timing: GaitTiming, window: G
     }
 
 
-def _sensor_truth(cfg: SimConfig, timing: GaitTiming, ideal: IdealImu, measured: Measured,
-                  link: Transmission) -> dict[str, Any]:
-    """Misalignment, lever arm, biases, noise, clipping, lost packets and gaps, frames."""
+def sensor_truth(cfg: SimConfig, n: int, ideal: IdealImu, measured: Measured,
+                 link: Transmission) -> dict[str, Any]:
+    """Misalignment, lever arm, biases, noise, clipping, lost packets and gaps, frames
+    (``n`` samples generated)."""
     r_sn = ideal.r_sensor_to_nominal
-    n = timing.t.size
     return {
         "misalignment": {
             "R_sensor_to_nominal": r_sn.tolist(),
@@ -141,7 +141,7 @@ def _mean(x: np.ndarray) -> float | None:
     return float(np.mean(x)) if x.size else None
 
 
-def _sensor_displacement(ta: dict[str, np.ndarray], r_sensor: np.ndarray, obl0: float,
+def sensor_displacement(ta: dict[str, np.ndarray], r_sensor: np.ndarray, obl0: float,
                          tilt0: float) -> dict[str, np.ndarray]:
     """Sensor-point (sacrum) displacement in the path frame, relative to quiet standing."""
     zero = np.zeros(1)
