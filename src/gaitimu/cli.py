@@ -198,16 +198,33 @@ def _write_session(out, force: bool, write, *, inputs=()) -> None:
 
 
 def _cmd_simulate(args: argparse.Namespace) -> int:
+    from gaitimu.consts import SELF_TESTS
+    from gaitimu.errors import BadInputError
     from gaitimu.simulate import SimConfig, simulate, summary, write_session
 
+    self_test = args.activity in SELF_TESTS
+    # Options of another kind of session are refused, not ignored (docs/simulator.md).
+    applies = {"duration": "walk and run", "cadence": "walk and run", "speed": "walk and run",
+               "turn_every": "walk and run", "fatigue": "walk and run",
+               "hold": "single-leg-stance", "touchdown_at": "single-leg-stance",
+               "reps": "single-leg-squat", "depth": "single-leg-squat",
+               "sway": " and ".join(SELF_TESTS)}
+    for flag, kind in applies.items():
+        ok = args.activity in kind.split(" and ")
+        if getattr(args, flag) is not None and not ok:
+            raise BadInputError(f"--{flag.replace('_', '-')} applies to {kind} only")
+    if not self_test and args.duration is None:
+        raise BadInputError(f"--duration is required for --activity {args.activity}")
     # Realism flags left at None keep the simulator's defaults (docs/simulator.md).
     extra = {key: getattr(args, flag) for key, flag in (
         ("speed_mps", "speed"), ("sampling_rate_hz", "rate"), ("packet_loss", "loss"),
         ("misalignment_random_deg", "misalign"), ("turn_every_s", "turn_every"),
-        ("fatigue_cpd_deg", "fatigue"), ("standing_s", "standing"),
+        ("fatigue_cpd_deg", "fatigue"), ("standing_s", "standing"), ("hold_s", "hold"),
+        ("reps", "reps"), ("touchdown_at_s", "touchdown_at"), ("sway_deg", "sway"),
+        ("squat_depth_m", "depth"), ("cadence_spm", "cadence"), ("duration_s", "duration"),
     ) if getattr(args, flag) is not None}
-    cfg = SimConfig(activity=args.activity, duration_s=args.duration, cpd_left_deg=args.cpd_left,
-                    cpd_right_deg=args.cpd_right, cadence_spm=args.cadence, seed=args.seed, **extra)
+    cfg = SimConfig(activity=args.activity, cpd_left_deg=args.cpd_left,
+                    cpd_right_deg=args.cpd_right, seed=args.seed, **extra)
     from gaitimu.sessions.files import check_output
 
     check_output(args.out, option="--out", kind="session", force=args.force)  # before the work
@@ -376,12 +393,17 @@ def build_parser() -> argparse.ArgumentParser:
     s.set_defaults(func=_cmd_record)
 
     s = sub.add_parser("simulate", help="write a synthetic sacral-IMU session with ground truth")
-    s.add_argument("--activity", choices=("walk", "run"), required=True)
-    s.add_argument("--duration", type=float, required=True, metavar="S")
+    # walk, run and gaitimu.consts.SELF_TESTS (written out: consts loads numpy; tested equal)
+    s.add_argument("--activity", required=True,
+                   choices=("walk", "run", "single-leg-stance", "single-leg-squat"))
+    s.add_argument("--duration", type=float, default=None, metavar="S",
+                   help="session length (walk and run: required; self-tests: set by the protocol)")
     s.add_argument("--cpd-left", type=float, default=None, metavar="DEG",
-                   help="mean cpd_standing_deg of left stances")
+                   help="mean cpd_standing_deg of left stances; self-tests: mean drop of the "
+                   "unsupported side while standing on the left leg")
     s.add_argument("--cpd-right", type=float, default=None, metavar="DEG",
-                   help="mean cpd_standing_deg of right stances")
+                   help="mean cpd_standing_deg of right stances; self-tests: the same standing "
+                   "on the right leg")
     s.add_argument("--cadence", type=float, default=None, metavar="SPM", help="steps per minute")
     s.add_argument("--seed", type=int, default=0, metavar="N")
     s.add_argument("--subject", default=None, metavar="ID",
@@ -402,7 +424,20 @@ def build_parser() -> argparse.ArgumentParser:
     x.add_argument("--fatigue", type=float, default=None, metavar="DEG",
                    help="CPD grows linearly by DEG over the session (both sides)")
     x.add_argument("--standing", type=float, default=None, metavar="S",
-                   help="quiet standing before gait (default 5 s; 0 = none)")
+                   help="quiet standing before gait (default 5 s; 0 = none); self-tests: "
+                   "two-legged standing before each leg (default 5 s)")
+    t = s.add_argument_group("self-tests (docs/self_tests.md)")
+    t.add_argument("--hold", type=float, default=None, metavar="S",
+                   help="single-leg stance: planned hold per leg (default 30 s)")
+    t.add_argument("--reps", type=int, default=None, metavar="N",
+                   help="single-leg squat: squats per leg (default 5)")
+    t.add_argument("--touchdown-at", type=float, default=None, metavar="S",
+                   help="single-leg stance: the lifted foot touches down S s after the first "
+                   "lift-off, for 0.5-1 s")
+    t.add_argument("--sway", type=float, default=None, metavar="DEG",
+                   help="postural sway on one leg, SD of obliquity and tilt (default 0.3 deg)")
+    t.add_argument("--depth", type=float, default=None, metavar="M",
+                   help="single-leg squat: sacrum descent per squat (default 0.15 m)")
     s.set_defaults(func=_cmd_simulate)
 
     s = sub.add_parser("import", help="import a CSV of sensor samples into a session")
