@@ -8,7 +8,6 @@ lazily so ``gaitimu --help`` stays fast.
 from __future__ import annotations
 
 import argparse
-import errno
 import logging
 import os
 import sys
@@ -152,51 +151,6 @@ def _report_write_problems(path) -> int:
     return 0
 
 
-def _write_session(out, force: bool, write, *, inputs=()) -> None:
-    """Write a session with ``write(tmp)`` into a hidden temporary folder beside ``out`` and
-    rename it into place (``--force``: an existing session is replaced only once the new one is
-    complete). On any failure the temporary folder is removed; errors are one line."""
-    import shutil
-    from pathlib import Path
-
-    from gaitimu.errors import BadInputError
-    from gaitimu.sessions.files import check_output, os_error_text
-
-    out = Path(out)
-    real = check_output(out, option="--out", kind="session", force=force, inputs=inputs)
-    tmp = real.with_name(f".{real.name}.writing-{os.getpid()}")
-    old = real.with_name(f".{real.name}.replaced-{os.getpid()}")
-    shutil.rmtree(tmp, ignore_errors=True)
-    try:
-        try:
-            write(tmp)
-        except GaitimuError as e:  # name the output, not the temporary folder
-            from gaitimu.sessions.writer import _is_disk_full
-
-            if _is_disk_full(e):
-                raise BadInputError(f"disk full writing {out}: free space and retry") from e
-            raise type(e)(str(e).replace(str(tmp), str(out))) from e
-        try:
-            if os.path.lexists(real):
-                os.rename(real, old)
-                try:
-                    os.rename(tmp, real)
-                except OSError:
-                    os.rename(old, real)
-                    raise
-                shutil.rmtree(old, ignore_errors=True)
-            else:
-                os.rename(tmp, real)
-        except OSError as e:
-            if e.errno in (errno.EEXIST, errno.ENOTEMPTY):
-                raise BadInputError(f"{out} already exists (written meanwhile by another "
-                                    "process?); choose another --out") from e
-            raise BadInputError(os_error_text(out, e)) from e
-    except BaseException:
-        shutil.rmtree(tmp, ignore_errors=True)
-        raise
-
-
 def _cmd_simulate(args: argparse.Namespace) -> int:
     from gaitimu.consts import SELF_TESTS
     from gaitimu.errors import BadInputError
@@ -225,11 +179,11 @@ def _cmd_simulate(args: argparse.Namespace) -> int:
     ) if getattr(args, flag) is not None}
     cfg = SimConfig(activity=args.activity, cpd_left_deg=args.cpd_left,
                     cpd_right_deg=args.cpd_right, seed=args.seed, **extra)
-    from gaitimu.sessions.files import check_output
+    from gaitimu.sessions.files import check_output, replace_session
 
     check_output(args.out, option="--out", kind="session", force=args.force)  # before the work
     sim = simulate(cfg)
-    _write_session(args.out, args.force,
+    replace_session(args.out, args.force,
                    lambda tmp: write_session(sim, tmp, subject=args.subject))
     print(f"{summary(sim)} Wrote {args.out}.")
     return 0
@@ -238,11 +192,11 @@ def _cmd_simulate(args: argparse.Namespace) -> int:
 def _cmd_import(args: argparse.Namespace) -> int:
     from gaitimu.analysis.speed import body_meta
     from gaitimu.sessions import import_csv
-    from gaitimu.sessions.files import check_output
+    from gaitimu.sessions.files import check_output, replace_session
 
     body_meta(args.leg_length, args.height, args.speed_kmh)  # bad values: before any work
     check_output(args.out, option="--out", kind="session", force=args.force, inputs=[args.file])
-    _write_session(args.out, args.force, lambda tmp: import_csv(
+    replace_session(args.out, args.force, lambda tmp: import_csv(
         args.file, tmp, rate_hz=args.rate, axes=args.axes, acc_unit=args.acc_unit,
         gyr_unit=args.gyr_unit, subject=args.subject, activity=args.activity, notes=args.notes,
         leg_length_m=args.leg_length, height_m=args.height, speed_kmh=args.speed_kmh,

@@ -6,7 +6,9 @@
   inside a session folder, overwrite an input, clash with another output, or replace an
   existing file without ``--force`` (`OutputError`, one line, exit 2);
 * `os_error_text`: one line for a failed write (which path, why, what to do);
-* `jsonable` / `dumps`: numpy, pandas and dates as plain JSON values.
+* `jsonable` / `dumps`: numpy, pandas and dates as plain JSON values;
+* `replace_session`: write a whole session into a hidden folder beside the target and
+  rename it into place (``--force`` replaces an old one only once the new one is complete).
 """
 
 from __future__ import annotations
@@ -18,13 +20,14 @@ import json
 import math
 import os
 import secrets
-from collections.abc import Iterable, Iterator, Mapping
+import shutil
+from collections.abc import Callable, Iterable, Iterator, Mapping
 from pathlib import Path
 from typing import IO, Any
 
 import numpy as np
 
-from gaitimu.errors import BadInputError
+from gaitimu.errors import BadInputError, GaitimuError
 from gaitimu.sessions._format import (
     EVENTS_FILE,
     META_FILE,
@@ -235,3 +238,51 @@ def check_outputs(outputs: Iterable[tuple[str, str | os.PathLike[str] | None]], 
         seen[real] = f"{option} {path}"
         out[path] = real
     return out
+
+
+def is_disk_full(e: BaseException | None) -> bool:
+    """True when ``e`` or an exception it was raised from is a full disk (or quota)."""
+    while e is not None:
+        if isinstance(e, OSError) and e.errno in (errno.ENOSPC, errno.EDQUOT):
+            return True
+        e = e.__cause__
+    return False
+
+
+def replace_session(out: str | os.PathLike[str], force: bool,
+                    write: Callable[[Path], object], *,
+                    inputs: Iterable[str | os.PathLike[str]] = ()) -> None:
+    """Write a session with ``write(tmp)`` into a hidden temporary folder beside ``out`` and
+    rename it into place (``--force``: an existing session is replaced only once the new one is
+    complete). On any failure the temporary folder is removed; errors are one line."""
+    out = Path(out)
+    real = check_output(out, option="--out", kind="session", force=force, inputs=inputs)
+    tmp = real.with_name(f".{real.name}.writing-{os.getpid()}")
+    old = real.with_name(f".{real.name}.replaced-{os.getpid()}")
+    shutil.rmtree(tmp, ignore_errors=True)
+    try:
+        try:
+            write(tmp)
+        except GaitimuError as e:  # name the output, not the temporary folder
+            if is_disk_full(e):
+                raise BadInputError(f"disk full writing {out}: free space and retry") from e
+            raise type(e)(str(e).replace(str(tmp), str(out))) from e
+        try:
+            if os.path.lexists(real):
+                os.rename(real, old)
+                try:
+                    os.rename(tmp, real)
+                except OSError:
+                    os.rename(old, real)
+                    raise
+                shutil.rmtree(old, ignore_errors=True)
+            else:
+                os.rename(tmp, real)
+        except OSError as e:
+            if e.errno in (errno.EEXIST, errno.ENOTEMPTY):
+                raise BadInputError(f"{out} already exists (written meanwhile by another "
+                                    "process?); choose another --out") from e
+            raise BadInputError(os_error_text(out, e)) from e
+    except BaseException:
+        shutil.rmtree(tmp, ignore_errors=True)
+        raise

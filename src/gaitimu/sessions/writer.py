@@ -49,7 +49,7 @@ from gaitimu.sessions._format import (
     TRUTH_FILE,
     WRITER_LOCK_FILE,
 )
-from gaitimu.sessions.files import dumps, json_default, write_atomic
+from gaitimu.sessions.files import dumps, is_disk_full, json_default, write_atomic
 
 log = logging.getLogger(__name__)
 
@@ -62,14 +62,6 @@ _PACKET_OVERHEAD = 12  # bytes per packet in a chunk besides the payload (time +
 
 class SessionWriteError(BadInputError):
     """The session cannot be written (disk full, permissions, removed directory)."""
-
-
-def _is_disk_full(e: BaseException | None) -> bool:
-    while e is not None:
-        if isinstance(e, OSError) and e.errno in (errno.ENOSPC, errno.EDQUOT):
-            return True
-        e = e.__cause__
-    return False
 
 
 def _utc_now() -> str:
@@ -283,7 +275,7 @@ class SessionWriter:
         """One line for a status display while writes fail or after data was lost to it."""
         wp = self.write_problems
         if self._failure is not None:
-            what = "disk full" if _is_disk_full(self._failure) else "cannot write"
+            what = "disk full" if is_disk_full(self._failure) else "cannot write"
             rate = float(self.meta.get("sample_rate_hz") or 0) or None
             held = (f"{self._n_sample_buf / rate:.1f} s of samples" if rate
                     else f"{self._n_sample_buf} samples")
