@@ -184,7 +184,7 @@ def _cmd_simulate(args: argparse.Namespace) -> int:
     check_output(args.out, option="--out", kind="session", force=args.force)  # before the work
     sim = simulate(cfg)
     replace_session(args.out, args.force,
-                   lambda tmp: write_session(sim, tmp, subject=args.subject))
+                    lambda tmp: write_session(sim, tmp, subject=args.subject))
     print(f"{summary(sim)} Wrote {args.out}.")
     return 0
 
