@@ -129,12 +129,14 @@ class Bout:
     """What the simulated person does on one leg, from the weight shift to the shift back.
 
     ``up``: the intervals with the foot lifted (lift-off .. touch-down; an early touch-down
-    splits the hold in two); ``reps``: ``(start, bottom, end, depth_m)`` of each squat.
+    splits the hold in two); ``reps``: ``(start, bottom, end, depth_m)`` of each squat;
+    ``baseline``: the two-legged standing the drop is measured from (the planned phase before,
+    from the moment the pelvis is level again after the previous leg's touch-down).
     """
 
     side: str
     phase: dict[str, Any]
-    both: dict[str, Any]
+    baseline: tuple[float, float]
     shift_on: float
     shift_on_s: float
     lift: float
@@ -165,7 +167,10 @@ def _timeline(cfg: SimConfig, protocol: dict[str, Any], rng: np.random.Generator
         shift_on = ph["start_s"] + rng.uniform(*REACTION_S)
         shift_on_s = rng.uniform(*SHIFT_S)
         lift = shift_on + shift_on_s
-        b = Bout(side=ph["stance_side"], phase=ph, both=phases[k - 1], shift_on=shift_on,
+        both = phases[k - 1]
+        level_again = bouts[-1].touch + TOUCH_S if bouts else -np.inf
+        baseline = (max(both["start_s"], min(level_again, both["end_s"] - 0.5)), both["end_s"])
+        b = Bout(side=ph["stance_side"], phase=ph, baseline=baseline, shift_on=shift_on,
                  shift_on_s=shift_on_s, lift=lift, touch=np.nan, shift_off_s=np.nan)
         done = lift
         if ph["phase"] == "hold" and cfg.touchdown_at_s is not None and not bouts:
@@ -289,11 +294,14 @@ def _kinematics(t: np.ndarray, bouts: list[Bout], cfg: SimConfig, r: dict[str, A
                                  for p, rep in zip(prof, b.reps, strict=True)], n)
             g = jet_add(jet_scale(g, SQUAT_STANDING_DROP), jet_scale(deep, 1 - SQUAT_STANDING_DROP))
         shapes.append(g)
-    levels = [_solve_level(t, b, shape[0], sway["obl"][0], r, squat)
-              for b, shape in zip(bouts, shapes, strict=True)]
-    drops = [jet_scale(shape, lv) for shape, lv in zip(shapes, levels, strict=True)]
-    obl = jet_add(jet_const(cfg.standing_obliquity_deg, n), sway["obl"],
-                  *(jet_scale(d, b.sign) for d, b in zip(drops, bouts, strict=True)))
+    # Solved leg by leg: a drop never reaches back, but the previous one may still be
+    # returning to level at the start of the next baseline.
+    obl = jet_add(jet_const(cfg.standing_obliquity_deg, n), sway["obl"])
+    levels, drops = [], []
+    for b, shape in zip(bouts, shapes, strict=True):
+        levels.append(_solve_level(t, b, shape[0], obl[0], r, squat))
+        drops.append(jet_scale(shape, levels[-1]))
+        obl = jet_add(obl, jet_scale(drops[-1], b.sign))
     # Squat depth of the sacrum (m) over time, the anterior tilt and the pelvis moving back.
     depth = _sum_or_zero([jet_scale(p, rep[3]) for b, prof in zip(bouts, profiles, strict=True)
                           for p, rep in zip(prof, b.reps, strict=True)], n)
@@ -312,22 +320,23 @@ def _kinematics(t: np.ndarray, bouts: list[Bout], cfg: SimConfig, r: dict[str, A
     return Kinematics(motion=motion, obliquity=obl, levels=levels, stance_gate=stance_gate)
 
 
-def _solve_level(t: np.ndarray, b: Bout, shape: np.ndarray, sway: np.ndarray,
+def _solve_level(t: np.ndarray, b: Bout, shape: np.ndarray, other: np.ndarray,
                  r: dict[str, Any], squat: bool) -> float:
     """The drop level that makes the realised mean drop exactly the requested one.
 
     The drop is ``sign * (obliquity - baseline)``, linear in the level: over the stable part
-    of the hold (stance) or at the reps' bottoms (squats), against the mean of the
-    two-legged standing before (the sway is all that moves there).
+    of the hold (stance) or at the reps' bottoms (squats), against the mean over the
+    baseline. ``other`` is the obliquity without this leg's drop (standing posture, sway, the
+    legs before).
     """
     target = r["cpd_left_deg" if b.side == "L" else "cpd_right_deg"]
-    base = float(np.mean(sway[_baseline_mask(t, b)]))
+    base = float(np.mean(other[_baseline_mask(t, b)]))
     idx = _bottom_idx(t, b) if squat else _stable_mask(t, b)
-    return float((target - b.sign * (np.mean(sway[idx]) - base)) / np.mean(shape[idx]))
+    return float((target - b.sign * (np.mean(other[idx]) - base)) / np.mean(shape[idx]))
 
 
 def _baseline_mask(t: np.ndarray, b: Bout) -> np.ndarray:
-    return (t >= b.both["start_s"]) & (t < b.both["end_s"])
+    return (t >= b.baseline[0]) & (t < b.baseline[1])
 
 
 def _stable_windows(b: Bout) -> list[tuple[float, float]]:
@@ -447,7 +456,7 @@ def _self_test_truth(cfg: SimConfig, protocol: dict[str, Any], bouts: list[Bout]
         base = float(np.mean(obl[_baseline_mask(t, b)]))
         drop = b.sign * (obl - base)
         common = {"stance_side": b.side, "baseline_obliquity_deg": _r6(base),
-                  "baseline_s": [b.both["start_s"], b.both["end_s"]]}
+                  "baseline_s": [_r6(b.baseline[0]), _r6(b.baseline[1])]}
         if not b.reps:
             stable = drop[_stable_mask(t, b)]
             holds.append({
@@ -486,7 +495,8 @@ def _self_test_truth(cfg: SimConfig, protocol: dict[str, Any], bouts: list[Bout]
 DEFINITIONS = {
     "drop": "stance side L: obliquity - baseline; R: baseline - obliquity (deg, > 0 = the "
             "unsupported side lower); baseline = mean true obliquity over baseline_s (the "
-            "two-legged standing phase planned right before)",
+            "two-legged standing phase planned right before, from when the pelvis is level "
+            "again after the previous leg's touch-down)",
     "lift_s": "the lifted foot leaves the ground: the unsupported side starts to drop "
               f"(C2 step over {LIFT_S} s, then a damped settling oscillation)",
     "touch_s": f"the foot is put down: the drop returns to 0 over {TOUCH_S} s",
