@@ -1,4 +1,4 @@
-"""Synthetic sacral IMU for walking and running, with ground truth.
+"""Synthetic sacral IMU for walking, running and the self-tests, with ground truth.
 
 ``simulate(SimConfig(...))`` runs the model's steps in order (`model`; docs/simulator.md has
 the full description, parameters and sources). One module per concern:
@@ -24,6 +24,10 @@ the full description, parameters and sources). One module per concern:
 - `truth`: the ground truth; `jets`: signals with exact derivatives (nothing is differentiated
   numerically); `session`: `write_session` and the CLI `summary`; `source`: a simulated
   session as the virtual sensor's sample source (`source.simulated_factory`).
+- `selftests`: the **self-tests** (``activity="single-leg-stance"`` or
+  ``"single-leg-squat"``, docs/self_tests.md): the planned protocol, a person following it
+  (weight shift, lift-off, sway, squats, touch-down) and the truth of each hold or rep,
+  through the same IMU, sensor and radio steps.
 
 Frames: world X forward (initial heading), Y left, Z up, ``g_world = (0, 0, -g)``. Pelvis
 (body) frame (up, right, forward) = sensor frame ``x=up,y=right,z=forward`` before the

@@ -270,13 +270,16 @@ class SimResult:
         ``obliquity_at_ic_deg``, ``in_turn``), ``edge_stances`` (partial stances of the gait
         fade-in/out: no CPD), ``cpd_mean_deg``, ``standing_obliquity_deg``, ``misalignment``
         (``R_sensor_to_nominal``, convention ``v_nominal = R @ v_sensor``), biases,
-        ``lost_packets``, ``gaps``, ``config`` (docs/simulator.md lists everything).
+        ``lost_packets``, ``gaps``, ``config`` (docs/simulator.md lists everything). A
+        self-test has ``self_test`` (holds or reps, the protocol; docs/self_tests.md) and
+        no stances.
     truth_arrays
         True signals on the full sample grid: ``t_s``, ``obliquity_deg``, ``tilt_deg``,
         ``rotation_deg``, ``heading_deg``, ``phase``, ``vertical_m``, ``ml_m``, ``ap_m`` (pelvis
         origin, path frame, right/up/forward +), ``sensor_vertical_m``, ``sensor_ml_m``,
         ``sensor_ap_m`` (the sensor point, i.e. the sacrum, relative to quiet standing),
-        ``speed_mps``.
+        ``speed_mps``. Self-tests: no ``phase``; ``stance_gate`` (+1 on the left leg, -1 on
+        the right, 0 on both feet).
     ideal
         Noise-free sensor-frame signals on the full grid before bias, noise, quantisation and
         loss: ``{"t_s", "acc", "gyr"}`` (for tests and validation).
