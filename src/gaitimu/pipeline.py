@@ -45,9 +45,10 @@ from gaitimu.analysis.conditioning import (
 from gaitimu.analysis.datatypes import check_events, check_sensor_samples
 from gaitimu.analysis.metrics import NO_SIDE_REASON
 from gaitimu.analysis.orientation import AlignmentSettings, align_to_pelvis
+from gaitimu.analysis.selftests import analyze_self_test, empty_tests, heading_from_shifts
 from gaitimu.analysis.speed import SpeedSettings, leg_length_from
 from gaitimu.analysis.turns import detect_turns
-from gaitimu.consts import DEFAULT_AXES, SIDES, finite_or_none
+from gaitimu.consts import DEFAULT_AXES, SELF_TESTS, SIDES, finite_or_none
 from gaitimu.errors import NoGaitError
 from gaitimu.sessions.files import jsonable
 from gaitimu.stages import AnalysisSettings, detection_body, gait_events, stride_table
@@ -85,12 +86,19 @@ class AnalysisResult:
         decisions, ``info["events"]["sides"]``; [] when it reports none), ``speed``
         (`gaitimu.analysis.speed.step_speed` info: estimated, reason, leg length, per-bout
         distance and speed; with `analyze_session` also ``leg_length_from``, ``height_m``,
-        ``given_speed_kmh``).
+        ``given_speed_kmh``). A self-test session (docs/self_tests.md) has ``self_tests``
+        (what `gaitimu.analysis.selftests.analyze_self_test` found: baselines, phases,
+        warnings) and no gait numbers (no strides, cadence NaN).
+    tests : DataFrame
+        Self-tests (activity in `gaitimu.consts.SELF_TESTS`): one row per hold or rep
+        (`gaitimu.analysis.selftests.TEST_COLUMNS`, docs/self_tests.md); empty (same
+        columns) for gait sessions.
     """
 
     strides: pd.DataFrame
     signals: pd.DataFrame
     info: dict[str, Any] = field(default_factory=dict)
+    tests: pd.DataFrame = field(default_factory=empty_tests)
 
 
 def _no_side_reasons(reasons: pd.Series) -> dict[str, int]:
@@ -100,6 +108,36 @@ def _no_side_reasons(reasons: pd.Series) -> dict[str, int]:
     text = text.where(~text.str.startswith(prefix), text.str[len(prefix):])
     text = text.where(text != "", "left/right uncertain")
     return {str(k): int(v) for k, v in text.value_counts().items()}
+
+
+def _gap_warnings(cond: Any, bridged_for: str) -> list[str]:
+    """The data-gap warning of a recording (none without gaps); ``bridged_for`` says what
+    the holes up to 0.2 s are bridged for (``{n_long}``: the number of longer ones)."""
+    if not cond.gaps_s:
+        return []
+    n_long = len(gap_intervals(cond.bridged, cond.t_s, cond.sampling_rate_hz))
+    return [
+        f"{len(cond.gaps_s)} data gap(s) longer than "
+        f"{1e3 * DEFAULT_MAX_INTERP_GAP_S:.0f} ms (no metrics on them; "
+        f"{len(cond.gaps_s) - n_long} up to {DEFAULT_MAX_BRIDGE_GAP_S:g} s bridged for "
+        + bridged_for.format(n_long=n_long) + ")"
+    ]
+
+
+def _recording_info(cond: Any, align_info: dict[str, Any]) -> dict[str, Any]:
+    """The first keys of ``info``, for gait and self-tests alike: rate, duration, alignment
+    and conditioning."""
+    fs = cond.sampling_rate_hz
+    return {
+        "sampling_rate_hz": fs,
+        "duration_s": float(cond.t_s[-1] - cond.t_s[0] + 1.0 / fs),
+        "alignment": align_info,
+        "conditioning": {
+            "n_interpolated": cond.n_interpolated,
+            "n_bridged": cond.n_bridged,
+            "gaps_s": [list(g) for g in cond.gaps_s],
+        },
+    }
 
 
 # --------------------------------------------------------------------------- pipeline
@@ -115,9 +153,11 @@ def pelvis_signals(
     sampling_rate_hz: float,
     axes: str = DEFAULT_AXES,
     settings: AlignmentSettings | None = None,
+    fusion: str = "auto",
 ) -> tuple[pd.DataFrame, Any, dict[str, Any]]:
     """Raw sensor-frame samples -> uniform grid -> pelvis frame: the first stages of
-    `analyze` (``settings``: the alignment's, None = defaults).
+    `analyze` (``settings``: the alignment's, None = defaults; ``fusion``: the VQF variant,
+    `align_to_pelvis`).
 
     Returns ``(body, cond, align_info)``: the pelvis signals with the strict ``valid`` mask
     (for metrics; `detection_body` with ``cond.bridged`` gives what the event detector
@@ -144,6 +184,7 @@ def pelvis_signals(
         sampling_rate_hz=cond.sampling_rate_hz,
         axes=axes,
         valid=cond.valid,
+        fusion=fusion,
         settings=settings,
     )
     body["valid"] = cond.valid
@@ -165,6 +206,7 @@ def analyze(
     leg_length_m: float | None = None,
     height_m: float | None = None,
     settings: AnalysisSettings | None = None,
+    protocol: dict[str, Any] | None = None,
 ) -> AnalysisResult:
     """Analyse raw sensor-frame samples.
 
@@ -179,7 +221,9 @@ def analyze(
     axes : str
         Declared axis map, e.g. ``x=up,y=right,z=forward``.
     activity : str, optional
-        Declared activity ("walk"/"run"), used when the events carry none.
+        Declared activity ("walk"/"run"), used when the events carry none. A self-test
+        (`gaitimu.consts.SELF_TESTS`) is analysed as one (`gaitimu.analysis.selftests`):
+        ``tests`` holds its rows, ``strides`` is empty, and no `NoGaitError` is raised.
     events : DataFrame, optional
         Known stances (``side``, ``ic_s``, ``fc_s``, ...), e.g. reference events for
         validation; skips event detection.
@@ -188,6 +232,9 @@ def analyze(
         and speed (`gaitimu.analysis.speed`); without either they are NaN.
     settings : AnalysisSettings, optional
         The algorithms' settings (`gaitimu.stages.AnalysisSettings`; None: the defaults).
+    protocol : dict, optional
+        A self-test's protocol (``meta.protocol``, docs/self_tests.md): which leg each hold
+        or squat set was meant for. Without it the stance side is unknown ("").
 
     Returns
     -------
@@ -202,11 +249,19 @@ def analyze(
     if events is not None:
         events = check_events(events, what="analyze: given events")
     settings = settings or AnalysisSettings()
+    self_test = activity in SELF_TESTS and events is None
     body, cond, align_info = pelvis_signals(
         t_s, acc, gyr, sampling_rate_hz=sampling_rate_hz, axes=axes,
         settings=settings.alignment,
+        # A self-test is quasi-static for minutes: the online filter's rest-bias estimation
+        # takes postural sway on one leg for gyroscope bias (obliquity wandering by up to
+        # 1.9 deg on noise-free simulated holds; the acausal offline filter 0.5 deg)
+        fusion="offline" if self_test else "auto",
     )
     fs = cond.sampling_rate_hz
+    if self_test:
+        return _self_test_result(body, cond, align_info, test=str(activity),
+                                 protocol=protocol, settings=settings)
 
     if events is None:
         # Short holes are bridged for the detector (bouts continue across them); the
@@ -253,23 +308,9 @@ def analyze(
     if speed_info["reason"].startswith("no leg length") and (gait["activity"] == "walk").any():
         warnings.append("walking speed and step length not estimated: no leg length (give "
                         "--leg-length M or --height M)")
-    if cond.gaps_s:
-        n_long = len(gap_intervals(cond.bridged, cond.t_s, fs))
-        warnings.append(
-            f"{len(cond.gaps_s)} data gap(s) longer than "
-            f"{1e3 * DEFAULT_MAX_INTERP_GAP_S:.0f} ms (no metrics on them; "
-            f"{len(cond.gaps_s) - n_long} up to {DEFAULT_MAX_BRIDGE_GAP_S:g} s bridged for "
-            f"event detection, {n_long} longer split gait bouts)"
-        )
+    warnings += _gap_warnings(cond, "event detection, {n_long} longer split gait bouts")
     info = {
-        "sampling_rate_hz": fs,
-        "duration_s": float(cond.t_s[-1] - cond.t_s[0] + 1.0 / fs),
-        "alignment": align_info,
-        "conditioning": {
-            "n_interpolated": cond.n_interpolated,
-            "n_bridged": cond.n_bridged,
-            "gaps_s": [list(g) for g in cond.gaps_s],
-        },
+        **_recording_info(cond, align_info),
         "events": ev_info,
         "activity": str(acts.index[0]) if len(acts) else (activity or "unknown"),
         "cadence_spm": cadence,
@@ -289,6 +330,52 @@ def analyze(
         "turns": turns.astype(object).where(turns.notna(), None).to_dict("records"),
     }
     return AnalysisResult(strides=strides, signals=body, info=jsonable(info, finite=False, strict=False))
+
+
+def _self_test_result(
+    body: pd.DataFrame, cond: Any, align_info: dict[str, Any], *, test: str,
+    protocol: dict[str, Any] | None, settings: AnalysisSettings,
+) -> AnalysisResult:
+    """A self-test session: the tests table instead of gait (no strides, no `NoGaitError`);
+    ``info`` keeps the keys of a gait analysis (counts zero, cadence NaN) and adds
+    ``self_tests``."""
+    # no gait to take the sensor heading from: the weight shifts give it
+    body, heading = heading_from_shifts(body, sampling_rate_hz=cond.sampling_rate_hz,
+                                        settings=settings.self_tests)
+    found = analyze_self_test(
+        body, sampling_rate_hz=cond.sampling_rate_hz, test=test, protocol=protocol,
+        settling_s=align_info.get("settling_s", ()), settings=settings.self_tests,
+    )
+    found.info["heading"] = heading
+    align_warnings = [w for w in align_info["warnings"]
+                      if not (heading["applied_deg"] and w.startswith("no periodic gait"))]
+    strides, speed_info = stride_table(
+        pd.DataFrame(columns=["side", "ic_s", "fc_s"]), body,
+        sampling_rate_hz=cond.sampling_rate_hz, standing_obliquity_deg=float("nan"),
+        speed=SpeedSettings(), activity=test, settings=settings.metrics,
+    )
+    warnings = (align_warnings + list(found.info.get("warnings", []))
+                + _gap_warnings(cond, "the tests, {n_long} longer ones invalidate their row"))
+    info = {
+        **_recording_info(cond, align_info),
+        "events": {"source": "self-test: no gait events"},
+        "activity": test,
+        "cadence_spm": float("nan"),
+        "n_strides": dict.fromkeys(SIDES, 0),
+        "n_no_side": 0,
+        "no_side_reasons": {},
+        "sides": [],
+        "n_excluded": 0,
+        "excluded_strides": 0,
+        "gaps": [list(g) for g in cond.gaps_s],
+        "excluded_reasons": {},
+        "warnings": warnings,
+        "speed": speed_info,
+        "turns": [],
+        "self_tests": found.info,
+    }
+    return AnalysisResult(strides=strides, signals=body,
+                          info=jsonable(info, finite=False, strict=False), tests=found.tests)
 
 
 def analyze_session(
@@ -340,6 +427,7 @@ def analyze_session(
         leg_length_m=leg_length_m,
         height_m=height_m,
         settings=settings,
+        protocol=meta.get("protocol") if isinstance(meta.get("protocol"), dict) else None,
     )
     sp = res.info["speed"]
     sp["leg_length_from"] = body_source if sp.get("leg_length_m") is not None else None

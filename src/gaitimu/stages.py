@@ -26,6 +26,7 @@ import pandas as pd
 from gaitimu.analysis.events import EventSettings, GaitEvents, detect_events
 from gaitimu.analysis.metrics import MetricSettings, empty_strides, stance_metrics
 from gaitimu.analysis.orientation import AlignmentSettings
+from gaitimu.analysis.selftests import SelfTestSettings
 from gaitimu.analysis.speed import SPEED_COLUMNS, SpeedSettings, step_speed
 
 __all__ = ["AnalysisSettings", "detection_body", "gait_events", "stride_table"]
@@ -45,11 +46,15 @@ class AnalysisSettings:
         `gaitimu.analysis.events.EventSettings` (with the step finder's ``steps``).
     metrics
         `gaitimu.analysis.metrics.MetricSettings`: stance limits, gap guard, turns.
+    self_tests
+        `gaitimu.analysis.selftests.SelfTestSettings`: phases and measures of the
+        single-leg stance and squat (docs/self_tests.md).
     """
 
     alignment: AlignmentSettings = field(default_factory=AlignmentSettings)
     events: EventSettings = field(default_factory=EventSettings)
     metrics: MetricSettings = field(default_factory=MetricSettings)
+    self_tests: SelfTestSettings = field(default_factory=SelfTestSettings)
 
 
 def detection_body(body: pd.DataFrame, bridged: np.ndarray) -> pd.DataFrame:
