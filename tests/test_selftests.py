@@ -274,3 +274,20 @@ def test_a_self_test_session_is_analysed_as_one(tmp_path) -> None:
     assert list(res.tests["stance_side"]) == ["L", "R"]
     assert res.info["activity"] == "single-leg-stance" and res.strides.empty
     assert res.info["self_tests"]["protocol"] is True
+
+
+def test_analyze_writes_tests_csv_and_prints_a_line_per_side(tmp_path, capsys) -> None:
+    from gaitimu.cli import main
+
+    sim = simulate(SimConfig(activity="single-leg-squat", reps=2, seed=4))
+    write_session(sim, tmp_path / "s")
+    assert main(["analyze", str(tmp_path / "s"), "--tests", str(tmp_path / "t.csv")]) == 0
+    out = capsys.readouterr().out
+    assert "single-leg-squat on L: 2 reps" in out and "single-leg-squat on R: 2 reps" in out
+    table = pd.read_csv(tmp_path / "t.csv", keep_default_na=False)
+    assert list(table.columns) == list(TEST_COLUMNS) and len(table) == 4
+    # a gait session writes the header only
+    walk = simulate(SimConfig(activity="walk", duration_s=20.0, seed=1))
+    write_session(walk, tmp_path / "w")
+    assert main(["analyze", str(tmp_path / "w"), "--tests", str(tmp_path / "w.csv")]) == 0
+    assert list(pd.read_csv(tmp_path / "w.csv").columns) == list(TEST_COLUMNS)

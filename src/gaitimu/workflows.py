@@ -70,11 +70,14 @@ def analyze_path(
     force: bool = True,
     leg_length_m: float | None = None,
     height_m: float | None = None,
+    tests_csv: str | None = None,
 ) -> AnalysisResult:
     """Open a session, analyse it and write the requested files (``gaitimu analyze``).
 
     ``strides_csv``: one row per stance (`STRIDE_COLUMNS`); ``signals_csv``: the per-sample
-    ``signals`` table (module docstring). Floats are written with 6 significant digits.
+    ``signals`` table (module docstring); ``tests_csv``: the self-tests, one row per hold or
+    rep (`gaitimu.analysis.selftests.TEST_COLUMNS`, docs/self_tests.md; only the header for
+    a gait session). Floats are written with 6 significant digits.
     ``info_json``: `AnalysisResult.info` as JSON, the evidence behind the numbers (alignment:
     heading, forward cues, side trust; per-bout left/right decisions; warnings).
     ``axes`` overrides the session's axis map (`check_axes_option`; "auto" = unknown
@@ -89,12 +92,14 @@ def analyze_path(
     axes = check_axes_option(axes)
     body = _body_overrides(leg_length_m, height_m)
     outs = check_outputs([("--strides", strides_csv), ("--signals", signals_csv),
-                          ("--info", info_json)], inputs=[session_path], force=force)
+                          ("--tests", tests_csv), ("--info", info_json)],
+                         inputs=[session_path], force=force)
     session = open_session(session_path)
     if session.n_samples < 2:
         raise BadInputError(f"{session_path}: the session holds no samples")
     res = _analyze_named(session_path, session, axes, body)
-    for path, table in ((strides_csv, res.strides), (signals_csv, res.signals)):
+    for path, table in ((strides_csv, res.strides), (signals_csv, res.signals),
+                        (tests_csv, res.tests)):
         if path:
             try:
                 with atomic_file(outs[path], text=True) as f:
@@ -104,6 +109,7 @@ def analyze_path(
     res.info["outputs"] = {
         "strides_csv": strides_csv,
         "signals_csv": signals_csv,
+        "tests_csv": tests_csv,
         "info_json": info_json,
     }
     if info_json:

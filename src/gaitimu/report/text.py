@@ -127,9 +127,54 @@ def speed_line(info: dict) -> str:
     return f"not estimated: {why}" + tail
 
 
+def _spread(values: Any, unit: str, nd: int = 1) -> str:
+    """``mean +- SD unit`` of the finite values (``n/a`` when none; the mean alone for one)."""
+    v = [x for x in (finite_or_none(y) for y in values) if x is not None]
+    if not v:
+        return "n/a"
+    mean = sum(v) / len(v)
+    if len(v) == 1:
+        return f"{mean:.{nd}f} {unit}"
+    sd = (sum((x - mean) ** 2 for x in v) / (len(v) - 1)) ** 0.5
+    return f"{mean:.{nd}f} +- {sd:.{nd}f} {unit}"
+
+
+def self_test_lines(res: AnalysisResult) -> list[str]:
+    """The self-tests of a session for the terminal: per test and stance side, the valid
+    holds (n, hold time, drop mean +- SD over holds, early touch-downs) or reps (n, drop at
+    the bottom, depth, tempo); then the rows that are not valid and why."""
+    tests = res.tests
+    lines = []
+    for (test, side), g in tests[tests["valid"]].groupby(["test", "stance_side"], sort=False):
+        who = f"{test} on {side or '? (no protocol)'}"
+        if test == "single-leg-squat":
+            lines.append(
+                f"{who}: {len(g)} reps, drop at the bottom "
+                f"{_spread(g['drop_bottom_deg'], 'deg')}, depth "
+                f"{_spread(100 * g['depth_m'], 'cm')}, down {_spread(g['down_s'], 's')}, "
+                f"up {_spread(g['up_s'], 's')}")
+        else:
+            sway = "" if len(g) > 1 else (
+                f" (sway SD {_spread(g['sway_ml_deg'], 'deg')})")
+            lines.append(
+                f"{who}: {len(g)} hold{'s' if len(g) > 1 else ''}, hold "
+                f"{_spread(g['hold_s'], 's')}, drop {_spread(g['drop_mean_deg'], 'deg')}"
+                f"{sway}, worst {_spread(g['drop_worst_deg'], 'deg')}, early touch-downs "
+                f"{int(g['touchdowns'].sum())}")
+    bad = tests[~tests["valid"]]
+    for _, row in bad.iterrows():
+        lines.append(f"not used: {row['test']} on {row['stance_side'] or '?'} #{row['index']} "
+                     f"at {finite_or_none(row['start_s']) or 0:.1f} s ({row['reason']})")
+    if tests.empty:
+        lines.append("no hold or rep found (no weight shift onto one leg and back)")
+    return lines
+
+
 def format_result(res: AnalysisResult) -> str:
     """A short plain-text summary of an analysis for the terminal."""
     info = res.info
+    if "self_tests" in info:
+        return _format_self_test(res)
     good = res.strides[res.strides["valid"]]
     cadence = finite_or_none(info.get("cadence_spm"))
     if cadence is not None:
@@ -180,6 +225,25 @@ def format_result(res: AnalysisResult) -> str:
                         ("sides", sides_text(info, len(res.strides)))):
         if text:
             lines.append(f"{label}: {text}")
+    for w in info.get("warnings", []):
+        lines.append(f"warning: {w}")
+    outs = [p for p in (info.get("outputs") or {}).values() if p]
+    if outs:
+        lines.append("wrote " + ", ".join(outs))
+    return "\n".join(lines)
+
+
+def _format_self_test(res: AnalysisResult) -> str:
+    """`format_result` of a self-test session: the tests, the heading, warnings, files."""
+    info = res.info
+    lines = [f"activity: {info.get('activity', '?')}   duration: "
+             f"{finite_or_none(info.get('duration_s')) or 0:.1f} s"]
+    lines += self_test_lines(res)
+    heading = (info.get("self_tests") or {}).get("heading") or {}
+    if heading.get("estimate_deg") is not None:
+        lines.append(f"heading: from the weight shifts {_deg(heading['estimate_deg'])} deg, "
+                     f"applied {_deg(heading.get('applied_deg'))} deg"
+                     + (f" ({heading['note']})" if heading.get("note") else ""))
     for w in info.get("warnings", []):
         lines.append(f"warning: {w}")
     outs = [p for p in (info.get("outputs") or {}).values() if p]
