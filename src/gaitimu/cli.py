@@ -212,7 +212,8 @@ def _cmd_analyze(args: argparse.Namespace) -> int:
 
     res = analyze_path(args.session, strides_csv=args.strides, signals_csv=args.signals,
                        axes=args.axes, info_json=args.info, force=args.force,
-                       leg_length_m=args.leg_length, height_m=args.height)
+                       leg_length_m=args.leg_length, height_m=args.height,
+                       tests_csv=args.tests)
     print(format_result(res))
     return 0
 
@@ -415,6 +416,9 @@ def build_parser() -> argparse.ArgumentParser:
     s.add_argument("session", metavar="SESSION")
     s.add_argument("--strides", default=None, metavar="strides.csv")
     s.add_argument("--signals", default=None, metavar="signals.csv")
+    s.add_argument("--tests", default=None, metavar="tests.csv",
+                   help="self-tests (single-leg stance/squat sessions): one row per hold or "
+                        "rep (docs/self_tests.md)")
     s.add_argument("--info", default=None, metavar="analysis.json",
                    help="the evidence behind the numbers as JSON (heading, forward cues, "
                         "per-bout left/right decisions, warnings)")
