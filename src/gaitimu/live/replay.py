@@ -1,15 +1,16 @@
-"""Replay a stored session through the live path: packets -> decoder -> streaming analysis.
+"""Replay a stored session through the live path: packets -> ingest -> streaming analysis.
 
 ``gaitimu replay`` (docs/contracts.md#command-line). The session's raw packets are yielded
-by an async iterator of ``(t_host_s, bytes)`` items (live and replay share every line after
-the radio: docs/contracts.md#live-equals-offline) at the original pace (``speed=1``), N times faster, or as fast as possible
-(``speed=None``); they go through the same `gaitimu.sensors.protocol.StreamDecoder` and
-`raw_to_physical` as a recording and then into `gaitimu.live.stream.StreamingAnalyzer`.
+by an async iterator of ``(t_host_s, bytes)`` items (docs/contracts.md#live-equals-offline)
+at the original pace (``speed=1``), N times faster, or as fast as possible (``speed=None``);
+they go through the recorder's own ingest step (`gaitimu.sensors.ingest.Ingest`: the
+`StreamDecoder`, restart gaps, `raw_to_physical`) and then into
+`gaitimu.live.stream.StreamingAnalyzer`.
 
-Session time of the decoded samples: each decoded sample gets the time the recorder stored
-for *that* sample (`_align_times`: a first pass over all packets matches blocks to the
-stored samples by sensor time, each clock epoch anchored on equal values), never the k-th
-stored time for the k-th decoded sample. So a packet that is damaged, missing from a
+Only the clock differs from a recording: each decoded sample gets the time the recorder
+stored for *that* sample (`_align_times`: a first pass over all packets matches blocks to
+the stored samples by sensor time, each clock epoch anchored on equal values), never the
+k-th stored time for the k-th decoded sample. So a packet that is damaged, missing from a
 damaged packets.bin chunk, or rejected by the decoder is a gap (counted, with a warning in
 `ReplayResult.warnings` and the log), and samples missing from samples.bin are replayed
 from their packets at their sensor-clock time; nothing after the damage moves.
@@ -39,6 +40,7 @@ from gaitimu.errors import BadInputError
 from gaitimu.live.status import Status
 from gaitimu.live.stream import StreamConfig, StreamingAnalyzer
 from gaitimu.sensors import protocol as P
+from gaitimu.sensors.ingest import Ingest, Sink
 
 log = logging.getLogger(__name__)
 
@@ -178,7 +180,8 @@ class _Decoded:
 
 def _decode_all(host: np.ndarray, data: list[bytes], rate: float,
                 marks: set[int]) -> tuple[_Decoded, P.StreamDecoder]:
-    """Every block the decoder accepts from the packets (the same calls as `_Decode`)."""
+    """Every block the decoder accepts from the packets (the same decoder calls as the
+    ingest step `_Decode` runs)."""
     dec = P.StreamDecoder(rate)
     n, ep, th, st, raw = [0], [], [], [], []
     for i, (h, d) in enumerate(zip(host.tolist(), data, strict=True)):
@@ -292,16 +295,42 @@ def _align_times(dd: _Decoded, t_s: np.ndarray, stored_raw: np.ndarray,
     return out, used
 
 
+class _Consumer:
+    """Replay's end of the ingest step: the streaming analyzer, then ``on_samples``; counts
+    what they were given (the replay's samples and the data span)."""
+
+    def __init__(self, analyzer: StreamingAnalyzer,
+                 on_samples: Callable[[np.ndarray, np.ndarray, np.ndarray], None] | None) -> None:
+        self.analyzer = analyzer
+        self.on_samples = on_samples
+        self.n = 0  # samples handed on
+        self.t_first: float | None = None  # session time of the first/last sample handed on
+        self.t_last = 0.0
+
+    def event(self, event: dict[str, Any]) -> None:
+        """Gaps and restarts reach the analyzer as holes in the session times."""
+
+    def samples(self, t_s: np.ndarray, acc: np.ndarray, gyr: np.ndarray) -> None:
+        self.n += t_s.size
+        if self.t_first is None:
+            self.t_first = float(t_s[0])
+        self.t_last = float(t_s[-1])
+        self.analyzer.push(t_s, acc, gyr)
+        if self.on_samples is not None:
+            self.on_samples(t_s, acc, gyr)
+
+
 class _Decode:
-    """The recorder's decode step: bytes -> (session times, acc, gyr) blocks.
+    """Replay's front of the recorder's ingest step, and its clock (`session_times`).
 
     Session times come from `_align_times` (a first pass over all packets): each decoded
     sample keeps the time the recorder stored for that very sample, so a damaged or missing
     packet is a gap and never shifts the samples after it. Packets synthesized from the
-    stored samples (imported sessions) pair one to one with them.
+    stored samples (imported sessions) pair one to one with them. The reconnections the
+    recorder marked (its ``link_lost`` events) are marked before the same packets.
     """
 
-    def __init__(self, session: Any, host: np.ndarray, data: list[bytes], *,
+    def __init__(self, session: Any, host: np.ndarray, data: list[bytes], *, sink: Sink,
                  synthesized: bool = False) -> None:
         self.rate = float(session.sample_rate_hz)
         self.scales = _scales(session.meta)
@@ -310,15 +339,11 @@ class _Decode:
                                and isinstance(e.get("t_host_s"), int | float)])
         self.host = np.asarray(host, dtype=float)
         self.marks = _reconnect_marks(self.host, reconnects)
-        self.decoder = P.StreamDecoder(self.rate)
+        self.ingest = Ingest(P.StreamDecoder(self.rate), self, sink, self.scales)
         self.stored_t = np.asarray(session.t_s, dtype=float)
-        self.k = 0  # samples handed on
         self.i = 0  # packets fed
         self.b = 0  # blocks decoded
-        self.t_first: float | None = None  # session time of the first/last sample handed on
-        self.t_last = 0.0
         self.synthesized = synthesized
-        self.epoch = 0
         dd, first = _decode_all(self.host, data, self.rate, self.marks)
         self.first_pass = first.stats
         self.starts = dd.starts
@@ -356,33 +381,23 @@ class _Decode:
         for a, z in _runs(np.flatnonzero(~stored_mask)):
             self.unstored.append((float(flat[a]), float(flat[z]), z - a + 1))
 
-    def __call__(self, t_host: float, data: bytes):
+    def __call__(self, t_host: float, data: bytes) -> int:
+        """Ingest the next packet at its stored host time (the time the recorder fed it);
+        return how many samples it handed on."""
         i = self.i
         self.i += 1
         if i in self.marks:
-            self.decoder.mark_reconnect()
-        block = self.decoder.feed(data, float(self.host[i]) if i < self.host.size else t_host)
-        if block is None or block.n == 0:
-            return None
+            self.ingest.mark_reconnect()
+        return self.ingest.feed(float(self.host[i]) if i < self.host.size else t_host, data)
+
+    def session_times(self, block: P.DecodedBlock) -> np.ndarray:
+        """The aligned times of the next decoded block, up to the cut (empty past it, and
+        past the blocks of the first pass)."""
         j = self.b
         self.b += 1
         if j + 1 >= self.starts.size:
-            return None
-        a = int(self.starts[j])
-        z = min(int(self.starts[j + 1]), self.cut)
-        if z <= a:
-            return None
-        t = self.times[a:z]
-        if block.epoch != self.epoch:  # a sensor restart: the gap from the session times
-            self.epoch = block.epoch
-            P.restart_gap_samples(self.decoder.stats, self.t_last if self.t_first is not None
-                                  else None, float(t[0]), self.rate)
-        acc, gyr = P.raw_to_physical(block.raw[: z - a], self.scales)
-        self.k += z - a
-        if self.t_first is None:
-            self.t_first = float(t[0])
-        self.t_last = float(t[-1])
-        return t, acc, gyr
+            return self.times[:0]
+        return self.times[int(self.starts[j]):min(int(self.starts[j + 1]), self.cut)]
 
     def warnings(self, session: Any) -> list[str]:
         """One line per thing the replay could not take as it was recorded."""
@@ -470,7 +485,8 @@ async def replay_session(
         leg_length_m=_meta_num(meta.get("leg_length_m")),
         height_m=_meta_num(meta.get("height_m")),
     )
-    decode = _Decode(session, t_host, data, synthesized=synthesized)
+    consumer = _Consumer(analyzer, on_samples)
+    decode = _Decode(session, t_host, data, sink=consumer, synthesized=synthesized)
     warnings = decode.warnings(session)
     if decode.cut == 0 and not synthesized:  # not one packet decodes: replay the samples
         warnings.append(f"{Path(str(session.path)).name}: no stored packet decodes: replaying "
@@ -478,7 +494,7 @@ async def replay_session(
         t_host, data = synthesize_packets(session.t_s, session.acc, session.gyr,
                                           scales=_scales(session.meta))
         synthesized = True
-        decode = _Decode(session, t_host, data, synthesized=True)
+        decode = _Decode(session, t_host, data, sink=consumer, synthesized=True)
     for w in warnings:
         log.warning("%s", w)
     status = ReplayStatus(device=f"replay {Path(session_path).name}"
@@ -496,9 +512,9 @@ async def replay_session(
         status.elapsed_s = now
         while recent and recent[0][0] < now - 2.0:
             recent.pop(0)
-        status.samples = decode.k
+        status.samples = consumer.n
         status.rate_hz = sum(n for _, n in recent) / min(2.0, max(now, 1e-3))
-        s = decode.decoder.stats
+        s = decode.ingest.decoder.stats
         status.lost_samples, status.loss_fraction, status.gaps = (
             s.lost_samples, s.loss_fraction, s.gaps)
         if on_status is not None:
@@ -519,15 +535,11 @@ async def replay_session(
     async for t, d in iter_packets(t_host, data, speed=speed, stop=stop):
         c0 = time.perf_counter()
         n_packets += 1
-        out = decode(t, d)
-        if out is not None:
-            analyzer.push(*out)
-            if on_samples is not None:
-                on_samples(*out)
+        n = decode(t, d)
         busy += time.perf_counter() - c0
         now = time.monotonic() - wall0
-        if out is not None:
-            recent.append((now, out[0].size))
+        if n:
+            recent.append((now, n))
         if now >= next_status:
             next_status = now + status_every_s
             publish("replaying")
@@ -545,10 +557,11 @@ async def replay_session(
         except OSError as e:
             raise BadInputError(f"{strides_csv}: cannot write ({e.strerror})") from e
     return ReplayResult(
-        strides=strides, n_packets=n_packets, n_samples=decode.k,
-        data_duration_s=(decode.t_last - decode.t_first + 1.0 / decode.rate
-                         if decode.t_first is not None else 0.0), wall_s=wall, busy_s=busy,
-        stopped_by=stopped_by, decoder_stats=decode.decoder.stats.as_dict(), analyzer=analyzer,
+        strides=strides, n_packets=n_packets, n_samples=consumer.n,
+        data_duration_s=(consumer.t_last - consumer.t_first + 1.0 / decode.rate
+                         if consumer.t_first is not None else 0.0), wall_s=wall, busy_s=busy,
+        stopped_by=stopped_by, decoder_stats=decode.ingest.decoder.stats.as_dict(),
+        analyzer=analyzer,
         warnings=warnings, not_replayed=decode.not_replayed,
     )
 

@@ -6,10 +6,12 @@ The record path (docs/architecture.md, docs/style.md#async-ble-after-bleaks-own-
 2. connect with bleak-retry-connector's `establish_connection`, request the config,
 3. configure (ranges, samples per packet, rate) on the control characteristic, start notify,
 4. the notification callback only timestamps (host monotonic clock) and enqueues the bytes,
-5. a consumer task decodes with the pure `StreamDecoder` (sequence numbers and sensor
-   timestamps -> loss and gaps; a lone packet that does not fit is rejected, a jump or a
-   restart is believed when 3 packets agree: the same decisions as replay), maps sensor-clock sample times to session time with drift
-   correction (`ClockMap`) and writes packets, samples and events with `SessionWriter`,
+5. a consumer task stores each packet with `SessionWriter` and hands it to the ingest step
+   replay runs too (`gaitimu.sensors.ingest.Ingest`): the pure `StreamDecoder` (sequence
+   numbers and sensor timestamps -> loss and gaps; a lone packet that does not fit is
+   rejected, a jump or a restart is believed when 3 packets agree), sensor-clock sample
+   times mapped to session time with drift correction (`ClockMap`), gap events, physical
+   units, then the writer and the live hook; the recorder only cuts at the duration,
 6. a supervisor waits for the duration, Ctrl-C/SIGTERM or a dropped link, and reconnects with
    backoff after a drop; the gap is recorded with its length when data resumes.
 
@@ -37,6 +39,7 @@ from gaitimu.consts import DEFAULT_AXES
 from gaitimu.errors import BadInputError, DeviceError
 from gaitimu.sensors import protocol as P
 from gaitimu.sensors.clock import ClockMap
+from gaitimu.sensors.ingest import Ingest, MappedClock
 from gaitimu.sensors.status import Status
 
 log = logging.getLogger(__name__)
@@ -209,6 +212,28 @@ async def scan_sensors(timeout_s: float = 5.0, *, include_virtual: bool = False)
 
 
 # =========================================================================== record
+class _SessionSink:
+    """The recorder's end of the ingest step: the session writer, then the live analysis
+    hook (``on_samples``), which is dropped with a warning the first time it fails."""
+
+    def __init__(self, writer: Any,
+                 on_samples: Callable[[np.ndarray, np.ndarray, np.ndarray], None] | None) -> None:
+        self.writer = writer
+        self.on_samples = on_samples
+
+    def event(self, event: dict[str, Any]) -> None:
+        self.writer.add_event(event)
+
+    def samples(self, t_s: np.ndarray, acc: np.ndarray, gyr: np.ndarray) -> None:
+        self.writer.write_samples(t_s, acc, gyr)
+        if self.on_samples is not None:
+            try:
+                self.on_samples(t_s, acc, gyr)
+            except Exception as e:  # live analysis must never stop the recording
+                log.warning("live analysis hook failed: %s", e)
+                self.on_samples = None
+
+
 class Recorder:
     """Record one session; see the module docstring for the data path.
 
@@ -247,9 +272,9 @@ class Recorder:
         self._ble_device = None
         self._decoder: P.StreamDecoder | None = None
         self._clock = ClockMap()
+        self._ingest: Ingest | None = None
         self._writer = None
         self._t0_host = time.monotonic()
-        self._last_t_s: float | None = None
         self._n_written = 0
         self._target_samples: int | None = None
         self._consumed = 0  # samples + lost samples within the duration
@@ -260,7 +285,6 @@ class Recorder:
         self._done_receiving = asyncio.Event()
         self._config: P.SensorConfig | None = None
         self.consumer_busy_s = 0.0  # time spent decoding and writing (benchmark)
-        self._epoch = 0
 
     # ------------------------------------------------------------------ public
     def stop(self, reason: str = "stopped") -> None:
@@ -383,6 +407,8 @@ class Recorder:
                 raise
             raise DeviceError(f"cannot configure {device.name or device.address}: {e}") from None
         self._config = cfg
+        if self._ingest is not None:  # what follows is in the ranges the sensor reports now
+            self._ingest.scales = cfg.scales
         self._info = info
 
     # ------------------------------------------------------------------ consumer
@@ -394,56 +420,46 @@ class Recorder:
                 return
             t_host, data = item
             if data is None:
-                self._decoder.mark_reconnect()
+                self._ingest_step().mark_reconnect()
                 continue
             c0 = time.perf_counter()
             self._handle(t_host, data)
             self.consumer_busy_s += time.perf_counter() - c0
 
     def _handle(self, t_host: float, data: bytes) -> None:
-        """Decode one notification and write what it adds to the session."""
+        """Store one notification and ingest it (decode, session time, gaps, physical units,
+        into the writer and the live hook); count what it added."""
         if self._target_samples is not None and self._consumed >= self._target_samples:
             return  # past the requested duration: ignore the tail
         self._writer.write_packet(t_host, data)
-        block = self._decoder.feed(data, t_host)
-        if block is None:
-            return
-        t_s = self._clock.map_block(block.epoch, block.sensor_t_s, t_host)
-        raw = block.raw
-        lost = block.lost_before
-        if block.epoch != self._epoch:
-            # The sensor restarted: its clock cannot tell what was missed; the host clock can.
-            self._epoch = block.epoch
-            self._writer.add_event({"kind": "clock_reset", "t_host_s": t_host,
-                                    "message": "sensor clock restarted (sensor rebooted?)"})
-            lost = P.restart_gap_samples(self._decoder.stats, self._last_t_s, float(t_s[0]),
-                                         self._decoder.sampling_rate_hz)
+        n = self._ingest_step().feed(t_host, data)
+        if n:
+            self._n_written += n
+            self._recent.append((t_host, n))
+        if self._target_samples is not None and self._consumed >= self._target_samples:
+            self.stop("duration")
+
+    def _ingest_step(self) -> Ingest:
+        """The ingest step replay shares, into this recording's writer and live hook.
+
+        Made on first use: it needs the decoder, the sensor's config and the writer, which
+        exist once the sensor streams (the fault tests set them by hand and call `_handle`).
+        """
+        if self._ingest is None:
+            self._ingest = Ingest(self._decoder, MappedClock(self._clock),
+                                  _SessionSink(self._writer, self.on_samples),
+                                  self._config.scales, keep=self._within_duration)
+        return self._ingest
+
+    def _within_duration(self, lost: int, n: int) -> tuple[int, int]:
+        """How much of a gap and of the block after it the requested duration still holds
+        (all without a duration); counted as consumed."""
         if self._target_samples is not None:
             room = self._target_samples - self._consumed
             lost = min(lost, room)
-            raw = raw[: max(0, room - lost)]
-            t_s = t_s[: raw.shape[0]]
-        self._consumed += lost + raw.shape[0]
-        if lost:
-            period = 1.0 / self._decoder.sampling_rate_hz
-            start = (self._last_t_s + period) if self._last_t_s is not None else float(t_s[0])
-            end = float(t_s[0]) if raw.shape[0] else start + lost * period
-            self._writer.add_event({"kind": "gap", "start_s": start, "end_s": end,
-                                    "lost_samples": int(lost), "duration_s": lost * period})
-        if raw.shape[0]:
-            acc, gyr = P.raw_to_physical(raw, self._config.scales)
-            self._writer.write_samples(t_s, acc, gyr)
-            if self.on_samples is not None:
-                try:
-                    self.on_samples(t_s, acc, gyr)
-                except Exception as e:  # live analysis must never stop the recording
-                    log.warning("live analysis hook failed: %s", e)
-                    self.on_samples = None
-            self._last_t_s = float(t_s[-1])
-            self._n_written += raw.shape[0]
-            self._recent.append((t_host, raw.shape[0]))
-        if self._target_samples is not None and self._consumed >= self._target_samples:
-            self.stop("duration")
+            n = min(n, max(0, room - lost))
+        self._consumed += lost + n
+        return lost, n
 
     # ------------------------------------------------------------------ status
     def _publish(self, state: str | None = None) -> None:
