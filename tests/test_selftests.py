@@ -180,21 +180,10 @@ def test_lateral_acceleration_is_free_of_gravity_when_the_pelvis_is_tilted() -> 
     assert np.abs(lateral_acceleration(body)).max() < 1e-9
 
 
-def test_a_yawed_sensor_is_turned_back_by_the_weight_shifts() -> None:
+def test_two_weight_shifts_are_too_few_for_a_heading() -> None:
     body, _ = _stance("L", drop=4.0)
-    yawed = body.copy()
-    psi = np.radians(-20.0)  # the sensor's right axis turned 20 deg towards the back
-    c, s = np.cos(psi), np.sin(psi)
-    for ml, pa in (("acc_ml", "acc_pa"), ("gyr_ml", "gyr_pa")):
-        x, y = body[ml].to_numpy(), body[pa].to_numpy()
-        yawed[ml], yawed[pa] = c * x + s * y, -s * x + c * y
-    o, ti = np.radians(body["obliquity_deg"]), np.radians(body["tilt_deg"])
-    u_ml, u_pa = -np.sin(o), -np.cos(o) * np.sin(ti)
-    yawed["obliquity_deg"] = np.degrees(np.arcsin(-(c * u_ml + s * u_pa)))
-    yawed["tilt_deg"] = np.degrees(np.arctan2(s * u_ml - c * u_pa, np.cos(o) * np.cos(ti)))
-    fixed, info = heading_from_shifts(yawed, sampling_rate_hz=FS)
-    assert info["applied_deg"] == pytest.approx(20.0, abs=1.0)
-    assert np.abs(fixed["obliquity_deg"] - body["obliquity_deg"]).max() < 0.2
+    same, info = heading_from_shifts(body, sampling_rate_hz=FS)
+    assert info["n_shifts"] == 2 and info["applied_deg"] == 0.0 and same is body
 
 
 def _squats(side: str = "R", drop: float = 3.0, depth: float = 0.15) -> tuple[pd.DataFrame, dict]:
@@ -263,6 +252,18 @@ def test_simulated_squats_drop_and_depth_per_rep(realism: dict) -> None:
         row = row.iloc[0]
         assert abs(row["drop_bottom_deg"] - rep["drop_bottom_deg"]) <= 1.0
         assert abs(row["depth_m"] / rep["depth_m"] - 1.0) <= 0.10
+
+
+@pytest.mark.parametrize("yaw", [20.0, -25.0])
+def test_a_yawed_sensor_is_turned_back_by_the_weight_shifts(yaw: float) -> None:
+    # a 12-deg squat tilt would leak sin(yaw) of it into the drop without the correction
+    st, res = _simulated("single-leg-squat", cpd_left_deg=2.0, cpd_right_deg=4.0, seed=5,
+                         misalignment_deg=(yaw, 0.0, 0.0))  # about the sensor's up axis
+    heading = res.info["self_tests"]["heading"]
+    assert abs(abs(heading["applied_deg"]) - abs(yaw)) <= 3.0
+    got = res.tests.set_index(["stance_side", "index"])["drop_bottom_deg"]
+    want = pd.DataFrame(st["reps"]).set_index(["stance_side", "index"])["drop_bottom_deg"]
+    assert (got - want).abs().max() <= 1.0
 
 
 def test_a_self_test_session_is_analysed_as_one(tmp_path) -> None:

@@ -63,6 +63,9 @@ import pandas as pd
 from gaitimu.analysis.conditioning import DEFAULT_MAX_BRIDGE_GAP_S
 from gaitimu.analysis.filters import find_peaks, lowpass, runs
 from gaitimu.analysis.orientation import HEADING_CONE_DEG as ORIENTATION_HEADING_CONE_DEG
+from gaitimu.analysis.orientation import (
+    HEADING_PRIOR_SD_DEG as ORIENTATION_HEADING_PRIOR_SD_DEG,
+)
 from gaitimu.analysis.orientation import AlignmentSettings, detect_standing
 from gaitimu.analysis.speed import vertical_acceleration
 from gaitimu.consts import BODY_ACC, BODY_GYR
@@ -160,6 +163,9 @@ TOUCHDOWN_FLANK_S = 1.0
 TOUCHDOWN_SD = 3.0
 TOUCHDOWN_EDGE_S = 0.4
 TOUCHDOWN_EDGE_FRACTION = 0.6
+#: ... and only in holds whose obliquity is at least this many robust SDs of its sway away
+#: from the baseline (else a foot put down does not show in the obliquity).
+TOUCHDOWN_MIN_LEVEL_SD = 2.0
 #: A squat rep is a vertical excursion of the sacrum of at least this depth: less is a
 #: bob of balance, not a squat.
 MIN_DEPTH_M = 0.05
@@ -168,11 +174,9 @@ MAX_REP_PHASE_S = 4.0
 #: A rep starts at the last sample before its bottom where the sinking speed is below this
 #: fraction of the rep's peak sinking speed, and ends likewise on the way up.
 REP_EDGE_FRACTION = 0.05
-#: Heading from the weight shifts (`heading_from_shifts`): applied when the horizontal
-#: acceleration over the shifts has a clear axis (minor / major variance below
-#: HEADING_MAX_AXIS_RATIO) within HEADING_CONE_DEG of the declared medio-lateral axis
-#: (`orientation.HEADING_CONE_DEG`).
-HEADING_MAX_AXIS_RATIO = 0.25
+#: Heading from the weight shifts (`heading_from_shifts`): the declared heading is the
+#: prior, as for gait (`orientation.HEADING_PRIOR_SD_DEG`, `orientation.HEADING_CONE_DEG`).
+HEADING_PRIOR_SD_DEG = ORIENTATION_HEADING_PRIOR_SD_DEG
 HEADING_CONE_DEG = ORIENTATION_HEADING_CONE_DEG
 #: Gaps a row may contain: holes up to this length are linearly interpolated (their samples
 #: are left out of the averages); a longer one makes the row invalid.
@@ -205,16 +209,17 @@ class SelfTestSettings:
         Settling after an early touch-down (`TOUCHDOWN_MARGIN_S`).
     touchdown_s : tuple of float
     touchdown_flank_s, touchdown_sd, touchdown_edge_s, touchdown_edge_fraction : float
+    touchdown_min_level_sd : float
         Early touch-downs (`TOUCHDOWN_S`, `TOUCHDOWN_FLANK_S`, `TOUCHDOWN_SD`,
-        `TOUCHDOWN_EDGE_S`, `TOUCHDOWN_EDGE_FRACTION`).
+        `TOUCHDOWN_EDGE_S`, `TOUCHDOWN_EDGE_FRACTION`, `TOUCHDOWN_MIN_LEVEL_SD`).
     min_depth_m, max_rep_phase_s : float
         Shallowest squat rep, longest way down or up (`MIN_DEPTH_M`, `MAX_REP_PHASE_S`).
     rep_edge_fraction : float
         Rep start and end (`REP_EDGE_FRACTION`).
     max_gap_s : float
         Longest data gap a row may contain (`MAX_GAP_S`).
-    heading_max_axis_ratio, heading_cone_deg : float
-        Heading from the weight shifts (`HEADING_MAX_AXIS_RATIO`, `HEADING_CONE_DEG`).
+    heading_prior_sd_deg, heading_cone_deg : float
+        Heading from the weight shifts (`HEADING_PRIOR_SD_DEG`, `HEADING_CONE_DEG`).
     """
 
     posture_lowpass_hz: float = POSTURE_LOWPASS_HZ
@@ -235,11 +240,12 @@ class SelfTestSettings:
     touchdown_sd: float = TOUCHDOWN_SD
     touchdown_edge_s: float = TOUCHDOWN_EDGE_S
     touchdown_edge_fraction: float = TOUCHDOWN_EDGE_FRACTION
+    touchdown_min_level_sd: float = TOUCHDOWN_MIN_LEVEL_SD
     min_depth_m: float = MIN_DEPTH_M
     max_rep_phase_s: float = MAX_REP_PHASE_S
     rep_edge_fraction: float = REP_EDGE_FRACTION
     max_gap_s: float = MAX_GAP_S
-    heading_max_axis_ratio: float = HEADING_MAX_AXIS_RATIO
+    heading_prior_sd_deg: float = HEADING_PRIOR_SD_DEG
     heading_cone_deg: float = HEADING_CONE_DEG
 
 
@@ -453,23 +459,23 @@ def _rep_row(
     f: _Features, test: str, side: str, index: int, a: int, b: int, baseline: float,
     settling: np.ndarray, cfg: SelfTestSettings,
 ) -> dict[str, Any]:
-    """The measures of one squat rep from its start ``a`` to its end ``b`` (samples)."""
+    """The measures of one squat rep from its start ``a`` to its end ``b`` (samples): the
+    depth and the bottom (the deepest point) from `_rep_profile`, the drop there."""
     pos = _rep_profile(f.a_vert, a, b, f.fs)
     m = a + int(np.argmin(pos))
     depth = float(np.max(pos) - np.min(pos))
-    drop = drop_sign(side) * (f.obl[m] - baseline)
+    change = float(f.obl[m] - baseline)
+    drop = drop_sign(side) * change
     reason = _row_problem(f, a, b + 1, settling, "rep")
     if not np.isfinite(baseline):
         reason = reason or "no two-legged standing before the squats"
     return _row(
         test, side, index, start_s=f.t[a], end_s=f.t[b], bottom_s=f.t[m],
-        baseline_obliquity_deg=baseline, obliquity_change_deg=f.obl[m] - baseline,
+        baseline_obliquity_deg=baseline, obliquity_change_deg=change,
         drop_bottom_deg=drop, depth_m=depth, down_s=f.t[m] - f.t[a], up_s=f.t[b] - f.t[m],
         drop_per_depth_deg_per_m=drop / depth if depth > 0 else np.nan,
         valid=not reason, reason=reason,
     )
-
-
 
 
 # --------------------------------------------------------------------------- phases
@@ -610,13 +616,17 @@ def _touchdowns(f: _Features, b: int, s0: int, baseline: float,
       within ``touchdown_edge_s`` around each end (a foot taking and giving weight is
       fast, postural sway is slow).
 
-    A hold whose obliquity hardly differs from its baseline shows no touch-down in the
-    obliquity: none is found there.
+    A hold whose obliquity differs from its baseline by less than
+    ``touchdown_min_level_sd`` robust SDs of its sway shows no touch-down in the obliquity:
+    none is looked for there.
     """
     x = f.obl[s0:b] - baseline
     if x.size == 0:
         return []
     level = float(np.median(x))
+    spread = 1.4826 * float(np.median(np.abs(x - level)))
+    if abs(level) < cfg.touchdown_min_level_sd * spread:
+        return []  # the hold's obliquity is within its sway of the baseline: no dip to see
     x = x * np.sign(level)  # > 0: away from the baseline
     fl = round(cfg.touchdown_flank_s * f.fs)
     half_edge = round(0.5 * cfg.touchdown_edge_s * f.fs)
@@ -648,16 +658,17 @@ def _touchdowns(f: _Features, b: int, s0: int, baseline: float,
     return found
 
 
-def _find_reps(f: _Features, lo: int, hi: int, cfg: SelfTestSettings) -> list[tuple[int, int]]:
+def _find_reps(f: _Features, lo: int, hi: int, cfg: SelfTestSettings
+               ) -> list[tuple[int, int]]:
     """6. Squat reps in the single-leg support ``[lo, hi)``.
 
     The vertical acceleration integrated twice (each integral high-passed at
     ``shift_highpass_hz``: drift) gives the sacrum height; each of its minima at least
-    ``min_depth_m / 2`` below the heights around it is a rep's bottom (the exact depth is
-    measured per rep, `_rep_row`). The way down and the way up are each the minimum-jerk
-    movement that best explains the vertical velocity between the bottom and the
-    neighbouring ones (`_min_jerk_fit`, at most ``max_rep_phase_s``): the rep starts where
-    the way down starts and ends where the way up ends.
+    ``min_depth_m / 2`` below the heights around it is a rep (the exact depth is measured
+    per rep, `_rep_row`). The way down and the way up are each the minimum-jerk movement
+    that best explains the vertical velocity between the minimum and the neighbouring ones
+    (`_min_jerk_fit`, at most ``max_rep_phase_s``): the rep starts where the way down
+    starts and ends where the way up ends.
     """
     fs = f.fs
     if hi - lo < 3 or not f.usable[lo:hi].all():
@@ -669,13 +680,13 @@ def _find_reps(f: _Features, lo: int, hi: int, cfg: SelfTestSettings) -> list[tu
     pos = np.cumsum(vel) / fs
     pos = pos - lowpass(pos, hp, sampling_rate_hz=fs)
     span = round(cfg.max_rep_phase_s * fs)
-    bottoms, prom = find_peaks(-pos, distance=round(0.5 * fs), wlen=4 * span)
-    bottoms = bottoms[prom >= 0.5 * cfg.min_depth_m]
+    lows, prom = find_peaks(-pos, distance=round(0.5 * fs), wlen=4 * span)
+    lows = lows[prom >= 0.5 * cfg.min_depth_m]
     out: list[tuple[int, int]] = []
-    for k, m in enumerate(bottoms):
+    for k, m in enumerate(lows):
         m = int(m)
-        d0 = max(int(bottoms[k - 1]) if k else 0, m - span, out[-1][1] - lo if out else 0)
-        d1 = min(int(bottoms[k + 1]) if k + 1 < bottoms.size else vel.size, m + span)
+        d0 = max(int(lows[k - 1]) if k else 0, m - span, out[-1][1] - lo if out else 0)
+        d1 = min(int(lows[k + 1]) if k + 1 < lows.size else vel.size, m + span)
         down = -(vel[d0:m + 1] - np.linspace(vel[d0], vel[m], m + 1 - d0))
         up = vel[m:d1] - np.linspace(vel[m], vel[d1 - 1], d1 - m)
         if down.size < 8 or up.size < 8:
@@ -709,6 +720,13 @@ def _rotate_about_up(body: pd.DataFrame, psi_deg: float) -> pd.DataFrame:
     return out
 
 
+def _axis_deg(scatter: np.ndarray) -> float:
+    """Direction (deg, in (-90, 90]) of the major axis of a 2x2 scatter matrix, from the
+    first axis towards the second."""
+    return float(np.degrees(0.5 * np.arctan2(2.0 * scatter[0, 1],
+                                             scatter[0, 0] - scatter[1, 1])))
+
+
 def heading_from_shifts(
     body: pd.DataFrame, *, sampling_rate_hz: float, settings: SelfTestSettings | None = None,
 ) -> tuple[pd.DataFrame, dict[str, Any]]:
@@ -718,51 +736,54 @@ def heading_from_shifts(
     A self-test has no gait, so the alignment keeps the declared heading (a yaw mounting
     error is not corrected), and a yaw error ``psi`` mixes ``sin(psi)`` of the tilt into the
     obliquity: the 12-deg anterior tilt of a squat would read as a 4-deg drop at 20 deg.
-    The weight shifts onto each leg and back move the pelvis sideways: the principal axis
-    of the horizontal acceleration over them (level frame) is the medio-lateral axis. A
+    The weight shifts onto each leg and back move the pelvis sideways: the major axis of
+    the horizontal acceleration over them (level frame) is the medio-lateral axis. A
     forward or backward part common to the shifts of both legs cancels in it (the shifts
-    to the left and right are opposite in ML, equal in AP). Applied when there are at
-    least two shifts, the axis is clear (minor / major axis variance below
-    ``heading_max_axis_ratio``) and within ``heading_cone_deg`` of the declared one (as
-    for gait, `orientation.HEADING_CONE_DEG`); else the signals are returned as they are.
+    to the left and right are opposite in ML, equal in AP). As for gait
+    (`orientation.align_to_pelvis`), the declared heading is the prior: the estimate is
+    applied as the posterior mean under a Gaussian prior of ``heading_prior_sd_deg``
+    around the declared heading with the estimate's jackknife standard error over the
+    shifts, and only within ``heading_cone_deg``; with fewer than three shifts nothing is
+    applied.
 
     Returns ``(body, info)``; ``info``: ``source``, ``estimate_deg`` (> 0: the true right
-    axis turned towards the declared forward), ``applied_deg``, ``axis_ratio``,
-    ``n_shifts``, ``note``.
+    axis turned towards the declared forward), ``se_deg``, ``applied_deg``, ``n_shifts``,
+    ``note``.
     """
     cfg = settings or SelfTestSettings()
     fs = float(sampling_rate_hz)
     f = _features(body, fs, cfg)
     shifts = _lateral_shifts(f, cfg)
-    info: dict[str, Any] = {"source": "weight shifts", "estimate_deg": None,
-                            "applied_deg": 0.0, "axis_ratio": None, "n_shifts": len(shifts),
-                            "note": ""}
-    if len(shifts) < 2:
-        info["note"] = "fewer than two weight shifts: declared heading kept"
+    info: dict[str, Any] = {"source": "weight shifts", "estimate_deg": None, "se_deg": None,
+                            "applied_deg": 0.0, "n_shifts": len(shifts), "note": ""}
+    if len(shifts) < 3:
+        info["note"] = "fewer than three weight shifts: declared heading kept"
         return body, info
-    sel = np.zeros(f.t.size, dtype=bool)
-    for sh in shifts:
-        sel[sh.start:sh.end + 1] = True
-    t = np.radians(body["tilt_deg"].to_numpy(float)[sel])
-    a_lat = lateral_acceleration(body)[sel]
-    # the pelvis forward axis made horizontal: (sin(tilt), 0, cos(tilt)) in (is, ml, pa)
-    a_fwd = (body["acc_is"].to_numpy(float)[sel] * np.sin(t)
-             + body["acc_pa"].to_numpy(float)[sel] * np.cos(t))
-    cov = np.cov(np.vstack([a_lat, a_fwd]))
-    evals, evecs = np.linalg.eigh(cov)
-    major = evecs[:, 1] * np.sign(evecs[0, 1] or 1.0)  # the side nearest the declared right
-    psi = float(np.degrees(np.arctan2(major[1], major[0])))
-    ratio = float(evals[0] / evals[1]) if evals[1] > 0 else 1.0
-    info.update(estimate_deg=round(psi, 2), axis_ratio=round(ratio, 3))
-    if ratio > cfg.heading_max_axis_ratio:
-        info["note"] = "the weight shifts have no clear axis: declared heading kept"
-    elif abs(psi) > cfg.heading_cone_deg:
+    tilt = np.radians(body["tilt_deg"].to_numpy(float))
+    # the pelvis right and forward axes made horizontal; forward = (sin(tilt), 0, cos(tilt))
+    horizontal = np.column_stack([
+        lateral_acceleration(body),
+        body["acc_is"].to_numpy(float) * np.sin(tilt)
+        + body["acc_pa"].to_numpy(float) * np.cos(tilt)])
+    scatter = np.empty((len(shifts), 2, 2))  # of each shift's acceleration about its mean
+    for k, sh in enumerate(shifts):
+        acc = horizontal[sh.start:sh.end + 1]
+        acc = acc - acc.mean(axis=0)
+        scatter[k] = acc.T @ acc
+    psi = _axis_deg(scatter.sum(axis=0))
+    n = len(shifts)
+    jack = np.array([_axis_deg(scatter.sum(axis=0) - scatter[k]) for k in range(n)])
+    dev = (jack - jack.mean() + 90.0) % 180.0 - 90.0
+    se = float(np.sqrt((n - 1) / n * np.sum(dev**2)))
+    info.update(estimate_deg=round(psi, 2), se_deg=round(se, 2))
+    if abs(psi) > cfg.heading_cone_deg:
         info["note"] = (f"weight shifts put the medio-lateral axis {psi:+.0f} deg from the "
                         f"declared one, outside +-{cfg.heading_cone_deg:.0f} deg: not applied")
-    else:
-        info["applied_deg"] = round(psi, 2)
-        return _rotate_about_up(body, psi), info
-    return body, info
+        return body, info
+    prior = cfg.heading_prior_sd_deg
+    applied = prior**2 / (prior**2 + se**2) * psi
+    info["applied_deg"] = round(applied, 2)
+    return _rotate_about_up(body, applied), info
 
 
 # --------------------------------------------------------------------------- the analysis
