@@ -15,6 +15,7 @@ stride), the strip of individual strides and the trend scatter are decimated to 
 
 from __future__ import annotations
 
+import json
 import math
 
 import numpy as np
@@ -23,6 +24,7 @@ import plotly.graph_objects as go
 from plotly.subplots import make_subplots
 
 from gaitimu.consts import FLAG_COLOR, SIDE_BANDS, SIDE_COLORS
+from gaitimu.report.selftests import VALUE_COLUMN, find_entry
 from gaitimu.report.summary import valid_flags
 
 #: Marks that are neither a side nor a flag (mean, CI of the mean, zero line).
@@ -368,39 +370,202 @@ def _ci_error(mean: list, lo: list, hi: list) -> dict:
                            for lw, m in zip(lo, mean, strict=True)]}
 
 
+#: Self-test series in the progress view: (short name, marker symbol, line dash).
+SELF_TEST_MARKS = {"single-leg-stance": ("stance", "square", "dash"),
+                   "single-leg-squat": ("squat", "triangle-up", "dot")}
+
+
+def _self_test_progress(fig: go.Figure, summaries: list[dict], labels: list[str]) -> None:
+    """The self-test sessions of a progress view: per test the drop standing on each leg
+    (top, side colours, squares or triangles) and right minus left (bottom, neutral)."""
+    for test, (short, symbol, dash) in SELF_TEST_MARKS.items():
+        idx = [i for i, x in enumerate(summaries) if x.get("activity") == test]
+        if not idx:
+            continue
+        x = [labels[i] for i in idx]
+        for s in ("L", "R"):
+            es = [find_entry(summaries[i], test, s) for i in idx]
+            m = [e.get("drop_deg") for e in es]
+            ci = [e.get("drop_ci95") or [None, None] for e in es]
+            fig.add_trace(go.Scatter(
+                x=x, y=m, mode="lines+markers", name=f"{SIDE_WORD[s]}, {short}",
+                line={"color": SIDE_COLORS[s], "dash": dash},
+                marker={"color": SIDE_COLORS[s], "symbol": symbol, "size": 9},
+                error_y=_ci_error(m, [c[0] for c in ci], [c[1] for c in ci])), row=1, col=1)
+        es = [find_entry(summaries[i], test, "R") for i in idx]
+        diff = [e.get("diff_deg") for e in es]
+        ci = [e.get("diff_ci95") or [None, None] for e in es]
+        fig.add_trace(go.Scatter(
+            x=x, y=diff, mode="lines+markers", name=f"Right - left, {short}",
+            line={"color": NEUTRAL, "dash": dash},
+            marker={"color": NEUTRAL, "symbol": symbol, "size": 9},
+            error_y=_ci_error(diff, [c[0] for c in ci], [c[1] for c in ci])), row=2, col=1)
+
+
 def progress(summaries: list[dict], labels: list[str]) -> go.Figure:
     """Several sessions: CPD per side (mean with 95 % CI) above the R-L difference with its
-    CI and +- the asymmetry threshold (red dotted), sessions on a shared x axis.
+    CI and +- the asymmetry threshold (red dotted), sessions on a shared x axis. Self-test
+    sessions (docs/self_tests.md) add their own series: the drop standing on each leg (side
+    colours, squares for the stance test, triangles for squats, dashed) and right minus left.
 
     Stacked rather than side by side, so that on a phone each panel has the full width; panel
     names are the y-axis titles (the legend sits on top). ``labels`` are ``"#<n> <date>"``
     (`gaitimu.report.html`), the axis shows the ``#<n>`` part and hover the whole."""
     fig = make_subplots(rows=2, cols=1, shared_xaxes=True, vertical_spacing=0.08,
                         row_heights=[0.55, 0.45])
-    for s in ("L", "R"):
-        m = [x["cpd_deg"][s].get("mean") for x in summaries]
-        lo = [x["cpd_deg"][s].get("ci95_low") for x in summaries]
-        hi = [x["cpd_deg"][s].get("ci95_high") for x in summaries]
+    gait = [i for i, x in enumerate(summaries) if x.get("activity") not in SELF_TEST_MARKS]
+    x = [labels[i] for i in gait]
+    for s in ("L", "R") if gait else ():
+        m = [summaries[i]["cpd_deg"][s].get("mean") for i in gait]
+        lo = [summaries[i]["cpd_deg"][s].get("ci95_low") for i in gait]
+        hi = [summaries[i]["cpd_deg"][s].get("ci95_high") for i in gait]
         fig.add_trace(go.Scatter(
-            x=labels, y=m, mode="lines+markers", line={"color": SIDE_COLORS[s]},
+            x=x, y=m, mode="lines+markers", line={"color": SIDE_COLORS[s]},
             name=SIDE_WORD[s], error_y=_ci_error(m, lo, hi)), row=1, col=1)
-    d = [x["asymmetry"]["cpd_diff_r_minus_l_deg"] for x in summaries]
+    d = [summaries[i]["asymmetry"]["cpd_diff_r_minus_l_deg"] for i in gait]
     diff = [e.get("diff") for e in d]
-    fig.add_trace(go.Scatter(
-        x=labels, y=diff, mode="lines+markers", line={"color": NEUTRAL}, name="Right - left",
-        error_y=_ci_error(diff, [e.get("ci95_low") for e in d],
-                          [e.get("ci95_high") for e in d])), row=2, col=1)
+    if gait:
+        fig.add_trace(go.Scatter(
+            x=x, y=diff, mode="lines+markers", line={"color": NEUTRAL}, name="Right - left",
+            error_y=_ci_error(diff, [e.get("ci95_low") for e in d],
+                              [e.get("ci95_high") for e in d])), row=2, col=1)
+    _self_test_progress(fig, summaries, labels)
     thr = summaries[-1]["thresholds"]["asymmetry_deg"]
-    # the flag lines only where the threshold applies (CPD relative to quiet standing)
-    applies = all((s.get("asymmetry") or {}).get("threshold_applies", True) for s in summaries)
+    # the flag lines only where the threshold applies (gait: CPD relative to quiet standing;
+    # the self-tests' threshold is the same 2 degrees, always relative to standing)
+    applies = all((summaries[i].get("asymmetry") or {}).get("threshold_applies", True)
+                  for i in gait)
     for yv in (thr, -thr) if applies else ():
         fig.add_hline(y=yv, line={"dash": "dot", "color": FLAG_COLOR, "width": 1.5},
                       row=2, col=1, showlegend=yv > 0, name=f"flag line ± {thr:g}°")
     fig.add_hline(y=0, line={"color": "grey", "width": 1}, row=2, col=1)
     # sessions, not a time axis; ticks name them by number (the table gives the dates), so
     # the labels stay apart on a phone however many sessions there are
-    fig.update_xaxes(type="category", tickvals=labels,
-                     ticktext=[lab.split(" ", 1)[0] for lab in labels])
-    fig.update_yaxes(title_text="CPD (deg)", row=1, col=1)
+    fig.update_xaxes(type="category", tickvals=labels, categoryorder="array",
+                     categoryarray=labels, ticktext=[lab.split(" ", 1)[0] for lab in labels])
+    fig.update_yaxes(title_text="CPD (deg)" if len(gait) == len(summaries) else "Drop (deg)",
+                     row=1, col=1)
     fig.update_yaxes(title_text="R - L (deg)", row=2, col=1)
-    return _layout(fig, "Progress across sessions", 520)
+    return _layout(fig, "Progress across sessions", 520 if len(gait) == len(summaries) else 600)
+
+
+# --------------------------------------------------------------------------- self-tests
+#: Sign that turns an obliquity change into the drop of the unsupported side, per standing
+#: leg (docs/self_tests.md: obliquity > 0 = left hemipelvis higher).
+DROP_SIGN = {"L": 1.0, "R": -1.0}
+#: The drop over a hold is drawn as means of this many seconds (a 30 s hold: 150 points).
+HOLD_BIN_S = 0.2
+
+
+def _hold_trace(row: pd.Series, t: np.ndarray, obl: np.ndarray) -> tuple[np.ndarray,
+                                                                          np.ndarray] | None:
+    """(seconds since lift-off, drop) of one hold in `HOLD_BIN_S` means; None without data.
+    The baseline is the row's two-legged standing; a table without it gets the one that
+    reproduces the hold's mean drop."""
+    a, b = float(row["start_s"]), float(row["end_s"])
+    sign = DROP_SIGN.get(str(row["stance_side"]))
+    m = (t >= a) & (t <= b) & np.isfinite(obl)
+    if sign is None or not (math.isfinite(a) and math.isfinite(b)) or m.sum() < 2:
+        return None
+    base = float(row.get("baseline_obliquity_deg", math.nan))
+    if not math.isfinite(base):
+        steady = m & (t >= a + np.nan_to_num(float(row.get("stabilise_s", 0.0))))
+        base = float(np.mean(obl[steady if steady.any() else m])) - sign * float(
+            row["drop_mean_deg"])
+    if not math.isfinite(base):
+        return None
+    bins = np.floor((t[m] - a) / HOLD_BIN_S).astype(int)
+    drop = sign * (obl[m] - base)
+    n = np.bincount(bins)
+    keep = n > 0
+    x = (np.arange(n.size)[keep] + 0.5) * HOLD_BIN_S
+    return x, np.bincount(bins, weights=drop)[keep] / n[keep]
+
+
+def _flag_line(fig: go.Figure, means: list[float | None], thr: float | None) -> None:
+    """The flag line of a self-test figure: the lower leg's mean drop plus the threshold."""
+    means = [m for m in means if m is not None]
+    if thr is not None and len(means) == 2:
+        fig.add_hline(y=min(means) + thr, line={"dash": "dot", "color": FLAG_COLOR,
+                                                "width": 1.5},
+                      showlegend=True, name=f"flag line: lower leg + {thr:g}°")
+
+
+def self_test_drop(tests: pd.DataFrame, signals: pd.DataFrame | None,
+                   summary: dict) -> go.Figure:
+    """The drop of a self-test per standing leg, side by side in one plot: single-leg stance,
+    the drop over each hold against the time since lift-off (`HOLD_BIN_S` means), the leg's
+    mean dashed and early touch-downs shaded grey; single-leg squat, the drop at the bottom of
+    each rep. The flag line (lower leg's mean + the threshold) is red dotted. ``tests`` as
+    `gaitimu.report.selftests.tests_table` returns it."""
+    test = summary.get("activity")
+    rows = tests[(tests["test"] == test) & tests["stance_side"].isin(("L", "R"))]
+    means = {s: find_entry(summary, test, s).get("drop_deg") for s in ("L", "R")}
+    fig = go.Figure()
+    if test == "single-leg-stance":
+        ok = signals is not None and {"t_s", "obliquity_deg"} <= set(signals.columns)
+        t = signals["t_s"].to_numpy(float) if ok else np.array([])
+        obl = signals["obliquity_deg"].to_numpy(float) if ok else np.array([])
+        longest = 0.0
+        for s in ("L", "R"):
+            mine = rows[rows["stance_side"] == s]
+            for k, (_, row) in enumerate(mine.iterrows()):
+                xy = _hold_trace(row, t, obl)
+                if xy is None:
+                    continue
+                longest = max(longest, float(xy[0][-1]))
+                name = f"{SIDE_WORD[s]} leg" + (f", hold {k + 1}" if len(mine) > 1 else "")
+                fig.add_trace(go.Scatter(
+                    x=np.round(xy[0], 2), y=np.round(xy[1], 2), mode="lines",
+                    name=name + ("" if row["valid"] else " (not used)"),
+                    opacity=1.0 if row["valid"] else 0.45,
+                    line={"color": SIDE_COLORS[s], "width": 2}, legendgroup=s,
+                    hovertemplate="%{x:.1f} s: %{y:.1f} deg<extra></extra>"))
+                for a, b in _touchdowns(row):
+                    fig.add_vrect(x0=a - row["start_s"], x1=b - row["start_s"],
+                                  fillcolor="rgba(120,120,120,0.25)", line_width=0,
+                                  layer="below")
+        for s in ("L", "R"):
+            if means[s] is not None and longest > 0:
+                fig.add_trace(go.Scatter(
+                    x=[0, longest], y=[means[s]] * 2, mode="lines", legendgroup=s,
+                    line={"color": SIDE_COLORS[s], "dash": "dash", "width": 1.5},
+                    name=f"{SIDE_WORD[s]} mean {means[s]:.1f}°"))
+        if not fig.data:
+            fig.add_annotation(text="No pelvis signal for the drop over the hold",
+                               showarrow=False, xref="paper", yref="paper", x=0.5, y=0.5)
+        fig.update_xaxes(title_text="Time since lift-off (s)", rangemode="tozero")
+        fig.update_yaxes(title_text="Drop (deg)")
+    else:
+        for s in ("L", "R"):
+            mine = rows[rows["stance_side"] == s]
+            y = mine[VALUE_COLUMN.get(str(test), "drop_bottom_deg")].to_numpy(float)
+            fig.add_trace(go.Scatter(
+                x=np.arange(1, y.size + 1), y=np.round(y, 2), mode="lines+markers",
+                name=f"{SIDE_WORD[s]} leg reps", legendgroup=s,
+                marker={"color": SIDE_COLORS[s], "size": 9,
+                        "symbol": ["circle" if v else "circle-open" for v in mine["valid"]]},
+                line={"color": SIDE_COLORS[s], "width": 1.5},
+                hovertemplate="rep %{x}: %{y:.1f} deg<extra></extra>"))
+            if means[s] is not None and y.size:
+                fig.add_trace(go.Scatter(
+                    x=[1, max(y.size, 2)], y=[means[s]] * 2, mode="lines", legendgroup=s,
+                    line={"color": SIDE_COLORS[s], "dash": "dash", "width": 1.5},
+                    name=f"{SIDE_WORD[s]} mean {means[s]:.1f}°"))
+        fig.update_xaxes(title_text="Rep on that leg", dtick=1)
+        fig.update_yaxes(title_text="Drop at the bottom (deg)")
+    _flag_line(fig, [means["L"], means["R"]],
+               summary.get("thresholds", {}).get("self_test_deg"))
+    fig.add_hline(y=0, line={"color": "grey", "width": 1})
+    return _layout(fig, "Pelvic drop per standing leg", 380)
+
+
+def _touchdowns(row: pd.Series) -> list[tuple[float, float]]:
+    """The early touch-downs of a hold (``touchdowns_s``: "[[start_s, end_s], ...]" as the
+    analysis writes it), [] when none or unreadable."""
+    raw = row.get("touchdowns_s")
+    try:
+        items = json.loads(raw) if isinstance(raw, str) else (raw or [])
+        return [(float(a), float(b)) for a, b in items]
+    except (TypeError, ValueError):
+        return []

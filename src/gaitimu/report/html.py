@@ -21,11 +21,12 @@ from collections.abc import Iterable, Mapping, Sequence
 from pathlib import Path
 from typing import Any
 
+import numpy as np
 import pandas as pd
 import plotly.io as pio
 
 from gaitimu.errors import BadInputError, quote
-from gaitimu.report import assets
+from gaitimu.report import assets, selftests
 from gaitimu.report import figures as figs
 from gaitimu.report import references as refs
 from gaitimu.report.stats import MeanCI, format_p_value, welch_diff
@@ -34,12 +35,15 @@ from gaitimu.report.summary import summarize
 log = logging.getLogger(__name__)
 
 STATUS_WORDS = {"flagged": "flagged", "not_flagged": "not flagged",
-                "inconclusive": "inconclusive"}
+                "inconclusive": "inconclusive", "not_applicable": "not a gait session"}
 #: Flag kinds in words (the identifiers stay in ``data-kind`` and the JSON).
 FLAG_WORDS = {"cpd_asymmetry": "Left/right difference", "cpd_elevated": "High drop",
-              "cpd_trend": "Drop grew during the session", "inconclusive": "Inconclusive"}
+              "cpd_trend": "Drop grew during the session", "inconclusive": "Inconclusive",
+              "self_test_asymmetry": "Left/right difference in the self-test"}
 SIDE_WORDS = {"L": "left", "R": "right", "both": "both sides"}
-ACTIVITY_WORDS = {"walk": "Walking", "run": "Running"}
+ACTIVITY_WORDS = {"walk": "Walking", "run": "Running",
+                  "single-leg-stance": "Single-leg stance test",
+                  "single-leg-squat": "Single-leg squat test"}
 
 
 def _e(x: Any) -> str:
@@ -86,25 +90,38 @@ def _figures_json(figures: Sequence[tuple[str, Any]]) -> bytes:
     return ("[" + ",".join(items) + "]").encode("utf-8")
 
 
-def _side_panel(side: str, status: str, sentence: str, numbers: str) -> str:
+def _side_panel(side: str, status: str, sentence: str, numbers: str,
+                detail: str = "") -> str:
     """One side of the verdict: side name with its colour, the status badge, the plain
-    sentence (with how sure, in words) and the number behind it."""
+    sentence (with how sure, in words), the number behind it (HTML) and an optional detail
+    for a physio (text)."""
     nums = f'<p class="confidence">{numbers}</p>' if numbers else ""
+    more = f'<p class="small">{_e(detail)}</p>' if detail else ""
     return (f'<div class="verdict" data-side="{side}" data-status="{_e(status)}">'
             f'<h3><span class="dot {side}"></span>'
             f'<span class="side-name">{refs.SIDE_NAME[side].capitalize()} leg</span>'
             f'<span class="status {_e(status)}">{_e(STATUS_WORDS.get(status, status))}</span>'
-            f"</h3><p>{_e(sentence)}</p>{nums}</div>")
+            f"</h3><p>{_e(sentence)}</p>{nums}{more}</div>")
 
 
-def _side_numbers(c: Mapping) -> str:
+def _side_numbers(c: Mapping, what: str = "Drop vs standing", unit: str = "steps") -> str:
     """``Drop vs standing 6.9° (95 % CI 6.7 to 7.0), 76 steps`` from a card side (empty when
-    the side was not judged)."""
+    the side was not judged); a self-test names its own reference and unit (holds, reps)."""
     if c.get("value_deg") is None:
         return ""
     ci = c.get("ci95") or [None, None]
-    return (f"Drop vs standing {_f(c['value_deg'])}° (95 % CI {_f(ci[0])} to {_f(ci[1])}), "
-            f"{_e(c.get('n'))} steps")
+    return (f"{_e(what)} {_f(c['value_deg'])}° (95 % CI {_f(ci[0])} to {_f(ci[1])}), "
+            f"{_e(c.get('n'))} {_e(unit)}")
+
+
+def _card_numbers(summary: dict, c: Mapping) -> str:
+    """The number behind a card side: gait's drop vs standing per steps, or a self-test's
+    drop vs standing on both feet per holds or reps."""
+    test = summary.get("activity")
+    if not selftests.is_self_test(test):
+        return _side_numbers(c)
+    one, many = refs.SELF_TEST_WORDS[test][1:]
+    return _side_numbers(c, "Drop vs standing on both feet", one if c.get("n") == 1 else many)
 
 
 def _banners_html(banners: Iterable[Mapping]) -> str:
@@ -132,7 +149,7 @@ def _summary_card_html(summary: dict, title: str) -> str:
     """The summary card, first on the page and alone on the first printed page, from
     ``summary["card"]`` (the plain-language wording is decided in `summary`)."""
     card = summary["card"]
-    panels = "".join(_side_panel(s, c["status"], c["sentence"], _side_numbers(c))
+    panels = "".join(_side_panel(s, c["status"], c["sentence"], _card_numbers(summary, c))
                      for s, c in ((s, card["sides"][s]) for s in ("L", "R")))
     steps = "".join(f"<li>{_e(x)}</li>" for x in card["next_steps"])
     return (
@@ -334,24 +351,33 @@ def _sides_rows(summary: dict) -> str:
 
 
 def _quality_html(summary: dict) -> str:
+    """Data quality: the recording (rate, loss, gaps, mounting), then for gait the sides and
+    the strides left out, for a self-test the holds or reps left out; warnings."""
     q = summary["data_quality"]
-    reasons = ", ".join(f"{_e(k)}: {v}" for k, v in q["strides_excluded"]["by_reason"].items())
     align_txt = _alignment_text(q.get("alignment"))
     warn = "".join(f"<li>{_e(w)}</li>" for w in q.get("warnings", []) + q.get("problems", []))
-    return (
-        "<div class='scroll'><table><tbody>"
-        f"<tr><td>Sample rate</td><td>{_f(q.get('sample_rate_hz'), 0)} Hz</td></tr>"
-        f"<tr><td>Lost samples</td><td>{_e(q.get('lost_samples'))} "
-        f"({_f(q.get('loss_pct'), 2)} %)</td></tr>"
-        f"<tr><td>Gaps</td><td>{q['gaps']} ({_f(q['gap_total_s'], 2)} s in total)</td></tr>"
-        f"<tr><td>Mounting alignment correction</td><td>{align_txt}</td></tr>"
-        + _sides_rows(summary) +
-        f"<tr><td>Strides excluded</td><td>{q['strides_excluded']['total']}"
-        f"{' (' + reasons + ')' if reasons else ''}</td></tr>"
-        f"<tr><td>Strides of another activity (not summarised)</td>"
-        f"<td>{q['strides_other_activity']}</td></tr>"
-        "</tbody></table></div>"
-        + (f"<p>Warnings:</p><ul>{warn}</ul>" if warn else ""))
+    rows = (f"<tr><td>Sample rate</td><td>{_f(q.get('sample_rate_hz'), 0)} Hz</td></tr>"
+            f"<tr><td>Lost samples</td><td>{_e(q.get('lost_samples'))} "
+            f"({_f(q.get('loss_pct'), 2)} %)</td></tr>"
+            f"<tr><td>Gaps</td><td>{q['gaps']} ({_f(q['gap_total_s'], 2)} s in total)</td></tr>"
+            f"<tr><td>Mounting alignment correction</td><td>{align_txt}</td></tr>")
+    if selftests.is_self_test(summary.get("activity")):
+        rows += "".join(
+            f"<tr><td>{_e(refs.SELF_TEST_WORDS[e['test']][2].capitalize())} not used, "
+            f"{_e(SIDE_WORDS.get(e['stance_side'], 'leg unknown'))}</td><td>"
+            f"{sum(e['invalid_reasons'].values())} of {e['n_rows']}"
+            + "".join(f"; {_e(k)} ({v})" for k, v in e["invalid_reasons"].items())
+            + "</td></tr>" for e in summary.get("self_tests") or [])
+    else:
+        reasons = ", ".join(f"{_e(k)}: {v}"
+                            for k, v in q["strides_excluded"]["by_reason"].items())
+        rows += (_sides_rows(summary)
+                 + f"<tr><td>Strides excluded</td><td>{q['strides_excluded']['total']}"
+                 f"{' (' + reasons + ')' if reasons else ''}</td></tr>"
+                 f"<tr><td>Strides of another activity (not summarised)</td>"
+                 f"<td>{q['strides_other_activity']}</td></tr>")
+    return ("<div class='scroll'><table><tbody>" + rows + "</tbody></table></div>"
+            + (f"<p>Warnings:</p><ul>{warn}</ul>" if warn else ""))
 
 
 def _guidance_html(summary: dict) -> str:
@@ -368,11 +394,14 @@ def _guidance_html(summary: dict) -> str:
 
 
 def _references_html(activity: str | None) -> str:
-    """The references, without those for another activity (a walk gets no running range)."""
+    """The references, without those for another activity (a walk gets no running range, a
+    gait report no self-test threshold, a self-test report only the self-tests' ones)."""
+    shown = (refs.references_for(activity) if selftests.is_self_test(activity)
+             else [r for r in refs.references_for(None) if r.get("activity") in (None, activity)])
     items = "".join(f"<li><b>{_e(r['citation'])}</b> {_e(r['finding'])}"
                     f"{' ' + _e(r['note']) if r.get('note') else ''}"
                     f" <span class='small'>[{_e(r['kind'])}]</span></li>"
-                    for r in refs.REFERENCES if r.get("activity") in (None, activity))
+                    for r in shown)
     return f"<ul>{items}</ul>"
 
 
@@ -422,6 +451,104 @@ def _context_line(summary: dict) -> str:
     return " · ".join(parts)
 
 
+def _touchdown_words(n: int) -> str:
+    return ("no touch-down" if n == 0 else "the foot touched down once" if n == 1
+            else f"the foot touched down {n} times")
+
+
+def _self_test_numbers(e: Mapping) -> str:
+    """The numbers behind one leg of a self-test, one line (HTML-escaped): the drop with its
+    interval and what the interval rests on, n, then hold time and touch-downs (stance) or
+    depth (squat)."""
+    if not e:
+        return "No holds or reps on this leg."
+    one, many = refs.SELF_TEST_WORDS[e["test"]][1:]
+    ci = e.get("drop_ci95")
+    basis = {"within_hold": ", from the sway within the hold only"}.get(e.get("ci_basis"), "")
+    parts = [f"Drop {_f(e.get('drop_deg'))}° vs standing on both feet"
+             + (f" (95 % interval {_f(ci[0])} to {_f(ci[1])}{basis})" if ci else ""),
+             f"{e['n']} {one if e['n'] == 1 else many}"
+             + (f" of {e['n_rows']}" if e["n_rows"] != e["n"] else "")]
+    if e["test"] == "single-leg-stance":
+        planned = e.get("hold_planned_s")
+        parts.append(f"held {_f(e.get('hold_s'))} s" + (f" of {_f(planned, 0)}" if planned
+                                                        else ""))
+        parts.append(_touchdown_words(int(e.get("touchdowns") or 0)))
+        parts += [f"worst {_f(e.get('worst_deg'))}°", f"sway {_f(e.get('sway_ml_deg'))}°",
+                  f"steady after {_f(e.get('stabilise_s'))} s"]
+    else:
+        depth = e.get("depth_m")
+        parts.append(f"depth {_f(depth * 100 if depth is not None else None, 0)} cm")
+    return _e(" · ".join(parts))
+
+
+def _self_test_table(tests: pd.DataFrame, test: str) -> str:
+    """One row per hold or rep of the test (used or not, and why not)."""
+    rows = tests[tests["test"] == test]
+    stance = test == "single-leg-stance"
+    head = (["Leg", "Hold", "Lift-off", "Held (s)", "Touch-downs", "Drop (deg)", "Worst (deg)",
+             "Sway (deg)", "Steady after (s)", "Used"] if stance else
+            ["Leg", "Rep", "Start", "Drop at bottom (deg)", "Depth (cm)", "Down / up (s)",
+             "Used"])
+    body = []
+    for _, r in rows.iterrows():
+        leg = SIDE_WORDS.get(r["stance_side"], "unknown")
+        used = "yes" if r["valid"] else f"no: {r['reason'] or 'not usable'}"
+        index = r.get("index", "")
+        cells = ([leg, index, clock_text(r["start_s"]), _f(r["hold_s"]),
+                  int(np.nan_to_num(r["touchdowns"])), _f(r["drop_mean_deg"]),
+                  _f(r["drop_worst_deg"]), _f(r["sway_ml_deg"], 2), _f(r["stabilise_s"]),
+                  used] if stance else
+                 [leg, index, clock_text(r["start_s"]), _f(r["drop_bottom_deg"]),
+                  _f(r["depth_m"] * 100, 0),
+                  f"{_f(r.get('down_s'))} / {_f(r.get('up_s'))}", used])
+        body.append("<tr>" + "".join(f"<td>{_e(c)}</td>" for c in cells) + "</tr>")
+    return ("<div class='scroll'><table><thead><tr>" + "".join(f"<th>{h}</th>" for h in head)
+            + "</tr></thead><tbody>" + "".join(body) + "</tbody></table></div>")
+
+
+def _self_test_html(summary: dict, tests: pd.DataFrame | None,
+                    signals: pd.DataFrame | None) -> tuple[str, tuple[str, Any]]:
+    """The self-test section of a self-test session: both legs side by side (verdict with
+    how sure, the numbers, the message with n, interval and the threshold's source), the drop
+    per leg over the hold or per rep, the table of holds or reps, and what one sacral sensor
+    cannot see. Returns the HTML and its figure."""
+    test = str(summary["activity"])
+    table = selftests.tests_table(tests)
+    entries = {e["stance_side"]: e for e in summary["self_tests"] if e["test"] == test}
+    card = summary["card"]["sides"]
+    panels = "".join(_side_panel(s, card[s]["status"], card[s]["sentence"],
+                                 _self_test_numbers(entries.get(s) or {}),
+                                 (entries.get(s) or {}).get("message", ""))
+                     for s in ("L", "R"))
+    unknown = entries.get("")
+    fig = ("fig-selftest", figs.self_test_drop(table, signals, summary))
+    what = ("the drop over each hold against the time since the foot lifted (means of "
+            f"{figs.HOLD_BIN_S:g} s), dashed: each leg's mean over the steady part of its "
+            "holds; grey: early touch-downs" if test == "single-leg-stance" else
+            "the drop at the bottom of each rep (open circles: reps not used), dashed: each "
+            "leg's mean")
+    thr = summary["thresholds"].get("self_test_deg")
+    html_text = (
+        f"<h2>{_e(ACTIVITY_WORDS[test])}</h2>"
+        f"<p class='meta'>The drop of the free side of the pelvis while "
+        f"{'standing' if test == 'single-leg-stance' else 'squatting'} on each leg, relative "
+        "to standing on both feet just before.</p>"
+        f"<div class='verdicts selftest'>{panels}</div>"
+        + (f"<p class='small'>{_e(unknown['message'])}</p>" if unknown else "")
+        + _figure_div(*fig)
+        + f"<p class='small'>Left leg blue, right leg orange: {what}. Red dotted line: the "
+        f"flag line, the lower leg's mean plus the {_f(thr)}-degree threshold (our choice, "
+        "not a clinical cut-off: the gait threshold, as no published one exists for this "
+        "test). A leg is flagged when the whole 95 % interval of the difference between the "
+        "legs clears it.</p>"
+        + _self_test_table(table, test)
+        + "<h3>What one sensor on the sacrum cannot see</h3><p>Check these in a mirror or "
+        "have someone watch while you do the test:</p><ul class='compensations'>"
+        + "".join(f"<li>{_e(c)}</li>" for c in refs.COMPENSATIONS) + "</ul>")
+    return html_text, fig
+
+
 def _label(summary: dict, i: int) -> str:
     """Short unique session label: ``#<n> <date time to the minute>`` (or the path)."""
     s = summary["session"]
@@ -441,63 +568,104 @@ def change_from_first(first: dict, later: dict) -> dict:
     return out
 
 
-def _progress_html(summaries: list[dict]) -> tuple[str, tuple[str, Any]]:
-    """The progress section of several sessions (table and caption) and its figure."""
-    labels = [_label(s, i) for i, s in enumerate(summaries)]
-    changes = [change_from_first(summaries[0], x) for x in summaries]
+def _self_test_change(first: dict, later: dict) -> dict:
+    """Per leg, the self-test drop of ``later`` minus that of ``first`` (same test), with a
+    Welch 95 % CI on the statistics each session's interval rests on."""
+    test = later["activity"]
+    out = {}
+    for side in ("L", "R"):
+        a, b = (selftests.entry_stats(selftests.find_entry(x, test, side)) for x in (first, later))
+        out[side] = welch_diff(a, b).as_dict()
+    return out
 
-    def _chg(c: dict) -> str:
-        return (f"<br><span class='small'>change {_f(c.get('diff'), 1)} "
-                f"[{_f(c.get('ci95_low'), 1)}, {_f(c.get('ci95_high'), 1)}]</span>")
 
-    def _cpd(s: dict, c: dict, side: str, first: bool) -> str:
+def changes_from_first(summaries: list[dict]) -> list[dict]:
+    """Per session and side, the change from the first session OF THE SAME KIND (gait: CPD,
+    `change_from_first`; a self-test: the drop of that test, `_self_test_change`)."""
+    firsts: dict[str, dict] = {}
+    out = []
+    for s in summaries:
+        kind = selftests.session_kind(s)
+        first = firsts.setdefault(kind, s)
+        out.append(_self_test_change(first, s) if kind != "gait"
+                   else change_from_first(first, s))
+    return out
+
+
+def _progress_cells(s: dict, c: dict, side: str, first: bool) -> str:
+    """A progress row's cell of one side: gait CPD, or the self-test drop on that leg, each
+    with its 95 % CI and (after the first of its kind) the change."""
+    chg = ("" if first else
+           f"<br><span class='small'>change {_f(c[side].get('diff'), 1)} "
+           f"[{_f(c[side].get('ci95_low'), 1)}, {_f(c[side].get('ci95_high'), 1)}]</span>")
+    if selftests.session_kind(s) == "gait":
         x = s["cpd_deg"][side]
         return (f"<td>{_f(x.get('mean'))} [{_f(x.get('ci95_low'))}, {_f(x.get('ci95_high'))}]"
-                f"{'' if first else _chg(c[side])}</td>")
+                f"{chg}</td>")
+    e = selftests.find_entry(s, s["activity"], side)
+    ci = e.get("drop_ci95") or [None, None]
+    unit = refs.SELF_TEST_WORDS[s["activity"]][2 if e.get("n") != 1 else 1]
+    return (f"<td>{_f(e.get('drop_deg'))} [{_f(ci[0])}, {_f(ci[1])}] "
+            f"<span class='small'>{e.get('n', 0)} {_e(unit)}</span>{chg}</td>")
 
-    rows = "".join(
-        f"<tr><td>{_e(lab)}</td><td>{_e(s['session'].get('subject') or 'not recorded')}</td>"
-        f"<td>{_e(ACTIVITY_WORDS.get(s.get('activity') or '', s.get('activity')))}</td>"
-        f"{_cpd(s, c, 'L', i == 0)}{_cpd(s, c, 'R', i == 0)}"
-        f"<td>{_e(STATUS_WORDS.get(s['verdict']['L']['status']))} / "
-        f"{_e(STATUS_WORDS.get(s['verdict']['R']['status']))}</td></tr>"
-        for i, (lab, s, c) in enumerate(zip(labels, summaries, changes, strict=True)))
+
+def _progress_verdicts(s: dict) -> str:
+    if selftests.session_kind(s) == "gait":
+        return " / ".join(STATUS_WORDS.get(s["verdict"][x]["status"], "") for x in ("L", "R"))
+    return " / ".join(STATUS_WORDS.get(selftests.find_entry(s, s["activity"], x).get("flag"), "n/a")
+                      for x in ("L", "R"))
+
+
+def _progress_html(summaries: list[dict]) -> tuple[str, tuple[str, Any]]:
+    """The progress section of several sessions (table and caption) and its figure: gait
+    sessions and self-test sessions of one subject in date order, each compared with the
+    first session of its own kind."""
+    labels = [_label(s, i) for i, s in enumerate(summaries)]
+    changes = changes_from_first(summaries)
+    seen: set[str] = set()
+    rows = []
+    for lab, s, c in zip(labels, summaries, changes, strict=True):
+        kind = selftests.session_kind(s)
+        first = kind not in seen
+        seen.add(kind)
+        rows.append(
+            f"<tr data-kind='{_e(kind)}'><td>{_e(lab)}</td>"
+            f"<td>{_e(s['session'].get('subject') or 'not recorded')}</td>"
+            f"<td>{_e(ACTIVITY_WORDS.get(s.get('activity') or '', s.get('activity')))}</td>"
+            f"{_progress_cells(s, c, 'L', first)}{_progress_cells(s, c, 'R', first)}"
+            f"<td>{_e(_progress_verdicts(s))}</td></tr>")
     fig = ("fig-progress", figs.progress(summaries, labels))
+    tests = seen - {"gait"}
+    test_note = (
+        " Self-test rows: the drop of the free side standing (or squatting) on that leg, "
+        "relative to standing on both feet, with its 95 % interval (one hold per leg: from "
+        "the sway within the hold, a lower bound) and the number of holds or reps; in the "
+        "plot squares (stance test) or triangles (squats), dashed. Gait and self-test drops "
+        "are different measures: each is compared with the first session of its own kind, "
+        "and both use the same 2-degree left/right threshold." if tests else "")
     text = (
         "<h2>Progress across sessions</h2>" + _figure_div(*fig)
         + "<div class='scroll'><table><thead><tr><th>Session</th><th>Subject</th>"
         "<th>Activity</th><th>Left CPD [95 % CI]</th><th>Right CPD [95 % CI]</th>"
-        f"<th>Verdict left / right</th></tr></thead><tbody>{rows}</tbody></table></div>"
-        "<p class='small'>Change: CPD of that side minus the first session, with a Welch "
-        "95 % CI (deg). Plot (sessions numbered as in the table): top, CPD per stance "
+        f"<th>Verdict left / right</th></tr></thead><tbody>{''.join(rows)}</tbody></table>"
+        "</div><p class='small'>Change: CPD of that side minus the first session, with a "
+        "Welch 95 % CI (deg). Plot (sessions numbered as in the table): top, CPD per stance "
         "side, mean with 95 % CI; bottom, right minus left with its 95 % CI, red dotted "
         "lines at ± the asymmetry threshold. Sessions can differ in speed, shoes and sensor "
-        "placement: compare sessions of the same activity and set-up.</p>")
+        f"placement: compare sessions of the same activity and set-up.{test_note}</p>")
     return text, fig
 
 
-def render_html(results: Sequence[tuple[dict, pd.DataFrame, pd.DataFrame | None]],
-                *, title: str = "gaitimu pelvic control report") -> str:
-    """HTML text of the report for ``(summary, strides, signals)`` triples (oldest first).
-
-    The newest session is shown in full: its summary card first, then (with several
-    sessions) the progress section, then guidance, then the details. Figure divs carry
-    ``data-figure`` ids (tests count them); the figures and plotly.js travel packed
-    (`gaitimu.report.assets`) and the page's script draws them.
-    """
-    if not results:
-        raise BadInputError("no session to report on")
-    summary, strides, signals = results[-1]
+def _gait_details(summary: dict, strides: pd.DataFrame, signals: pd.DataFrame | None
+                  ) -> tuple[list[str], list[tuple[str, Any]]]:
+    """The details of a gait session (numbers, CPD per side, gait cycle, CPD during the
+    session, temporal symmetry) and their figures."""
     curves, pct = figs.cycle_curves(strides, signals)
     figures = [("fig-cpd", figs.cpd_distribution(strides, summary)),
                ("fig-cycle", figs.gait_cycle(curves, pct)),
                ("fig-trend", figs.cpd_trend(strides, summary)),
                ("fig-temporal", figs.temporal(summary))]
     fig = dict(figures)
-    progress = ""
-    if len(results) > 1:
-        progress, progress_fig = _progress_html([r[0] for r in results])
-        figures.insert(0, progress_fig)
     detail = [
         "<h2>The numbers</h2>", f"<p class='meta'>{_context_line(summary)}</p>",
         _flags_html(summary),
@@ -509,11 +677,40 @@ def render_html(results: Sequence[tuple[dict, pd.DataFrame, pd.DataFrame | None]
         _trend_caption(summary),
         "<h2>Temporal symmetry</h2>", _figure_div("fig-temporal", fig["fig-temporal"]),
         _temporal_caption(summary),
+    ]
+    return detail, figures
+
+
+def render_html(results: Sequence[tuple[Any, ...]],
+                *, title: str = "gaitimu pelvic control report") -> str:
+    """HTML text of the report for ``(summary, strides, signals[, tests])`` tuples (oldest
+    first; ``tests`` the self-tests table, docs/self_tests.md).
+
+    The newest session is shown in full: its summary card first, then (with several
+    sessions) the progress section, then guidance, then the details: a gait session's
+    numbers and plots, or a self-test session's section (`_self_test_html`). Figure divs
+    carry ``data-figure`` ids (tests count them); the figures and plotly.js travel packed
+    (`gaitimu.report.assets`) and the page's script draws them.
+    """
+    if not results:
+        raise BadInputError("no session to report on")
+    summary, strides, signals, *rest = results[-1]
+    if selftests.is_self_test(summary.get("activity")):
+        section, fig = _self_test_html(summary, rest[0] if rest else None, signals)
+        detail, figures = [section], [fig]
+        method = summary["method"].get("self_tests", "")
+    else:
+        detail, figures = _gait_details(summary, strides, signals)
+        method = (f"{summary['method']['ci']} {summary['method']['asymmetry']} Decision: "
+                  f"{summary['method']['decision']}")
+    progress = ""
+    if len(results) > 1:
+        progress, progress_fig = _progress_html([r[0] for r in results])
+        figures.insert(0, progress_fig)
+    detail += [
         "<h2>Data quality</h2>", _quality_html(summary),
         "<h2>References and thresholds</h2>", _references_html(summary.get("activity")),
-        f"<p class='small'>Method: {_e(summary['method']['ci'])} "
-        f"{_e(summary['method']['asymmetry'])} Decision: "
-        f"{_e(summary['method']['decision'])}</p>",
+        f"<p class='small'>Method: {_e(method)}</p>",
     ]
     body = (
         "<main>" + _summary_card_html(summary, title)
@@ -628,9 +825,10 @@ def build_report(
     metas = [session_meta(session) for session, _ in items_list]
     check_one_subject([(m.get("path") or f"session {i + 1}", m) for i, m in enumerate(metas)])
     for i, ((_, result), meta) in enumerate(zip(items_list, metas, strict=True)):
+        tests = getattr(result, "tests", None)
         summary = summarize(result.strides, meta, getattr(result, "info", {}) or {},
-                            **thresholds)
-        results.append((summary, result.strides, getattr(result, "signals", None)))
+                            tests=tests, **thresholds)
+        results.append((summary, result.strides, getattr(result, "signals", None), tests))
         f = result.strides.copy()
         f.insert(0, "session", meta.get("path") or f"session{i + 1}")
         frames.append(f)
@@ -643,12 +841,17 @@ def build_report(
     _atomic_write(out_html, render_html(results))
     out = dict(results[-1][0])
     if len(results) > 1:
+        summaries = [r[0] for r in results]
         out["progress"] = [
             {"label": _label(s, i), "activity": s.get("activity"),
+             "kind": selftests.session_kind(s),
              "cpd_deg": s["cpd_deg"], "asymmetry": s["asymmetry"]["cpd_diff_r_minus_l_deg"],
              "verdict": {k: v["status"] for k, v in s["verdict"].items()},
-             "change_from_first_deg": change_from_first(results[0][0], s)}
-            for i, (s, _, _) in enumerate(results)]
+             "self_tests": [{k: e[k] for k in selftests.PROGRESS_KEYS}
+                            for e in s["self_tests"]],
+             "change_from_first_deg": chg}
+            for i, (s, chg) in enumerate(zip(summaries, changes_from_first(summaries),
+                                             strict=True))]
     if out_json is not None:
         _atomic_write(Path(out_json), json.dumps(out, indent=2, allow_nan=False) + "\n")
     csv_path = Path(out_csv) if out_csv is not None else default_csv_path(out_html)

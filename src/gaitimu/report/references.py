@@ -11,6 +11,8 @@ on which side and how sure; flag, never diagnose; no internal identifiers or fil
 
 from __future__ import annotations
 
+from gaitimu.consts import SELF_TESTS
+
 DISCLAIMER = (
     "gaitimu is not a medical device. It measures pelvic motion from one sensor and flags "
     "patterns; it does not diagnose. See a physiotherapist for an assessment, especially if "
@@ -84,6 +86,38 @@ REFERENCES: list[dict] = [
         "kind": "product",
     },
     {
+        "id": "self_test_threshold",
+        "applies_to": list(SELF_TESTS),
+        "citation": "gaitimu product default, not a clinical cut-off.",
+        "finding": "Left/right difference in the pelvic drop of the single-leg stance and "
+        "single-leg squat tests (relative to standing on both feet just before) that the "
+        "whole 95 % interval must clear before a leg is flagged: the 2 degrees of gait, "
+        "because no published threshold exists for the drop a sacral sensor measures in "
+        "these tests.",
+        "value": CPD_ASYMMETRY_THRESHOLD_DEG,
+        "metric": "self-test drop difference",
+        "kind": "product",
+    },
+    {
+        "id": "mccarney2020",
+        "applies_to": list(SELF_TESTS),
+        "citation": "McCarney L, et al. Chiropr Man Therap 2020;28.",
+        "finding": "The Trendelenburg test judged by eye agreed only weakly with the pelvic "
+        "motion measured in 3D; hip abductor strength correlated weakly with it.",
+        "value": None,
+        "kind": "literature",
+    },
+    {
+        "id": "bolink2016_tests",
+        "applies_to": list(SELF_TESTS),
+        "citation": "Bolink SAAN, et al. Med Eng Phys 2016;38(3):225-31.",
+        "finding": "IMU vs optical pelvic angles in gait and daily tasks: frontal-plane RMSE "
+        "2.7-4.5 degrees; a left/right difference of the same sensor cancels most of it.",
+        "value": [2.7, 4.5],
+        "metric": "measurement_error_deg",
+        "kind": "literature",
+    },
+    {
         "id": "gct_balance",
         "applies_to": ["walk", "run"],
         "citation": "Common running-metrics convention.",
@@ -95,10 +129,13 @@ REFERENCES: list[dict] = [
 ]
 
 def references_for(activity: str | None) -> list[dict]:
-    """The references that apply to ``activity`` ("walk"/"run"; all when unknown): a walking
-    report is not given running reference ranges."""
-    return [r for r in REFERENCES if activity not in ("walk", "run")
-            or activity in r.get("applies_to", ("walk", "run"))]
+    """The references that apply to ``activity``: a walking report is not given running
+    reference ranges, a self-test report gets the self-test ones; an unknown activity gets
+    every gait reference."""
+    if activity in SELF_TESTS:
+        return [r for r in REFERENCES if activity in r["applies_to"]]
+    gait = [r for r in REFERENCES if {"walk", "run"} & set(r["applies_to"])]
+    return [r for r in gait if activity not in ("walk", "run") or activity in r["applies_to"]]
 
 
 #: What the measured numbers can be compared with, per activity, in plain words.
@@ -118,6 +155,14 @@ REFERENCE_CONTEXT = {
         "(Bolink 2016); a difference between your sides, measured by the same sensor, is more "
         "robust than an absolute value."
     ),
+    **dict.fromkeys(SELF_TESTS, (
+        "No published reference exists for the pelvic drop a sacral sensor measures in this "
+        "test, so the report compares your two legs and your own sessions over time, not a "
+        "norm. Judged by eye, the Trendelenburg test agrees only weakly with pelvic motion "
+        "measured in 3D (McCarney 2020), which is what the sensor adds. Sensor angles carry "
+        "an absolute error of about 2.7-4.5 degrees (Bolink 2016); a difference between your "
+        "legs, measured by the same sensor, is more robust than an absolute value."
+    )),
 }
 
 
@@ -260,3 +305,86 @@ ENDURANCE_DOSAGE = (
     "heel press into a wall building to 40-60 seconds); 2-3 sessions a week with at least 48 "
     "hours between hard sessions."
 )
+
+
+# --------------------------------------------------------------------------- self-tests
+#: Left/right difference of the self-test drop (degrees) that the whole 95 % interval must
+#: clear before a standing leg is flagged (docs/verdicts.md, "Self-tests"). OUR CHOICE, not a
+#: clinical cut-off: no published threshold exists for the pelvic drop a sacral sensor
+#: measures in single-leg stance or squat (the bedside test is judged by eye, and that agrees
+#: only weakly with 3D motion: McCarney 2020). The same 2 degrees as gait, measured likewise
+#: relative to standing on both feet just before each hold or set, so a mounting offset
+#: cancels in the left/right difference as it does in gait.
+SELF_TEST_THRESHOLD_DEG = CPD_ASYMMETRY_THRESHOLD_DEG
+#: Where the self-test threshold comes from, in words (every self-test flag message says it).
+SELF_TEST_THRESHOLD_SOURCE = (
+    "our choice, not a clinical cut-off: no published threshold exists for the drop a "
+    "sacral sensor measures in this test, so the 2-degree left/right threshold of gait is "
+    "used, measured likewise relative to standing on both feet just before"
+)
+#: One hold per leg (the guided recorder's default) gives no between-hold interval. The
+#: sway within the hold then stands in for it, as a LOWER BOUND of the uncertainty: the
+#: stable part of the hold is taken as independent pieces of this length, each as variable
+#: as the whole hold (our choice: 5 s spans at least one cycle of the slow postural sway,
+#: 0.2-1 Hz, so neighbouring pieces are roughly independent). It says nothing about how much
+#: a repeated hold would differ, so a result from it is at most "likely but not certain".
+WITHIN_HOLD_PIECE_S = 5.0
+#: Holds per leg the report asks for when one hold per leg could not be confident: with 3
+#: per leg the between-hold interval has 2 degrees of freedom per leg.
+HOLDS_RECOMMENDED = 3
+#: Squat repetitions per leg before a leg is judged (our choice: with fewer the t interval
+#: over reps has one degree of freedom and is some 13 standard errors wide).
+MIN_REPS_PER_SIDE = 3
+
+#: Per test: (name in words, one trial, several trials).
+SELF_TEST_WORDS = {
+    "single-leg-stance": ("single-leg stance", "hold", "holds"),
+    "single-leg-squat": ("single-leg squat", "rep", "reps"),
+}
+
+WHAT_THE_TEST_MEASURES = {
+    "single-leg-stance": (
+        "In the single-leg stance test you stand on one leg and hold. The sensor on your "
+        "lower back measures how far the side of your lifted leg sinks, in degrees, compared "
+        "with how your pelvis sat on both feet just before. A degree or two is normal; what "
+        "this report looks at is whether one leg lets the pelvis drop clearly more than the "
+        "other."
+    ),
+    "single-leg-squat": (
+        "In the single-leg squat test you squat slowly on one leg. The sensor on your lower "
+        "back measures how far the side of your free leg sinks at the bottom of each squat, "
+        "in degrees, compared with how your pelvis sat on both feet just before. What this "
+        "report looks at is whether one leg lets the pelvis drop clearly more than the other."
+    ),
+}
+
+WHAT_THE_TEST_MAY_MEAN = (
+    "The gluteus medius, a muscle on the outside of each hip, holds the pelvis level while "
+    "you stand on that leg. A larger drop standing on one leg is what clinicians look for in "
+    "the Trendelenburg test: a pattern consistent with less hip abductor control on that "
+    "side. It is not a diagnosis: pain, tiredness, balance or how the sensor sits change it "
+    "too. One sensor on the sacrum cannot see how the body makes up for it, so watch for "
+    "these in a mirror: the trunk leaning over the standing leg (which can keep the pelvis "
+    "level), the knee moving inward, the foot rolling in."
+)
+
+#: What one sacral sensor cannot see in the self-tests (the report's section lists them).
+COMPENSATIONS = [
+    "Trunk lean over the standing leg: leaning sideways unloads the hip muscles and can keep "
+    "the pelvis level even when they do not hold it (a compensated Trendelenburg).",
+    "The knee moving inward (towards the other knee) instead of staying over the toes.",
+    "The foot rolling in (the arch flattening) on the standing leg.",
+]
+
+MIRROR_CHECK = (
+    "Do the test once more in front of a mirror, or have someone watch, for what the sensor "
+    "cannot see: does your trunk lean over the standing leg, does the knee move inward, does "
+    "the foot roll in?"
+)
+
+SELF_TEST_RETEST = (
+    "Re-test in 4-6 weeks the same way: the same test, the same shoes (or barefoot), the "
+    "sensor in the same place, and " + str(STANDING_NEEDED_S) + " seconds on both feet "
+    "before each leg."
+)
+

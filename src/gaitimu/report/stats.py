@@ -106,8 +106,13 @@ def mean_ci(x: np.ndarray, confidence: float = CONFIDENCE) -> MeanCI:
         return MeanCI(1, mean, math.nan, math.nan, math.nan, 1.0, 0.0)
     sd = float(x.std(ddof=1))
     n_eff, r1 = effective_n(x)
-    half = float(_st.t.ppf(0.5 + confidence / 2, n_eff - 1)) * sd / math.sqrt(n_eff)
+    half = t_half_width(sd, n_eff, confidence)
     return MeanCI(n, mean, sd, mean - half, mean + half, n_eff, r1)
+
+
+def t_half_width(sd: float, n_eff: float, confidence: float = CONFIDENCE) -> float:
+    """Half-width of the Student t interval of a mean: ``t(n_eff - 1) * sd / sqrt(n_eff)``."""
+    return float(_st.t.ppf(0.5 + confidence / 2, n_eff - 1)) * sd / math.sqrt(n_eff)
 
 
 def welch_diff(a: MeanCI, b: MeanCI, confidence: float = CONFIDENCE) -> DiffCI:

@@ -16,6 +16,7 @@ What the numbers mean (verdicts, banners, the summary card, guidance) is decided
 
 from __future__ import annotations
 
+import dataclasses
 import datetime as _dt
 import logging
 import math
@@ -28,7 +29,7 @@ import pandas as pd
 from gaitimu import __version__
 from gaitimu.errors import BadInputError
 from gaitimu.report import references as refs
-from gaitimu.report import verdicts
+from gaitimu.report import selftests, verdicts
 from gaitimu.report.stats import MeanCI, linear_trend, mean_ci, symmetry_index, welch_diff
 from gaitimu.sessions.files import jsonable
 
@@ -239,6 +240,8 @@ def summarize(
     asymmetry_threshold_deg: float = refs.CPD_ASYMMETRY_THRESHOLD_DEG,
     absolute_threshold_deg: float | None = refs.CPD_ABSOLUTE_THRESHOLD_DEG,
     trend_threshold_deg: float = refs.CPD_TREND_THRESHOLD_DEG,
+    tests: pd.DataFrame | None = None,
+    self_test_threshold_deg: float = refs.SELF_TEST_THRESHOLD_DEG,
 ) -> dict:
     """Summary statistics, asymmetry and flags of one analysed session.
 
@@ -255,6 +258,13 @@ def summarize(
         ``AnalysisResult.info`` (activity, cadence_spm, alignment, warnings, ...).
     min_strides_per_side, asymmetry_threshold_deg, absolute_threshold_deg, trend_threshold_deg
         Decision thresholds (defaults in `gaitimu.report.references`).
+    tests
+        The self-tests table (``AnalysisResult.tests``, docs/self_tests.md): its summary is
+        ``self_tests`` (`gaitimu.report.selftests`). A self-test session (activity in
+        `gaitimu.consts.SELF_TESTS`) has no gait: its card, verdict texts and guidance speak
+        about the self-test, the gait numbers stay empty and the strides table may be empty.
+    self_test_threshold_deg
+        Left/right threshold of the self-tests (`references.SELF_TEST_THRESHOLD_DEG`).
 
     Returns
     -------
@@ -268,6 +278,9 @@ def summarize(
     """
     meta = dict(meta or {})
     info = dict(info or {})
+    self_test = selftests.is_self_test(info.get("activity") or meta.get("activity"))
+    if self_test and strides.empty:  # no gait: any table without rows will do
+        strides = pd.DataFrame({c: pd.Series(dtype=float) for c in REQUIRED_COLUMNS})
     missing = [c for c in REQUIRED_COLUMNS if c not in strides.columns]
     if missing:
         raise BadInputError(f"strides table lacks column(s) {', '.join(missing)}")
@@ -328,7 +341,9 @@ def summarize(
         rate_per_side=_valid_rate_per_side(cadence, cpd if use_standing else cpd_ic, len(df)),
         duration_min=float(duration_s) / 60.0 if duration_s else None)
     sides = _side_attribution(df, side_arr, info)
-    if sides["attribution"] == "uncertain":
+    if self_test:
+        decision = None
+    elif sides["attribution"] == "uncertain":
         decision = verdicts.uncertain_sides(sides)
     else:
         decision = verdicts.decide(cpd_st, cpd_ic, diff, trend, rules,
@@ -339,6 +354,7 @@ def summarize(
                         "without a side (left/right uncertain) were left out.")
             for r in decision.sides.values():
                 r.text += left_out
+    tested = selftests.summarize_self_tests(tests, meta, threshold_deg=self_test_threshold_deg)
     align = info.get("alignment")
     align = align if isinstance(align, Mapping) else {}
 
@@ -359,6 +375,20 @@ def summarize(
     other_activity = int(len(strides) - len(df))
     speed = _speed_summary(info, meta, activity, per_side("step_length_m")
                            if "step_length_m" in vdf.columns else None)
+    if decision is None:  # a self-test session: the self-test speaks, gait says so
+        test = str(activity)
+        st_dec = tested.decisions.get(test) or selftests.no_rows_decision(test)
+        st_rules = dataclasses.replace(rules, thr=self_test_threshold_deg)
+        for s in SIDES:
+            trend[s]["text"] = selftests.not_gait_trend_text(test)
+        verdict, flags = selftests.not_gait_verdict(test), tested.flags or st_dec.flags
+        card = selftests.card(test, st_dec, tested.entries,
+                              verdicts.context(meta, activity, speed))
+        guidance = selftests.guidance(test, st_dec, st_rules)
+    else:
+        verdict, flags = decision.verdict(), decision.flags
+        card = verdicts.card(decision, cpd_st, rules, meta=meta, speed=speed)
+        guidance = verdicts.guidance(decision, trend, rules)
 
     summary = {
         "schema_version": SCHEMA_VERSION,
@@ -408,15 +438,17 @@ def summarize(
         },
         "obliquity_range_deg": {s: obl_range[s].as_dict() for s in SIDES},
         "trend": trend,
-        "verdict": decision.verdict(),
-        "flags": decision.flags,
-        "card": verdicts.card(decision, cpd_st, rules, meta=meta, speed=speed),
-        "guidance": verdicts.guidance(decision, trend, rules),
+        "verdict": verdict,
+        "flags": flags,
+        "card": card,
+        "guidance": guidance,
+        "self_tests": tested.entries,
         "thresholds": {
             "min_strides_per_side": min_strides_per_side,
             "asymmetry_deg": asymmetry_threshold_deg,
             "absolute_deg": absolute_threshold_deg,
             "trend_deg": trend_threshold_deg,
+            "self_test_deg": self_test_threshold_deg,
         },
         "data_quality": {
             "sample_rate_hz": rate,
@@ -447,6 +479,7 @@ def summarize(
             "trend": "least-squares slope of the drop against time per side with an "
             "autocorrelation-aware CI; change over the session = slope x time span, shown "
             "only when its 95 % CI excludes zero.",
+            **({"self_tests": selftests.METHOD} if tested.entries or self_test else {}),
         },
         "references": refs.references_for(activity),
         "reference_context": refs.reference_context(activity),

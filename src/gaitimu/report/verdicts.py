@@ -25,6 +25,7 @@ import math
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 
+from gaitimu.consts import SELF_TESTS
 from gaitimu.report import references as refs
 from gaitimu.report.stats import DiffCI, MeanCI
 
@@ -119,12 +120,12 @@ def _act(rules: Rules, form: int = 1) -> str:
     return words[form]
 
 
-def _amount(x: float) -> str:
+def amount_words(x: float) -> str:
     """A signed difference as positive words: "2.8 degrees more" / "1.2 degrees less"."""
     return f"{fmt(abs(x))} degrees {'more' if x >= 0 else 'less'}"
 
 
-def _range(lo: float, hi: float) -> str:
+def range_words(lo: float, hi: float) -> str:
     """A signed interval as positive words: "2.7 to 3.0 degrees more", "0.5 degrees less to
     0.2 degrees more"."""
     if lo >= 0:
@@ -134,7 +135,7 @@ def _range(lo: float, hi: float) -> str:
     return f"{fmt(-lo)} degrees less to {fmt(hi)} degrees more"
 
 
-def _plural(n: int, word: str) -> str:
+def plural(n: int, word: str) -> str:
     return f"{n} {word}{'' if n == 1 else 's'}"
 
 
@@ -148,16 +149,16 @@ def _side_numbers(s: str, c: MeanCI) -> str:
     """This side's drop relative to quiet standing, for a physio."""
     return (f"{_name(s).capitalize()}-leg stance: drop {fmt(c.mean)} ± {fmt(c.sd)} degrees "
             f"relative to quiet standing (95 % confidence interval {fmt(c.ci95_low)} to "
-            f"{fmt(c.ci95_high)}, {_plural(c.n, 'stride')}).")
+            f"{fmt(c.ci95_high)}, {plural(c.n, 'stride')}).")
 
 
-def _flag(side: str, kind: str, value: float | None, threshold: float | None,
+def make_flag(side: str, kind: str, value: float | None, threshold: float | None,
           message: str) -> dict:
     return {"side": side, "kind": kind, "value": value, "threshold": threshold,
             "message": message}
 
 
-def _banner(kind: str, text: str, fix: str) -> dict:
+def make_banner(kind: str, text: str, fix: str) -> dict:
     return {"kind": kind, "text": text, "fix": fix}
 
 
@@ -200,7 +201,7 @@ def _more_minutes(minutes: int | None, rules: Rules) -> str:
     """"record about 3 more minutes of steady running (about 4 minutes in all)"."""
     if minutes is None:
         return f"record a longer session of steady {_act(rules)}"
-    return (f"record about {_plural(minutes, 'more minute')} of steady {_act(rules)}"
+    return (f"record about {plural(minutes, 'more minute')} of steady {_act(rules)}"
             f"{_in_all(minutes, rules)}")
 
 
@@ -214,7 +215,7 @@ def _few_strides(n: dict[str, int], rules: Rules, standing_found: bool) -> Decis
     for s in SIDES:
         o = _other(s)
         if n[s] < rules.min_n:
-            flags.append(_flag(
+            flags.append(make_flag(
                 s, "inconclusive", n[s], rules.min_n,
                 f"Only {n[s]} valid {_name(s)}-leg strides (at least {rules.min_n} per side "
                 f"are needed): {todo}."))
@@ -224,7 +225,7 @@ def _few_strides(n: dict[str, int], rules: Rules, standing_found: bool) -> Decis
             f"{_name(o)} strides; at least {rules.min_n} per side are needed to judge a "
             f"side. To decide: {todo}.", minutes=minutes, n=n[s])
     counts = f"{n['L']} left and {n['R']} right"
-    banners = [_banner(
+    banners = [make_banner(
         "few_strides",
         f"Too few steps to compare your sides: {counts} usable steps, {rules.min_n} per "
         "leg are needed.",
@@ -235,7 +236,7 @@ def _few_strides(n: dict[str, int], rules: Rules, standing_found: bool) -> Decis
 
 
 def _no_standing_banner() -> dict:
-    return _banner(
+    return make_banner(
         "no_standing",
         "The recording did not start with you standing still, so your pelvic drop could not "
         "be measured and no side is judged.",
@@ -257,8 +258,8 @@ def _no_standing(cpd_ic: dict[str, MeanCI], rules: Rules) -> Decision:
             f"for {refs.STANDING_NEEDED_S} seconds at the start of the next recording. For "
             "reference only, the drop from the moment of landing (a smaller-scale measure "
             f"with no threshold of its own) was {fmt(c.mean)} ± {fmt(c.sd)} degrees during "
-            f"{_name(s)}-leg stance ({_plural(c.n, 'stride')}).")
-    flags = [_flag(
+            f"{_name(s)}-leg stance ({plural(c.n, 'stride')}).")
+    flags = [make_flag(
         "both", "inconclusive", None, None,
         "No quiet standing at the start of the recording: the pelvic drop cannot be measured "
         "from the standing pelvis, so no side is judged. Stand still for "
@@ -276,9 +277,9 @@ def uncertain_sides(sides_info: Mapping) -> Decision:
     n_st = sides_info.get("n_stances") or 0
     share = (sides_info.get("n_no_side") or 0) / n_st if n_st else None
     # value: share of the stances without a side (threshold 0.5, "more than half")
-    flags = [_flag("both", "inconclusive", share, 0.5 if share and share > 0.5 else None,
+    flags = [make_flag("both", "inconclusive", share, 0.5 if share and share > 0.5 else None,
                    f"Left/right attribution uncertain ({why}); no side is flagged.")]
-    banner = _banner(
+    banner = make_banner(
         "uncertain_sides",
         "We could not tell your left steps from your right ones in this recording, so no "
         "side is singled out.",
@@ -287,6 +288,21 @@ def uncertain_sides(sides_info: Mapping) -> Decision:
         "in a straight line (or on a treadmill).")
     return Decision(flags, {s: SideResult("inconclusive", "uncertain_sides", text)
                             for s in SIDES}, [banner], "inconclusive")
+
+
+def classify_difference(lo: float, hi: float, thr: float) -> str:
+    """The rule of docs/verdicts.md on a side's difference from the other side (this side
+    minus the other, 95 % CI [lo, hi]) and the threshold: "asymmetry" (the whole CI above
+    the threshold: flagged), "less_than_other" (the whole CI below minus the threshold),
+    "within_threshold" (the CI's top within the threshold: not flagged with 95 %
+    confidence), else "wide_ci" (the CI includes the threshold, or there is none)."""
+    if math.isfinite(lo) and lo > thr:
+        return "asymmetry"
+    if math.isfinite(hi) and hi < -thr:
+        return "less_than_other"
+    if math.isfinite(hi) and hi <= thr:
+        return "within_threshold"
+    return "wide_ci"
 
 
 def _compare_side(s: str, cpd: dict[str, MeanCI], diff: DiffCI, rules: Rules
@@ -300,44 +316,46 @@ def _compare_side(s: str, cpd: dict[str, MeanCI], diff: DiffCI, rules: Rules
                  else (-diff.diff, -diff.ci95_high, -diff.ci95_low))
     name, oname, thr = _name(s), _name(o), rules.thr
     numbers = _side_numbers(s, c)
-    if math.isfinite(lo) and lo > thr:
-        text = (f"The pelvis dropped {_amount(d)} during {name}-leg stance than during "
-                f"{oname}-leg stance (95 % confidence interval {_range(lo, hi)}; "
+    reason = classify_difference(lo, hi, thr)
+    if reason == "asymmetry":
+        text = (f"The pelvis dropped {amount_words(d)} during {name}-leg stance than during "
+                f"{oname}-leg stance (95 % confidence interval {range_words(lo, hi)}; "
                 f"{c.n} {name} and {co.n} {oname} strides), beyond the {fmt(thr)}-degree "
                 f"threshold: a pattern consistent with reduced {name} hip abductor control "
                 f"during {name} stance. {numbers}")
-        flag = _flag(s, "cpd_asymmetry", d, thr,
+        flag = make_flag(s, "cpd_asymmetry", d, thr,
                      f"Pattern consistent with reduced {name} hip abductor control during "
-                     f"{name} stance: the {oname} side of the pelvis dropped {_amount(d)} "
+                     f"{name} stance: the {oname} side of the pelvis dropped {amount_words(d)} "
                      f"during {name}-leg stance than the {name} side did during {oname}-leg "
-                     f"stance (95 % confidence interval {_range(lo, hi)}; threshold "
+                     f"stance (95 % confidence interval {range_words(lo, hi)}; threshold "
                      f"{fmt(thr)} degrees; {c.n} and {co.n} strides).")
         return SideResult("flagged", "asymmetry", text, d, lo, hi, n=c.n), [flag]
-    if math.isfinite(hi) and hi < -thr:
-        text = (f"The pelvis dropped {_amount(d)} during {name}-leg stance than "
-                f"during {oname}-leg stance (95 % confidence interval {_range(lo, hi)}). "
+    if reason == "less_than_other":
+        text = (f"The pelvis dropped {amount_words(d)} during {name}-leg stance than "
+                f"during {oname}-leg stance (95 % confidence interval {range_words(lo, hi)}). "
                 f"{numbers}")
         return SideResult("not_flagged", "less_than_other", text, d, lo, hi, n=c.n), []
-    if math.isfinite(hi) and hi <= thr:
-        text = (f"With 95 % confidence the difference from the {oname} side stays within the {fmt(thr)}-degree threshold (the pelvis dropped "
-                f"{_amount(d)} during {name}-leg stance; 95 % confidence interval "
-                f"{_range(lo, hi)}). {numbers}")
+    if reason == "within_threshold":
+        text = (f"With 95 % confidence the difference from the {oname} side stays within the "
+                f"{fmt(thr)}-degree threshold (the pelvis dropped "
+                f"{amount_words(d)} during {name}-leg stance; 95 % confidence interval "
+                f"{range_words(lo, hi)}). {numbers}")
         return SideResult("not_flagged", "within_threshold", text, d, lo, hi, n=c.n), []
     n_per_side = (c.n + co.n) / 2
     minutes = minutes_for_ci((hi - lo) / 2, abs(d - thr), n_per_side, rules)
-    decide = (f"about {_plural(minutes, 'more minute')} of steady {_act(rules)} at the same "
+    decide = (f"about {plural(minutes, 'more minute')} of steady {_act(rules)} at the same "
               "pace would likely decide it, if the difference stays about the same"
               if minutes is not None else
               "the difference is too close to the threshold for a longer recording to "
               "decide it soon; re-test on another day")
     if not (math.isfinite(lo) and math.isfinite(hi)):
         decide = "the spread of the strides could not be estimated"
-    text = (f"inconclusive: close to the threshold. The pelvis dropped {_amount(d)} during "
+    text = (f"inconclusive: close to the threshold. The pelvis dropped {amount_words(d)} during "
             f"{name}-leg stance than during {oname}-leg stance, but the 95 % confidence "
-            f"interval ({_range(lo, hi) if math.isfinite(lo) else 'n/a'}) includes the "
+            f"interval ({range_words(lo, hi) if math.isfinite(lo) else 'n/a'}) includes the "
             f"{fmt(thr)}-degree threshold: {decide}. {numbers}")
-    flag = _flag(s, "inconclusive", d, thr,
-                 f"{name.capitalize()}-leg stance: the drop was {_amount(d)} than during "
+    flag = make_flag(s, "inconclusive", d, thr,
+                 f"{name.capitalize()}-leg stance: the drop was {amount_words(d)} than during "
                  f"{oname}-leg stance; its 95 % confidence interval includes the "
                  f"{fmt(thr)}-degree threshold: {decide}.")
     return SideResult("inconclusive", "wide_ci", text, d, lo, hi, minutes, n=c.n), [flag]
@@ -351,7 +369,7 @@ def _elevated(s: str, c: MeanCI, res: SideResult, abs_thr: float) -> list[dict]:
     res.status, res.elevated = "flagged", True
     res.text += (f" Above the absolute limit of {fmt(abs_thr)} degrees with 95 % confidence "
                  f"(confidence interval {fmt(c.ci95_low)} to {fmt(c.ci95_high)}).")
-    return [_flag(s, "cpd_elevated", c.mean, abs_thr,
+    return [make_flag(s, "cpd_elevated", c.mean, abs_thr,
                   f"{_name(s).capitalize()}-leg stance drop {fmt(c.mean)} degrees is above "
                   f"{fmt(abs_thr)} degrees with 95 % confidence (confidence interval "
                   f"{fmt(c.ci95_low)} to {fmt(c.ci95_high)}).")]
@@ -365,7 +383,7 @@ def _fatigue(s: str, tr: Mapping, res: SideResult, rules: Rules) -> list[dict]:
             and change > rules.trend_thr):
         return []
     res.text += f" The drop grew by about {fmt(change)} degrees during the session."
-    return [_flag(s, "cpd_trend", change, rules.trend_thr,
+    return [make_flag(s, "cpd_trend", change, rules.trend_thr,
                   f"{_name(s).capitalize()}-leg stance: the drop grew by about "
                   f"{fmt(change)} degrees over the session (95 % confidence interval "
                   f"{fmt(lo)} to {fmt(tr.get('change_ci95_high'))} degrees): control may "
@@ -375,7 +393,7 @@ def _fatigue(s: str, tr: Mapping, res: SideResult, rules: Rules) -> list[dict]:
 def _fatigue_banner(sides: list[str], trend: Mapping, rules: Rules) -> dict:
     parts = [f"{fmt(trend[s]['change_over_session_deg'])} degrees on the {_name(s)} leg"
              for s in sides]
-    return _banner(
+    return make_banner(
         "fatigue",
         f"Your pelvic drop grew as the {_act(rules, 0)} went on (by about "
         f"{' and '.join(parts)}): control may fade as the hip muscles tire.",
@@ -384,19 +402,21 @@ def _fatigue_banner(sides: list[str], trend: Mapping, rules: Rules) -> dict:
 
 
 def _wide_ci_banner(s: str, res: SideResult, rules: Rules) -> dict:
-    fix = (f"Record about {_plural(res.minutes, 'more minute')} of steady {_act(rules)} at "
+    fix = (f"Record about {plural(res.minutes, 'more minute')} of steady {_act(rules)} at "
            f"the same pace{_in_all(res.minutes, rules)}, starting with "
            f"{refs.STANDING_NEEDED_S} seconds of standing still."
            if res.minutes is not None else
            "Re-test on another day: the difference is too close to the threshold for a "
            "longer recording to settle it soon.")
-    return _banner(
+    return make_banner(
         "wide_ci",
         f"Your {_name(s)} side is close to the {fmt(rules.thr)}-degree difference we look "
         "for: the result could go either way.", fix)
 
 
-def _overall_case(sides: dict[str, SideResult]) -> str:
+def overall_case(sides: dict[str, SideResult]) -> str:
+    """The overall case of the per-side results: both_high / flagged / not_flagged /
+    inconclusive (docs/verdicts.md)."""
     if all(r.elevated for r in sides.values()):
         return "both_high"
     if any(r.status == "flagged" for r in sides.values()):
@@ -445,7 +465,7 @@ def decide(cpd: dict[str, MeanCI], cpd_ic: dict[str, MeanCI], diff: DiffCI,
     banners = [_wide_ci_banner(s, r, rules) for s, r in sides.items() if r.reason == "wide_ci"]
     if fatigue:
         banners.append(_fatigue_banner(fatigue, trend, rules))
-    return Decision(flags, sides, banners, _overall_case(sides), fatigue)
+    return Decision(flags, sides, banners, overall_case(sides), fatigue)
 
 
 # --------------------------------------------------------------------------- trend
@@ -459,7 +479,7 @@ def trend_text(s: str, tr: Mapping) -> str:
     over = f"over the {fmt(span)} minutes" if span else "over the session"
     if not tr.get("shown"):
         return (f"No clear change of the drop during {_name(s)}-leg stance {over} (95 % "
-                f"confidence interval {_range(lo, hi)} at the end than at the start).")
+                f"confidence interval {range_words(lo, hi)} at the end than at the start).")
     verb, (a, b) = ("rose", (lo, hi)) if change > 0 else ("fell", (-hi, -lo))
     return (f"The drop during {_name(s)}-leg stance {verb} by about {fmt(abs(change))} degrees "
             f"{over} (95 % confidence interval {fmt(a)} to {fmt(b)} degrees).")
@@ -542,7 +562,7 @@ def headline(dec: Decision, rules: Rules) -> str:
                 "side is singled out.")
     if "few_strides" in kinds:
         m = dec.sides["L"].minutes
-        more = f": record about {_plural(m, 'more minute')}" if m else ": record for longer"
+        more = f": record about {plural(m, 'more minute')}" if m else ": record for longer"
         return f"This recording is too short to compare your two sides{more}."
     if "no_standing" in kinds:
         return ("We cannot compare your two sides yet: the recording needs "
@@ -561,7 +581,7 @@ def headline(dec: Decision, rules: Rules) -> str:
     wide = [s for s in SIDES if dec.sides[s].reason == "wide_ci"]
     s = wide[0] if wide else "R"
     m = dec.sides[s].minutes
-    more = f": record about {_plural(m, 'more minute')}" if m else ": re-test on another day"
+    more = f": record about {plural(m, 'more minute')}" if m else ": re-test on another day"
     return f"Your {_name(s)} side may let your pelvis drop more, but we cannot tell yet{more}."
 
 
@@ -580,7 +600,7 @@ def _record_again(dec: Decision, rules: Rules) -> str:
     total = None
     if rules.duration_min is not None and math.isfinite(rules.duration_min):
         total = round_minutes(rules.duration_min + (max(minutes) if minutes else 0))
-    length = (f"at least {_plural(total, 'minute')} of steady {_act(rules)}" if total
+    length = (f"at least {plural(total, 'minute')} of steady {_act(rules)}" if total
               else f"a longer stretch of steady {_act(rules)}")
     return (f"Record again: stand still for {refs.STANDING_NEEDED_S} seconds, then {length} in "
             "a straight line or on a treadmill, with the sensor centred on your lower back.")
@@ -595,20 +615,22 @@ def next_steps(dec: Decision, rules: Rules) -> list[str]:
     if dec.case == "inconclusive":
         return [_record_again(dec, rules), refs.SELF_TEST,
                 *([endurance] if dec.fatigue else []), refs.SEE_PHYSIO]
+    return [refs.SELF_TEST, start_step(dec), *([endurance] if dec.fatigue else []), retest,
+            refs.SEE_PHYSIO]
+
+
+def start_step(dec: Decision) -> str:
+    """The next step that says where to start exercising (a decided outcome)."""
     stage = refs.STAGE_WORDS[_starting_stage(dec)]
     if dec.case == "flagged":
         s = next(s for s in SIDES if dec.sides[s].status == "flagged")
-        start = (f"Start with the {stage} hip exercises, both legs with one extra set on the "
-                 f"{_name(s)}, 2-3 times a week; move on when the progression criteria in the "
-                 "guidance hold.")
-    elif dec.case == "both_high":
-        start = (f"Start with the {stage} hip exercises for both legs, 2-3 times a week; move "
-                 "on when the progression criteria in the guidance hold.")
-    else:
-        start = ("Optional: the later-stage hip exercises once or twice a week to keep your "
-                 "control.")
-    return [refs.SELF_TEST, start, *([endurance] if dec.fatigue else []), retest,
-            refs.SEE_PHYSIO]
+        return (f"Start with the {stage} hip exercises, both legs with one extra set on the "
+                f"{_name(s)}, 2-3 times a week; move on when the progression criteria in the "
+                "guidance hold.")
+    if dec.case == "both_high":
+        return (f"Start with the {stage} hip exercises for both legs, 2-3 times a week; move "
+                "on when the progression criteria in the guidance hold.")
+    return "Optional: the later-stage hip exercises once or twice a week to keep your control."
 
 
 def context(meta: Mapping, activity: str | None, speed: Mapping) -> dict:
@@ -617,7 +639,7 @@ def context(meta: Mapping, activity: str | None, speed: Mapping) -> dict:
     date = (str(created)[:16].replace("T", " ") + " UTC") if created else None
     notes = str(meta.get("notes") or "").strip()
     return {"subject": meta.get("subject") or None, "date": date,
-            "activity": activity if activity in ("walk", "run") else None,
+            "activity": activity if activity in ("walk", "run", *SELF_TESTS) else None,
             "speed": speed_phrase(speed), "notes": notes or None}
 
 
@@ -732,10 +754,12 @@ def _fatigue_guidance(dec: Decision, trend: Mapping, rules: Rules) -> dict:
     return {"case": "fatigue", "title": "The drop grew during the session", "text": text}
 
 
-def guidance(dec: Decision, trend: Mapping, rules: Rules) -> list[dict]:
-    """The ``guidance`` list: the lead for this outcome, fatigue work when the drop grew, the
-    exercise stages in the order to do them and the criteria to move between them."""
-    out = [_lead(dec, rules)]
+def guidance(dec: Decision, trend: Mapping, rules: Rules, lead: dict | None = None
+             ) -> list[dict]:
+    """The ``guidance`` list: the lead for this outcome (``lead`` replaces the gait one: the
+    self-tests', `gaitimu.report.selftests`), fatigue work when the drop grew, the exercise
+    stages in the order to do them and the criteria to move between them."""
+    out = [lead or _lead(dec, rules)]
     if dec.fatigue:
         out.append(_fatigue_guidance(dec, trend, rules))
     if dec.case in ("flagged", "both_high"):
