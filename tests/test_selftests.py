@@ -292,3 +292,17 @@ def test_analyze_writes_tests_csv_and_prints_a_line_per_side(tmp_path, capsys) -
     write_session(walk, tmp_path / "w")
     assert main(["analyze", str(tmp_path / "w"), "--tests", str(tmp_path / "w.csv")]) == 0
     assert list(pd.read_csv(tmp_path / "w.csv").columns) == list(TEST_COLUMNS)
+
+
+def test_a_planned_hold_that_was_not_done_is_a_row_that_says_so() -> None:
+    body, protocol = _stance("L", drop=3.0)
+    protocol["phases"].append({"phase": "hold", "stance_side": "R", "start_s": 29.0,
+                               "end_s": 34.0})
+    res = analyze_self_test(body, sampling_rate_hz=FS, test="single-leg-stance",
+                            protocol=protocol)
+    tests = res.tests
+    assert list(tests["stance_side"]) == ["L", "R"] and list(tests["index"]) == [1, 1]
+    assert tests["valid"].tolist() == [True, False]
+    assert tests.loc[1, "reason"] == "no weight shift onto the leg in the planned hold"
+    assert np.isnan(tests.loc[1, "hold_s"])
+    assert any("planned hold on R" in w for w in res.info["warnings"])

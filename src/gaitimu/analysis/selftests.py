@@ -835,11 +835,14 @@ def analyze_self_test(
     phases: list[dict[str, Any]] = []
     count = {"L": 0, "R": 0, "": 0}
     prev_end = 0
+    done: set[int] = set()  # the planned holds/sets found
     for per in periods:
         side = _side_of(f.t[per.a], f.t[per.b], plan)
         if plan and not side:
             prev_end = per.off.end
             continue  # single-leg support outside the planned holds/sets (e.g. in the rest)
+        done |= {k for k, p in enumerate(plan)
+                 if min(f.t[per.b], p.end_s) > max(f.t[per.a], p.start_s)}
         # 4. the two-legged standing right before the weight shift
         lo = max(prev_end, per.on.start - round(cfg.baseline_window_s * f.fs))
         baseline, base_s = _baseline(f, lo, per.on.start, cfg)
@@ -851,6 +854,11 @@ def analyze_self_test(
         if test == "single-leg-squat":
             reps = _find_reps(f, per.a, per.b, cfg)
             phase["reps"] = len(reps)
+            if not reps:
+                count[side] += 1
+                rows.append(_row(test, side, count[side], start_s=f.t[per.a],
+                                 end_s=f.t[per.b], baseline_obliquity_deg=baseline,
+                                 valid=False, reason="no squat rep found on the leg"))
             for a_, b_ in reps:
                 count[side] += 1
                 rows.append(_rep_row(f, test, side, count[side], a_, b_, baseline, settling,
@@ -864,7 +872,21 @@ def analyze_self_test(
                                   settling, cfg))
         phases.append(phase)
         prev_end = per.off.end
-    tests = pd.DataFrame(rows, columns=list(TEST_COLUMNS)) if rows else empty_tests()
+    # a planned hold or squat set without single-leg support: one row saying so
+    for k, p in enumerate(plan):
+        if k not in done and p.side:
+            what = "hold" if p.kind == "hold" else "squat set"
+            rows.append(_row(test, p.side, 0, valid=False,
+                             reason=f"no weight shift onto the leg in the planned {what}"))
+            rows[-1]["_t"] = p.start_s
+            warnings.append(f"planned {what} on {p.side} at {p.start_s:.0f}-{p.end_s:.0f} s: "
+                            "no weight shift onto the leg and back found")
+    tests = pd.DataFrame(rows, columns=[*TEST_COLUMNS, "_t"]) if rows else empty_tests()
+    if rows:  # time order; the planned ones that were not done at their planned time
+        tests["_t"] = tests["_t"].fillna(tests["start_s"])
+        tests = tests.sort_values("_t", kind="stable").drop(columns="_t")
+        tests["index"] = tests.groupby("stance_side").cumcount() + 1
+        tests = tests.reset_index(drop=True)
     tests = tests.astype(TEST_COLUMNS)
     if not periods:
         warnings.append("no single-leg support found (no weight shift onto one leg and back)")
