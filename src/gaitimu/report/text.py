@@ -225,12 +225,16 @@ def format_result(res: AnalysisResult) -> str:
                         ("sides", sides_text(info, len(res.strides)))):
         if text:
             lines.append(f"{label}: {text}")
-    for w in info.get("warnings", []):
-        lines.append(f"warning: {w}")
+    return "\n".join(lines + _closing_lines(info))
+
+
+def _closing_lines(info: dict) -> list[str]:
+    """The warnings and the files written, the last lines of `format_result`."""
+    lines = [f"warning: {w}" for w in info.get("warnings", [])]
     outs = [p for p in (info.get("outputs") or {}).values() if p]
     if outs:
         lines.append("wrote " + ", ".join(outs))
-    return "\n".join(lines)
+    return lines
 
 
 def _format_self_test(res: AnalysisResult) -> str:
@@ -244,9 +248,4 @@ def _format_self_test(res: AnalysisResult) -> str:
         lines.append(f"heading: from the weight shifts {_deg(heading['estimate_deg'])} deg, "
                      f"applied {_deg(heading.get('applied_deg'))} deg"
                      + (f" ({heading['note']})" if heading.get("note") else ""))
-    for w in info.get("warnings", []):
-        lines.append(f"warning: {w}")
-    outs = [p for p in (info.get("outputs") or {}).values() if p]
-    if outs:
-        lines.append("wrote " + ", ".join(outs))
-    return "\n".join(lines)
+    return "\n".join(lines + _closing_lines(info))
