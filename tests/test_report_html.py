@@ -123,14 +123,13 @@ def test_different_subjects_refused_before_anything_is_written(tmp_path):
 
 
 def test_cli_different_subjects_one_line_exit_2(tmp_path, monkeypatch, capsys):
-    import gaitimu.pipeline
-    import gaitimu.sessions
+    import gaitimu.workflows  # what `gaitimu report` runs: open, analyse, report
 
     fab = dict(zip(["a", "b"], _sessions(2), strict=False))
     fab["b"][0].meta["subject"] = "OTHER"
-    monkeypatch.setattr(gaitimu.sessions, "open_session", lambda p: fab[str(p)][0])
+    monkeypatch.setattr(gaitimu.workflows, "open_session", lambda p: fab[str(p)][0])
     analysed = []
-    monkeypatch.setattr(gaitimu.pipeline, "analyze_session",
+    monkeypatch.setattr(gaitimu.workflows, "analyze_session",
                         lambda s: analysed.append(s) or fab["a"][1])
     code = main(["report", "a", "b", "--out", str(tmp_path / "r.html")])
     err = capsys.readouterr().err.strip()
@@ -257,17 +256,19 @@ def test_multi_session_report_renders(browser, multi):
 # --------------------------------------------------------------------------- CLI
 def test_cli_report(tmp_path, monkeypatch, capsys):
     """`gaitimu report A B --out --json`, with the engine replaced by fabricated results."""
-    import gaitimu.pipeline
-    import gaitimu.sessions
+    import gaitimu.workflows  # what `gaitimu report` runs: open, analyse, report
 
     fab = dict(zip(["a", "b"], _sessions(2), strict=False))
-    monkeypatch.setattr(gaitimu.sessions, "open_session", lambda p: fab[str(p)][0])
-    monkeypatch.setattr(gaitimu.pipeline, "analyze_session", lambda s: next(
+    monkeypatch.setattr(gaitimu.workflows, "open_session", lambda p: fab[str(p)][0])
+    monkeypatch.setattr(gaitimu.workflows, "analyze_session", lambda s: next(
         r for (ss, r) in fab.values() if ss is s))
     out, js = tmp_path / "r.html", tmp_path / "s.json"
     assert main(["report", "b", "a", "--out", str(out), "--json", str(js)]) == 0
     text = capsys.readouterr().out
-    assert text.startswith("L: ") and "\nR: " in text and str(out) in text
+    # the summary card in the terminal: headline, then one line per side, then the files
+    lines = text.splitlines()
+    assert lines[1].lstrip().startswith("left") and lines[2].lstrip().startswith("right")
+    assert str(out) in text
     assert out.exists() and js.exists() and default_csv_path(out).exists()
     labels = [p["label"] for p in json.loads(js.read_text())["progress"]]
     dates = [lab.split(" ", 1)[1] for lab in labels]
