@@ -42,38 +42,25 @@ class DemoOptions:
 
 
 async def _record(opts: DemoOptions, session: Path, on_status: Any) -> Any:
-    from gaitimu.sensors.client import _require_bumble
-
-    _require_bumble()  # one clear line (exit 3) when the optional 'virtual' extra is missing
-    from gaitimu.sensors.bumble_backend import VirtualRadio, make_backends
     from gaitimu.sensors.client import RecordOptions, record_session
-    from gaitimu.sensors.virtual import VIRTUAL_NAME, VirtualSensor
     from gaitimu.simulate.source import simulated_factory
 
-    radio = VirtualRadio()
     factory = simulated_factory(
         opts.activity, duration_s=opts.duration_s + 10.0, seed=opts.seed,
         cpd_left_deg=opts.cpd_left_deg, cpd_right_deg=opts.cpd_right_deg,
         misalignment_random_deg=opts.misalignment_deg,
     )
-    sensor = VirtualSensor(radio.link, source_factory=factory, speed=opts.speed,
-                           source_from_stream_start=True)
-    await sensor.start()
-    scanner_backend, client_backend = make_backends(radio)
-    try:
-        return await record_session(
-            RecordOptions(
-                out=session, device=VIRTUAL_NAME, duration_s=opts.duration_s,
-                subject="demo-runner", activity=opts.activity, rate_hz=opts.rate_hz,
-                notes=(f"gaitimu demo: virtual sensor, simulated {opts.activity} with CPD "
-                       f"{opts.cpd_left_deg:g} deg left / {opts.cpd_right_deg:g} deg right"),
-                # the virtual clock runs `speed` times faster than the host on purpose
-                correct_drift=opts.speed == 1.0,
-            ),
-            scanner_backend=scanner_backend, client_backend=client_backend, on_status=on_status,
-        )
-    finally:
-        await sensor.stop()
+    return await record_session(
+        RecordOptions(
+            out=session, device="virtual", duration_s=opts.duration_s,
+            subject="demo-runner", activity=opts.activity, rate_hz=opts.rate_hz,
+            notes=(f"gaitimu demo: virtual sensor, simulated {opts.activity} with CPD "
+                   f"{opts.cpd_left_deg:g} deg left / {opts.cpd_right_deg:g} deg right"),
+            # the virtual clock runs `speed` times faster than the host on purpose
+            correct_drift=opts.speed == 1.0,
+        ),
+        virtual_source=factory, virtual_speed=opts.speed, on_status=on_status,
+    )
 
 
 def run_demo(opts: DemoOptions, *, on_status: Any = None) -> dict[str, Any]:

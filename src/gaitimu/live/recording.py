@@ -29,9 +29,16 @@ async def _record(opts: Any, feed: LiveFeed, view: LiveStatus) -> Any:
         view(status)
         feed.on_status(status)
 
+    virtual = {}
+    if opts.device == "virtual":  # a simulated person of the declared activity
+        from gaitimu.simulate.source import simulated_factory
+
+        sim_s = min(600.0, max(60.0, (opts.duration_s or 0.0) + 5.0))
+        virtual = {"virtual_source": simulated_factory(opts.activity or "walk",
+                                                       duration_s=sim_s)}
     try:
         return await record_session(opts, on_status=on_status, on_samples=feed.on_samples,
-                                    install_signal_handlers=True)
+                                    install_signal_handlers=True, **virtual)
     finally:
         await feed.close()
 

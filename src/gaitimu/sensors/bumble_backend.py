@@ -19,8 +19,10 @@ Backends are bound to one `VirtualRadio` by `make_backends`, so each test can us
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import logging
 import uuid as _uuid
+from collections.abc import AsyncIterator
 from typing import Any
 
 from bleak.backends.characteristic import BleakGATTCharacteristic
@@ -294,3 +296,36 @@ class BumbleClient(BaseBleakClient):
     async def stop_notify(self, characteristic: BleakGATTCharacteristic) -> None:
         peer = self._require_peer()
         await self._att(peer.unsubscribe(characteristic.obj))
+
+
+def require_bumble() -> None:
+    """`DeviceError` (one line, exit 3) when the optional ``bumble`` package is missing."""
+    from gaitimu.errors import DeviceError
+
+    try:
+        import bumble  # noqa: F401
+    except ImportError:
+        raise DeviceError("the virtual sensor needs the optional 'bumble' package "
+                          "(pip install 'gaitimu[virtual]')") from None
+
+
+@contextlib.asynccontextmanager
+async def virtual_link(**sensor_options: Any) -> AsyncIterator[tuple[type, type]]:
+    """The built-in virtual sensor advertising on a fresh in-process radio, for as long as
+    the context lasts; yields the bleak ``(scanner_backend, client_backend)`` that reach it.
+
+    ``sensor_options`` go to `gaitimu.sensors.virtual.VirtualSensor` (``source_factory``:
+    what it serves, e.g. `gaitimu.simulate.source.simulated_factory(...)`; default the
+    synthetic signal; ``speed``, ``source_from_stream_start``, ...). The one place the
+    record, scan, demo and self-test paths set up the virtual radio.
+    """
+    require_bumble()
+    from gaitimu.sensors.virtual import VirtualSensor
+
+    radio = VirtualRadio()
+    sensor = VirtualSensor(radio.link, **sensor_options)
+    await sensor.start()
+    try:
+        yield make_backends(radio)
+    finally:
+        await sensor.stop()

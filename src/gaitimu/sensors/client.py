@@ -23,6 +23,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import dataclasses
 import datetime as dt
 import logging
 import re
@@ -134,14 +135,6 @@ def _scan_error(e: Exception) -> DeviceError:
                        "on and available? ('--device virtual' uses the built-in virtual sensor)")
 
 
-def _require_bumble() -> None:
-    try:
-        import bumble  # noqa: F401
-    except ImportError:
-        raise DeviceError("the virtual sensor needs the optional 'bumble' package "
-                          "(pip install 'gaitimu[virtual]')") from None
-
-
 def _backend_kwargs(backend) -> dict[str, Any]:
     return {} if backend is None else {"backend": backend}
 
@@ -191,19 +184,11 @@ async def scan_sensors(timeout_s: float = 5.0, *, include_virtual: bool = False)
     where the built-in virtual sensor advertises (the platform scan may then fail quietly)."""
     if not include_virtual:
         return await scan(timeout_s)
-    _require_bumble()
-    from gaitimu.sensors.bumble_backend import VirtualRadio, make_backends
-    from gaitimu.sensors.virtual import VirtualSensor
+    from gaitimu.sensors.bumble_backend import virtual_link
 
-    radio = VirtualRadio()
-    sensor = VirtualSensor(radio.link)
-    await sensor.start()
-    try:
-        scanner_cls, client_cls = make_backends(radio)
+    async with virtual_link() as (scanner_cls, client_cls):
         found = await scan(min(timeout_s, 2.0), scanner_backend=scanner_cls,
                            client_backend=client_cls)
-    finally:
-        await sensor.stop()
     try:
         found += await scan(timeout_s)
     except DeviceError as e:
@@ -645,31 +630,26 @@ class Recorder:
 
 
 async def record_session(options: RecordOptions, *, scanner_backend=None, client_backend=None,
-                         on_status=None, on_samples=None,
+                         on_status=None, on_samples=None, virtual_source=None,
+                         virtual_speed: float = 1.0,
                          install_signal_handlers: bool = False) -> RecordResult:
-    """Record a session (see `Recorder`); ``options.device == 'virtual'`` starts the built-in
-    virtual sensor on an in-process bumble radio and records from it through bleak."""
+    """Record a session (see `Recorder`). ``options.device == 'virtual'`` records from the
+    built-in virtual sensor on an in-process bumble radio (`bumble_backend.virtual_link`),
+    through bleak, serving ``virtual_source`` (a source factory, e.g.
+    `gaitimu.simulate.source.simulated_factory(...)`, which the caller builds: `sensors`
+    never imports the simulator; default the synthetic signal) at ``virtual_speed`` x real
+    time. ``options`` is not changed."""
     options.validate()
     if options.device == "virtual" and scanner_backend is None:
-        _require_bumble()
-        from gaitimu.sensors.bumble_backend import VirtualRadio, make_backends
-        from gaitimu.sensors.virtual import VIRTUAL_NAME, VirtualSensor
-        from gaitimu.simulate.source import simulated_factory
+        from gaitimu.sensors.bumble_backend import virtual_link
+        from gaitimu.sensors.virtual import VIRTUAL_NAME
 
-        radio = VirtualRadio()
-        sim_s = min(600.0, max(60.0, (options.duration_s or 0.0) + 5.0))
-        sensor = VirtualSensor(radio.link, source_factory=simulated_factory(
-            options.activity or "walk", duration_s=sim_s), source_from_stream_start=True)
-        await sensor.start()
-        scanner_backend, client_backend = make_backends(radio)
-        options.device = VIRTUAL_NAME
-        try:
-            rec = Recorder(options, scanner_backend=scanner_backend, client_backend=client_backend,
+        async with virtual_link(source_factory=virtual_source, speed=virtual_speed,
+                                source_from_stream_start=True) as backends:
+            rec = Recorder(dataclasses.replace(options, device=VIRTUAL_NAME),
+                           scanner_backend=backends[0], client_backend=backends[1],
                            on_status=on_status, on_samples=on_samples)
             return await rec.run(install_signal_handlers=install_signal_handlers)
-        finally:
-            await sensor.stop()
     rec = Recorder(options, scanner_backend=scanner_backend, client_backend=client_backend,
                    on_status=on_status, on_samples=on_samples)
     return await rec.run(install_signal_handlers=install_signal_handlers)
-
