@@ -104,13 +104,56 @@ def _cmd_record(args: argparse.Namespace) -> int:
     )
     opts.validate()  # bad values: one line, exit 2, before any radio work
     r, _feed = record_with_live_analysis(opts, live=args.live)
+    _print_recorded(r)
+    return _report_write_problems(r.path)
+
+
+def _print_recorded(r) -> None:
+    """The closing line of a recording (`RecordResult`): samples, loss, gaps, reconnects."""
     s = r.stats
     print(f"recorded {r.n_samples} samples ({r.duration_s:.1f} s) to {r.path}; lost "
           f"{s['lost_samples']} samples ({100 * s['loss_fraction']:.2f} %) in {s['gaps']} gap(s), "
           f"{r.reconnects} reconnect(s); stopped by {r.stopped_by}"
           + (f"; {s['rejected']} packet(s) rejected (did not fit the stream)"
              if s.get("rejected") else ""))
-    return _report_write_problems(r.path)
+
+
+def _cmd_test(args: argparse.Namespace) -> int:
+    from pathlib import Path
+
+    from gaitimu.consts import DEFAULT_AXES
+    from gaitimu.errors import BadInputError
+    from gaitimu.live.selftest import SelfTestOptions, record_self_test
+    from gaitimu.sensors.client import RecordOptions, default_session_path
+    from gaitimu.workflows import check_axes_option
+
+    stance = args.test == "single-leg-stance"
+    if not stance and args.hold is not None:
+        raise BadInputError("--hold is for single-leg-stance; single-leg-squat takes --reps")
+    if stance and args.reps is not None:
+        raise BadInputError("--reps is for single-leg-squat; single-leg-stance takes --hold")
+    test = SelfTestOptions(
+        args.test, hold_s=30.0 if args.hold is None else args.hold,
+        reps=5 if args.reps is None else args.reps, rest_s=args.rest, first=args.first,
+        scripted=args.yes, speed=1.0 if args.speed is None else args.speed,
+        touchdown_at_s=args.touchdown_at,
+    )
+    test.validate(args.device)  # bad values: one line, exit 2, before any radio work
+    out = Path(args.out) if args.out else default_session_path(args.subject)
+    _check_record_out(out)
+    opts = RecordOptions(out=out, device=args.device, subject=args.subject, rate_hz=args.rate,
+                         notes=args.notes, axes=check_axes_option(args.axes) or DEFAULT_AXES)
+    opts.validate()
+    res = record_self_test(opts, test)
+    r = res.record
+    _print_recorded(r)
+    code = _report_write_problems(r.path)
+    if not res.completed:
+        print(one_line(f"gaitimu test: stopped {res.stopped_in} ({r.stopped_by}); the session "
+                       f"keeps the {r.duration_s:.1f} s recorded: {r.path}"), file=sys.stderr)
+        return 2 if r.stopped_by == "no keyboard input" else 130
+    print(f"next: gaitimu analyze {r.path} --tests tests.csv; gaitimu report {r.path}")
+    return code
 
 
 def _check_record_out(out) -> None:
@@ -304,6 +347,15 @@ def _body_options(s: argparse.ArgumentParser, *, store: bool) -> None:
                             "(running speed is not estimated)")
 
 
+def _device_options(s: argparse.ArgumentParser, device_help: str) -> None:
+    """What ``record`` and ``test`` share: the sensor, the session and its labels."""
+    s.add_argument("--device", default=None, metavar="NAME|ADDRESS|virtual", help=device_help)
+    s.add_argument("--out", default=None, metavar="SESSION", help="session to write")
+    s.add_argument("--subject", default=None, metavar="ID", help="pseudonymous subject ID")
+    s.add_argument("--rate", type=int, default=200, metavar="HZ", help="sample rate 50-400 Hz")
+    s.add_argument("--notes", default=None, help="free-text notes stored with the session")
+
+
 def build_parser() -> argparse.ArgumentParser:
     p = _Parser(
         prog="gaitimu",
@@ -333,19 +385,44 @@ def build_parser() -> argparse.ArgumentParser:
     s.set_defaults(func=_cmd_scan)
 
     s = sub.add_parser("record", help="record a session from a sensor over BLE")
-    s.add_argument("--device", default=None, metavar="NAME|ADDRESS|virtual",
-                   help="sensor name or address, or 'virtual' for the built-in virtual sensor")
+    _device_options(s, "sensor name or address, or 'virtual' for the built-in virtual sensor")
     s.add_argument("--duration", type=float, default=None, metavar="S",
                    help="stop after S seconds (default: until Ctrl-C)")
-    s.add_argument("--out", default=None, metavar="SESSION", help="session to write")
-    s.add_argument("--subject", default=None, metavar="ID", help="pseudonymous subject ID")
     s.add_argument("--activity", choices=("walk", "run"), default=None)
-    s.add_argument("--rate", type=int, default=200, metavar="HZ", help="sample rate 50-400 Hz")
-    s.add_argument("--notes", default=None, help="free-text notes stored with the session")
     _body_options(s, store=True)
     s.add_argument("--live", action="store_true",
                    help="serve the live dashboard on 127.0.0.1 while recording")
     s.set_defaults(func=_cmd_record)
+
+    s = sub.add_parser("test", help="guided self-test (single-leg stance or squat) recorded "
+                       "from a sensor over BLE, with prompts and a countdown")
+    # gaitimu.consts.SELF_TESTS (written out: consts loads numpy; tested equal)
+    s.add_argument("test", choices=("single-leg-stance", "single-leg-squat"), metavar="TEST",
+                   help="single-leg-stance (Trendelenburg test) or single-leg-squat")
+    _device_options(s, "sensor name or address, or 'virtual' for the built-in virtual sensor "
+                       "(it plays the same test)")
+    s.add_argument("--axes", default=None, metavar="MAP|auto",
+                   help="how the sensor is worn, stored with the session (default "
+                        "x=up,y=right,z=forward)")
+    s.add_argument("--hold", type=float, default=None, metavar="S",
+                   help="single-leg stance: hold per leg, 5-600 s (default 30, the usual "
+                        "clinical duration)")
+    s.add_argument("--reps", type=int, default=None, metavar="N",
+                   help="single-leg squat: squats per leg, 1-30 (default 5)")
+    s.add_argument("--rest", type=float, default=10.0, metavar="S",
+                   help="rest between the legs, 0-600 s (default 10)")
+    s.add_argument("--first", choices=("L", "R"), default="L",
+                   help="the leg stood on first (default L)")
+    s.add_argument("--yes", action="store_true",
+                   help="scripted: no keyboard, the timeline runs by itself (the prompts are "
+                        "still printed); without it Enter starts each leg")
+    v = s.add_argument_group("virtual sensor only (--device virtual)")
+    v.add_argument("--speed", type=_positive, default=None, metavar="X",
+                   help="run the virtual sensor X times faster than real time (default 1)")
+    v.add_argument("--touchdown-at", type=float, default=None, metavar="S",
+                   help="single-leg stance: the simulated person's lifted foot touches down S s "
+                        "into the first hold")
+    s.set_defaults(func=_cmd_test)
 
     s = sub.add_parser("simulate", help="write a synthetic sacral-IMU session with ground truth")
     # walk, run and gaitimu.consts.SELF_TESTS (written out: consts loads numpy; tested equal)
