@@ -82,20 +82,40 @@ def test_noise_through_the_cli_exits_1_with_one_line(tmp_path, capsys) -> None:
     assert not (tmp_path / "r.html").exists()  # no "NOT FLAGGED" report for noise
 
 
-def _sim(activity: str, seed: int = 4):
+def _sim(activity: str, seed: int = 4, turn_every_s: float | None = None):
     from gaitimu.simulate import SimConfig, simulate
 
     return simulate(SimConfig(activity=activity, duration_s=40.0, seed=seed,
-                              cpd_left_deg=3.0, cpd_right_deg=3.0))
+                              cpd_left_deg=3.0, cpd_right_deg=3.0, turn_every_s=turn_every_s))
+
+
+#: The smallest gyroscope full scale of MEMS IMUs (deg/s): quick turns exceed it.
+SMALL_GYR_RANGE = 125.0
 
 
 def test_clipped_gyroscope_is_reported_not_analysed() -> None:
-    """+-20 deg/s: every stride clips; the rate cannot be integrated, so no stance is used
-    and the reason names the saturated axes (it used to move CPD from 3.06 to 4.33 deg)."""
-    sim = _sim("walk")
+    """+-125 deg/s with a quick turn every 6 s: 8 % of the samples clip in the turns; the
+    rate cannot be integrated there, so no stance is used and the reason names the
+    saturated axis (clipping used to move CPD from 3.06 to 4.33 deg)."""
+    sim = _sim("walk", turn_every_s=6.0)
+    clipped = np.clip(sim.gyr, -SMALL_GYR_RANGE, SMALL_GYR_RANGE)
     with pytest.raises(NoGaitError, match="gyroscope saturated") as e:
-        analyze(sim.t_s, sim.acc, np.clip(sim.gyr, -20, 20), sampling_rate_hz=200.0)
+        analyze(sim.t_s, sim.acc, clipped, sampling_rate_hz=200.0)
     assert "500 deg/s" in str(e.value)
+
+
+def test_quiet_standing_is_not_saturation() -> None:
+    """Standing still repeats its own small maximum (a few deg/s, quantised) many times:
+    below any sensor range, never called saturated (a single-leg-stance test was)."""
+    from gaitimu.analysis.conditioning import find_saturation
+
+    t = np.arange(6000) / 200.0
+    lsb = 2000.0 / 32768  # a +-2000 deg/s gyroscope's step: every sway peak reaches the
+    sway = 3.9 * np.sin(2 * np.pi * 0.3 * t)  # same top level, in many separate runs
+    gyr = np.round(np.column_stack([sway, 0.5 * sway, 0.2 * sway]) / lsb) * lsb
+    acc = np.round(np.column_stack([9.81 + 0.05 * sway, 0.1 * sway, 0.1 * sway]) / 0.0048)
+    mask, warns, per_axis = find_saturation(acc * 0.0048, gyr)
+    assert not mask.any() and not warns and not per_axis
 
 
 def test_clipped_accelerometer_is_warned_per_axis_and_values_hold() -> None:
@@ -138,14 +158,14 @@ def test_import_warns_about_clipping_per_axis(tmp_path, caplog) -> None:
     import json
     import logging
 
-    sim = _sim("walk")
-    gyr = np.clip(sim.gyr, -20.0, 20.0)
+    sim = _sim("walk", turn_every_s=10.0)
+    gyr = np.clip(sim.gyr, -SMALL_GYR_RANGE, SMALL_GYR_RANGE)
     csv = tmp_path / "clipped.csv"
     np.savetxt(csv, np.column_stack([sim.t_s, sim.acc, gyr]), delimiter=",", fmt="%.6f",
                header="t_s,acc_x,acc_y,acc_z,gyr_x,gyr_y,gyr_z", comments="")
     with caplog.at_level(logging.WARNING):
         assert main(["import", str(csv), "--rate", "200", "--axes", "x=up,y=right,z=forward",
                      "--out", str(tmp_path / "c.gaitimu")]) == 0
-    assert any("gyroscope x saturated at +-20" in r.getMessage() for r in caplog.records)
+    assert any("gyroscope x saturated at +-125" in r.getMessage() for r in caplog.records)
     meta = json.loads((tmp_path / "c.gaitimu" / "meta.json").read_text())
     assert "gyr_x" in meta["import"]["saturation"]

@@ -34,7 +34,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from gaitimu.consts import ANALYSIS_MAX_RATE_HZ, ANALYSIS_MIN_RATE_HZ, MAX_SESSION_S
+from gaitimu.consts import ANALYSIS_MAX_RATE_HZ, ANALYSIS_MIN_RATE_HZ, MAX_SESSION_S, G
 from gaitimu.errors import BadInputError
 
 log = logging.getLogger(__name__)
@@ -274,14 +274,19 @@ def gap_intervals(
 #: this many separate runs: a real signal reaches its exact maximum once, a clipped one at
 #: every peak that exceeds the range.
 MIN_SATURATED_RUNS = 3
+#: ... and only when that value can be a range limit: the smallest full scales of MEMS IMUs
+#: are +-2 g and +-125 deg/s (e.g. Bosch BMI270, ST LSM6DSO), less 5 %. Quiet standing or a
+#: single-leg hold repeats its own small maximum (a few deg/s, quantised) many times.
+MIN_RANGE_LIMIT = {"acc": 0.95 * 2 * G, "gyr": 0.95 * 125.0}
 
 
-def _at_limit(x: np.ndarray) -> tuple[np.ndarray, float]:
+def _at_limit(x: np.ndarray, min_limit: float = 0.0) -> tuple[np.ndarray, float]:
     """Samples of one axis sitting at its largest absolute value (either sign) when that
-    value repeats in `MIN_SATURATED_RUNS` or more separate runs; and the value."""
+    value repeats in `MIN_SATURATED_RUNS` or more separate runs and is at least
+    ``min_limit``; and the value."""
     ax = np.abs(x)
     lim = float(ax.max()) if ax.size else 0.0
-    if lim <= 0.0 or not np.isfinite(lim):
+    if lim <= min_limit or lim <= 0.0 or not np.isfinite(lim):
         return np.zeros(x.size, dtype=bool), lim
     at = ax >= lim * (1.0 - 1e-6)
     n_runs = int(np.count_nonzero(np.diff(np.concatenate([[0], at.astype(np.int8)])) == 1))
@@ -307,7 +312,7 @@ def find_saturation(
     gyr_sat = np.zeros(len(gyr), dtype=bool)
     for name, data, unit in (("acc", acc, "m/s^2"), ("gyr", gyr, "deg/s")):
         for k, axis in enumerate("xyz"):
-            at, lim = _at_limit(np.asarray(data[:, k], dtype=float))
+            at, lim = _at_limit(np.asarray(data[:, k], dtype=float), MIN_RANGE_LIMIT[name])
             if not at.any():
                 continue
             frac = float(at.mean())
