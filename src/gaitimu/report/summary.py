@@ -231,6 +231,208 @@ def _valid_rate_per_side(cadence_spm: float | None, cpd: dict[str, MeanCI],
     return float(cadence_spm) / 2.0 * usable if usable > 0 else None
 
 
+#: How the gait numbers are computed and decided (summary.json ``method``).
+GAIT_METHOD = {
+    "ci": "95 % Student-t interval of the mean with an effective sample size "
+    "n_eff = n(1-r1)/(1+r1) from the lag-1 autocorrelation r1 of the strides in time "
+    "order (AR(1) approximation), so correlated strides widen the interval.",
+    "asymmetry": "Welch-Satterthwaite interval of the R-L difference of means on "
+    "effective sample sizes; symmetry index 100*(R-L)/((R+L)/2).",
+    "decision": "thresholds apply only to the drop relative to quiet standing, the "
+    "measure they were set for: without quiet standing no side is judged. A side is "
+    "flagged only when both sides have enough valid strides and the whole 95 % CI of "
+    "the difference clears the threshold; a CI within the threshold: not flagged; "
+    "otherwise inconclusive. Stances without a side never enter per-side statistics; "
+    "when left/right is uncertain (forward direction not established, or more than "
+    "half of the stances without a side) no side is flagged.",
+    "trend": "least-squares slope of the drop against time per side with an "
+    "autocorrelation-aware CI; change over the session = slope x time span, shown "
+    "only when its 95 % CI excludes zero.",
+}
+
+
+@dataclasses.dataclass(frozen=True)
+class _Selection:
+    """The stances `summarize` works on: those of the main activity, in time order."""
+
+    df: pd.DataFrame  # all of them
+    valid_mask: np.ndarray
+    side_arr: np.ndarray
+    vdf: pd.DataFrame  # the valid ones
+    vside: np.ndarray
+
+    @property
+    def n_valid(self) -> dict[str, int]:
+        return {s: int((self.vside == s).sum()) for s in SIDES}
+
+    @property
+    def n_total(self) -> dict[str, int]:
+        return {s: int((self.side_arr == s).sum()) for s in SIDES}
+
+    def per_side(self, col: str) -> dict[str, np.ndarray]:
+        v = _col(self.vdf, col)
+        return {s: v[self.vside == s] for s in SIDES}
+
+
+def _select(strides: pd.DataFrame, activity: str | None) -> _Selection:
+    df = strides
+    if activity and "activity" in df.columns:
+        df = df[df["activity"].astype(str) == activity]
+    df = df.sort_values("ic_s", kind="stable")
+    valid_mask = valid_flags(df["valid"])
+    side_arr = df["side"].astype(str).to_numpy()
+    return _Selection(df, valid_mask, side_arr, df[valid_mask], side_arr[valid_mask])
+
+
+@dataclasses.dataclass(frozen=True)
+class _GaitStats:
+    cpd_ic: dict[str, MeanCI]
+    cpd_st: dict[str, MeanCI]
+    use_standing: bool  # both sides have enough stances with a standing reference
+    temporal: dict[str, dict[str, MeanCI]]
+    ml: dict[str, MeanCI]
+    obl_range: dict[str, MeanCI]
+
+    @property
+    def reference(self) -> str:
+        return "standing" if self.use_standing else "ic"
+
+    @property
+    def cpd_col(self) -> str:
+        return "cpd_standing_deg" if self.use_standing else "cpd_ic_deg"
+
+    @property
+    def cpd(self) -> dict[str, MeanCI]:
+        return self.cpd_st if self.use_standing else self.cpd_ic
+
+    @property
+    def diff(self) -> Any:
+        return welch_diff(self.cpd["L"], self.cpd["R"])
+
+
+def _gait_statistics(sel: _Selection, min_n: int) -> _GaitStats:
+    cpd_st = _side_stats(sel.per_side("cpd_standing_deg"))
+    return _GaitStats(
+        cpd_ic=_side_stats(sel.per_side("cpd_ic_deg")),
+        cpd_st=cpd_st,
+        use_standing=all(cpd_st[s].n >= min_n for s in SIDES),
+        temporal={m: _side_stats(sel.per_side(m)) for m in TEMPORAL_METRICS},
+        ml=_side_stats(sel.per_side("ml_excursion_m")),
+        obl_range=_side_stats(sel.per_side("obliquity_range_deg")),
+    )
+
+
+def _asymmetry(st: _GaitStats, threshold_deg: float) -> dict:
+    stance_l, stance_r = st.temporal["stance_s"]["L"].mean, st.temporal["stance_s"]["R"].mean
+    total = stance_l + stance_r
+    return {
+        "cpd_diff_r_minus_l_deg": st.diff.as_dict(),
+        "cpd_symmetry_index_pct": symmetry_index(st.cpd["L"].mean, st.cpd["R"].mean),
+        "stance_symmetry_index_pct": symmetry_index(stance_l, stance_r),
+        "step_symmetry_index_pct": symmetry_index(st.temporal["step_s"]["L"].mean,
+                                                  st.temporal["step_s"]["R"].mean),
+        "gct_balance_left_pct": (100.0 * stance_l / total
+                                 if math.isfinite(total) and total > 0 else math.nan),
+        "ml_sway_symmetry_index_pct": symmetry_index(st.ml["L"].mean, st.ml["R"].mean),
+        "threshold_deg": threshold_deg,
+        "threshold_measure": "cpd_standing_deg",
+        "threshold_applies": st.use_standing,
+    }
+
+
+def _duration_and_cadence(strides: pd.DataFrame, vdf: pd.DataFrame, meta: Mapping,
+                          info: Mapping) -> tuple[Any, Any]:
+    duration_s = meta.get("duration_s", info.get("duration_s"))
+    if duration_s is None and len(strides):
+        ends = _col(strides, "next_ic_s")
+        duration_s = float(np.nanmax(np.r_[ends, _col(strides, "ic_s")]))
+    cadence = info.get("cadence_spm")
+    if cadence is None:
+        step = _col(vdf, "step_s")
+        step = step[np.isfinite(step) & (step > 0)]
+        cadence = 60.0 / float(np.median(step)) if step.size else None
+    return duration_s, cadence
+
+
+def _trends(sel: _Selection, cpd_col: str) -> dict[str, dict]:
+    """Per side, the drop the verdict uses against time (fatigue), with its text."""
+    t_min = _col(sel.vdf, "ic_s") / 60.0
+    y = _col(sel.vdf, cpd_col)
+    span_min = float(np.nanmax(t_min) - np.nanmin(t_min)) if t_min.size else 0.0
+    trend = {s: _trend(t_min[sel.vside == s], y[sel.vside == s], span_min, cpd_col)
+             for s in SIDES}
+    for s in SIDES:
+        trend[s]["text"] = verdicts.trend_text(s, trend[s])
+    return trend
+
+
+def _words(self_test: bool, sides: dict, st: _GaitStats, trend: dict, rules: Any,
+           tested: Any, meta: Mapping, activity: str | None, speed: dict,
+           self_test_threshold_deg: float) -> dict:
+    """``verdict``, ``flags``, ``card`` and ``guidance``: of the gait, or, for a self-test
+    session, of the self-test (the gait parts then say it is not a gait session; the trend
+    texts of ``trend`` are replaced accordingly)."""
+    if self_test:
+        test = str(activity)
+        st_dec = tested.decisions.get(test) or selftests.no_rows_decision(test)
+        for s in SIDES:
+            trend[s]["text"] = selftests.not_gait_trend_text(test)
+        return {
+            "verdict": selftests.not_gait_verdict(test),
+            "flags": tested.flags or st_dec.flags,
+            "card": selftests.card(test, st_dec, tested.entries,
+                                   verdicts.context(meta, activity, speed)),
+            "guidance": selftests.guidance(
+                test, st_dec, dataclasses.replace(rules, thr=self_test_threshold_deg)),
+        }
+    if sides["attribution"] == "uncertain":
+        decision = verdicts.uncertain_sides(sides)
+    else:
+        decision = verdicts.decide(st.cpd_st, st.cpd_ic, st.diff, trend, rules,
+                                   use_standing=st.use_standing,
+                                   standing_found=any(st.cpd_st[s].n for s in SIDES))
+        if sides["n_no_side"]:
+            left_out = (f" {sides['n_no_side']} stance{'s' if sides['n_no_side'] > 1 else ''} "
+                        "without a side (left/right uncertain) were left out.")
+            for r in decision.sides.values():
+                r.text += left_out
+    return {
+        "verdict": decision.verdict(),
+        "flags": decision.flags,
+        "card": verdicts.card(decision, st.cpd_st, rules, meta=meta, speed=speed),
+        "guidance": verdicts.guidance(decision, trend, rules),
+    }
+
+
+def _data_quality(strides: pd.DataFrame, sel: _Selection, meta: Mapping, info: Mapping,
+                  duration_s: Any, sides: dict) -> dict:
+    reasons: dict[str, int] = {}
+    if "invalid_reason" in sel.df.columns:
+        bad = sel.df.loc[~sel.valid_mask, "invalid_reason"].fillna("unspecified").astype(str)
+        bad = bad.replace("", "unspecified")
+        reasons = {str(k): int(v) for k, v in bad.value_counts().items()}
+    n_gaps, gap_s = _gaps_summary(meta.get("gaps", info.get("gaps")))
+    lost = meta.get("lost_samples")
+    rate = meta.get("sample_rate_hz")
+    n_samples = meta.get("n_samples")
+    if n_samples is None and rate and duration_s:
+        n_samples = float(rate) * float(duration_s)
+    return {
+        "sample_rate_hz": rate,
+        "lost_samples": lost,
+        "loss_pct": (100.0 * float(lost) / (float(n_samples) + float(lost))
+                     if lost is not None and n_samples else None),
+        "gaps": n_gaps,
+        "gap_total_s": gap_s,
+        "alignment": info.get("alignment", info.get("alignment_correction")),
+        "strides_excluded": {"total": int((~sel.valid_mask).sum()), "by_reason": reasons},
+        "strides_without_side": sides["n_no_side"],
+        "strides_other_activity": int(len(strides) - len(sel.df)),
+        "warnings": list(info.get("warnings", []) or []),
+        "problems": list(meta.get("problems", []) or []),
+    }
+
+
 def summarize(
     strides: pd.DataFrame,
     meta: Mapping | None = None,
@@ -285,111 +487,30 @@ def summarize(
     if missing:
         raise BadInputError(f"strides table lacks column(s) {', '.join(missing)}")
 
+    # 1. the stances of the session's main activity, valid ones per side
     activity = _main_activity(strides, meta, info)
-    df = strides
-    if activity and "activity" in df.columns:
-        df = df[df["activity"].astype(str) == activity]
-    df = df.sort_values("ic_s", kind="stable")
-    valid_mask = valid_flags(df["valid"])
-    side_arr = df["side"].astype(str).to_numpy()
-    vdf = df[valid_mask]
-    vside = side_arr[valid_mask]
-    n_valid = {s: int((vside == s).sum()) for s in SIDES}
-    n_total = {s: int((side_arr == s).sum()) for s in SIDES}
-
-    def per_side(col: str) -> dict[str, np.ndarray]:
-        v = _col(vdf, col)
-        return {s: v[vside == s] for s in SIDES}
-
-    cpd_ic = _side_stats(per_side("cpd_ic_deg"))
-    cpd_st = _side_stats(per_side("cpd_standing_deg"))
-    use_standing = all(cpd_st[s].n >= min_strides_per_side for s in SIDES)
-    reference = "standing" if use_standing else "ic"
-    cpd_col = "cpd_standing_deg" if use_standing else "cpd_ic_deg"
-    cpd = cpd_st if use_standing else cpd_ic
-    diff = welch_diff(cpd["L"], cpd["R"])
-
-    temporal = {m: _side_stats(per_side(m)) for m in TEMPORAL_METRICS}
-    ml = _side_stats(per_side("ml_excursion_m"))
-    obl_range = _side_stats(per_side("obliquity_range_deg"))
-    stance_l, stance_r = temporal["stance_s"]["L"].mean, temporal["stance_s"]["R"].mean
-    gct_balance = (100.0 * stance_l / (stance_l + stance_r)
-                   if math.isfinite(stance_l + stance_r) and stance_l + stance_r > 0 else math.nan)
-
-    # duration, cadence
-    duration_s = meta.get("duration_s", info.get("duration_s"))
-    if duration_s is None and len(strides):
-        ends = _col(strides, "next_ic_s")
-        duration_s = float(np.nanmax(np.r_[ends, _col(strides, "ic_s")]))
-    cadence = info.get("cadence_spm")
-    if cadence is None:
-        step = _col(vdf, "step_s")
-        step = step[np.isfinite(step) & (step > 0)]
-        cadence = 60.0 / float(np.median(step)) if step.size else None
-
-    # within-session trend (fatigue), per side, on the reference cpd_deg uses
-    t_min = _col(vdf, "ic_s") / 60.0
-    y = _col(vdf, cpd_col)
-    span_min = float(np.nanmax(t_min) - np.nanmin(t_min)) if t_min.size else 0.0
-    trend = {s: _trend(t_min[vside == s], y[vside == s], span_min, cpd_col) for s in SIDES}
-    for s in SIDES:
-        trend[s]["text"] = verdicts.trend_text(s, trend[s])
-
+    sel = _select(strides, activity)
+    # 2. per-side statistics; the reference of the drop (standing if both sides have it)
+    st = _gait_statistics(sel, min_strides_per_side)
+    # 3. duration, cadence, the within-session trend (fatigue) of the drop
+    duration_s, cadence = _duration_and_cadence(strides, sel.vdf, meta, info)
+    trend = _trends(sel, st.cpd_col)
+    # 4. the decision (gait), the self-tests, and what the page says about them
     rules = verdicts.Rules(
         min_n=min_strides_per_side, thr=asymmetry_threshold_deg,
         abs_thr=absolute_threshold_deg, trend_thr=trend_threshold_deg, activity=activity,
-        rate_per_side=_valid_rate_per_side(cadence, cpd if use_standing else cpd_ic, len(df)),
+        rate_per_side=_valid_rate_per_side(
+            cadence, st.cpd if st.use_standing else st.cpd_ic, len(sel.df)),
         duration_min=float(duration_s) / 60.0 if duration_s else None)
-    sides = _side_attribution(df, side_arr, info)
-    if self_test:
-        decision = None
-    elif sides["attribution"] == "uncertain":
-        decision = verdicts.uncertain_sides(sides)
-    else:
-        decision = verdicts.decide(cpd_st, cpd_ic, diff, trend, rules,
-                                   use_standing=use_standing,
-                                   standing_found=any(cpd_st[s].n for s in SIDES))
-        if sides["n_no_side"]:
-            left_out = (f" {sides['n_no_side']} stance{'s' if sides['n_no_side'] > 1 else ''} "
-                        "without a side (left/right uncertain) were left out.")
-            for r in decision.sides.values():
-                r.text += left_out
+    sides = _side_attribution(sel.df, sel.side_arr, info)
     tested = selftests.summarize_self_tests(tests, meta, threshold_deg=self_test_threshold_deg)
+    speed = _speed_summary(info, meta, activity, sel.per_side("step_length_m")
+                           if "step_length_m" in sel.vdf.columns else None)
+    words = _words(self_test, sides, st, trend, rules, tested, meta, activity, speed,
+                   self_test_threshold_deg)
     align = info.get("alignment")
     align = align if isinstance(align, Mapping) else {}
-
-    # data quality
-    reasons: dict[str, int] = {}
-    if "invalid_reason" in df.columns:
-        bad = df.loc[~valid_mask, "invalid_reason"].fillna("unspecified").astype(str)
-        bad = bad.replace("", "unspecified")
-        reasons = {str(k): int(v) for k, v in bad.value_counts().items()}
-    n_gaps, gap_s = _gaps_summary(meta.get("gaps", info.get("gaps")))
-    lost = meta.get("lost_samples")
-    rate = meta.get("sample_rate_hz")
-    n_samples = meta.get("n_samples")
-    if n_samples is None and rate and duration_s:
-        n_samples = float(rate) * float(duration_s)
-    loss_pct = (100.0 * float(lost) / (float(n_samples) + float(lost))
-                if lost is not None and n_samples else None)
-    other_activity = int(len(strides) - len(df))
-    speed = _speed_summary(info, meta, activity, per_side("step_length_m")
-                           if "step_length_m" in vdf.columns else None)
-    if decision is None:  # a self-test session: the self-test speaks, gait says so
-        test = str(activity)
-        st_dec = tested.decisions.get(test) or selftests.no_rows_decision(test)
-        st_rules = dataclasses.replace(rules, thr=self_test_threshold_deg)
-        for s in SIDES:
-            trend[s]["text"] = selftests.not_gait_trend_text(test)
-        verdict, flags = selftests.not_gait_verdict(test), tested.flags or st_dec.flags
-        card = selftests.card(test, st_dec, tested.entries,
-                              verdicts.context(meta, activity, speed))
-        guidance = selftests.guidance(test, st_dec, st_rules)
-    else:
-        verdict, flags = decision.verdict(), decision.flags
-        card = verdicts.card(decision, cpd_st, rules, meta=meta, speed=speed)
-        guidance = verdicts.guidance(decision, trend, rules)
-
+    # 5. the summary.json contract (docs/summary.schema.json)
     summary = {
         "schema_version": SCHEMA_VERSION,
         "software_version": __version__,
@@ -403,8 +524,8 @@ def summarize(
         },
         "activity": activity,
         "duration_s": duration_s,
-        "strides": n_valid,
-        "strides_total": n_total,
+        "strides": sel.n_valid,
+        "strides_total": sel.n_total,
         "sides": sides,
         "alignment": {"heading": align.get("heading"), "forward": align.get("forward"),
                       "side_trust": align.get("side_trust")},
@@ -413,35 +534,21 @@ def summarize(
         "distance_m": speed["distance_m"],
         "speed": speed,
         "turns": turns_summary(info.get("turns") if info else None),
-        "cpd_reference": reference,
-        "cpd_deg": {s: cpd[s].as_dict() for s in SIDES},
-        "cpd_ic_deg": {s: cpd_ic[s].as_dict() for s in SIDES},
-        "cpd_standing_deg": {s: cpd_st[s].as_dict() for s in SIDES},
-        "asymmetry": {
-            "cpd_diff_r_minus_l_deg": diff.as_dict(),
-            "cpd_symmetry_index_pct": symmetry_index(cpd["L"].mean, cpd["R"].mean),
-            "stance_symmetry_index_pct": symmetry_index(stance_l, stance_r),
-            "step_symmetry_index_pct": symmetry_index(temporal["step_s"]["L"].mean,
-                                                      temporal["step_s"]["R"].mean),
-            "gct_balance_left_pct": gct_balance,
-            "ml_sway_symmetry_index_pct": symmetry_index(ml["L"].mean, ml["R"].mean),
-            "threshold_deg": asymmetry_threshold_deg,
-            "threshold_measure": "cpd_standing_deg",
-            "threshold_applies": use_standing,
-        },
-        "temporal": {m: {s: temporal[m][s].as_dict() for s in SIDES}
+        "cpd_reference": st.reference,
+        "cpd_deg": {s: st.cpd[s].as_dict() for s in SIDES},
+        "cpd_ic_deg": {s: st.cpd_ic[s].as_dict() for s in SIDES},
+        "cpd_standing_deg": {s: st.cpd_st[s].as_dict() for s in SIDES},
+        "asymmetry": _asymmetry(st, asymmetry_threshold_deg),
+        "temporal": {m: {s: st.temporal[m][s].as_dict() for s in SIDES}
                      for m in TEMPORAL_METRICS},
         "ml_sway": {
-            "ml_excursion_m": {s: ml[s].as_dict() for s in SIDES},
+            "ml_excursion_m": {s: st.ml[s].as_dict() for s in SIDES},
             "note": "Medio-lateral sacral excursion towards the stance side: a proxy for "
             "trunk lean / compensated Trendelenburg, a hint and not proof.",
         },
-        "obliquity_range_deg": {s: obl_range[s].as_dict() for s in SIDES},
+        "obliquity_range_deg": {s: st.obl_range[s].as_dict() for s in SIDES},
         "trend": trend,
-        "verdict": verdict,
-        "flags": flags,
-        "card": card,
-        "guidance": guidance,
+        **words,
         "self_tests": tested.entries,
         "thresholds": {
             "min_strides_per_side": min_strides_per_side,
@@ -450,37 +557,9 @@ def summarize(
             "trend_deg": trend_threshold_deg,
             "self_test_deg": self_test_threshold_deg,
         },
-        "data_quality": {
-            "sample_rate_hz": rate,
-            "lost_samples": lost,
-            "loss_pct": loss_pct,
-            "gaps": n_gaps,
-            "gap_total_s": gap_s,
-            "alignment": info.get("alignment", info.get("alignment_correction")),
-            "strides_excluded": {"total": int((~valid_mask).sum()), "by_reason": reasons},
-            "strides_without_side": sides["n_no_side"],
-            "strides_other_activity": other_activity,
-            "warnings": list(info.get("warnings", []) or []),
-            "problems": list(meta.get("problems", []) or []),
-        },
-        "method": {
-            "ci": "95 % Student-t interval of the mean with an effective sample size "
-            "n_eff = n(1-r1)/(1+r1) from the lag-1 autocorrelation r1 of the strides in time "
-            "order (AR(1) approximation), so correlated strides widen the interval.",
-            "asymmetry": "Welch-Satterthwaite interval of the R-L difference of means on "
-            "effective sample sizes; symmetry index 100*(R-L)/((R+L)/2).",
-            "decision": "thresholds apply only to the drop relative to quiet standing, the "
-            "measure they were set for: without quiet standing no side is judged. A side is "
-            "flagged only when both sides have enough valid strides and the whole 95 % CI of "
-            "the difference clears the threshold; a CI within the threshold: not flagged; "
-            "otherwise inconclusive. Stances without a side never enter per-side statistics; "
-            "when left/right is uncertain (forward direction not established, or more than "
-            "half of the stances without a side) no side is flagged.",
-            "trend": "least-squares slope of the drop against time per side with an "
-            "autocorrelation-aware CI; change over the session = slope x time span, shown "
-            "only when its 95 % CI excludes zero.",
-            **({"self_tests": selftests.METHOD} if tested.entries or self_test else {}),
-        },
+        "data_quality": _data_quality(strides, sel, meta, info, duration_s, sides),
+        "method": {**GAIT_METHOD,
+                   **({"self_tests": selftests.METHOD} if tested.entries or self_test else {})},
         "references": refs.references_for(activity),
         "reference_context": refs.reference_context(activity),
         "disclaimer": refs.DISCLAIMER,
