@@ -6,18 +6,21 @@ from __future__ import annotations
 
 import logging
 import sys
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from gaitimu.live.dashboard import LiveDashboard, LiveFeed
 from gaitimu.live.status import LiveStatus
 from gaitimu.live.stream import StreamingAnalyzer
+
+if TYPE_CHECKING:  # (bleak is imported when a recording starts)
+    from gaitimu.sensors.client import RecordOptions, RecordResult
 
 log = logging.getLogger(__name__)
 
 __all__ = ["record_with_live_analysis"]
 
 
-async def _record(opts: Any, feed: LiveFeed, view: LiveStatus) -> Any:
+async def _record(opts: RecordOptions, feed: LiveFeed, view: LiveStatus) -> RecordResult:
     from gaitimu.sensors.client import record_session
 
     await feed.start()
@@ -43,7 +46,8 @@ async def _record(opts: Any, feed: LiveFeed, view: LiveStatus) -> Any:
         await feed.close()
 
 
-def record_with_live_analysis(opts: Any, *, live: bool = False) -> tuple[Any, LiveFeed]:
+def record_with_live_analysis(opts: RecordOptions, *,
+                              live: bool = False) -> tuple[RecordResult, LiveFeed]:
     """Record a session (`gaitimu.sensors.client.RecordOptions`) with the live analysis and
     terminal status; ``live`` also serves the dashboard. Returns the `RecordResult` and the
     feed (its ``analyzer.strides`` holds the stride rows found live)."""

@@ -73,12 +73,15 @@ import threading
 from collections import deque
 from collections.abc import Callable
 from dataclasses import dataclass, field
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
 from gaitimu.consts import SELF_TESTS, SIDES
 from gaitimu.errors import BadInputError, quote
+
+if TYPE_CHECKING:  # (bleak is imported when a recording starts)
+    from gaitimu.sensors.client import RecordOptions
 
 log = logging.getLogger(__name__)
 
@@ -743,7 +746,7 @@ class GuidedTest:
     (without ``scripted`` on a real sensor).
     """
 
-    def __init__(self, options: Any, test: SelfTestOptions, *,
+    def __init__(self, options: RecordOptions, test: SelfTestOptions, *,
                  say: Callable[[str], None] = print, keyboard: bool = True) -> None:
         test.validate(options.device)
         options.validate()
@@ -806,7 +809,7 @@ class GuidedTest:
         return options, {"scanner_backend": scanner, "client_backend": client}
 
 
-def record_self_test(options: Any, test: SelfTestOptions, *,
+def record_self_test(options: RecordOptions, test: SelfTestOptions, *,
                      say: Callable[[str], None] = print) -> SelfTestResult:
     """`GuidedTest` from the command line: the live status panel with the countdown (on a
     terminal), Ctrl-C / SIGTERM stop the recording cleanly and keep it."""
