@@ -87,6 +87,15 @@ DIRECTIONS = {
 DIRECTION_ALIASES = {"front": "forward", "back": "backward", "fwd": "forward", "bwd": "backward"}
 
 DEFAULT_AXES = "x=up,y=right,z=forward"
+#: Named axis maps (``--axes NAME``), stored as the map they stand for. A phone worn upright
+#: in a running belt at the sacrum, in the Android/iOS device frame (x to the right of the
+#: screen, y up along it, z out of the screen): screen facing out (backward), x = y cross z =
+#: up x backward = right; screen facing in (forward), x = up x forward = left
+#: (docs/coordinate_system.md, "Phones").
+AXIS_PRESETS = {
+    "phone-screen-out": "x=right,y=up,z=backward",
+    "phone-screen-in": "x=left,y=up,z=forward",
+}
 # Axis map of a sensor whose mounting is unknown: gravity gives up, the gait gives the heading
 # and which way is forward (`gaitimu.analysis.orientation.align_to_pelvis`).
 AUTO_AXES = "auto"
@@ -98,7 +107,7 @@ def is_auto_axes(spec: object) -> bool:
 
 
 def parse_axes(spec: str) -> np.ndarray:
-    """Parse an axis map such as ``x=up,y=right,z=forward``.
+    """Parse an axis map such as ``x=up,y=right,z=forward`` or a name of `AXIS_PRESETS`.
 
     Returns the 3x3 rotation matrix ``R_body_sensor`` with ``v_body = R @ v_sensor``, where the
     body frame is (up, right, forward). Raises `BadInputError` unless the map names each of
@@ -106,6 +115,7 @@ def parse_axes(spec: str) -> np.ndarray:
     """
     if not isinstance(spec, str):
         raise BadInputError(f"axis map {quote(spec)} is not text; expected e.g. {DEFAULT_AXES}")
+    spec = AXIS_PRESETS.get(spec.strip().lower(), spec)
     if not spec.strip():
         raise BadInputError(f"axis map {quote(spec)} is empty; expected e.g. {DEFAULT_AXES}")
     cols: dict[str, np.ndarray] = {}

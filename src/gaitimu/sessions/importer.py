@@ -466,7 +466,7 @@ def import_csv(
     path: str | os.PathLike[str],
     out: str | os.PathLike[str],
     *,
-    rate_hz: float,
+    rate_hz: float | None,
     axes: str,
     acc_unit: str = "m/s2",
     gyr_unit: str = "deg/s",
@@ -476,8 +476,13 @@ def import_csv(
     leg_length_m: float | None = None,
     height_m: float | None = None,
     speed_kmh: float | None = None,
+    fmt: str = "csv",
 ) -> Path:
-    """Import a CSV/TSV of samples into a new session directory ``out``.
+    """Import a CSV/TSV of samples (or, with ``fmt``, a phone export) into a new session ``out``.
+
+    ``fmt``: ``csv`` (this module; ``rate_hz`` required) or ``sensor-logger`` / ``phyphox``
+    (`gaitimu.sessions.phone.read_phone`: the rate is the median sample interval; a given
+    ``rate_hz`` is checked against it; ``acc_unit``/``gyr_unit`` are the apps' own).
 
     ``leg_length_m``, ``height_m`` (m) and ``speed_kmh`` (a treadmill speed) are checked
     (`gaitimu.analysis.speed.body_meta`) and stored in the session's meta.json when given.
@@ -506,7 +511,17 @@ def import_csv(
         raise BadInputError(f"{out}: already exists; choose another --out or remove it first")
     if not out.parent.exists():
         raise BadInputError(f"{out}: parent directory {out.parent} does not exist")
-    t_s, acc, gyr, info = read_imu_table(src, rate_hz=rate_hz, acc_unit=acc_unit, gyr_unit=gyr_unit)
+    if fmt == "csv":
+        if rate_hz is None:
+            raise BadInputError("--rate HZ is required with --format csv (the sampling rate)")
+        t_s, acc, gyr, info = read_imu_table(
+            src, rate_hz=rate_hz, acc_unit=acc_unit, gyr_unit=gyr_unit
+        )
+    else:
+        from gaitimu.sessions.phone import read_phone
+
+        t_s, acc, gyr, info = read_phone(src, fmt, rate_hz=rate_hz)
+        rate_hz = info["rate_hz"]
     events = info.pop("events")
     from gaitimu.analysis.conditioning import find_saturation
 
@@ -518,8 +533,10 @@ def import_csv(
     meta: dict[str, Any] = {
         "source": "import",
         "sensor": {
-            "name": "imported",
-            "model": "Xsens (from the column layout)" if info["layout"] == "xsens" else None,
+            "name": "imported" if fmt == "csv" else f"phone ({fmt})",
+            "model": "Xsens (from the column layout)"
+            if info["layout"] == "xsens"
+            else info.get("device"),
             "firmware": None,
             "address": None,
             "protocol_version": None,
