@@ -243,6 +243,7 @@ def _cmd_import(args: argparse.Namespace) -> int:
         args.file, tmp, rate_hz=args.rate, axes=args.axes, acc_unit=args.acc_unit,
         gyr_unit=args.gyr_unit, subject=args.subject, activity=args.activity, notes=args.notes,
         leg_length_m=args.leg_length, height_m=args.height, speed_kmh=args.speed_kmh,
+        fmt=args.format,
     ), inputs=[args.file])
     out = args.out
     print(f"wrote session {out} (see 'gaitimu info {out}')")
@@ -472,12 +473,21 @@ def build_parser() -> argparse.ArgumentParser:
                    help="single-leg squat: sacrum descent per squat (default 0.15 m)")
     s.set_defaults(func=_cmd_simulate)
 
-    s = sub.add_parser("import", help="import a CSV of sensor samples into a session")
-    s.add_argument("file", metavar="FILE.csv")
-    s.add_argument("--rate", type=float, required=True, metavar="HZ")
-    s.add_argument("--axes", required=True, metavar="x=up,y=right,z=forward|auto",
-                   help="where each sensor axis points on the body; 'auto' = mounting "
-                        "unknown, the gait decides heading and forward")
+    s = sub.add_parser("import", help="import a CSV of sensor samples or a phone recording "
+                       "(Sensor Logger, phyphox) into a session")
+    s.add_argument("file", metavar="FILE.csv|FILE.zip|DIR")
+    s.add_argument("--format", choices=("csv", "sensor-logger", "phyphox"), default="csv",
+                   help="csv (default), or a phone app's export: sensor-logger (zip or "
+                        "folder), phyphox (CSV, zip or folder)")
+    s.add_argument("--rate", type=float, default=None, metavar="HZ",
+                   help="required for csv; phone formats: the median sample interval "
+                        "(checked against HZ when given)")
+    s.add_argument("--axes", required=True,
+                   metavar="x=up,y=right,z=forward|phone-screen-out|phone-screen-in|auto",
+                   help="where each sensor axis points on the body; phone-screen-out/-in: a "
+                        "phone upright in a belt at the sacrum, screen facing away from / "
+                        "toward the body; 'auto' = mounting unknown, the gait decides "
+                        "heading and forward")
     s.add_argument("--acc-unit", choices=("m/s2", "g"), default="m/s2")
     s.add_argument("--gyr-unit", choices=("deg/s", "rad/s"), default="deg/s")
     s.add_argument("--out", required=True, metavar="SESSION")
