@@ -69,11 +69,11 @@ def _fail(path: Path | str, what: str) -> BadInputError:
 Opener = Callable[[], bytes]
 
 
-def _csv_members(path: Path) -> dict[str, tuple[str, Opener]]:
+def _csv_members(path: Path) -> list[tuple[str, str, Opener]]:
     """The CSV files of a zip, a folder (and its subfolders) or one CSV file.
 
-    Returns ``{lower-case base name: (name to show, read the bytes)}``; every file is checked
-    against `MAX_IMPORT_BYTES` before it is read.
+    Returns ``[(lower-case base name, name to show, read the bytes), ...]``; every file is
+    checked against `MAX_IMPORT_BYTES` before it is read.
     """
     try:
         st = path.stat()
@@ -88,12 +88,12 @@ def _csv_members(path: Path) -> dict[str, tuple[str, Opener]]:
                 name, f"is {size} bytes, more than the {MAX_IMPORT_BYTES} bytes gaitimu imports"
             )
 
-    out: dict[str, tuple[str, Opener]] = {}
+    out: list[tuple[str, str, Opener]] = []
     if stat.S_ISDIR(st.st_mode):
         for f in sorted(path.rglob("*")):
             if f.suffix.lower() == ".csv" and f.is_file():
                 too_big(str(f), f.stat().st_size)
-                out.setdefault(f.name.lower(), (str(f), f.read_bytes))
+                out.append((f.name.lower(), str(f), f.read_bytes))
         return out
     if not stat.S_ISREG(st.st_mode):
         raise _fail(path, "is not a regular file or folder; pass the app's export (zip or CSV)")
@@ -108,12 +108,10 @@ def _csv_members(path: Path) -> dict[str, tuple[str, Opener]]:
             if zi.is_dir() or not base.lower().endswith(".csv") or base.startswith("._"):
                 continue
             too_big(f"{path}:{zi.filename}", zi.file_size)
-            out.setdefault(
-                base.lower(), (f"{path}:{zi.filename}", lambda zi=zi: zf.read(zi))  # type: ignore[misc]
-            )
+            out.append((base.lower(), f"{path}:{zi.filename}", lambda zi=zi: zf.read(zi)))
         return out
     too_big(str(path), st.st_size)
-    out[path.name.lower()] = (str(path), path.read_bytes)
+    out.append((path.name.lower(), str(path), path.read_bytes))
     return out
 
 
@@ -235,11 +233,12 @@ def merge_streams(
 
 
 # ------------------------------------------------------------------ Sensor Logger
-def _sl_stream(members: dict[str, tuple[str, Opener]], base: str) -> Stream | None:
+def _sl_stream(members: list[tuple[str, str, Opener]], base: str) -> Stream | None:
     """A Sensor Logger file as a Stream with times in ns (int64, epoch), or None if absent."""
-    if f"{base.lower()}.csv" not in members:
+    found = [(n, r) for b, n, r in members if b == f"{base.lower()}.csv"]
+    if not found:
         return None
-    name, read = members[f"{base.lower()}.csv"]
+    name, read = found[0]
     df = _read_csv(name, read)
     cols = {c.lower(): c for c in df.columns}
     missing = [c for c in ("x", "y", "z") if c not in cols]
@@ -263,11 +262,12 @@ def _sl_stream(members: dict[str, tuple[str, Opener]], base: str) -> Stream | No
     return Stream(t, xyz, name)
 
 
-def _sl_metadata(members: dict[str, tuple[str, Opener]]) -> dict[str, str]:
-    if "metadata.csv" not in members:
+def _sl_metadata(members: list[tuple[str, str, Opener]]) -> dict[str, str]:
+    found = [(n, r) for b, n, r in members if b == "metadata.csv"]
+    if not found:
         return {}
     try:
-        df = _read_csv(*members["metadata.csv"])
+        df = _read_csv(*found[0])
     except BadInputError as e:
         log.warning("Metadata.csv not read (%s); taken as Android", e)
         return {}
@@ -330,12 +330,16 @@ def read_sensor_logger(
             "Accelerometer with gravity in Sensor Logger and record again",
         )
     else:
-        raise _fail(path, "has no accelerometer file (TotalAcceleration.csv or Accelerometer.csv "
-                    "with Gravity.csv); switch the accelerometer on in Sensor Logger")
+        raise _fail(
+            path,
+            "has no accelerometer file (TotalAcceleration.csv or Accelerometer.csv "
+            "with Gravity.csv); switch the accelerometer on in Sensor Logger",
+        )
     gyr_s = s.get("Gyroscope") or s.get("GyroscopeUncalibrated")
     if gyr_s is None:
-        raise _fail(path, "has no Gyroscope.csv; switch the gyroscope on in Sensor Logger and "
-                    "record again")
+        raise _fail(
+            path, "has no Gyroscope.csv; switch the gyroscope on in Sensor Logger and record again"
+        )
     # iOS reports acceleration and gravity with the opposite sign of Android (specific force,
     # +g up at rest), unless "Standardise Units & Frames" is on; the uncalibrated accelerometer
     # is then in m/s^2 instead of g, which tells the two apart when it was logged.
@@ -371,7 +375,7 @@ def read_phyphox(path: Path) -> tuple[np.ndarray, np.ndarray, np.ndarray, dict[s
     acc: Stream | None = None
     gyr: Stream | None = None
     linear = None
-    for name, read in members.values():
+    for _, name, read in members:
         df = _read_csv(name, read)
         low = {c.lower(): c for c in df.columns}
         tcol = low.get("time (s)")
@@ -382,21 +386,30 @@ def read_phyphox(path: Path) -> tuple[np.ndarray, np.ndarray, np.ndarray, dict[s
                     linear = name
                     continue
                 if m.group(3) not in _PX_MS2:
-                    raise _fail(name, f"column {quote(c)}: unit {quote(m.group(3))} is not m/s^2; "
-                                "export the 'Acceleration with g' experiment as CSV")
+                    raise _fail(
+                        name,
+                        f"column {quote(c)}: unit {quote(m.group(3))} is not m/s^2; "
+                        "export the 'Acceleration with g' experiment as CSV",
+                    )
                 found["acc"][m.group(2)] = c
             elif m := _PX_GYR.match(c_low):
                 if m.group(2) != "rad/s":
-                    raise _fail(name, f"column {quote(c)}: unit {quote(m.group(2))} is not rad/s; "
-                                "export the 'Gyroscope' experiment as CSV")
+                    raise _fail(
+                        name,
+                        f"column {quote(c)}: unit {quote(m.group(2))} is not rad/s; "
+                        "export the 'Gyroscope' experiment as CSV",
+                    )
                 found["gyr"][m.group(1)] = c
         for kind, cols in found.items():
             if not cols:
                 continue
             if len(cols) < 3 or tcol is None:
                 need = [f"{kind} {a}" for a in "xyz" if a not in cols]
-                raise _fail(name, f"missing column(s) {', '.join(need + ([] if tcol else ['Time (s)']))}"
-                            " (a phyphox export has Time (s) and x, y, z); export it again")
+                raise _fail(
+                    name,
+                    f"missing column(s) {', '.join(need + ([] if tcol else ['Time (s)']))}"
+                    " (a phyphox export has Time (s) and x, y, z); export it again",
+                )
             if len(df) == 0:
                 raise _fail(name, "has a header but no data rows; record again")
             st_ = Stream(
@@ -410,13 +423,22 @@ def read_phyphox(path: Path) -> tuple[np.ndarray, np.ndarray, np.ndarray, dict[s
                 gyr = Stream(st_.t, st_.xyz * RAD2DEG, name)
     if acc is None:
         if linear:
-            raise _fail(linear, "holds linear acceleration (without gravity); record with the "
-                        "'Acceleration with g' experiment instead")
-        raise _fail(path, "no phyphox acceleration columns (Time (s), Acceleration x (m/s^2), "
-                    "...); export the 'Acceleration with g' experiment as CSV")
+            raise _fail(
+                linear,
+                "holds linear acceleration (without gravity); record with the "
+                "'Acceleration with g' experiment instead",
+            )
+        raise _fail(
+            path,
+            "no phyphox acceleration columns (Time (s), Acceleration x (m/s^2), "
+            "...); export the 'Acceleration with g' experiment as CSV",
+        )
     if gyr is None:
-        raise _fail(path, "no phyphox gyroscope columns (Time (s), Gyroscope x (rad/s), ...); "
-                    "export the 'Gyroscope' experiment too (a zip or folder may hold both)")
+        raise _fail(
+            path,
+            "no phyphox gyroscope columns (Time (s), Gyroscope x (rad/s), ...); "
+            "export the 'Gyroscope' experiment too (a zip or folder may hold both)",
+        )
     t, a, g, info = merge_streams(acc, gyr)
     t0 = float(t[0])
     info.update(
@@ -450,21 +472,41 @@ def read_phone(
         raise BadInputError(f"--format {quote(fmt)} is not one of csv, {', '.join(PHONE_FORMATS)}")
     if t_s.size < 2:
         raise _fail(path, "fewer than 2 samples where accelerometer and gyroscope overlap")
+    _check_acc_unit(path, acc, "m/s2")  # 0.5-2 "m/s^2": values in g
     norm = float(np.median(np.linalg.norm(acc, axis=1)))
     if norm < MIN_GRAVITY_NORM:
-        raise _fail(path, f"median acceleration magnitude is {norm:.2f} m/s^2: the "
-                    "acceleration has no gravity in it; export acceleration with gravity")
-    _check_acc_unit(path, acc, "m/s2")
+        raise _fail(
+            path,
+            f"median acceleration magnitude is {norm:.2f} m/s^2: the "
+            "acceleration has no gravity in it; export acceleration with gravity",
+        )
     rate = 1.0 / float(np.median(np.diff(t_s)))
     check_rate(rate, f"{path}: the median sample interval gives a rate of")
     if rate_hz is not None and abs(rate - float(rate_hz)) > RATE_TOLERANCE * float(rate_hz):
-        raise _fail(path, f"the samples are {rate:.4g} Hz (median interval) but --rate is "
-                    f"{float(rate_hz):g} Hz; leave --rate out for a phone recording")
+        raise _fail(
+            path,
+            f"the samples are {rate:.4g} Hz (median interval) but --rate is "
+            f"{float(rate_hz):g} Hz; leave --rate out for a phone recording",
+        )
     if not ANALYSIS_MIN_RATE_HZ <= rate <= ANALYSIS_MAX_RATE_HZ:
-        log.warning("%s: %.4g Hz: the session can be stored, but the analysis supports %g-%g Hz",
-                    path.name, rate, ANALYSIS_MIN_RATE_HZ, ANALYSIS_MAX_RATE_HZ)
-    info.update({"file": path.name, "rate_hz": rate, "acc_unit": "m/s2", "gyr_unit": "rad/s",
-                 "layout": fmt, "time_source": "phone clock", "events": []})
+        log.warning(
+            "%s: %.4g Hz: the session can be stored, but the analysis supports %g-%g Hz",
+            path.name,
+            rate,
+            ANALYSIS_MIN_RATE_HZ,
+            ANALYSIS_MAX_RATE_HZ,
+        )
+    info.update(
+        {
+            "file": path.name,
+            "rate_hz": rate,
+            "acc_unit": "m/s2",
+            "gyr_unit": "rad/s",
+            "layout": fmt,
+            "time_source": "phone clock",
+            "events": [],
+        }
+    )
     return t_s, acc, gyr, info
 
 
