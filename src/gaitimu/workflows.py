@@ -18,7 +18,6 @@ from gaitimu.analysis.speed import check_body_size
 from gaitimu.consts import AUTO_AXES, parse_axes
 from gaitimu.errors import BadInputError, NoGaitError
 from gaitimu.pipeline import AnalysisResult, analyze_session
-from gaitimu.report.html import build_report, check_one_subject, check_report_outputs, session_meta
 from gaitimu.sessions import open_session
 from gaitimu.sessions.files import atomic_file, check_outputs, jsonable, os_error_text
 
@@ -146,6 +145,13 @@ def report_sessions(
     analysis, `check_one_subject`) and `NoGaitError` (naming the session) when one has
     no usable gait.
     """
+    from gaitimu.report.html import (  # (plotly, scipy.stats: only when a report is made)
+        build_report,
+        check_one_subject,
+        check_report_outputs,
+        session_meta,
+    )
+
     axes = check_axes_option(axes)
     body = _body_overrides(leg_length_m, height_m)
     # the outputs are checked before the (slow) analysis
