@@ -75,3 +75,17 @@ def test_imports_only_go_down_and_stay_public(path: Path) -> None:
             if private:
                 bad.append(f"line {line}: private {', '.join(private)} of {module}")
     assert not bad, "\n".join(bad)
+
+
+def test_the_analyze_path_does_not_load_plotly_or_scipy() -> None:
+    """`gaitimu analyze` needs neither plotly nor scipy (together ~0.6 s of start-up, the
+    whole-process budget is 2 s for an hour of data): a check of what the modules it runs
+    import, not a timing."""
+    import subprocess
+    import sys
+
+    code = ("import sys, gaitimu.cli, gaitimu.workflows, gaitimu.report.text, gaitimu.pipeline;"
+            "print(sorted({m.split('.')[0] for m in sys.modules} & {'scipy', 'plotly'}))")
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True,
+                         check=True).stdout.strip()
+    assert out == "[]", f"the analyze path imports {out}"
