@@ -32,8 +32,10 @@ async def _record(opts: RecordOptions, feed: LiveFeed, view: LiveStatus) -> Reco
         view(status)
         feed.on_status(status)
 
+    from gaitimu.sensors.client import virtual_kind
+
     virtual = {}
-    if opts.device == "virtual":  # a simulated person of the declared activity
+    if virtual_kind(opts.device) is not None:  # virtual[:<kind>]: a simulated person
         from gaitimu.simulate.source import simulated_factory
 
         sim_s = min(600.0, max(60.0, (opts.duration_s or 0.0) + 5.0))

@@ -40,6 +40,7 @@ from gaitimu.errors import BadInputError
 from gaitimu.live.status import Status
 from gaitimu.live.stream import StreamConfig, StreamingAnalyzer
 from gaitimu.sensors import protocol as P
+from gaitimu.sensors.adapters import Decoder, decoder_for
 from gaitimu.sensors.ingest import Ingest, Sink
 
 log = logging.getLogger(__name__)
@@ -179,10 +180,10 @@ class _Decoded:
 
 
 def _decode_all(host: np.ndarray, data: list[bytes], rate: float,
-                marks: set[int]) -> tuple[_Decoded, P.StreamDecoder]:
+                marks: set[int], meta: dict | None = None) -> tuple[_Decoded, Decoder]:
     """Every block the decoder accepts from the packets (the same decoder calls as the
     ingest step `_Decode` runs)."""
-    dec = P.StreamDecoder(rate)
+    dec = decoder_for(meta or {}, rate)  # the session's adapter's, or the gaitimu protocol's
     n, ep, th, st, raw = [0], [], [], [], []
     for i, (h, d) in enumerate(zip(host.tolist(), data, strict=True)):
         if i in marks:
@@ -339,12 +340,13 @@ class _Decode:
                                and isinstance(e.get("t_host_s"), int | float)])
         self.host = np.asarray(host, dtype=float)
         self.marks = _reconnect_marks(self.host, reconnects)
-        self.ingest = Ingest(P.StreamDecoder(self.rate), self, sink, self.scales)
+        meta = {} if synthesized else session.meta  # synthesized packets are protocol v1
+        self.ingest = Ingest(decoder_for(meta, self.rate), self, sink, self.scales)
         self.stored_t = np.asarray(session.t_s, dtype=float)
         self.i = 0  # packets fed
         self.b = 0  # blocks decoded
         self.synthesized = synthesized
-        dd, first = _decode_all(self.host, data, self.rate, self.marks)
+        dd, first = _decode_all(self.host, data, self.rate, self.marks, meta)
         self.first_pass = first.stats
         self.starts = dd.starts
         n_dec = dd.sensor_t.size

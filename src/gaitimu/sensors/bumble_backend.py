@@ -309,23 +309,42 @@ def require_bumble() -> None:
                           "(pip install 'gaitimu[virtual]')") from None
 
 
+def virtual_kinds() -> dict[str, type]:
+    """The virtual twin class of every sensor kind (the gaitimu sensor and each adapter's)."""
+    from gaitimu.sensors.virtual import VirtualSensor
+    from gaitimu.sensors.virtual_witmotion import VirtualWitMotion
+
+    return {"gaitimu": VirtualSensor, "witmotion": VirtualWitMotion}
+
+
+def virtual_name(kind: str) -> str:
+    """The name the virtual sensor of ``kind`` advertises."""
+    from gaitimu.sensors import virtual, virtual_witmotion
+
+    return {"gaitimu": virtual.VIRTUAL_NAME, "witmotion": virtual_witmotion.VIRTUAL_NAME}[kind]
+
+
 @contextlib.asynccontextmanager
-async def virtual_link(**sensor_options: Any) -> AsyncIterator[tuple[type, type]]:
+async def virtual_link(*, kinds: tuple[str, ...] = ("gaitimu",),
+                       **sensor_options: Any) -> AsyncIterator[tuple[type, type]]:
     """The built-in virtual sensor advertising on a fresh in-process radio, for as long as
     the context lasts; yields the bleak ``(scanner_backend, client_backend)`` that reach it.
 
     ``sensor_options`` go to `gaitimu.sensors.virtual.VirtualSensor` (``source_factory``:
     what it serves, e.g. `gaitimu.simulate.source.simulated_factory(...)`; default the
-    synthetic signal; ``speed``, ``source_from_stream_start``, ...). The one place the
-    record, scan, demo and self-test paths set up the virtual radio.
+    synthetic signal; ``speed``, ``source_from_stream_start``, ...). ``kinds``: which
+    virtual sensors advertise (`virtual_kinds`; e.g. the WitMotion twin), each with those
+    options. The one place the record, scan, demo and self-test paths set up the virtual
+    radio.
     """
     require_bumble()
-    from gaitimu.sensors.virtual import VirtualSensor
-
+    classes = virtual_kinds()
     radio = VirtualRadio()
-    sensor = VirtualSensor(radio.link, **sensor_options)
-    await sensor.start()
+    sensors = [classes[kind](radio.link, **sensor_options) for kind in kinds]
+    for sensor in sensors:
+        await sensor.start()
     try:
         yield make_backends(radio)
     finally:
-        await sensor.stop()
+        for sensor in sensors:
+            await sensor.stop()

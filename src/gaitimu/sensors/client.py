@@ -39,6 +39,7 @@ import numpy as np
 from gaitimu.consts import DEFAULT_AXES
 from gaitimu.errors import BadInputError, DeviceError
 from gaitimu.sensors import protocol as P
+from gaitimu.sensors.adapters import KIND_GAITIMU, adapter_for, kind_of
 from gaitimu.sensors.clock import ClockMap
 from gaitimu.sensors.ingest import Ingest, MappedClock
 from gaitimu.sensors.status import Status
@@ -77,6 +78,7 @@ class RecordOptions:
     pair: bool = False
     correct_drift: bool = True
     flush_interval_s: float = 0.5
+    sensor_kind: str | None = None  # an adapter's kind (`sensors.adapters`); None: from the name
 
     def validate(self) -> None:
         if not P.MIN_RATE_HZ <= self.rate_hz <= P.MAX_RATE_HZ:
@@ -90,6 +92,20 @@ class RecordOptions:
         body_meta(self.leg_length_m, self.height_m, self.speed_kmh)  # BadInputError if bad
         if self.acc_range_g not in P.ACC_RANGES_G or self.gyr_range_dps not in P.GYR_RANGES_DPS:
             raise BadInputError("unsupported accelerometer/gyroscope range")
+        kind = self.sensor_kind or virtual_kind(self.device)
+        if kind not in (None, KIND_GAITIMU):
+            adapter_for(kind).check(self.rate_hz, self.acc_range_g, self.gyr_range_dps)
+
+
+def virtual_kind(device: str | None) -> str | None:
+    """``virtual`` -> gaitimu, ``virtual:<kind>`` -> that kind (`BadInputError` if unknown),
+    anything else None."""
+    if device == "virtual":
+        return KIND_GAITIMU
+    if device and device.startswith("virtual:"):
+        kind = device.split(":", 1)[1]
+        return kind if kind == KIND_GAITIMU else adapter_for(kind).kind
+    return None
 
 
 def _body_meta(o: RecordOptions) -> dict[str, float]:
@@ -130,6 +146,11 @@ def _is_gaitimu(device, adv) -> bool:
         P.SERVICE_UUID in [u.lower() for u in adv.service_uuids])
 
 
+def _is_known(device, adv) -> bool:
+    """A gaitimu sensor or a device an adapter reads (`sensors.adapters.kind_of`)."""
+    return kind_of(adv.local_name or device.name, adv.service_uuids) is not None
+
+
 def _scan_error(e: Exception) -> DeviceError:
     return DeviceError(f"cannot scan for BLE devices ({type(e).__name__}: {e}); is Bluetooth "
                        "on and available? ('--device virtual' uses the built-in virtual sensor)")
@@ -146,13 +167,15 @@ class FoundSensor:
     address: str
     rssi: int
     battery_pct: int | None = None
+    kind: str = KIND_GAITIMU
 
 
 async def scan(timeout_s: float = 5.0, *, scanner_backend=None, client_backend=None,
                read_battery: bool = True) -> list[FoundSensor]:
-    """Nearby gaitimu sensors (name prefix or service UUID), strongest first.
+    """Nearby gaitimu sensors (name prefix or service UUID) and devices an adapter reads
+    (`sensors.adapters`), each with its ``kind``, strongest first.
 
-    With ``read_battery`` each one is briefly connected to read its Battery Level.
+    With ``read_battery`` each gaitimu sensor is briefly connected to read its Battery Level.
     """
     from bleak import BleakClient, BleakScanner
     from bleak.exc import BleakError
@@ -164,10 +187,11 @@ async def scan(timeout_s: float = 5.0, *, scanner_backend=None, client_backend=N
         raise _scan_error(e) from None
     sensors = []
     for device, adv in found.values():
-        if not _is_gaitimu(device, adv):
+        kind = kind_of(adv.local_name or device.name, adv.service_uuids)
+        if kind is None:
             continue
         battery = None
-        if read_battery:
+        if read_battery and kind == KIND_GAITIMU:
             try:
                 async with asyncio.timeout(5.0):
                     async with BleakClient(device, **_backend_kwargs(client_backend)) as c:
@@ -175,18 +199,19 @@ async def scan(timeout_s: float = 5.0, *, scanner_backend=None, client_backend=N
             except (BleakError, OSError, TimeoutError, IndexError) as e:
                 log.info("battery of %s not read: %s", device.address, e)
         sensors.append(FoundSensor(adv.local_name or device.name or "", device.address,
-                                   int(adv.rssi), battery))
+                                   int(adv.rssi), battery, kind))
     return sorted(sensors, key=lambda s: -s.rssi)
 
 
 async def scan_sensors(timeout_s: float = 5.0, *, include_virtual: bool = False) -> list[FoundSensor]:
     """`scan` on the platform adapter; with ``include_virtual`` also on an in-process radio
-    where the built-in virtual sensor advertises (the platform scan may then fail quietly)."""
+    where one virtual sensor of each kind advertises (the platform scan may then fail
+    quietly)."""
     if not include_virtual:
         return await scan(timeout_s)
-    from gaitimu.sensors.bumble_backend import virtual_link
+    from gaitimu.sensors.bumble_backend import virtual_kinds, virtual_link
 
-    async with virtual_link() as (scanner_cls, client_cls):
+    async with virtual_link(kinds=tuple(virtual_kinds())) as (scanner_cls, client_cls):
         found = await scan(min(timeout_s, 2.0), scanner_backend=scanner_cls,
                            client_backend=client_cls)
     try:
@@ -269,6 +294,7 @@ class Recorder:
         self._recent: list[tuple[float, int]] = []
         self._done_receiving = asyncio.Event()
         self._config: P.SensorConfig | None = None
+        self._adapter = None  # an adapter (`sensors.adapters`); None: the gaitimu protocol
         self.consumer_busy_s = 0.0  # time spent decoding and writing (benchmark)
 
     # ------------------------------------------------------------------ public
@@ -311,7 +337,7 @@ class Recorder:
         target = self.opts.device
         try:
             if target is None:
-                return await BleakScanner.find_device_by_filter(_is_gaitimu, timeout=timeout_s, **kw)
+                return await BleakScanner.find_device_by_filter(_is_known, timeout=timeout_s, **kw)
             if is_address(target):
                 return await BleakScanner.find_device_by_address(target, timeout=timeout_s, **kw)
             return await BleakScanner.find_device_by_name(target, timeout=timeout_s, **kw)
@@ -346,7 +372,34 @@ class Recorder:
             log.debug("battery not read: %s", e)
         return info
 
+    def _start_clock_and_callback(self):
+        """Session time starts with the first stream; the notification callback only
+        timestamps and enqueues."""
+        if self._decoder is None:  # first connection: session time starts with the stream
+            self._t0_host = time.monotonic()
+
+        def on_data(_char, data: bytearray) -> None:  # only timestamp and enqueue
+            self._queue.put_nowait((time.monotonic() - self._t0_host, bytes(data)))
+
+        return on_data
+
+    async def _configure_adapter(self, client) -> P.SensorConfig:
+        """Configure and start a device through its adapter (no config to read back: the
+        rate and ranges are the ones set)."""
+        o, a = self.opts, self._adapter
+        for cmd in a.configure_commands(o.rate_hz, o.acc_range_g, o.gyr_range_dps):
+            await client.write_gatt_char(a.control_char_uuid, cmd, response=a.write_response)
+        await client.start_notify(a.data_char_uuid, self._start_clock_and_callback())
+        for cmd in a.start_commands():
+            await client.write_gatt_char(a.control_char_uuid, cmd, response=a.write_response)
+        scales = a.scales(o.acc_range_g, o.gyr_range_dps)
+        return P.SensorConfig(protocol_version=0, rate_hz=o.rate_hz,
+                              acc_range_g=int(scales.acc_range_g),
+                              gyr_range_dps=int(scales.gyr_range_dps), samples_per_packet=1)
+
     async def _configure_and_start(self, client) -> P.SensorConfig:
+        if self._adapter is not None:
+            return await self._configure_adapter(client)
         o = self.opts
         ctrl = P.CONTROL_CHAR_UUID
         for cmd in (P.encode_command(P.Command.SET_RANGES, o.acc_range_g, o.gyr_range_dps),
@@ -359,14 +412,7 @@ class Recorder:
                               f"this gaitimu supports {P.PROTOCOL_VERSION}")
         if cfg.rate_hz != o.rate_hz:
             raise DeviceError(f"sensor refused rate {o.rate_hz} Hz (reports {cfg.rate_hz} Hz)")
-
-        if self._decoder is None:  # first connection: session time starts with the stream
-            self._t0_host = time.monotonic()
-
-        def on_data(_char, data: bytearray) -> None:  # only timestamp and enqueue
-            self._queue.put_nowait((time.monotonic() - self._t0_host, bytes(data)))
-
-        await client.start_notify(P.DATA_CHAR_UUID, on_data)
+        await client.start_notify(P.DATA_CHAR_UUID, self._start_clock_and_callback())
         await client.write_gatt_char(ctrl, P.encode_command(P.Command.START), response=True)
         return cfg
 
@@ -548,10 +594,15 @@ class Recorder:
                               "is it switched on and in range? try 'gaitimu scan'")
         self._ble_device = device
         self._status.device = device.name or device.address
+        kind = o.sensor_kind or kind_of(device.name, []) or KIND_GAITIMU
+        if kind != KIND_GAITIMU:
+            self._adapter = adapter_for(kind)
+            self._adapter.check(o.rate_hz, o.acc_range_g, o.gyr_range_dps)
         self._publish("connecting")
         await self._unless_stopped(self._open_link(device, attempts=o.connect_attempts))
         cfg = self._config
-        self._decoder = P.StreamDecoder(cfg.rate_hz)
+        self._decoder = (P.StreamDecoder(cfg.rate_hz) if self._adapter is None
+                         else self._adapter.new_decoder(cfg.rate_hz))
         self._clock.enabled = o.correct_drift
         if o.duration_s is not None:
             self._target_samples = round(o.duration_s * cfg.rate_hz)
@@ -569,6 +620,9 @@ class Recorder:
                           "requested_duration_s": o.duration_s},
             "battery_pct": self._battery,
         }
+        if self._adapter is not None:  # replay decodes the packets with the same adapter
+            meta["sensor"].update(kind=self._adapter.kind, model=meta["sensor"]["model"]
+                                  or self._adapter.label, protocol_version=None)
         factory = self.sink_factory or (lambda p, m: SessionWriter(p, m, flush_interval_s=o.flush_interval_s))
         self._writer = factory(o.out, meta)
         consumer = asyncio.ensure_future(self._consume())
@@ -622,7 +676,11 @@ class Recorder:
             return
         self._link_lost.clear()
         with contextlib.suppress(Exception):
-            if client.is_connected:
+            if client.is_connected and self._adapter is not None:
+                for cmd in self._adapter.stop_commands():
+                    await client.write_gatt_char(self._adapter.control_char_uuid, cmd,
+                                                 response=self._adapter.write_response)
+            elif client.is_connected:
                 await client.write_gatt_char(P.CONTROL_CHAR_UUID, P.encode_command(P.Command.STOP),
                                              response=True)
         with contextlib.suppress(Exception):
@@ -635,18 +693,20 @@ async def record_session(options: RecordOptions, *, scanner_backend=None, client
                          install_signal_handlers: bool = False) -> RecordResult:
     """Record a session (see `Recorder`). ``options.device == 'virtual'`` records from the
     built-in virtual sensor on an in-process bumble radio (`bumble_backend.virtual_link`),
+    ``'virtual:<kind>'`` from the virtual twin of that kind (e.g. ``virtual:witmotion``),
     through bleak, serving ``virtual_source`` (a source factory, e.g.
     `gaitimu.simulate.source.simulated_factory(...)`, which the caller builds: `sensors`
     never imports the simulator; default the synthetic signal) at ``virtual_speed`` x real
     time. ``options`` is not changed."""
     options.validate()
-    if options.device == "virtual" and scanner_backend is None:
-        from gaitimu.sensors.bumble_backend import virtual_link
-        from gaitimu.sensors.virtual import VIRTUAL_NAME
+    kind = virtual_kind(options.device)
+    if kind is not None and scanner_backend is None:
+        from gaitimu.sensors.bumble_backend import virtual_link, virtual_name
 
-        async with virtual_link(source_factory=virtual_source, speed=virtual_speed,
+        name = virtual_name(kind)
+        async with virtual_link(kinds=(kind,), source_factory=virtual_source, speed=virtual_speed,
                                 source_from_stream_start=True) as backends:
-            rec = Recorder(dataclasses.replace(options, device=VIRTUAL_NAME),
+            rec = Recorder(dataclasses.replace(options, device=name, sensor_kind=kind),
                            scanner_backend=backends[0], client_backend=backends[1],
                            on_status=on_status, on_samples=on_samples)
             return await rec.run(install_signal_handlers=install_signal_handlers)
