@@ -81,11 +81,17 @@ def _cmd_scan(args: argparse.Namespace) -> int:
     from gaitimu.sensors.client import scan_sensors
 
     found = asyncio.run(scan_sensors(args.timeout, include_virtual=args.virtual))
+    if args.json:
+        import json
+
+        print(json.dumps([{"name": s.name, "address": s.address, "kind": s.kind, "rssi": s.rssi}
+                          for s in found]))
+        return 0
     if not found:
-        print("no gaitimu sensors found (is the sensor on? '--virtual' adds the virtual one)")
+        print("no sensors found (is the sensor on? '--virtual' adds the virtual ones)")
     for s in found:
         battery = "-" if s.battery_pct is None else f"{s.battery_pct}%"
-        print(f"{s.name:<20} {s.address:<20} {s.rssi:>5} dBm  battery {battery}")
+        print(f"{s.name:<20} {s.address:<20} {s.kind:<10} {s.rssi:>5} dBm  battery {battery}")
     return 0
 
 
@@ -350,7 +356,8 @@ def _body_options(s: argparse.ArgumentParser, *, store: bool) -> None:
 
 def _device_options(s: argparse.ArgumentParser, device_help: str) -> None:
     """What ``record`` and ``test`` share: the sensor, the session and its labels."""
-    s.add_argument("--device", default=None, metavar="NAME|ADDRESS|virtual", help=device_help)
+    s.add_argument("--device", default=None, metavar="NAME|ADDRESS|virtual[:KIND]",
+                   help=device_help)
     s.add_argument("--out", default=None, metavar="SESSION", help="session to write")
     s.add_argument("--subject", default=None, metavar="ID", help="pseudonymous subject ID")
     s.add_argument("--rate", type=int, default=200, metavar="HZ", help="sample rate 50-400 Hz")
@@ -380,13 +387,17 @@ def build_parser() -> argparse.ArgumentParser:
                    help="virtual sensor speed vs real time (default 6)")
     s.set_defaults(func=_cmd_demo)
 
-    s = sub.add_parser("scan", help="list nearby gaitimu sensors")
+    s = sub.add_parser("scan", help="list nearby sensors gaitimu reads, with their kind")
     s.add_argument("--timeout", type=float, default=5.0, metavar="S", help="scan time (default 5 s)")
-    s.add_argument("--virtual", action="store_true", help="include the built-in virtual sensor")
+    s.add_argument("--virtual", action="store_true",
+                   help="include the built-in virtual sensors (one per kind)")
+    s.add_argument("--json", action="store_true",
+                   help='print a JSON list of {"name", "address", "kind", "rssi"}')
     s.set_defaults(func=_cmd_scan)
 
     s = sub.add_parser("record", help="record a session from a sensor over BLE")
-    _device_options(s, "sensor name or address, or 'virtual' for the built-in virtual sensor")
+    _device_options(s, "sensor name or address, 'virtual' for the built-in virtual sensor, "
+                       "'virtual:witmotion' for the virtual WitMotion WT901BLE")
     s.add_argument("--duration", type=float, default=None, metavar="S",
                    help="stop after S seconds (default: until Ctrl-C)")
     s.add_argument("--activity", choices=("walk", "run"), default=None)
