@@ -234,3 +234,23 @@ def test_link_drop_of_3s_reconnects_with_the_gap_recorded(tmp_path):
     assert {"link_lost", "reconnected", "clock_reset"} <= {e["kind"] for e in s.events}
     assert s.t_s[-1] - s.t_s[0] == pytest.approx(6 - 1 / 100, abs=0.05)
     json.dumps(s.meta)
+
+
+def test_cli_scan_json_names_the_kinds():
+    p = _cli("scan", "--virtual", "--json", "--timeout", "1")
+    assert p.returncode == 0, p.stderr
+    found = json.loads(p.stdout)
+    assert sorted(d["kind"] for d in found) == ["gaitimu", "witmotion"]
+    assert all(set(d) == {"name", "address", "kind", "rssi"} for d in found)
+
+
+def test_cli_record_virtual_witmotion_then_info(tmp_path):
+    from gaitimu.sessions import open_session
+
+    out = tmp_path / "cli.gaitimu"
+    p = _cli("record", "--device", "virtual:witmotion", "--duration", "2", "--rate", "100",
+             "--out", str(out))
+    assert p.returncode == 0, p.stderr
+    assert "recorded 200 samples" in p.stdout
+    s = open_session(out)
+    assert s.meta["sensor"]["kind"] == "witmotion" and s.sample_rate_hz == 100
