@@ -22,7 +22,7 @@ LAYERS = (
     ("simulate",),
     ("report",),
     ("live",),
-    ("workflows",),
+    ("workflows", "batch"),
     ("demo",),
     ("cli", "__main__", "__init__"),
 )

@@ -323,6 +323,23 @@ def _cmd_export(args: argparse.Namespace) -> int:
     return 0
 
 
+def _cmd_batch(args: argparse.Namespace) -> int:
+    from gaitimu.batch import run_batch
+
+    res = run_batch(args.inputs, args.out, workers=args.workers, dask=args.dask,
+                    reports=args.reports, axes=args.axes, leg_length_m=args.leg_length,
+                    height_m=args.height, progress_every=args.progress_every)
+    print(f"batch: {res.n_done} of {res.n_sessions} sessions analysed ({res.n_cached} from an "
+          f"earlier run), {len(res.failed)} failed; wrote "
+          + ", ".join(str(p) for p in res.files.values()))
+    if res.failed:
+        print(one_line(f"gaitimu batch: warning: {len(res.failed)} of {res.n_sessions} "
+                       f"sessions failed (first: {res.failed[0]['source']}: "
+                       f"{res.failed[0]['error']}); see {res.files['failed.csv']}"),
+              file=sys.stderr)
+    return 0 if res.n_done else 1
+
+
 # --------------------------------------------------------------------------- parser
 def _positive(text: str) -> float:
     try:
@@ -565,6 +582,25 @@ def build_parser() -> argparse.ArgumentParser:
     s.add_argument("--force", action="store_true",
                    help="replace files of the same name already in DIR")
     s.set_defaults(func=_cmd_export)
+    s = sub.add_parser("batch", help="analyse many sessions (folders, BIDS-Motion, CSV + "
+                       "manifest) on local processes or Dask into Parquet tables")
+    s.add_argument("inputs", nargs="+", metavar="INPUT",
+                   help="sessions, folders holding them, BIDS-Motion datasets, manifests")
+    s.add_argument("--out", required=True, metavar="DIR",
+                   help="output folder (created; a batch started again there resumes)")
+    s.add_argument("--workers", type=int, default=None, metavar="N",
+                   help="local worker processes (default: the cores); with --dask local the "
+                        "cluster's workers")
+    s.add_argument("--dask", default=None, metavar="ADDRESS|local",
+                   help="run on a Dask cluster: a scheduler address (tcp://HOST:8786), 'local' "
+                        "(a LocalCluster) or 'local:threads'; needs gaitimu[dask]")
+    s.add_argument("--reports", action="store_true",
+                   help="also an HTML report per session in DIR/reports")
+    s.add_argument("--axes", default=None, metavar="MAP|auto", help=_AXES_HELP)
+    _body_options(s, store=False)
+    s.add_argument("--progress-every", type=int, default=10, metavar="N",
+                   help="not on a terminal: a progress line every N sessions (default 10)")
+    s.set_defaults(func=_cmd_batch)
     return p
 
 
