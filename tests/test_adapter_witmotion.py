@@ -117,8 +117,9 @@ def recorded(tmp_path_factory):
 
     async def main():
         link = LocalLink()
-        twin = VirtualWitMotion(link, speed=6.0, source_factory=simulated_factory(
-            "walk", duration_s=70, cpd_left_deg=3, cpd_right_deg=7))
+        twin = VirtualWitMotion(link, speed=6.0, source_from_stream_start=True,
+                                source_factory=simulated_factory(
+                                    "walk", duration_s=70, cpd_left_deg=3, cpd_right_deg=7))
         await twin.start()
         S, C = make_backends(VirtualRadio(link))
         try:
@@ -141,7 +142,8 @@ def test_60s_at_200hz_zero_loss_equal_to_the_source_timing_within_1ms(recorded):
     assert s.t_s.size == 60 * RATE and res.stats["lost_samples"] == 0 and s.lost_samples == 0
     idx = np.array([k for k, _ in twin.sent_log])[: s.t_s.size]
     assert np.all(np.diff(idx) == 1)
-    raw = twin.source.read(int(idx[0]), idx.size)
+    origin = twin.sent_log[0][0]  # the source starts with the stream (its quiet standing)
+    raw = twin.source.read(int(idx[0] - origin), idx.size)
     acc, gyr = P.raw_to_physical(raw, W.SCALES)
     np.testing.assert_array_equal(s.acc, acc)
     np.testing.assert_array_equal(s.gyr, gyr)
