@@ -177,9 +177,11 @@ def _cli(*args: str, timeout: float = 120) -> subprocess.CompletedProcess:
 def test_scan_virtual_lists_one_twin_per_kind():
     from gaitimu.sensors.client import scan_sensors
 
+    from gaitimu.sensors.bumble_backend import virtual_kinds
+
     found = asyncio.run(scan_sensors(1.0, include_virtual=True))
     kinds = sorted(f.kind for f in found)
-    assert kinds == ["gaitimu", "witmotion"]
+    assert kinds == sorted(virtual_kinds()) and "witmotion" in kinds
 
 
 def test_absent_witmotion_is_exit_3_in_one_line(tmp_path):
@@ -242,7 +244,7 @@ def test_cli_scan_json_names_the_kinds():
     p = _cli("scan", "--virtual", "--json", "--timeout", "1")
     assert p.returncode == 0, p.stderr
     found = json.loads(p.stdout)
-    assert sorted(d["kind"] for d in found) == ["gaitimu", "witmotion"]
+    assert sorted(d["kind"] for d in found) == ["gaitimu", "movesense", "witmotion"]
     assert all(set(d) == {"name", "address", "kind", "rssi"} for d in found)
 
 

@@ -312,16 +312,19 @@ def require_bumble() -> None:
 def virtual_kinds() -> dict[str, type]:
     """The virtual twin class of every sensor kind (the gaitimu sensor and each adapter's)."""
     from gaitimu.sensors.virtual import VirtualSensor
+    from gaitimu.sensors.virtual_movesense import VirtualMovesense
     from gaitimu.sensors.virtual_witmotion import VirtualWitMotion
 
-    return {"gaitimu": VirtualSensor, "witmotion": VirtualWitMotion}
+    return {"gaitimu": VirtualSensor, "witmotion": VirtualWitMotion,
+            "movesense": VirtualMovesense}
 
 
 def virtual_name(kind: str) -> str:
     """The name the virtual sensor of ``kind`` advertises."""
-    from gaitimu.sensors import virtual, virtual_witmotion
+    from gaitimu.sensors import virtual, virtual_movesense, virtual_witmotion
 
-    return {"gaitimu": virtual.VIRTUAL_NAME, "witmotion": virtual_witmotion.VIRTUAL_NAME}[kind]
+    return {"gaitimu": virtual.VIRTUAL_NAME, "witmotion": virtual_witmotion.VIRTUAL_NAME,
+            "movesense": virtual_movesense.VIRTUAL_NAME}[kind]
 
 
 @contextlib.asynccontextmanager

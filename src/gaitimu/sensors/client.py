@@ -390,7 +390,7 @@ class Recorder:
         for cmd in a.configure_commands(o.rate_hz, o.acc_range_g, o.gyr_range_dps):
             await client.write_gatt_char(a.control_char_uuid, cmd, response=a.write_response)
         await client.start_notify(a.data_char_uuid, self._start_clock_and_callback())
-        for cmd in a.start_commands():
+        for cmd in a.start_commands(o.rate_hz):
             await client.write_gatt_char(a.control_char_uuid, cmd, response=a.write_response)
         scales = a.scales(o.acc_range_g, o.gyr_range_dps)
         return P.SensorConfig(protocol_version=0, rate_hz=o.rate_hz,

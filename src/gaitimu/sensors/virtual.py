@@ -385,6 +385,14 @@ class VirtualSensor:
             self.config = P.SensorConfig(**{**self.config.__dict__,
                                             "status": self.config.status & ~P.STATUS_STREAMING})
 
+    def _encode(self, k: int, raw: np.ndarray) -> list[bytes]:
+        """The notifications carrying samples ``k ..`` (``raw``): one gaitimu packet. A twin
+        of another device overrides it with that device's format."""
+        t0_us = round(k * 1e6 / self.config.rate_hz) + self.t0_offset_us
+        packet = P.encode_packet(self._seq, t0_us, raw, P.FLAG_OVERFLOW if self._overflowed else 0)
+        self._seq += 1
+        return [packet]
+
     async def _stream(self) -> None:
         cfg = self.config
         rate = cfg.rate_hz
@@ -399,11 +407,7 @@ class VirtualSensor:
                 delay = due - self._loop_s()
                 if delay > 0:
                     await asyncio.sleep(delay)
-                raw = self.source.read(k - self._source_origin_k, spp)
-                t0_us = round(k * 1e6 / rate) + self.t0_offset_us
-                packet = P.encode_packet(self._seq, t0_us, raw,
-                                         P.FLAG_OVERFLOW if self._overflowed else 0)
-                self._seq += 1
+                packets = self._encode(k, self.source.read(k - self._source_origin_k, spp))
                 if self.faults.loss_fraction and self._rng.random() < self.faults.loss_fraction:
                     # as a real sensor whose ring buffer overflowed: the packet is gone and the
                     # next one carries the overflow flag
@@ -413,7 +417,8 @@ class VirtualSensor:
                     self.config = P.SensorConfig(**{**self.config.__dict__,
                                                     "overflow_packets": self.packets_dropped})
                 elif self._connection is not None:
-                    await self._device.notify_subscribers(self._data_char, packet)
+                    for packet in packets:
+                        await self._device.notify_subscribers(self._data_char, packet)
                     self.packets_sent += 1
                     self.samples_sent += spp
                     self._overflowed = False

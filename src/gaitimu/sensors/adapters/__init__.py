@@ -9,7 +9,8 @@ stays shared. An adapter gives:
 - ``matches(name, service_uuids)``: its advertisement,
 - ``check(rate_hz, acc_range_g, gyr_range_dps)``: the rates and ranges it can be set to
   (`BadInputError`, one line, exit 2, before any radio work),
-- ``configure_commands(...)``, ``start_commands()``, ``stop_commands()``: the bytes written to
+- ``configure_commands(...)``, ``start_commands(rate_hz)`` (after notifications are enabled),
+  ``stop_commands()``: the bytes written to
   ``control_char_uuid`` (``write_response``: with or without response),
 - ``data_char_uuid``: the characteristic whose notifications carry the samples,
 - ``new_decoder(rate_hz)``: a stream decoder with `gaitimu.sensors.protocol.StreamDecoder`'s
@@ -27,6 +28,7 @@ from typing import Any, Protocol
 
 from gaitimu.errors import BadInputError
 from gaitimu.sensors import protocol as P
+from gaitimu.sensors.adapters.movesense import MovesenseAdapter
 from gaitimu.sensors.adapters.witmotion import WitMotionAdapter
 
 KIND_GAITIMU = "gaitimu"
@@ -59,7 +61,7 @@ class Adapter(Protocol):
     def configure_commands(self, rate_hz: int, acc_range_g: int,
                            gyr_range_dps: int) -> list[bytes]: ...
 
-    def start_commands(self) -> list[bytes]: ...
+    def start_commands(self, rate_hz: int) -> list[bytes]: ...
 
     def stop_commands(self) -> list[bytes]: ...
 
@@ -67,7 +69,7 @@ class Adapter(Protocol):
 
 
 #: Every adapter, by kind.
-ADAPTERS: dict[str, Adapter] = {a.kind: a for a in (WitMotionAdapter(),)}
+ADAPTERS: dict[str, Adapter] = {a.kind: a for a in (WitMotionAdapter(), MovesenseAdapter())}
 
 
 def adapter_for(kind: str) -> Adapter:

@@ -263,7 +263,7 @@ class WitMotionAdapter:
                            gyr_range_dps: int) -> list[bytes]:
         return [UNLOCK, write_register(REG_RATE, RATE_CODES[rate_hz]), SAVE]
 
-    def start_commands(self) -> list[bytes]:
+    def start_commands(self, rate_hz: int) -> list[bytes]:
         return []  # streams as soon as notifications are enabled
 
     def stop_commands(self) -> list[bytes]:
