@@ -145,9 +145,10 @@ def test_bids_and_csv_manifest_inputs_read_back(cohort: Path, expected: dict,
                         f'{src.stem}_samples.csv,200,"x=up,y=right,z=forward",P1,walk\n')
     out = tmp_path / "out"
     assert main(["batch", str(tmp_path / "bids"), str(manifest), "--out", str(out),
-                 "--workers", "1"]) == 0
+                 "--workers", "1", "--reports"]) == 0
     sessions = pd.read_parquet(out / "sessions.parquet")
     assert list(sessions["input_kind"]) == ["bids", "csv"]
+    assert all((out / r).is_file() for r in sessions["report"])
     want = expected[str(src)]["cpd_deg"]
     for side in ("L", "R"):
         assert sessions[f"cpd_{side}_mean"].tolist() == pytest.approx([want[side]["mean"]] * 2,

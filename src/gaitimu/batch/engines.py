@@ -6,6 +6,7 @@ holds only the small result dicts), and the progress view (`Progress`).
 from __future__ import annotations
 
 import contextlib
+import multiprocessing
 import os
 import sys
 import time
@@ -27,6 +28,26 @@ LOCAL = "local"
 LOCAL_THREADS = "local:threads"
 
 
+#: Native thread pools of a worker (BLAS, OpenMP): one, as Dask's nanny sets them. Several
+#: threads per session only oversubscribe the cores the other workers use.
+ONE_THREAD_ENV = {"OMP_NUM_THREADS": "1", "OPENBLAS_NUM_THREADS": "1", "MKL_NUM_THREADS": "1"}
+
+
+@contextlib.contextmanager
+def _worker_env() -> Iterator[None]:
+    """`ONE_THREAD_ENV` in the environment the workers start with (restored afterwards)."""
+    old = {k: os.environ.get(k) for k in ONE_THREAD_ENV}
+    os.environ.update(ONE_THREAD_ENV)
+    try:
+        yield
+    finally:
+        for k, v in old.items():
+            if v is None:
+                os.environ.pop(k, None)
+            else:
+                os.environ[k] = v
+
+
 def default_workers() -> int:
     try:
         return max(1, len(os.sched_getaffinity(0)))
@@ -43,11 +64,14 @@ def run_local(items: Sequence[Item], opts: Options, workers: int) -> Iterator[di
     """Each item's `run_item` result, as they complete, from ``workers`` local processes.
 
     A worker process that dies (killed, out of memory) breaks the pool: the sessions it was
-    running are tried once more in a new pool, then counted failed (``internal``)."""
+    running are tried once more in a new pool, then counted failed (``internal``). Workers
+    are started fresh (``spawn``: no copy of this process's threads or loaded BLAS) with one
+    native thread each (`ONE_THREAD_ENV`)."""
     todo = [(it, 0) for it in reversed(items)]
+    ctx = multiprocessing.get_context("spawn")
     while todo:
         broken: list[tuple[Item, int]] = []
-        with ProcessPoolExecutor(max_workers=workers) as ex:
+        with _worker_env(), ProcessPoolExecutor(max_workers=workers, mp_context=ctx) as ex:
             running: dict[Future, tuple[Item, int]] = {}
             while todo or running:
                 while todo and len(running) < workers * IN_FLIGHT_PER_WORKER and not broken:

@@ -97,6 +97,11 @@ def run_batch(
     DIR or a Dask scheduler that cannot be reached; a bad session never raises (failed.csv).
     """
     inputs = [str(p) for p in inputs]
+    try:
+        import pyarrow  # noqa: F401  (the Parquet tables)
+    except ImportError:
+        raise BadInputError("batch writes Parquet tables: pip install 'gaitimu[batch]' "
+                            "(pyarrow)") from None
     axes = check_axes_option(axes)
     if workers is not None and workers < 1:
         raise BadInputError(f"--workers {workers}: give at least 1")
