@@ -175,9 +175,8 @@ def _cli(*args: str, timeout: float = 120) -> subprocess.CompletedProcess:
 
 
 def test_scan_virtual_lists_one_twin_per_kind():
-    from gaitimu.sensors.client import scan_sensors
-
     from gaitimu.sensors.bumble_backend import virtual_kinds
+    from gaitimu.sensors.client import scan_sensors
 
     found = asyncio.run(scan_sensors(1.0, include_virtual=True))
     kinds = sorted(f.kind for f in found)
