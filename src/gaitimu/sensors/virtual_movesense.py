@@ -5,7 +5,7 @@ radio, advertising, connection, link drops, pacing on its own drifting clock, ``
 sample sources, injected loss) with the GSP layout and behaviour of
 `gaitimu.sensors.adapters.movesense` (firmware_notes/movesense.md), byte for byte:
 
-- advertises ``Movesense <serial>``; the GSP service with its write (commands) and notify
+- advertises a ``Movesense ...`` name; the GSP service with its write (commands) and notify
   (results and data) characteristics, nothing else;
 - HELLO is answered ``01 ref 'Hello'``; SUBSCRIBE ``/Meas/IMU6/<rate>`` (13 ... 1666 Hz)
   starts the stream at that rate tagged with the command's reference; UNSUBSCRIBE with that
@@ -32,7 +32,7 @@ from gaitimu.sensors.virtual import SourceFactory, VirtualSensor, synthetic_fact
 
 log = logging.getLogger(__name__)
 
-VIRTUAL_NAME = "Movesense 000000000000"
+VIRTUAL_NAME = "Movesense virtual"  # real ones: "Movesense <12-digit serial>"
 VIRTUAL_ADDRESS = "C0:FF:EE:1A:17:03"
 DEFAULT_RATE_HZ = 104
 STATUS_INSUFFICIENT_STORAGE = 507
