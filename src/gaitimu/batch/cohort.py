@@ -6,7 +6,6 @@ flagged by kind, and the change per subject over time where a subject has repeat
 from __future__ import annotations
 
 import html
-import json
 from pathlib import Path
 from typing import Any
 
@@ -64,18 +63,14 @@ def _figures(sessions: pd.DataFrame) -> tuple[list[tuple[str, Any]], str]:
 
 def cohort_html(sessions: pd.DataFrame, *, n_failed: int = 0) -> str:
     """The cohort page's HTML text for the rows of sessions.parquet."""
-    import plotly.io as pio
-
     from gaitimu.report import assets
+    from gaitimu.report.html import figure_div, figures_json
 
     figs, note = _figures(sessions)
     n = len(sessions)
     flagged = int(sessions["flagged"].astype(bool).sum()) if n else 0
-    divs = "".join(
-        f'<div class="figure" data-figure="{i}"><div id="{i}" class="plot" '
-        f'style="min-height:{int(f.layout.height or 400)}px"></div></div>' for i, f in figs)
-    packed = ("[" + ",".join(f'{{"id":{json.dumps(i)},"figure":{pio.to_json(f, validate=False)}}}'
-                             for i, f in figs) + "]").encode()
+    divs = "".join(figure_div(i, f) for i, f in figs)
+    packed = figures_json(figs)
     text = (f"<p>{n} sessions of {sessions['subject'].nunique()} subjects analysed"
             f"{f', {n_failed} failed (failed.csv)' if n_failed else ''}; {flagged} "
             f"({flagged / max(n, 1) * 100:.0f}%) flagged. {html.escape(note)}.</p>")

@@ -74,16 +74,16 @@ def session_meta(session: Any) -> dict:
     return meta
 
 
-def _figure_div(div_id: str, fig: Any) -> str:
+def figure_div(div_id: str, fig: Any) -> str:
     """Placeholder the page's script draws ``fig`` into; its height is reserved so the page
-    does not jump while plotly.js unpacks (the figure itself travels packed, `_figures_json`)."""
+    does not jump while plotly.js unpacks (the figure itself travels packed, `figures_json`)."""
     height = int(fig.layout.height or 420)
     return (f'<div class="figure" data-figure="{div_id}"><div id="{div_id}" class="plot" '
             f'style="min-height:{height}px"><p class="plot-note">Drawing the plot…</p></div>'
             "</div>")
 
 
-def _figures_json(figures: Sequence[tuple[str, Any]]) -> bytes:
+def figures_json(figures: Sequence[tuple[str, Any]]) -> bytes:
     """``[{"id": div id, "figure": plotly JSON}, ...]`` for the page's script."""
     items = (f'{{"id":{json.dumps(div_id)},"figure":{pio.to_json(fig, validate=False)}}}'
              for div_id, fig in figures)
@@ -536,7 +536,7 @@ def _self_test_html(summary: dict, tests: pd.DataFrame | None,
         "to standing on both feet just before.</p>"
         f"<div class='verdicts selftest'>{panels}</div>"
         + (f"<p class='small'>{_e(unknown['message'])}</p>" if unknown else "")
-        + _figure_div(*fig)
+        + figure_div(*fig)
         + f"<p class='small'>Left leg blue, right leg orange: {what}. Red dotted line: the "
         f"flag line, the lower leg's mean plus the {_f(thr)}-degree threshold (our choice, "
         "not a clinical cut-off: the gait threshold, as no published one exists for this "
@@ -644,7 +644,7 @@ def _progress_html(summaries: list[dict]) -> tuple[str, tuple[str, Any]]:
         "are different measures: each is compared with the first session of its own kind, "
         "and both use the same 2-degree left/right threshold." if tests else "")
     text = (
-        "<h2>Progress across sessions</h2>" + _figure_div(*fig)
+        "<h2>Progress across sessions</h2>" + figure_div(*fig)
         + "<div class='scroll'><table><thead><tr><th>Session</th><th>Subject</th>"
         "<th>Activity</th><th>Left CPD [95 % CI]</th><th>Right CPD [95 % CI]</th>"
         f"<th>Verdict left / right</th></tr></thead><tbody>{''.join(rows)}</tbody></table>"
@@ -669,13 +669,13 @@ def _gait_details(summary: dict, strides: pd.DataFrame, signals: pd.DataFrame | 
     detail = [
         "<h2>The numbers</h2>", f"<p class='meta'>{_context_line(summary)}</p>",
         _flags_html(summary),
-        "<h3>CPD per side</h3>", _figure_div("fig-cpd", fig["fig-cpd"]),
+        "<h3>CPD per side</h3>", figure_div("fig-cpd", fig["fig-cpd"]),
         _cpd_caption(summary), _numbers_table(summary),
         "<h2>Pelvic obliquity over the gait cycle</h2>",
-        _figure_div("fig-cycle", fig["fig-cycle"]), _cycle_caption(summary, curves),
-        "<h2>CPD during the session</h2>", _figure_div("fig-trend", fig["fig-trend"]),
+        figure_div("fig-cycle", fig["fig-cycle"]), _cycle_caption(summary, curves),
+        "<h2>CPD during the session</h2>", figure_div("fig-trend", fig["fig-trend"]),
         _trend_caption(summary),
-        "<h2>Temporal symmetry</h2>", _figure_div("fig-temporal", fig["fig-temporal"]),
+        "<h2>Temporal symmetry</h2>", figure_div("fig-temporal", fig["fig-temporal"]),
         _temporal_caption(summary),
     ]
     return detail, figures
@@ -726,7 +726,7 @@ def render_html(results: Sequence[tuple[Any, ...]],
             "<script type='text/plain' id='gaitimu-plotly'>"
             f"{assets.packed_plotly()}</script>"
             "<script type='text/plain' id='gaitimu-figures'>"
-            f"{assets.pack(_figures_json(figures))}</script>"
+            f"{assets.pack(figures_json(figures))}</script>"
             f"<script>{assets.boot_script()}</script></body></html>")
 
 
