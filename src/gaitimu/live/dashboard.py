@@ -43,7 +43,7 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
-from gaitimu.consts import FLAG_COLOR, SIDE_COLORS
+from gaitimu.consts import FLAG_COLOR, SIDE_COLORS, finite_or_none
 from gaitimu.errors import BadInputError
 from gaitimu.live.stream import StreamingAnalyzer
 
@@ -75,8 +75,8 @@ def live_summary(strides: pd.DataFrame) -> dict[str, Any]:
     sides = {}
     for s, d in per.items():
         m = mean_ci(d[col].to_numpy(float))
-        sides[s] = {"n": m.n, "mean": _num(m.mean), "ci95_low": _num(m.ci95_low),
-                    "ci95_high": _num(m.ci95_high)}
+        sides[s] = {"n": m.n, "mean": finite_or_none(m.mean), "ci95_low": finite_or_none(m.ci95_low),
+                    "ci95_high": finite_or_none(m.ci95_high)}
     recent = good.tail(20)
     steps = recent["step_s"].dropna()
     cadence = 60.0 / float(steps.median()) if len(steps) else math.nan
@@ -87,22 +87,14 @@ def live_summary(strides: pd.DataFrame) -> dict[str, Any]:
         "n_no_side": n_no_side,
         "n_strides": len(strides),
         "n_excluded": int((~strides["valid"]).sum()) if len(strides) else 0,
-        "cadence_spm": _num(cadence),
+        "cadence_spm": finite_or_none(cadence),
         "activity": str(good["activity"].iloc[-1]) if len(good) else None,
     }
 
 
-def _num(v: Any) -> float | None:
-    try:
-        v = float(v)
-    except (TypeError, ValueError):
-        return None
-    return v if math.isfinite(v) else None
-
-
 def _rows_json(rows: pd.DataFrame, col: str) -> list[dict[str, Any]]:
     return [
-        {"side": s, "ic_s": _num(ic), "cpd_deg": _num(c), "valid": bool(v)}
+        {"side": s, "ic_s": finite_or_none(ic), "cpd_deg": finite_or_none(c), "valid": bool(v)}
         for s, ic, c, v in zip(rows["side"], rows["ic_s"], rows[col], rows["valid"], strict=True)
     ]
 
@@ -113,11 +105,11 @@ def _status_json(status: Any) -> dict[str, Any]:
     return {
         "device": getattr(status, "device", ""),
         "state": getattr(status, "state", ""),
-        "elapsed_s": _num(getattr(status, "elapsed_s", None)),
+        "elapsed_s": finite_or_none(getattr(status, "elapsed_s", None)),
         "samples": int(getattr(status, "samples", 0) or 0),
-        "rate_hz": _num(getattr(status, "rate_hz", None)),
+        "rate_hz": finite_or_none(getattr(status, "rate_hz", None)),
         "lost_samples": int(getattr(status, "lost_samples", 0) or 0),
-        "loss_pct": _num(100.0 * (getattr(status, "loss_fraction", 0.0) or 0.0)),
+        "loss_pct": finite_or_none(100.0 * (getattr(status, "loss_fraction", 0.0) or 0.0)),
         "gaps": int(getattr(status, "gaps", 0) or 0),
         "battery_pct": getattr(status, "battery_pct", None),
         "reconnects": int(getattr(status, "reconnects", 0) or 0),
@@ -408,7 +400,7 @@ class LiveFeed:
 
     def _info(self, snap) -> dict[str, Any]:
         sm = self.summary()
-        return {"state": snap.state, "data_t_s": _num(snap.data_t_s), "summary": sm,
+        return {"state": snap.state, "data_t_s": finite_or_none(snap.data_t_s), "summary": sm,
                 "status": _status_json(self.status), "cpd_column": sm["cpd_column"]}
 
     def full_state(self) -> dict[str, Any]:

@@ -36,12 +36,13 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
+from gaitimu.consts import finite_or_none
 from gaitimu.errors import BadInputError
-from gaitimu.live.status import Status
 from gaitimu.live.stream import StreamConfig, StreamingAnalyzer
 from gaitimu.sensors import protocol as P
 from gaitimu.sensors.adapters import Decoder, decoder_for
 from gaitimu.sensors.ingest import Ingest, Sink
+from gaitimu.sensors.status import Status
 
 log = logging.getLogger(__name__)
 
@@ -484,8 +485,8 @@ async def replay_session(
     analyzer = StreamingAnalyzer(
         sampling_rate_hz=session.sample_rate_hz, axes=session.axes,
         activity=meta.get("activity"), config=config, on_stride=on_rows,
-        leg_length_m=_meta_num(meta.get("leg_length_m")),
-        height_m=_meta_num(meta.get("height_m")),
+        leg_length_m=finite_or_none(meta.get("leg_length_m")),
+        height_m=finite_or_none(meta.get("height_m")),
     )
     consumer = _Consumer(analyzer, on_samples)
     decode = _Decode(session, t_host, data, sink=consumer, synthesized=synthesized)
@@ -742,10 +743,3 @@ def loss_text(res: ReplayResult) -> str:
     return "; " + "; ".join(parts) if parts else ""
 
 
-def _meta_num(x: object) -> float | None:
-    """A finite number stored in meta.json, else None (the reader validated its type)."""
-    try:
-        v = float(x)  # type: ignore[arg-type]
-    except (TypeError, ValueError):
-        return None
-    return v if np.isfinite(v) else None
