@@ -21,10 +21,10 @@ from gaitimu.pipeline import AnalysisResult, analyze_session
 from gaitimu.sessions import open_session
 from gaitimu.sessions.files import atomic_file, check_outputs, jsonable, os_error_text
 
-__all__ = ["analyze_path", "check_axes_option", "report_sessions"]
+__all__ = ["analyze_path", "check_axes_option", "open_and_analyze", "report_sessions"]
 
 
-def _body_overrides(leg_length_m: float | None, height_m: float | None) -> dict[str, float]:
+def body_overrides(leg_length_m: float | None, height_m: float | None) -> dict[str, float]:
     """The ``--leg-length``/``--height`` given (checked), to override a session's stored ones."""
     body = {"leg_length_m": check_body_size(leg_length_m, "leg_length_m"),
             "height_m": check_body_size(height_m, "height_m")}
@@ -59,6 +59,17 @@ def check_axes_option(axes: str | None) -> str | None:
     return text
 
 
+def open_and_analyze(session_path: str | os.PathLike, *, axes: str | None = None,
+                     body: dict[str, float] | None = None) -> tuple[Any, AnalysisResult]:
+    """Open a session and analyse it (``axes``: a checked `check_axes_option` value;
+    ``body``: the checked leg length / height overrides); the session and its result, for a
+    caller that also needs the session (a report, a batch row). Errors name the session."""
+    session = open_session(session_path)
+    if session.n_samples < 2:
+        raise BadInputError(f"{session_path}: the session holds no samples")
+    return session, _analyze_named(session_path, session, axes, body or {})
+
+
 def analyze_path(
     session_path: str,
     *,
@@ -89,14 +100,11 @@ def analyze_path(
     default). Each is written atomically (temporary file, fsync, rename).
     """
     axes = check_axes_option(axes)
-    body = _body_overrides(leg_length_m, height_m)
+    body = body_overrides(leg_length_m, height_m)
     outs = check_outputs([("--strides", strides_csv), ("--signals", signals_csv),
                           ("--tests", tests_csv), ("--info", info_json)],
                          inputs=[session_path], force=force)
-    session = open_session(session_path)
-    if session.n_samples < 2:
-        raise BadInputError(f"{session_path}: the session holds no samples")
-    res = _analyze_named(session_path, session, axes, body)
+    _, res = open_and_analyze(session_path, axes=axes, body=body)
     for path, table in ((strides_csv, res.strides), (signals_csv, res.signals),
                         (tests_csv, res.tests)):
         if path:
@@ -153,7 +161,7 @@ def report_sessions(
     )
 
     axes = check_axes_option(axes)
-    body = _body_overrides(leg_length_m, height_m)
+    body = body_overrides(leg_length_m, height_m)
     # the outputs are checked before the (slow) analysis
     check_report_outputs(out_html, out_json, out_csv, inputs=paths, force=force)
     sessions = [open_session(p) for p in paths]

@@ -143,17 +143,16 @@ def _report_name(item: Item, key: str) -> str:
 def _analyse(item: Item, key: str, opts: Options) -> dict[str, Any]:
     from gaitimu.report import summarize
     from gaitimu.report.html import session_meta
-    from gaitimu.sessions import open_session
-    from gaitimu.workflows import analyze_path
+    from gaitimu.workflows import body_overrides, check_axes_option, open_and_analyze
 
     work = Path(opts.out_dir) / WORK / f"{key}-{os.getpid()}"
     with as_session(item, work) as path:
         try:
-            res = analyze_path(str(path), axes=opts.axes, leg_length_m=opts.leg_length_m,
-                               height_m=opts.height_m)
+            session, res = open_and_analyze(
+                path, axes=check_axes_option(opts.axes),
+                body=body_overrides(opts.leg_length_m, opts.height_m))
         except GaitimuError as e:  # name the input, not a temporary session
             raise type(e)(str(e).replace(str(path), item.name)) from e
-        session = open_session(path)
         report = None
         if opts.reports:
             from gaitimu.report import build_report
